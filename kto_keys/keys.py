@@ -1,0 +1,116 @@
+"""Service keys: parsing the configured list, normalizing both formats, and masking."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from urllib.parse import unquote
+
+PREVIEW_LENGTH = 10
+_HEX_KEY = re.compile(r"[0-9a-fA-F]{64}")
+_BASE64_KEY = re.compile(r"[A-Za-z0-9+/]{86}[A-Za-z0-9+/=]{2}")
+_WHITESPACE = re.compile(r"\s+")
+
+
+def fingerprint_of(raw: str) -> str:
+    """A stable, one-way name for a key, safe to store and show."""
+    return hashlib.sha256(b"kto-keys/v1:" + raw.encode()).hexdigest()[:16]
+
+
+def preview_of(raw: str) -> str:
+    """The only part of a key ever shown: its first characters, then an ellipsis."""
+    return raw[:PREVIEW_LENGTH] + "..."
+
+
+def normalize_key(text: str) -> str:
+    """Bring a pasted key to its raw form: no whitespace, percent-decoded once."""
+    compact = _WHITESPACE.sub("", text)
+    return unquote(compact) if "%" in compact else compact
+
+
+def has_known_shape(raw: str) -> bool:
+    """True for a 64-character hex key or an 88-character base64 key."""
+    return bool(_HEX_KEY.fullmatch(raw) or _BASE64_KEY.fullmatch(raw))
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceKey:
+    """One configured key; its repr and str show only `#index` and the preview."""
+
+    index: int
+    fingerprint: str
+    preview: str
+    source: str
+    _raw: str = field(repr=False, compare=False)
+
+    @classmethod
+    def from_raw(cls, raw: str, index: int, source: str) -> ServiceKey:
+        """Build a key from its normalized raw value."""
+        return cls(index, fingerprint_of(raw), preview_of(raw), source, raw)
+
+    @property
+    def label(self) -> str:
+        """`#index preview`, the way a key is named to people."""
+        return f"#{self.index} {self.preview}"
+
+    def reveal(self) -> str:
+        """The raw key, for the one place that builds the request URL."""
+        return self._raw
+
+    def __repr__(self) -> str:
+        return f"ServiceKey({self.label})"
+
+    def __str__(self) -> str:
+        return self.label
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedKeys:
+    """The distinct keys of a KTO_API_KEY value, and what was odd about it."""
+
+    keys: tuple[ServiceKey, ...]
+    warnings: tuple[str, ...]
+
+
+def parse_keys(value: str, source: str) -> ParsedKeys:
+    """Split `key1,key2,...`: skip blanks, merge duplicates, warn on odd shapes."""
+    keys: list[ServiceKey] = []
+    seen: dict[str, int] = {}
+    warnings: list[str] = []
+    for position, entry in enumerate(_entries(value), start=1):
+        raw = normalize_key(entry)
+        if not raw:
+            continue
+        if raw in seen:
+            warnings.append(f"KTO_API_KEY entry {position} duplicates key #{seen[raw]}: used once")
+            continue
+        key = ServiceKey.from_raw(raw, len(keys), source)
+        seen[raw] = key.index
+        keys.append(key)
+        if not has_known_shape(raw):
+            warnings.append(
+                f"key #{key.index} {key.preview} is neither 64 hex nor 88 base64 characters"
+                " (length " + str(len(raw)) + "): used anyway"
+            )
+    return ParsedKeys(tuple(keys), tuple(warnings))
+
+
+def _entries(value: str) -> Iterable[str]:
+    return value.split(",")
+
+
+def redact(text: str, keys: Iterable[ServiceKey]) -> str:
+    """Replace any raw or percent-encoded form of a key in `text` by its preview."""
+    from urllib.parse import quote
+
+    for key in keys:
+        raw = key.reveal()
+        for form in {raw, quote(raw, safe=""), quote(quote(raw, safe=""), safe="")}:
+            if form and form in text:
+                text = text.replace(form, key.preview)
+    return _SERVICE_KEY_PARAM.sub("serviceKey=***", text)
+
+
+_SERVICE_KEY_PARAM = re.compile(r"serviceKey=[^&\s'\"]+")
