@@ -420,7 +420,7 @@ class Dataset:
         with self._lock:
             return self._records.get(contentid)
 
-    def contentids(self, province: str | None = None, *, include_hidden: bool = False) -> list[str]:
+    def contentids(self, province: str | None = None, include_hidden: bool = False) -> list[str]:
         """Return the contentids of one province (or all), in contentid order."""
         return [
             r.contentid

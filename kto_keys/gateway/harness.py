@@ -217,7 +217,8 @@ def serve(config: GatewayConfig | None = None, host: str = "127.0.0.1", port: in
     async def forever() -> None:
         async with GatewayServer(config, host=host, port=port) as server:
             print(
-                f"kto-keys gateway listening on {server.base_url} (admin: {server.root_url}/_admin/)"
+                f"kto-keys gateway listening on {server.base_url} (admin: {server.root_url}/_admin/)",
+                flush=True,
             )
             await asyncio.Event().wait()
 

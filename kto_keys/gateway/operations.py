@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
 from kto_keys.gateway import responses as r
 from kto_keys.gateway.dataset import Dataset, Restaurant
@@ -13,6 +14,7 @@ from kto_keys.gateway.geography import LEGACY_AREAS, Province, districts_of
 COMMON_PARAMS = frozenset({"serviceKey", "MobileOS", "MobileApp", "_type", "numOfRows", "pageNo"})
 
 Params = Mapping[str, str]
+Row = TypeVar("Row")
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,19 +60,29 @@ def _positive(params: Params, name: str, default: int) -> int:
     raw = params.get(name)
     if raw is None or raw == "":
         return default
-    if not raw.isdigit() or int(raw) < 1:
+    if not (raw.isascii() and raw.isdigit()) or int(raw) < 1:
         raise _invalid(name)
     return int(raw)
 
 
-def _paged(items: Sequence[r.Item], params: Params, catalogue: Catalogue, as_json: bool) -> Answer:
-    """Slice one page; a capped page size also drives the page offsets, as a capping server does."""
+def _paged(
+    rows: Sequence[Row],
+    render: Callable[[Row], r.Item],
+    params: Params,
+    catalogue: Catalogue,
+    as_json: bool,
+) -> Answer:
+    """Render one page; a capped page size also drives the page offsets, as a capping server does."""
     asked = _positive(params, "numOfRows", 10)
     page_no = _positive(params, "pageNo", 1)
     size = asked if catalogue.page_cap is None else min(asked, catalogue.page_cap)
     start = (page_no - 1) * size
-    page = items[start : start + size]
-    return Answer("ok", r.success(page, page_no, len(items), as_json=as_json))
+    page = [render(row) for row in rows[start : start + size]]
+    return Answer("ok", r.success(page, page_no, len(rows), as_json=as_json))
+
+
+def _as_is(item: r.Item) -> r.Item:
+    return item
 
 
 _ORDERS: dict[str, tuple[Callable[[Restaurant], tuple[str, int]], bool]] = {
@@ -120,7 +132,7 @@ def _selected(records: Sequence[Restaurant], params: Params) -> list[Restaurant]
 
 def _area_based_list(params: Params, catalogue: Catalogue, as_json: bool) -> Answer:
     records = _selected(catalogue.dataset.records(), params)
-    return _paged([rec.list_item() for rec in records], params, catalogue, as_json)
+    return _paged(records, Restaurant.list_item, params, catalogue, as_json)
 
 
 def _area_based_sync_list(params: Params, catalogue: Catalogue, as_json: bool) -> Answer:
@@ -135,7 +147,7 @@ def _area_based_sync_list(params: Params, catalogue: Catalogue, as_json: bool) -
         if showflag not in ("0", "1"):
             raise _invalid("showflag")
         records = [rec for rec in records if rec.hidden == (showflag == "0")]
-    return _paged([rec.sync_item() for rec in records], params, catalogue, as_json)
+    return _paged(records, Restaurant.sync_item, params, catalogue, as_json)
 
 
 def _ldong_code(params: Params, catalogue: Catalogue, as_json: bool) -> Answer:
@@ -164,7 +176,7 @@ def _ldong_code(params: Params, catalogue: Catalogue, as_json: bool) -> Answer:
             {"rnum": n, "code": p.code, "name": p.name}
             for n, p in enumerate(catalogue.provinces, start=1)
         ]
-    return _paged(items, params, catalogue, as_json)
+    return _paged(items, _as_is, params, catalogue, as_json)
 
 
 def _area_code(params: Params, catalogue: Catalogue, as_json: bool) -> Answer:
@@ -181,7 +193,7 @@ def _area_code(params: Params, catalogue: Catalogue, as_json: bool) -> Answer:
         items = [
             {"rnum": n, "code": a.code, "name": a.name} for n, a in enumerate(LEGACY_AREAS, start=1)
         ]
-    return _paged(items, params, catalogue, as_json)
+    return _paged(items, _as_is, params, catalogue, as_json)
 
 
 def _visible(catalogue: Catalogue, contentid: str) -> Restaurant | None:
@@ -196,7 +208,7 @@ def _detail_common(params: Params, catalogue: Catalogue, as_json: bool) -> Answe
             raise _invalid(name)
     record = _visible(catalogue, _required(params, "contentId"))
     items = [] if record is None else [record.common_item()]
-    return _paged(items, params, catalogue, as_json)
+    return _paged(items, _as_is, params, catalogue, as_json)
 
 
 def _detail_intro(params: Params, catalogue: Catalogue, as_json: bool) -> Answer:
@@ -204,13 +216,13 @@ def _detail_intro(params: Params, catalogue: Catalogue, as_json: bool) -> Answer
     content_type = _required(params, "contentTypeId")
     record = _visible(catalogue, contentid)
     intro = None if record is None or content_type != record.contenttypeid else record.intro_item()
-    return _paged([] if intro is None else [intro], params, catalogue, as_json)
+    return _paged([] if intro is None else [intro], _as_is, params, catalogue, as_json)
 
 
 def _detail_image(params: Params, catalogue: Catalogue, as_json: bool) -> Answer:
     record = _visible(catalogue, _required(params, "contentId"))
     items = [] if record is None else record.image_items()
-    return _paged(items, params, catalogue, as_json)
+    return _paged(items, _as_is, params, catalogue, as_json)
 
 
 _HANDLERS: dict[str, Callable[[Params, Catalogue, bool], Answer]] = {

@@ -119,7 +119,7 @@ class Gateway:
     def app(self) -> web.Application:
         """Build the aiohttp application: the service paths and `/_admin/`."""
         app = web.Application()
-        app.router.add_get(SERVICE_PREFIX + "/{service}/{operation}", self._service)
+        app.router.add_get(SERVICE_PREFIX + "/{service}/{operation:.+}", self._service)
         app.router.add_get("/_admin/counts", self._admin_counts)
         app.router.add_get("/_admin/total", self._admin_total)
         app.router.add_get("/_admin/history", self._admin_history)
