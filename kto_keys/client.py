@@ -177,6 +177,11 @@ class TourClient:
         recovered = not self.pool.state(key).is_deactivated
         return ProbeResult(key, recovered, outcome)
 
+    async def test_key(self, key: ServiceKey) -> Outcome:
+        """One cheap call made with a given key, recorded like any other."""
+        lease = self.pool.lease_key(key, PROBE_OPERATION, self.clock.now())
+        return await self._exchange(lease, {"numOfRows": 1, "pageNo": 1})
+
     async def recover(self, force: bool = False) -> list[ProbeResult]:
         """Probe every deactivated key whose recovery time has come (all with `force`)."""
         due = self.pool.recovery_candidates(self.clock.now(), force=force)

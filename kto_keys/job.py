@@ -7,7 +7,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from filelock import FileLock, Timeout
 
@@ -51,7 +51,7 @@ class CollectOptions:
     fresh: bool = False
 
 
-class Observer(ListingObserver, DetailObserver):
+class Observer(ListingObserver, DetailObserver, Protocol):
     """Hears about both phases (the progress display)."""
 
 

@@ -309,6 +309,14 @@ class KeyPool:
         self._count_call(key, operation)
         return Lease(key, operation, probe=True)
 
+    def lease_key(self, key: ServiceKey, operation: str, now: datetime) -> Lease:
+        """Hand out one given key for a test call; a deactivated key's call is a probe."""
+        if self.state(key).deactivated_at is not None and not self.state(key).disabled_by_hand:
+            return self.begin_probe(key, operation, now)
+        self.roll_day(now)
+        self._count_call(key, operation)
+        return Lease(key, operation)
+
     # --- recording -----------------------------------------------------------------------
     def record_outcome(
         self, lease: Lease, outcome: Outcome, now: datetime, latency_s: float | None = None

@@ -83,11 +83,12 @@ def load_settings(
     overrides: Mapping[str, str | None] | None = None,
     environ: Mapping[str, str] | None = None,
     cwd: Path | None = None,
+    read_env_file: bool = True,
 ) -> Settings:
     """Read settings with the precedence CLI options > environment > env file > defaults."""
     here = cwd or Path.cwd()
     env = os.environ if environ is None else environ
-    file_path, file_values = _read_env_file(env_file, here)
+    file_path, file_values = _read_env_file(env_file, here) if read_env_file else (None, {})
     values: dict[str, str] = dict(DEFAULTS)
     sources = dict.fromkeys(DEFAULTS, "default")
     for name in DEFAULTS:

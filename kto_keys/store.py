@@ -63,6 +63,21 @@ INTRO_FIELDS = (
     "lcnsno",
 )
 COMMON_FIELDS = ("overview", "homepage", "telname", "tel")
+EXPORT_FIELDS = (
+    *LIST_COLUMNS,
+    *INTRO_FIELDS,
+    "overview",
+    "overview_text",
+    "homepage",
+    "telname",
+    "images",
+    "removed",
+    "first_seen_at",
+    "last_seen_at",
+    "removed_at",
+    "intro_fetched_at",
+    "common_fetched_at",
+)
 DETAIL_OPERATIONS = {"intro": "detailIntro2", "common": "detailCommon2", "images": "detailImage2"}
 
 _MIGRATIONS: tuple[str, ...] = (
