@@ -1,0 +1,14 @@
+#!/usr/bin/env python3
+"""The original key test, kept working: `test_api_keys.py basic|monitor|all` runs `kto-keys test-keys`."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from kto_keys.cli import app  # noqa: E402
+
+if __name__ == "__main__":
+    app(["test-keys", *sys.argv[1:]], prog_name="test_api_keys.py")
