@@ -105,6 +105,8 @@ class StateCache:
             text = self.path.read_text(encoding="utf-8")
         except FileNotFoundError:
             return {}, None
+        except UnicodeDecodeError:
+            return {}, self._set_aside("corrupt")
         except OSError as error:
             return {}, self._set_aside(f"unreadable ({error.strerror})")
         try:
