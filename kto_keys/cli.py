@@ -479,6 +479,14 @@ def demo(
         _run_collect(settings, options, quiet=False, as_json=as_json, after=_demo_epilogue)
 
 
+@app.command()
+def menu() -> None:
+    """Open the interactive menu: the same commands, chosen by number."""
+    from kto_keys.menu import run_menu
+
+    raise typer.Exit(run_menu())
+
+
 def _demo_epilogue(settings: Settings) -> None:
     console = err_console()
     console.print(
