@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -33,6 +34,8 @@ DEFAULTS: dict[str, str] = {
     "KTO_READ_TIMEOUT_S": "30",
 }
 LANGUAGES = ("ko", "en")
+# Longer waits overflow timedelta/datetime arithmetic in the pool; no real setting comes near.
+_MAX_SECONDS = 10**9
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,8 +178,12 @@ def _seconds(values: Mapping[str, str], name: str) -> float:
         number = float(text)
     except ValueError:
         raise SettingsError(f"{name}={text!r} is not a number of seconds") from None
-    if number < 0 or number != number:
+    if not math.isfinite(number):
+        raise SettingsError(f"{name}={text!r} is not a finite number of seconds")
+    if number < 0:
         raise SettingsError(f"{name}={text} must not be negative")
+    if number > _MAX_SECONDS:
+        raise SettingsError(f"{name}={text} is more than {_MAX_SECONDS:,} seconds")
     return number
 
 
