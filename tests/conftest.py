@@ -53,3 +53,67 @@ def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Path]
     monkeypatch.setenv("TERM", "dumb")
     monkeypatch.chdir(tmp_path)
     yield tmp_path
+
+
+# --- the local gateway and settings pointing at it -----------------------------------------
+from collections.abc import Callable  # noqa: E402
+from typing import Any  # noqa: E402
+
+from kto_keys.gateway import GatewayConfig, GatewayThread, KeyBehaviour  # noqa: E402
+from kto_keys.settings import Settings, load_settings  # noqa: E402
+
+GatewayFactory = Callable[..., GatewayThread]
+
+
+@pytest.fixture
+def gateway(clock: FakeClock) -> Iterator[GatewayFactory]:
+    """Start local gateways with given keys and data; their time follows the fake clock."""
+    started: list[GatewayThread] = []
+
+    def start(keys: dict[str, KeyBehaviour], **config: Any) -> GatewayThread:
+        thread = GatewayThread(
+            GatewayConfig(keys=keys, **config), clock=lambda: clock.now().timestamp()
+        )
+        thread.start()
+        started.append(thread)
+        return thread
+
+    yield start
+    for thread in started:
+        thread.stop()
+
+
+def make_settings(folder: Path, keys: list[str], base_url: str, **overrides: str) -> Settings:
+    """Settings for a test: keys and URL given, every path inside `folder`, no env file."""
+    environ = {
+        "KTO_API_KEY": ",".join(keys),
+        "KTO_API_BASE_URL": base_url,
+        "KTO_CACHE_PATH": str(folder / "cache" / "api_key_cache.json"),
+        "KTO_DB_PATH": str(folder / "kto.db"),
+        "KTO_LOG_DIR": str(folder / "logs"),
+        "KTO_LANG": "en",
+        "KTO_READ_TIMEOUT_S": "2",
+        **overrides,
+    }
+    return load_settings(environ=environ, read_env_file=False)
+
+
+class FakeSleep:
+    """An injected sleep that moves the fake clock instead of waiting."""
+
+    def __init__(self, clock: FakeClock) -> None:
+        self.clock = clock
+        self.slept: list[float] = []
+
+    async def __call__(self, seconds: float) -> None:
+        import asyncio
+
+        self.slept.append(seconds)
+        self.clock.advance(seconds)
+        await asyncio.sleep(0)
+
+
+@pytest.fixture
+def fake_sleep(clock: FakeClock) -> FakeSleep:
+    """A sleep that advances the fake clock."""
+    return FakeSleep(clock)
