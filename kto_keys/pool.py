@@ -437,7 +437,7 @@ class KeyPool:
             events.append(self._deactivate(key, operation, outcome, now, reason))
             return events
         state.error_wait_until = now + self.policy.error_wait
-        if self._is_outage():
+        if self._is_outage(operation, now):
             self.outage_since = now
             for other in self._states.values():
                 other.error_wait_until = None
@@ -445,8 +445,9 @@ class KeyPool:
             events.append(PoolEvent(EventKind.OUTAGE, key, operation, outcome))
         return events
 
-    def _is_outage(self) -> bool:
-        working = {key.fingerprint for key in self.keys if not self.state(key).is_deactivated}
+    def _is_outage(self, operation: str, now: datetime) -> bool:
+        # Keys that cannot take this operation (spent, cooling) will not be called to fail.
+        working = {key.fingerprint for key in self.keys if self.is_usable(key, operation, now)}
         return len(working) >= 2 and working <= self._failed_since_success
 
     def _cool_down(
