@@ -1,0 +1,817 @@
+"""The key pool's policies, driven by a fake clock: usage, errors, limits, selection, recovery."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from conftest import base64_key, hex_key
+
+from kto_keys.answers import Outcome
+from kto_keys.clock import KST, FakeClock
+from kto_keys.codes import OutcomeKind, lookup
+from kto_keys.keys import ServiceKey
+from kto_keys.pool import (
+    EventKind,
+    Exhausted,
+    KeyPool,
+    KeyState,
+    Lease,
+    Policy,
+    Reason,
+    Wait,
+)
+
+OP = "areaBasedList2"
+OTHER = "detailIntro2"
+SUCCESS = Outcome(OutcomeKind.SUCCESS, "0000", http_status=200)
+FAULT = Outcome(OutcomeKind.TRANSIENT, "01", "APPLICATION_ERROR", "gateway fault", 200)
+BARE_403 = Outcome(OutcomeKind.TRANSIENT, None, "", "HTTP 403", 403, uncoded_auth=True)
+
+
+def coded(code: str, symbol: str = "", retry_after: float | None = None) -> Outcome:
+    """The outcome of an answer that carried a gateway code."""
+    row = lookup(code, symbol)
+    assert row is not None
+    return Outcome(
+        row.kind, row.code, row.symbol, f"{row.code} {row.symbol}", retry_after=retry_after
+    )
+
+
+def make_keys(count: int) -> list[ServiceKey]:
+    """Fake keys of both formats, indexed in order."""
+    return [
+        ServiceKey.from_raw(hex_key() if index % 2 == 0 else base64_key(), index, "environment")
+        for index in range(count)
+    ]
+
+
+def make_pool(clock: FakeClock, count: int = 1, **policy: object) -> KeyPool:
+    """A pool of fresh keys under the given policy."""
+    return KeyPool(make_keys(count), Policy(**policy), clock.now())  # type: ignore[arg-type]
+
+
+def lease_of(pool: KeyPool, clock: FakeClock, operation: str = OP) -> Lease:
+    """Acquire and insist that a key was handed out."""
+    lease = pool.acquire(operation, clock.now())
+    assert isinstance(lease, Lease), lease
+    return lease
+
+
+def call(pool: KeyPool, clock: FakeClock, outcome: Outcome, operation: str = OP) -> Lease:
+    """One whole call: acquire a key and record the answer."""
+    lease = lease_of(pool, clock, operation)
+    pool.record_outcome(lease, outcome, clock.now())
+    return lease
+
+
+def with_usage(clock: FakeClock, usages: list[dict[str, int]], **policy: object) -> KeyPool:
+    """A pool whose keys already spent the given calls today."""
+    keys = make_keys(len(usages))
+    today = clock.now().astimezone(KST).date()
+    states = {
+        key.fingerprint: KeyState(key.fingerprint, clock.now(), usage_day=today, usage=dict(usage))
+        for key, usage in zip(keys, usages, strict=True)
+    }
+    return KeyPool(keys, Policy(**policy), clock.now(), states)  # type: ignore[arg-type]
+
+
+# --- usage -------------------------------------------------------------------------------------
+def test_usage_is_counted_per_operation_when_the_key_is_handed_out(clock):
+    """Acquiring counts the call for that operation at once, before any answer."""
+    pool = make_pool(clock)
+    lease = lease_of(pool, clock)
+    assert pool.used(lease.key, OP) == 1
+    assert pool.used(lease.key, OTHER) == 0
+    assert pool.state(lease.key).total_calls == 1
+    assert pool.in_flight(lease.key) == 1
+
+
+@pytest.mark.parametrize(
+    "outcome",
+    [
+        pytest.param(SUCCESS, id="success"),
+        pytest.param(FAULT, id="transient"),
+        pytest.param(coded("10"), id="request-error"),
+        pytest.param(coded("12"), id="config-error"),
+        pytest.param(coded("29"), id="host-blocked"),
+        pytest.param(coded("22"), id="daily-limit"),
+        pytest.param(coded("23"), id="per-second-limit"),
+        pytest.param(coded("30"), id="key-unusable"),
+    ],
+)
+def test_every_call_counts_toward_usage_whatever_the_answer(clock, outcome):
+    """Failed calls count against the key's usage too, and the key is released."""
+    pool = make_pool(clock)
+    lease = call(pool, clock, outcome)
+    assert pool.used(lease.key, OP) == 1
+    assert pool.state(lease.key).total_calls == 1
+    assert pool.in_flight(lease.key) == 0
+
+
+# --- errors ------------------------------------------------------------------------------------
+def test_transient_error_counts_and_starts_the_error_wait(clock):
+    """A transient error adds to both counts, records the error and sets the wait."""
+    pool = make_pool(clock, error_wait=timedelta(seconds=600))
+    lease = call(pool, clock, FAULT)
+    state = pool.state(lease.key)
+    assert (state.consecutive_errors, state.total_errors) == (1, 1)
+    assert state.error_wait_until == clock.now() + timedelta(seconds=600)
+    assert state.last_error is not None
+    assert (state.last_error.code, state.last_error.at) == ("01", clock.now())
+
+
+def test_success_resets_consecutive_errors(clock):
+    """A success sets the consecutive count back to 0 but keeps the total."""
+    pool = make_pool(clock)
+    for _ in range(3):
+        call(pool, clock, FAULT)
+    lease = call(pool, clock, SUCCESS)
+    state = pool.state(lease.key)
+    assert (state.consecutive_errors, state.total_errors, state.total_successes) == (0, 3, 1)
+    assert state.error_wait_until is None
+    assert state.last_success == clock.now()
+
+
+def test_key_in_error_wait_is_skipped_while_another_is_usable(clock):
+    """After an error the key waits, even when it has the most quota left."""
+    pool = with_usage(clock, [{}, {OP: 100}], error_wait=timedelta(minutes=10))
+    first, second = pool.keys
+    assert call(pool, clock, FAULT).key == first
+    for _ in range(3):
+        assert call(pool, clock, SUCCESS).key == second
+    assert pool.availability(first, OP, clock.now()).reason is Reason.ERROR_WAIT
+    clock.advance(600)
+    assert lease_of(pool, clock).key == first
+
+
+def test_key_in_error_wait_is_used_when_no_other_is_usable(clock):
+    """The error wait yields when every other key is out."""
+    pool = make_pool(clock, count=2)
+    first, second = pool.keys
+    pool.deactivate_by_hand(second, "testing", clock.now())
+    call(pool, clock, FAULT)
+    assert pool.state(first).error_wait_until is not None
+    assert lease_of(pool, clock).key == first
+
+
+@pytest.mark.parametrize(
+    "threshold",
+    [pytest.param(5, id="default-5"), pytest.param(3, id="configured-3"), pytest.param(1, id="1")],
+)
+def test_consecutive_error_at_threshold_deactivates_key(clock, threshold):
+    """The Nth consecutive transient error (5 by default) takes the key out, not the one before."""
+    pool = make_pool(clock, max_consecutive_errors=threshold)
+    key = pool.keys[0]
+    for _ in range(threshold - 1):
+        call(pool, clock, FAULT)
+        assert not pool.state(key).is_deactivated
+    lease = lease_of(pool, clock)
+    events = pool.record_outcome(lease, FAULT, clock.now())
+    state = pool.state(key)
+    assert state.is_deactivated
+    assert state.deactivated_at == clock.now()
+    assert str(threshold) in (state.deactivation_reason or "")
+    assert [event.kind for event in events] == [EventKind.FAILURE, EventKind.DEACTIVATED]
+    assert isinstance(pool.acquire(OP, clock.now()), Exhausted)
+
+
+def test_fifth_consecutive_error_deactivates_key_by_default(clock):
+    """The default policy deactivates on the 5th consecutive error, after 4 that did not."""
+    pool = make_pool(clock)
+    for _ in range(4):
+        call(pool, clock, FAULT)
+    assert not pool.state(pool.keys[0]).is_deactivated
+    call(pool, clock, FAULT)
+    assert pool.state(pool.keys[0]).is_deactivated
+
+
+def test_errors_interrupted_by_a_success_do_not_deactivate(clock):
+    """Four errors, a success, four errors: never five in a row, so the key stays."""
+    pool = make_pool(clock)
+    for outcome in [FAULT] * 4 + [SUCCESS] + [FAULT] * 4:
+        call(pool, clock, outcome)
+    state = pool.state(pool.keys[0])
+    assert not state.is_deactivated
+    assert (state.consecutive_errors, state.total_errors) == (4, 8)
+
+
+# --- daily limit (22) --------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "cooldown_s", [pytest.param(3600, id="default-1h"), pytest.param(120, id="configured-2min")]
+)
+def test_daily_limit_cools_down_only_that_operation(clock, cooldown_s):
+    """Code 22 cools the key for that operation for the configured time; others still use it."""
+    pool = make_pool(clock, rate_limit_cooldown=timedelta(seconds=cooldown_s))
+    key = pool.keys[0]
+    events = pool.record_outcome(lease_of(pool, clock), coded("22"), clock.now())
+    until = clock.now() + timedelta(seconds=cooldown_s)
+    assert events[0].kind is EventKind.DAILY_LIMIT
+    assert events[0].until == until
+    assert pool.availability(key, OP, clock.now()).reason is Reason.COOLING
+    assert pool.state(key).consecutive_errors == 0
+    assert not pool.state(key).is_deactivated
+    exhausted = pool.acquire(OP, clock.now())
+    assert isinstance(exhausted, Exhausted)
+    assert (exhausted.key, exhausted.until, exhausted.reason) == (key, until, Reason.COOLING)
+    assert call(pool, clock, SUCCESS, OTHER).key == key
+    clock.advance(cooldown_s - 1)
+    assert isinstance(pool.acquire(OP, clock.now()), Exhausted)
+    clock.advance(1)
+    assert lease_of(pool, clock).key == key
+
+
+def test_after_the_cool_down_one_call_tests_the_key(clock):
+    """Once the cool-down ends, a single call goes out; more follow only after it succeeds."""
+    pool = make_pool(clock)
+    key = pool.keys[0]
+    call(pool, clock, SUCCESS)
+    assert pool.is_proven(key, OP)
+    call(pool, clock, coded("22"))
+    clock.advance(3600)
+    test_call = lease_of(pool, clock)
+    assert isinstance(pool.acquire(OP, clock.now()), Wait)
+    pool.record_outcome(test_call, SUCCESS, clock.now())
+    leases = [pool.acquire(OP, clock.now()) for _ in range(4)]
+    assert all(isinstance(lease, Lease) for lease in leases)
+
+
+def test_daily_limit_cool_down_is_per_key(clock):
+    """A 22 on one key leaves the other key usable for the same operation."""
+    pool = make_pool(clock, count=2)
+    first, second = pool.keys
+    call(pool, clock, coded("22"))
+    assert pool.availability(first, OP, clock.now()).reason is Reason.COOLING
+    assert lease_of(pool, clock).key == second
+
+
+@pytest.mark.parametrize(
+    "daily_limit, reserve",
+    [
+        pytest.param(10, 0, id="limit-10"),
+        pytest.param(10, 3, id="limit-10-reserve-3"),
+        pytest.param(1000, 998, id="limit-1000-reserve-998"),
+    ],
+)
+def test_usable_limit_is_never_exceeded_per_key_and_operation(clock, daily_limit, reserve):
+    """A key makes at most daily_limit - reserve calls per operation, then waits for midnight."""
+    pool = make_pool(clock, count=2, daily_limit=daily_limit, reserve=reserve)
+    usable = daily_limit - reserve
+    handed = []
+    while isinstance(lease := pool.acquire(OP, clock.now()), Lease):
+        pool.record_outcome(lease, SUCCESS, clock.now())
+        handed.append(lease.key.index)
+        assert len(handed) <= 2 * usable
+    assert handed.count(0) == handed.count(1) == usable
+    assert all(pool.used(key, OP) == usable for key in pool.keys)
+    assert isinstance(lease, Exhausted)
+    assert lease.reason is Reason.QUOTA_SPENT
+    assert lease.until == datetime(2026, 11, 25, 0, 0, tzinfo=KST)
+    assert isinstance(pool.acquire(OTHER, clock.now()), Lease)
+
+
+def test_usable_limit_holds_with_calls_in_flight(clock):
+    """Calls still under way count too: concurrency cannot overshoot the limit."""
+    pool = make_pool(clock, daily_limit=5, reserve=1)
+    call(pool, clock, SUCCESS)
+    in_flight = [pool.acquire(OP, clock.now()) for _ in range(10)]
+    assert sum(isinstance(lease, Lease) for lease in in_flight) == 3
+    assert pool.used(pool.keys[0], OP) == 4
+    assert pool.quota_left(pool.keys[0], OP) == 0
+
+
+def test_quota_left_counts_the_reserve(clock):
+    """quota_left is the usable limit minus today's calls for that operation."""
+    pool = with_usage(clock, [{OP: 3}], daily_limit=10, reserve=2)
+    key = pool.keys[0]
+    assert pool.quota_left(key, OP) == 5
+    assert pool.quota_left(key, OTHER) == 8
+
+
+def test_pool_quota_left_counts_only_keys_that_can_be_used(clock):
+    """The pool's quota for an operation leaves out deactivated and cooling keys."""
+    pool = with_usage(clock, [{OP: 1}, {}, {OP: 4}, {}], daily_limit=10)
+    pool.deactivate_by_hand(pool.keys[1], "testing", clock.now())
+    assert call(pool, clock, coded("22")).key == pool.keys[3]
+    assert pool.pool_quota_left(OP, clock.now()) == 9 + 6
+    assert pool.pool_quota_left(OTHER, clock.now()) == 10 + 10 + 10
+
+
+# --- per-second limit (23, bare 429) -----------------------------------------------------------
+@pytest.mark.parametrize(
+    "outcome, pause_s",
+    [
+        pytest.param(coded("23"), 1, id="code-23"),
+        pytest.param(Outcome(OutcomeKind.RATE_LIMIT, http_status=429), 1, id="bare-429"),
+        pytest.param(
+            Outcome(OutcomeKind.RATE_LIMIT, http_status=429, retry_after=7),
+            7,
+            id="bare-429-retry-after-7",
+        ),
+        pytest.param(coded("23", retry_after=3), 3, id="code-23-retry-after-3"),
+    ],
+)
+def test_per_second_limit_pauses_the_key_briefly_without_an_error(clock, outcome, pause_s):
+    """23 or a bare 429 pauses the key for seconds (Retry-After honoured); no error is counted."""
+    pool = make_pool(clock, count=2)
+    first, second = pool.keys
+    events = pool.record_outcome(lease_of(pool, clock), outcome, clock.now())
+    state = pool.state(first)
+    assert events[0].kind is EventKind.RATE_LIMITED
+    assert (state.consecutive_errors, state.total_errors) == (0, 0)
+    assert state.error_wait_until is None
+    assert not state.is_deactivated
+    availability = pool.availability(first, OP, clock.now())
+    assert availability.reason is Reason.PAUSED
+    assert availability.until == clock.now() + timedelta(seconds=pause_s)
+    assert lease_of(pool, clock).key == second
+    clock.advance(pause_s)
+    assert pool.availability(first, OP, clock.now()).is_usable
+
+
+def test_per_second_pause_is_short_even_with_a_long_retry_after(clock):
+    """A huge Retry-After still pauses the key only for seconds, never for the day."""
+    pool = make_pool(clock)
+    outcome = Outcome(OutcomeKind.RATE_LIMIT, http_status=429, retry_after=86400)
+    pool.record_outcome(lease_of(pool, clock), outcome, clock.now())
+    until = pool.availability(pool.keys[0], OP, clock.now()).until
+    assert until is not None
+    assert timedelta(0) < until - clock.now() <= timedelta(minutes=1)
+
+
+def test_paused_only_key_makes_the_caller_wait_until_the_pause_ends(clock):
+    """With every key paused, acquire answers Wait with the end of the pause."""
+    pool = make_pool(clock)
+    pool.record_outcome(lease_of(pool, clock), coded("23", retry_after=5), clock.now())
+    waited = pool.acquire(OP, clock.now())
+    assert waited == Wait(clock.now() + timedelta(seconds=5))
+
+
+# --- permanent key errors ----------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "code, symbol",
+    [
+        pytest.param("20", "SERVICE_ACCESS_DENIED_ERROR", id="20-access-denied"),
+        pytest.param("21", "", id="21-temporarily-disabled"),
+        pytest.param("30", "", id="30-not-registered"),
+        pytest.param("31", "", id="31-expired"),
+        pytest.param("32", "", id="32-ip-not-allowed"),
+    ],
+)
+def test_permanent_key_error_deactivates_at_once_with_the_reason(clock, code, symbol):
+    """One answer of 20 (denied), 21, 30, 31 or 32 takes the key out, naming the code."""
+    pool = make_pool(clock, count=2)
+    first, second = pool.keys
+    clock.advance(3 * 3600)  # an old key: no activation hint
+    outcome = coded(code, symbol)
+    events = pool.record_outcome(lease_of(pool, clock), outcome, clock.now())
+    state = pool.state(first)
+    assert state.is_deactivated
+    assert state.deactivation_code == code
+    assert outcome.symbol in (state.deactivation_reason or "")
+    assert code in (state.deactivation_reason or "")
+    assert "activated" not in (state.deactivation_reason or "")
+    assert events[-1].kind is EventKind.DEACTIVATED
+    assert events[-1].until == clock.now() + pool.policy.recovery_after
+    assert pool.availability(first, OP, clock.now()).reason is Reason.DEACTIVATED
+    assert pool.availability(first, OTHER, clock.now()).reason is Reason.DEACTIVATED
+    assert lease_of(pool, clock).key == second
+
+
+@pytest.mark.parametrize(
+    "age, hinted",
+    [
+        pytest.param(timedelta(0), True, id="just-seen"),
+        pytest.param(timedelta(hours=1, minutes=59), True, id="1h59m"),
+        pytest.param(timedelta(hours=2), False, id="2h"),
+        pytest.param(timedelta(days=30), False, id="30-days"),
+    ],
+)
+def test_30_on_a_key_first_seen_under_2_hours_ago_may_not_be_activated_yet(clock, age, hinted):
+    """A 30 on a newly seen key says it may not be activated yet; on an old key it does not."""
+    key = make_keys(1)[0]
+    state = KeyState(key.fingerprint, first_seen=clock.now() - age)
+    pool = KeyPool([key], Policy(), clock.now(), {key.fingerprint: state})
+    pool.record_outcome(lease_of(pool, clock), coded("30"), clock.now())
+    reason = pool.state(key).deactivation_reason or ""
+    assert ("may not be activated yet" in reason) is hinted
+    assert reason.startswith("30")
+
+
+def test_new_key_first_seen_is_when_the_pool_first_met_it(clock):
+    """A key the pool never saw before starts its activation window now."""
+    pool = make_pool(clock)
+    assert pool.state(pool.keys[0]).first_seen == clock.now()
+    clock.advance(2 * 3600 + 1)
+    pool.record_outcome(lease_of(pool, clock), coded("30"), clock.now())
+    assert "activated" not in (pool.state(pool.keys[0]).deactivation_reason or "")
+
+
+@pytest.mark.parametrize(
+    "outcome",
+    [
+        pytest.param(coded("10"), id="10-invalid-parameter"),
+        pytest.param(coded("11"), id="11-missing-parameter"),
+        pytest.param(coded("12"), id="12-retired-service"),
+        pytest.param(coded("20", "SERVICE_KEY_IS_NULL"), id="20-key-missing"),
+        pytest.param(coded("29"), id="29-host-blocked"),
+        pytest.param(coded("33"), id="33-unsigned"),
+    ],
+)
+def test_request_config_and_host_errors_never_count_against_the_key(clock, outcome):
+    """Our own mistakes and a blocked host leave the key's error record untouched."""
+    pool = make_pool(clock)
+    key = pool.keys[0]
+    for _ in range(10):
+        call(pool, clock, outcome)
+    state = pool.state(key)
+    assert (state.consecutive_errors, state.total_errors) == (0, 0)
+    assert state.last_error is None
+    assert state.error_wait_until is None
+    assert not state.is_deactivated
+    assert pool.used(key, OP) == 10
+
+
+# --- the day -----------------------------------------------------------------------------------
+def test_usage_resets_at_midnight_korea_time(clock):
+    """At 00:00:00 KST (15:00 UTC) the counts start over; at 23:59:59 KST they do not."""
+    clock.set(datetime(2026, 11, 24, 14, 59, 58, tzinfo=UTC))
+    pool = make_pool(clock)
+    key = pool.keys[0]
+    for _ in range(3):
+        call(pool, clock, SUCCESS)
+    clock.set(datetime(2026, 11, 24, 14, 59, 59, tzinfo=UTC))
+    call(pool, clock, SUCCESS)
+    assert pool.used(key, OP) == 4
+    clock.set(datetime(2026, 11, 24, 15, 0, 0, tzinfo=UTC))
+    call(pool, clock, SUCCESS)
+    assert pool.used(key, OP) == 1
+    assert pool.state(key).usage_day == datetime(2026, 11, 25).date()
+    assert pool.state(key).total_calls == 5
+
+
+def test_spent_quota_opens_again_at_midnight_korea_time(clock):
+    """A key spent at 23:59:59 KST is Exhausted until 00:00 KST and usable at that moment."""
+    clock.set(datetime(2026, 11, 24, 14, 59, 59, tzinfo=UTC))
+    pool = make_pool(clock, daily_limit=2)
+    call(pool, clock, SUCCESS)
+    call(pool, clock, SUCCESS)
+    exhausted = pool.acquire(OP, clock.now())
+    assert isinstance(exhausted, Exhausted)
+    assert exhausted.until == datetime(2026, 11, 24, 15, 0, 0, tzinfo=UTC)
+    assert exhausted.reason is Reason.QUOTA_SPENT
+    clock.advance(1)
+    assert lease_of(pool, clock).key == pool.keys[0]
+
+
+def test_usage_from_yesterday_loaded_from_the_cache_does_not_count_today(clock):
+    """States carried over from another Korea day start the pool with zero usage."""
+    key = make_keys(1)[0]
+    yesterday = clock.now().astimezone(KST).date() - timedelta(days=1)
+    state = KeyState(key.fingerprint, clock.now(), usage_day=yesterday, usage={OP: 1000})
+    pool = KeyPool([key], Policy(), clock.now(), {key.fingerprint: state})
+    assert pool.used(key, OP) == 0
+    assert pool.quota_left(key, OP) == 1000
+
+
+def test_daily_limit_cool_down_ends_with_the_korea_day(clock):
+    """A 22 near midnight does not outlive the day's reset; one call tests the key after it."""
+    clock.set(datetime(2026, 11, 24, 14, 30, tzinfo=UTC))  # 23:30 KST
+    pool = make_pool(clock)
+    call(pool, clock, coded("22"))
+    assert isinstance(pool.acquire(OP, clock.now()), Exhausted)
+    clock.set(datetime(2026, 11, 24, 15, 0, tzinfo=UTC))  # 00:00 KST, cool-down still 30 min
+    assert lease_of(pool, clock).key == pool.keys[0]
+    assert isinstance(pool.acquire(OP, clock.now()), Wait)
+
+
+# --- recovery ----------------------------------------------------------------------------------
+def test_deactivated_key_becomes_a_recovery_candidate_after_recovery_after(clock):
+    """Recovery candidates are the keys deactivated at least recovery_after ago."""
+    pool = make_pool(clock, count=2, recovery_after=timedelta(minutes=30))
+    first, _ = pool.keys
+    call(pool, clock, coded("31"))
+    assert pool.recovery_candidates(clock.now()) == []
+    clock.advance(30 * 60 - 1)
+    assert pool.recovery_candidates(clock.now()) == []
+    clock.advance(1)
+    assert pool.recovery_candidates(clock.now()) == [first]
+
+
+def test_force_makes_every_deactivated_key_a_candidate_but_not_hand_disabled_ones(clock):
+    """--force probes every deactivated key now; a key disabled by hand waits for `enable`."""
+    pool = make_pool(clock, count=3)
+    first, second, _ = pool.keys
+    call(pool, clock, coded("31"))
+    pool.deactivate_by_hand(second, "paused by me", clock.now())
+    assert pool.recovery_candidates(clock.now(), force=True) == [first]
+    clock.advance(86400)
+    assert pool.recovery_candidates(clock.now()) == [first]
+
+
+@pytest.mark.parametrize(
+    "outcome, still_cooling",
+    [
+        pytest.param(SUCCESS, False, id="success"),
+        pytest.param(coded("22"), True, id="daily-limit-means-the-key-works"),
+        pytest.param(coded("23"), False, id="per-second-limit-means-the-key-works"),
+    ],
+)
+def test_probe_that_gets_through_reactivates_the_key(clock, outcome, still_cooling):
+    """A probe answered by the service (not refused by the gateway) brings the key back."""
+    pool = make_pool(clock, max_consecutive_errors=5)
+    key = pool.keys[0]
+    call(pool, clock, coded("30"))
+    clock.advance(1800)
+    assert pool.recovery_candidates(clock.now()) == [key]
+    probe = pool.begin_probe(key, "ldongCode2", clock.now())
+    assert probe.probe
+    events = pool.record_outcome(probe, outcome, clock.now())
+    state = pool.state(key)
+    assert events[0].kind is EventKind.RECOVERED
+    assert not state.is_deactivated
+    assert state.deactivation_reason is None
+    assert state.consecutive_errors == 0
+    assert pool.recovery_candidates(clock.now(), force=True) == []
+    assert pool.used(key, "ldongCode2") == 1
+    cooling = pool.availability(key, "ldongCode2", clock.now()).reason is Reason.COOLING
+    assert cooling is still_cooling
+    assert lease_of(pool, clock).key == key
+
+
+@pytest.mark.parametrize(
+    "outcome",
+    [
+        pytest.param(coded("30"), id="still-not-registered"),
+        pytest.param(coded("31"), id="expired"),
+        pytest.param(FAULT, id="transient"),
+    ],
+)
+def test_failed_probe_keeps_the_key_out_with_a_fresh_timestamp(clock, outcome):
+    """A probe that fails restarts the recovery wait from the probe's time."""
+    pool = make_pool(clock, recovery_after=timedelta(minutes=30))
+    key = pool.keys[0]
+    call(pool, clock, coded("30"))
+    clock.advance(3600)
+    probed_at = clock.now()
+    events = pool.record_outcome(pool.begin_probe(key, OP, probed_at), outcome, probed_at)
+    state = pool.state(key)
+    assert events[0].kind is EventKind.PROBE_FAILED
+    assert state.is_deactivated
+    assert state.deactivated_at == probed_at
+    assert pool.recovery_candidates(clock.now()) == []
+    clock.advance(30 * 60)
+    assert pool.recovery_candidates(clock.now()) == [key]
+    assert isinstance(pool.acquire(OP, clock.now()), Exhausted)
+
+
+def test_probe_of_a_key_deactivated_for_errors_reactivates_it(clock):
+    """A key taken out by five errors comes back after one good probe, with a clean count."""
+    pool = make_pool(clock)
+    key = pool.keys[0]
+    for _ in range(5):
+        call(pool, clock, FAULT)
+    assert pool.state(key).is_deactivated
+    clock.advance(1800)
+    pool.record_outcome(pool.begin_probe(key, OP, clock.now()), SUCCESS, clock.now())
+    state = pool.state(key)
+    assert not state.is_deactivated
+    assert state.consecutive_errors == 0
+    assert state.total_errors == 5
+
+
+# --- selection ---------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "usages, chosen",
+    [
+        pytest.param([{}, {}, {}], 0, id="tie-lowest-index"),
+        pytest.param([{OP: 5}, {OP: 2}, {OP: 7}], 1, id="most-quota-left"),
+        pytest.param([{OP: 5}, {OP: 2}, {OP: 2}], 1, id="tie-after-usage-lowest-index"),
+        pytest.param([{OP: 1, OTHER: 0}, {OP: 0, OTHER: 900}], 1, id="only-this-operation-counts"),
+        pytest.param([{OTHER: 900}, {OP: 1}], 0, id="other-operation-ignored"),
+    ],
+)
+def test_selection_picks_most_quota_left_for_the_operation(clock, usages, chosen):
+    """The key with the most quota left for this operation wins; ties go to the lowest index."""
+    pool = with_usage(clock, usages)
+    assert lease_of(pool, clock).key.index == chosen
+
+
+def test_selection_spreads_calls_over_keys_by_quota_left(clock):
+    """Recording calls keeps the pool balanced: each key is chosen in turn."""
+    pool = make_pool(clock, count=3)
+    chosen = [call(pool, clock, SUCCESS).key.index for _ in range(6)]
+    assert chosen == [0, 1, 2, 0, 1, 2]
+
+
+def test_unproven_key_carries_one_request_at_a_time(clock):
+    """Before its first success a key takes one call; the next caller waits."""
+    pool = make_pool(clock)
+    key = pool.keys[0]
+    first = lease_of(pool, clock)
+    assert pool.acquire(OP, clock.now()) == Wait(None)
+    assert pool.used(key, OP) == 1
+    pool.record_outcome(first, SUCCESS, clock.now())
+    assert pool.is_proven(key, OP)
+    leases = [pool.acquire(OP, clock.now()) for _ in range(8)]
+    assert all(isinstance(lease, Lease) and lease.key == key for lease in leases)
+    assert pool.in_flight(key) == 8
+
+
+def test_unproven_keys_each_take_one_call_then_callers_wait(clock):
+    """Under concurrency, each unproven key gets one call: a dead key costs one call."""
+    pool = make_pool(clock, count=3)
+    handed = [pool.acquire(OP, clock.now()) for _ in range(5)]
+    assert [lease.key.index for lease in handed[:3] if isinstance(lease, Lease)] == [0, 1, 2]
+    assert handed[3:] == [Wait(None), Wait(None)]
+
+
+def test_proof_is_per_operation(clock):
+    """A key proven for one operation still carries one call at a time for another."""
+    pool = make_pool(clock)
+    call(pool, clock, SUCCESS, OP)
+    lease_of(pool, clock, OTHER)
+    assert pool.acquire(OTHER, clock.now()) == Wait(None)
+    assert isinstance(pool.acquire(OP, clock.now()), Lease)
+
+
+def test_proven_key_takes_calls_while_an_unproven_one_is_busy(clock):
+    """Callers go to a proven key while an unproven key's single call is under way."""
+    pool = make_pool(clock, count=2)
+    first, second = pool.keys
+    assert call(pool, clock, SUCCESS).key == first
+    assert lease_of(pool, clock).key == second
+    assert [lease_of(pool, clock).key for _ in range(3)] == [first] * 3
+    assert (pool.in_flight(first), pool.in_flight(second)) == (3, 1)
+
+
+def test_a_failure_unproves_the_key(clock):
+    """After a transient failure the key is back to one call at a time."""
+    pool = make_pool(clock)
+    call(pool, clock, SUCCESS)
+    call(pool, clock, FAULT)
+    lease_of(pool, clock)
+    assert pool.acquire(OP, clock.now()) == Wait(None)
+
+
+# --- no usable key -----------------------------------------------------------------------------
+def test_exhausted_names_the_soonest_usable_key_and_time(clock):
+    """With every key limited, Exhausted names the key that is usable first, and when."""
+    pool = make_pool(clock, count=3, daily_limit=3)
+    first, second, third = pool.keys
+    call(pool, clock, coded("22"))  # #0 cools until +60 min
+    clock.advance(20 * 60)
+    call(pool, clock, coded("22"))  # #1 cools until +80 min
+    for _ in range(3):
+        call(pool, clock, SUCCESS)  # #2 spends its quota until midnight
+    exhausted = pool.acquire(OP, clock.now())
+    assert isinstance(exhausted, Exhausted)
+    assert exhausted.key == first
+    assert exhausted.until == datetime(2026, 11, 24, 2, 0, tzinfo=UTC)
+    assert exhausted.operation == OP
+    assert pool.state(second).cooldowns[OP] > exhausted.until
+    assert pool.availability(third, OP, clock.now()).reason is Reason.QUOTA_SPENT
+
+
+def test_exhausted_without_a_time_when_every_key_is_disabled_by_hand(clock):
+    """Keys taken out by hand have no time of return: Exhausted says so with None."""
+    pool = make_pool(clock, count=2)
+    for key in pool.keys:
+        pool.deactivate_by_hand(key, "off", clock.now())
+    assert pool.acquire(OP, clock.now()) == Exhausted(OP, None, None, None)
+
+
+# --- by hand -----------------------------------------------------------------------------------
+def test_disable_by_hand_takes_the_key_out_until_enabled(clock):
+    """`disable N` keeps the key out, with its reason; `enable N` brings it back clean."""
+    pool = make_pool(clock, count=2)
+    first, second = pool.keys
+    revision = pool.durable_revision
+    pool.deactivate_by_hand(first, "shared with another team", clock.now())
+    assert pool.durable_revision > revision
+    state = pool.state(first)
+    assert state.is_deactivated
+    assert state.deactivation_reason == "shared with another team"
+    assert pool.availability(first, OP, clock.now()).reason is Reason.DISABLED
+    assert [call(pool, clock, SUCCESS).key for _ in range(3)] == [second] * 3
+    pool.enable_by_hand(first)
+    assert not pool.state(first).is_deactivated
+    assert pool.state(first).deactivation_reason is None
+    assert lease_of(pool, clock).key == first
+
+
+def test_enable_by_hand_brings_back_a_key_the_policy_took_out(clock):
+    """`enable N` also reactivates a key deactivated for a code, and clears its errors."""
+    pool = make_pool(clock)
+    key = pool.keys[0]
+    call(pool, clock, coded("31"))
+    pool.enable_by_hand(key)
+    state = pool.state(key)
+    assert not state.is_deactivated
+    assert (state.deactivation_code, state.consecutive_errors) == (None, 0)
+    assert lease_of(pool, clock).key == key
+
+
+def test_key_by_index_refuses_an_unknown_index(clock):
+    """`#N` must name a configured key."""
+    pool = make_pool(clock, count=2)
+    assert pool.key_by_index(1) == pool.keys[1]
+    with pytest.raises(IndexError):
+        pool.key_by_index(2)
+    with pytest.raises(IndexError):
+        pool.key_by_index(-1)
+
+
+# --- outage ------------------------------------------------------------------------------------
+@pytest.mark.parametrize("count", [pytest.param(2, id="2-keys"), pytest.param(4, id="4-keys")])
+def test_outage_lifts_error_waits_and_stops_deactivation(clock, count):
+    """When every working key failed since the last success, it is the gateway, not the keys."""
+    pool = make_pool(clock, count=count)
+    events = []
+    for _ in range(count):
+        events += pool.record_outcome(lease_of(pool, clock), FAULT, clock.now())
+    assert pool.outage_since == clock.now()
+    assert EventKind.OUTAGE in [event.kind for event in events]
+    assert all(pool.state(key).error_wait_until is None for key in pool.keys)
+    for _ in range(10 * count):
+        call(pool, clock, FAULT)
+    assert not any(pool.state(key).is_deactivated for key in pool.keys)
+    assert all(pool.state(key).consecutive_errors < 5 for key in pool.keys)
+    assert sum(pool.state(key).total_errors for key in pool.keys) == 11 * count
+    call(pool, clock, SUCCESS)
+    assert pool.outage_since is None
+
+
+def test_one_key_failing_alone_is_not_an_outage(clock):
+    """With another key still succeeding, a failing key waits and is not excused."""
+    pool = with_usage(clock, [{}, {OP: 100}])
+    first, second = pool.keys
+    assert call(pool, clock, FAULT).key == first
+    assert call(pool, clock, SUCCESS).key == second
+    assert pool.outage_since is None
+    assert pool.state(first).error_wait_until is not None
+
+
+def test_a_single_key_pool_never_declares_an_outage(clock):
+    """An outage needs at least two working keys; one key alone is deactivated as usual."""
+    pool = make_pool(clock, count=2)
+    pool.deactivate_by_hand(pool.keys[1], "off", clock.now())
+    for _ in range(5):
+        call(pool, clock, FAULT)
+    assert pool.outage_since is None
+    assert pool.state(pool.keys[0]).is_deactivated
+
+
+def test_bare_refusals_on_every_key_point_at_the_host(clock):
+    """A 401/403 without a code on every key means the host or User-Agent, not the keys."""
+    pool = make_pool(clock, count=2)
+    call(pool, clock, BARE_403)
+    assert not pool.uncoded_auth_everywhere()
+    call(pool, clock, BARE_403)
+    assert pool.uncoded_auth_everywhere()
+    assert not any(pool.state(key).is_deactivated for key in pool.keys)
+    call(pool, clock, SUCCESS)
+    assert not pool.uncoded_auth_everywhere()
+
+
+# --- what the cache needs to know ---------------------------------------------------------------
+@pytest.mark.parametrize(
+    "outcome, durable",
+    [
+        pytest.param(SUCCESS, False, id="success-is-usage-only"),
+        pytest.param(coded("10"), False, id="request-error-is-usage-only"),
+        pytest.param(coded("22"), True, id="cool-down-is-durable"),
+        pytest.param(coded("31"), True, id="deactivation-is-durable"),
+    ],
+)
+def test_changes_of_state_are_marked_durable(clock, outcome, durable):
+    """Cool-downs and deactivations ask for an immediate save; usage alone does not."""
+    pool = make_pool(clock)
+    before = (pool.revision, pool.durable_revision)
+    call(pool, clock, outcome)
+    assert pool.revision > before[0]
+    assert (pool.durable_revision > before[1]) is durable
+
+
+@pytest.mark.parametrize(
+    "limited",
+    [
+        pytest.param({"usage": {OP: 1000}}, id="quota-spent"),
+        pytest.param({"cooldown": True}, id="cooling-after-22"),
+    ],
+)
+def test_outage_is_judged_on_the_keys_usable_for_the_operation(clock, limited):
+    """A key that cannot take this operation today does not stop an outage from being seen."""
+    keys = make_keys(3)
+    today = clock.now().astimezone(KST).date()
+    spare = KeyState(keys[2].fingerprint, clock.now(), usage_day=today)
+    spare.usage = dict(limited.get("usage", {}))
+    if limited.get("cooldown"):
+        spare.cooldowns[OP] = clock.now() + timedelta(hours=1)
+    pool = KeyPool(keys, Policy(), clock.now(), {keys[2].fingerprint: spare})
+    for _ in range(2):
+        call(pool, clock, FAULT)
+    assert pool.outage_since == clock.now()
+    for _ in range(20):
+        call(pool, clock, FAULT)
+    assert not any(pool.state(key).is_deactivated for key in keys)

@@ -1,0 +1,487 @@
+"""The JSON state cache on real files: creation, round trip, secrecy, corruption, atomicity,
+and two real processes sharing one file."""
+
+from __future__ import annotations
+
+import dataclasses
+import errno
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from conftest import base64_key, encoded, hex_key
+
+from kto_keys import state as state_module
+from kto_keys.answers import Outcome
+from kto_keys.atomic import atomic_open, atomic_write_text
+from kto_keys.clock import KST, FakeClock
+from kto_keys.codes import OutcomeKind, lookup
+from kto_keys.keys import ServiceKey, parse_keys
+from kto_keys.pool import ErrorRecord, KeyPool, KeyState, Lease, Policy
+from kto_keys.state import SCHEMA_VERSION, StateCache, state_from_dict, state_to_dict
+
+OP = "areaBasedList2"
+OTHER = "detailIntro2"
+SUCCESS = Outcome(OutcomeKind.SUCCESS, "0000")
+FAULT = Outcome(OutcomeKind.TRANSIENT, "04", "HTTP_ERROR", "SERVICE ERROR - HTTP ROUTING ERROR")
+WORKER = Path(__file__).with_name("cache_worker.py")
+ASIDE = re.compile(r"^api_key_cache\.json\.(corrupt|unreadable)-\d{8}T\d{6}$")
+
+
+def coded(code: str) -> Outcome:
+    """The outcome of an answer that carried a gateway code."""
+    row = lookup(code)
+    assert row is not None
+    return Outcome(row.kind, row.code, row.symbol, f"{row.code} {row.symbol}")
+
+
+@pytest.fixture
+def cache_path(tmp_path: Path) -> Path:
+    """Where the cache lives: a folder that does not exist yet."""
+    return tmp_path / "data" / "cache" / "api_key_cache.json"
+
+
+def make_keys(*raws: str) -> tuple[ServiceKey, ...]:
+    """Keys as the settings would parse them."""
+    return parse_keys(",".join(raws), "environment").keys
+
+
+def open_pool(cache: StateCache, keys: tuple[ServiceKey, ...], clock: FakeClock) -> KeyPool:
+    """What a run does at start: load the cache, build the pool on it."""
+    loaded = cache.load()
+    return KeyPool(keys, Policy(), clock.now(), loaded.states)
+
+
+def call(pool: KeyPool, clock: FakeClock, outcome: Outcome, operation: str = OP) -> Lease:
+    """Acquire a key and record an answer."""
+    lease = pool.acquire(operation, clock.now())
+    assert isinstance(lease, Lease), lease
+    pool.record_outcome(lease, outcome, clock.now())
+    return lease
+
+
+def document(path: Path) -> dict:
+    """The cache file as JSON."""
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def temporaries(folder: Path) -> list[str]:
+    """Leftover temporary files of an atomic write."""
+    return [path.name for path in folder.iterdir() if path.name.endswith(".tmp")]
+
+
+# --- creation and round trip ------------------------------------------------------------------
+def test_first_sync_creates_the_folder_and_the_file(cache_path, clock):
+    """On first use the folder and the file appear, with the schema version and the key."""
+    cache = StateCache(cache_path)
+    keys = make_keys(hex_key())
+    pool = open_pool(cache, keys, clock)
+    assert not cache_path.exists()
+    call(pool, clock, SUCCESS)
+    cache.sync(pool)
+    saved = document(cache_path)
+    assert saved["schema"] == SCHEMA_VERSION
+    assert list(saved["keys"]) == [keys[0].fingerprint]
+    assert saved["keys"][keys[0].fingerprint]["usage"]["ops"] == {OP: 1}
+    assert temporaries(cache_path.parent) == []
+
+
+def test_loading_a_missing_cache_gives_fresh_state_without_a_notice(cache_path):
+    """No file yet is not an error."""
+    loaded = StateCache(cache_path).load()
+    assert (loaded.states, loaded.notice, loaded.was_lost) == ({}, None, False)
+
+
+def full_state(fingerprint: str, now: datetime) -> KeyState:
+    """A key state with every field set away from its default."""
+    return KeyState(
+        fingerprint=fingerprint,
+        first_seen=now - timedelta(days=3),
+        usage_day=now.astimezone(KST).date(),
+        usage={OP: 17, OTHER: 4},
+        total_calls=321,
+        total_successes=300,
+        total_errors=21,
+        consecutive_errors=2,
+        last_error=ErrorRecord("22", "LIMITED_NUMBER", "일일 한도 초과", now, "daily_limit"),
+        last_success=now - timedelta(minutes=1),
+        latency_ms_avg=123.25,
+        error_wait_until=now + timedelta(minutes=10),
+        pause_until=now + timedelta(seconds=3),
+        cooldowns={OTHER: now + timedelta(hours=1)},
+        deactivated_at=now - timedelta(minutes=5),
+        deactivation_reason="30 SERVICE_KEY_IS_NOT_REGISTERED_ERROR (may not be activated yet)",
+        deactivation_code="30",
+        disabled_by_hand=True,
+    )
+
+
+def test_full_state_sets_every_field(clock):
+    """The round-trip fixture leaves no field at its default, so every field is checked."""
+    state = full_state("f" * 16, clock.now())
+    default = KeyState("f" * 16, state.first_seen)
+    unset = [
+        field.name
+        for field in dataclasses.fields(KeyState)
+        if field.name not in ("fingerprint", "first_seen")
+        and getattr(state, field.name) == getattr(default, field.name)
+    ]
+    assert unset == []
+
+
+def test_every_field_survives_a_sync_and_a_load(cache_path, clock):
+    """What one run saves, the next run loads unchanged, field by field."""
+    key = make_keys(base64_key())[0]
+    saved = full_state(key.fingerprint, clock.now())
+    pool = KeyPool([key], Policy(), clock.now(), {key.fingerprint: dataclasses.replace(saved)})
+    StateCache(cache_path).sync(pool)
+    loaded = StateCache(cache_path).load()
+    assert loaded.notice is None
+    assert loaded.states == {key.fingerprint: saved}
+
+
+def test_state_dict_round_trip_is_exact(clock):
+    """state_from_dict reads back exactly what state_to_dict wrote, through JSON."""
+    state = full_state("0123456789abcdef", clock.now())
+    assert state_from_dict(json.loads(json.dumps(state_to_dict(state)))) == state
+
+
+# --- secrecy -----------------------------------------------------------------------------------
+def test_cache_file_never_holds_any_part_of_a_key_beyond_the_preview(cache_path, clock):
+    """No raw or encoded key, nor any 11 characters of one, is ever written to the cache."""
+    hex_raw, b64_raw = hex_key(), base64_key()
+    keys = make_keys(hex_raw, encoded(b64_raw), hex_key())
+    cache = StateCache(cache_path)
+    pool = open_pool(cache, keys, clock)
+    for outcome in (SUCCESS, FAULT, coded("22"), coded("30"), SUCCESS, coded("23")):
+        call(pool, clock, outcome)
+    pool.deactivate_by_hand(keys[2], "by hand", clock.now())
+    cache.sync(pool)
+    text = cache_path.read_text(encoding="utf-8")
+    for raw in (hex_raw, b64_raw, keys[2].reveal()):
+        for form in (raw, encoded(raw)):
+            parts = [form[i : i + 11] for i in range(len(form) - 10)]
+            assert [part for part in parts if part in text] == []
+    assert all(key.fingerprint in text for key in keys)
+
+
+# --- corruption --------------------------------------------------------------------------------
+def valid_cache_text(clock: FakeClock) -> str:
+    """A real cache file's text, for truncating."""
+    state = full_state("0123456789abcdef", clock.now())
+    return json.dumps({"schema": SCHEMA_VERSION, "keys": {state.fingerprint: state_to_dict(state)}})
+
+
+CORRUPT = [
+    pytest.param(lambda _: b"this is not json", id="garbage-text"),
+    pytest.param(lambda _: b"\xff\xfe\x00\x81\x00binary garbage\x9c", id="binary-garbage"),
+    pytest.param(lambda _: b"", id="empty-file"),
+    pytest.param(lambda clock: valid_cache_text(clock)[:150].encode(), id="truncated-json"),
+    pytest.param(lambda _: b'{"schema": 999, "keys": {}}', id="unknown-schema"),
+    pytest.param(lambda _: b'{"keys": {}}', id="no-schema"),
+    pytest.param(lambda _: b"[1, 2, 3]", id="json-list"),
+    pytest.param(lambda _: b'{"schema": 1, "keys": [1, 2]}', id="keys-not-a-table"),
+    pytest.param(lambda _: b'{"schema": 1}', id="keys-missing"),
+    pytest.param(
+        lambda _: b'{"schema": 1, "keys": {"ab": {"fingerprint": "ab"}}}', id="state-incomplete"
+    ),
+    pytest.param(
+        lambda _: b'{"schema": 1, "keys": {"ab": {"fingerprint": "ab", "first_seen": "x"}}}',
+        id="state-bad-time",
+    ),
+    pytest.param(lambda _: b'{"schema": 1, "keys": {"ab": "text"}}', id="state-not-a-table"),
+]
+
+
+@pytest.mark.parametrize("content", CORRUPT)
+def test_corrupt_cache_is_set_aside_with_a_one_line_notice(cache_path, clock, content):
+    """A corrupt file is moved under a timestamped name, reported in one line; state is fresh."""
+    cache_path.parent.mkdir(parents=True)
+    original = content(clock)
+    cache_path.write_bytes(original)
+    loaded = StateCache(cache_path).load()
+    assert loaded.states == {}
+    assert loaded.was_lost
+    assert loaded.notice is not None
+    assert "\n" not in loaded.notice
+    assert not cache_path.exists()
+    [aside] = [path for path in cache_path.parent.iterdir() if ASIDE.match(path.name)]
+    assert aside.name in loaded.notice
+    assert aside.read_bytes() == original
+
+
+@pytest.mark.parametrize("content", CORRUPT[:4])
+def test_run_carries_on_after_a_corrupt_cache(cache_path, clock, content):
+    """After setting the corrupt file aside, the run saves a fresh, valid file."""
+    cache_path.parent.mkdir(parents=True)
+    cache_path.write_bytes(content(clock))
+    cache = StateCache(cache_path)
+    keys = make_keys(hex_key())
+    pool = open_pool(cache, keys, clock)
+    call(pool, clock, SUCCESS)
+    cache.sync(pool)
+    again = StateCache(cache_path).load()
+    assert again.notice is None
+    assert again.states[keys[0].fingerprint].usage == {OP: 1}
+
+
+def test_cache_corrupted_during_a_run_is_set_aside_at_the_next_sync(cache_path, clock):
+    """A file broken between load and sync is set aside too, and our state is saved."""
+    cache = StateCache(cache_path)
+    keys = make_keys(hex_key())
+    pool = open_pool(cache, keys, clock)
+    call(pool, clock, SUCCESS)
+    cache.sync(pool)
+    cache_path.write_text('{"schema": 1, "keys": {', encoding="utf-8")
+    call(pool, clock, SUCCESS)
+    cache.sync(pool)
+    assert cache.notice is not None
+    assert StateCache(cache_path).load().states[keys[0].fingerprint].usage == {OP: 2}
+
+
+def test_unreadable_cache_is_set_aside_not_fatal(cache_path):
+    """A cache path that cannot be read as a file is reported and moved aside."""
+    cache_path.mkdir(parents=True)
+    loaded = StateCache(cache_path).load()
+    assert loaded.was_lost
+    assert "unreadable" in (loaded.notice or "")
+    assert not cache_path.exists()
+
+
+# --- atomicity ---------------------------------------------------------------------------------
+def test_failed_sync_leaves_the_old_file_whole_and_no_temporary(cache_path, clock, monkeypatch):
+    """A write that fails half-way (fsync error) keeps the old file and cleans up its twin."""
+    cache = StateCache(cache_path)
+    keys = make_keys(hex_key())
+    pool = open_pool(cache, keys, clock)
+    call(pool, clock, SUCCESS)
+    cache.sync(pool)
+    before = cache_path.read_bytes()
+
+    def broken_fsync(descriptor: int) -> None:
+        raise OSError(errno.EIO, "simulated disk failure")
+
+    monkeypatch.setattr(os, "fsync", broken_fsync)
+    call(pool, clock, SUCCESS)
+    with pytest.raises(OSError, match="simulated disk failure"):
+        cache.sync(pool)
+    assert cache_path.read_bytes() == before
+    assert temporaries(cache_path.parent) == []
+    monkeypatch.undo()
+    cache.sync(pool)
+    assert StateCache(cache_path).load().states[keys[0].fingerprint].usage == {OP: 2}
+
+
+def test_interrupted_atomic_write_keeps_the_old_content(tmp_path):
+    """An exception in the middle of writing leaves the target as it was."""
+    target = tmp_path / "file.json"
+    atomic_write_text(target, '{"old": true}')
+    with pytest.raises(RuntimeError), atomic_open(target) as handle:
+        handle.write('{"new": ')
+        raise RuntimeError("killed mid-write")
+    assert target.read_text(encoding="utf-8") == '{"old": true}'
+    assert temporaries(tmp_path) == []
+
+
+def test_atomic_write_creates_folders_and_replaces_whole(tmp_path):
+    """The atomic write makes missing folders and swaps the content in one step."""
+    target = tmp_path / "a" / "b" / "file.txt"
+    atomic_write_text(target, "first")
+    atomic_write_text(target, "second, longer")
+    assert target.read_text(encoding="utf-8") == "second, longer"
+    assert temporaries(target.parent) == []
+
+
+def worker_env(keys: list[str]) -> dict[str, str]:
+    """The environment of a worker process: the fake keys and the project on its path."""
+    env = dict(os.environ)
+    env["KTO_TEST_KEYS"] = ",".join(keys)
+    return env
+
+
+def test_kill_during_syncs_leaves_a_readable_file(cache_path):
+    """`kill -9` at a random moment between and during saves leaves a loadable cache."""
+    raws = [hex_key(), base64_key()]
+    worker = subprocess.Popen(
+        [sys.executable, str(WORKER), "loop", str(cache_path)],
+        stdout=subprocess.PIPE,
+        text=True,
+        env=worker_env(raws),
+    )
+    try:
+        assert worker.stdout is not None
+        synced = [int(worker.stdout.readline()) for _ in range(25)][-1]
+    finally:
+        worker.send_signal(signal.SIGKILL)
+        worker.wait(timeout=10)
+    loaded = StateCache(cache_path).load()
+    assert loaded.notice is None
+    assert sum(state.total_calls for state in loaded.states.values()) >= synced
+
+
+# --- sharing between processes -----------------------------------------------------------------
+def test_two_processes_add_up_their_counts_exactly(cache_path):
+    """Two real processes syncing 200 calls each to one file leave exactly 400 counted."""
+    raws = [hex_key(), base64_key()]
+    calls = 200
+    workers = [
+        subprocess.Popen(
+            [sys.executable, str(WORKER), "count", str(cache_path), str(calls)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            env=worker_env(raws),
+        )
+        for _ in range(2)
+    ]
+    try:
+        for worker in workers:
+            assert worker.stdout is not None
+            assert worker.stdout.readline().strip() == "ready"
+        for worker in workers:
+            assert worker.stdin is not None
+            worker.stdin.write("go\n")
+            worker.stdin.flush()
+        for worker in workers:
+            out, _ = worker.communicate(timeout=60)
+            assert worker.returncode == 0
+            assert out.strip() == "done"
+    finally:
+        for worker in workers:
+            if worker.poll() is None:
+                worker.kill()
+    states = StateCache(cache_path).load().states.values()
+    assert sum(state.total_calls for state in states) == 2 * calls
+    assert sum(state.total_successes for state in states) == 2 * calls
+    for operation in (OP, OTHER):
+        assert sum(state.usage.get(operation, 0) for state in states) == calls
+
+
+def test_two_caches_in_one_process_merge_their_counts(cache_path, clock):
+    """Interleaved syncs of two runs add their calls; neither undoes the other."""
+    keys = make_keys(hex_key(), hex_key())
+    first_cache, second_cache = StateCache(cache_path), StateCache(cache_path)
+    first = open_pool(first_cache, keys, clock)
+    second = open_pool(second_cache, keys, clock)
+    for _ in range(3):
+        call(first, clock, SUCCESS)
+    first_cache.sync(first)
+    for _ in range(5):
+        call(second, clock, SUCCESS)
+    second_cache.sync(second)
+    call(first, clock, SUCCESS, OTHER)
+    call(first, clock, SUCCESS)
+    first_cache.sync(first)
+    second_cache.sync(second)
+    states = StateCache(cache_path).load().states.values()
+    assert sum(state.usage.get(OP, 0) for state in states) == 9
+    assert sum(state.usage.get(OTHER, 0) for state in states) == 1
+    assert sum(state.total_calls for state in states) == 10
+    assert sum(first.state(key).total_calls for key in keys) == 10
+
+
+def test_a_deactivation_in_one_run_survives_another_runs_usage_sync(cache_path, clock):
+    """One run's deactivation and cool-down are kept when another run saves only usage."""
+    keys = make_keys(hex_key(), hex_key())
+    first_cache, second_cache = StateCache(cache_path), StateCache(cache_path)
+    first = open_pool(first_cache, keys, clock)
+    second = open_pool(second_cache, keys, clock)
+    first.record_outcome(Lease(keys[0], OP), coded("31"), clock.now())
+    first.record_outcome(Lease(keys[1], OTHER), coded("22"), clock.now())
+    first_cache.sync(first)
+    call(second, clock, SUCCESS)
+    second_cache.sync(second)
+    loaded = StateCache(cache_path).load().states
+    assert loaded[keys[0].fingerprint].deactivation_code == "31"
+    assert OTHER in loaded[keys[1].fingerprint].cooldowns
+    assert second.state(keys[0]).is_deactivated
+
+
+def test_reordered_keys_keep_their_history_and_new_keys_start_fresh(cache_path, clock):
+    """History follows the key, not its position; an unknown key starts at zero."""
+    old_first, old_second, newcomer = hex_key(), base64_key(), hex_key()
+    cache = StateCache(cache_path)
+    keys = make_keys(old_first, old_second)
+    pool = open_pool(cache, keys, clock)
+    for _ in range(4):
+        pool.record_outcome(Lease(keys[1], OP), SUCCESS, clock.now())
+    pool.record_outcome(Lease(keys[0], OP), coded("31"), clock.now())
+    cache.sync(pool)
+    reordered = make_keys(newcomer, encoded(old_second))
+    later = open_pool(StateCache(cache_path), reordered, clock)
+    assert reordered[1].index == 1
+    assert later.state(reordered[1]).total_successes == 4
+    assert later.state(reordered[0]).total_calls == 0
+    assert not later.state(reordered[0]).is_deactivated
+    assert set(later.states()) == {key.fingerprint for key in reordered}
+
+
+# --- when to save ------------------------------------------------------------------------------
+@pytest.fixture
+def slow_interval(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make the usage-save interval long, so that "within the interval" never depends on timing."""
+    monkeypatch.setattr(state_module, "SAVE_INTERVAL_S", 3600.0)
+
+
+def test_durable_change_is_saved_at_once_but_usage_waits_for_the_interval(
+    cache_path, clock, slow_interval
+):
+    """After a save, more usage waits; a cool-down or deactivation is written immediately."""
+    cache = StateCache(cache_path)
+    keys = make_keys(hex_key(), hex_key())
+    pool = open_pool(cache, keys, clock)
+    call(pool, clock, SUCCESS)
+    assert cache.save_if_due(pool, force=True)
+    assert not cache.save_if_due(pool)
+    call(pool, clock, SUCCESS)
+    assert not cache.save_if_due(pool)
+    assert sum(s.total_calls for s in StateCache(cache_path).load().states.values()) == 1
+    call(pool, clock, coded("22"))
+    assert cache.save_if_due(pool)
+    saved = StateCache(cache_path).load().states
+    assert sum(s.total_calls for s in saved.values()) == 3
+    assert any(OP in s.cooldowns for s in saved.values())
+    assert not cache.save_if_due(pool)
+
+
+def test_usage_is_saved_once_the_interval_has_passed(cache_path, clock, monkeypatch):
+    """With the interval elapsed, a usage-only change is saved by save_if_due."""
+    monkeypatch.setattr(state_module, "SAVE_INTERVAL_S", 0.0)
+    cache = StateCache(cache_path)
+    pool = open_pool(cache, make_keys(hex_key()), clock)
+    call(pool, clock, SUCCESS)
+    assert cache.save_if_due(pool)
+    call(pool, clock, SUCCESS)
+    assert cache.save_if_due(pool)
+    assert not cache.save_if_due(pool)
+    assert sum(s.total_calls for s in StateCache(cache_path).load().states.values()) == 2
+
+
+def test_forced_save_writes_even_within_the_interval(cache_path, clock, slow_interval):
+    """At exit the run forces a save of whatever usage is pending."""
+    cache = StateCache(cache_path)
+    pool = open_pool(cache, make_keys(hex_key()), clock)
+    call(pool, clock, SUCCESS)
+    cache.save_if_due(pool, force=True)
+    call(pool, clock, SUCCESS)
+    assert cache.save_if_due(pool, force=True)
+    assert sum(s.total_calls for s in StateCache(cache_path).load().states.values()) == 2
+
+
+def test_loaded_times_are_aware(cache_path, clock):
+    """Times come back timezone-aware, comparable with the clock's."""
+    cache = StateCache(cache_path)
+    pool = open_pool(cache, make_keys(hex_key()), clock)
+    call(pool, clock, FAULT)
+    cache.sync(pool)
+    [state] = StateCache(cache_path).load().states.values()
+    assert state.error_wait_until is not None
+    assert state.error_wait_until - datetime(2026, 11, 24, 1, 0, tzinfo=UTC) == timedelta(
+        minutes=10
+    )
