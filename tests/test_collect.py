@@ -1,0 +1,415 @@
+"""The list phase against the local gateway: complete, exactly once, resumable, exported."""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import FakeSleep, GatewayFactory, hex_key, make_settings
+
+from kto_keys.clock import FakeClock
+from kto_keys.errors import NoUsableKeyError
+from kto_keys.export import export_records
+from kto_keys.gateway import BehaviourKind, Fault, KeyBehaviour
+from kto_keys.job import CollectOptions, CollectReport, collect
+from kto_keys.regions import Selection
+from kto_keys.runtime import open_runtime
+from kto_keys.settings import Settings
+
+LIST = "areaBasedList2"
+
+
+class Silent:
+    """An observer that only remembers what it heard."""
+
+    def __init__(self) -> None:
+        self.pages = 0
+
+    def province_planned(self, province: str, pages: int, total: int, done: int) -> None:
+        """Ignore."""
+
+    def page_stored(self, province: str, new: int, updated: int) -> None:
+        """Count pages."""
+        self.pages += 1
+
+    def province_done(self, province: str, records: int, removed: int) -> None:
+        """Ignore."""
+
+    def details_planned(self, plan: Any) -> None:
+        """Ignore."""
+
+    def detail_stored(self, operation: str) -> None:
+        """Ignore."""
+
+
+async def run(
+    settings: Settings,
+    clock: FakeClock,
+    sleep: FakeSleep,
+    provinces: tuple[str, ...],
+    observer: Any = None,
+    **options: Any,
+) -> CollectReport:
+    """One collection run with the list phase only unless `kinds` is given."""
+    runtime = open_runtime(settings, clock)
+    options.setdefault("kinds", ())
+    chosen = CollectOptions(Selection("ldong", provinces), **options)
+    return await collect(runtime, chosen, observer or Silent(), sleep=sleep)
+
+
+def stored_ids(settings: Settings, province: str | None = None, removed: bool = False) -> list[str]:
+    """contentids in the database, as a sorted list (duplicates would show)."""
+    with sqlite3.connect(settings.db_path) as db:
+        query = "SELECT contentid FROM restaurants WHERE (? IS NULL OR ldong_regn_cd = ?)"
+        if not removed:
+            query += " AND removed_at IS NULL"
+        return sorted(row[0] for row in db.execute(query, (province, province)))
+
+
+@pytest.fixture
+def keys() -> list[str]:
+    """Two fresh good keys."""
+    return [hex_key(), hex_key()]
+
+
+def good(keys: list[str]) -> dict[str, KeyBehaviour]:
+    """Gateway behaviours: every key valid."""
+    return {key: KeyBehaviour(f"good{i}") for i, key in enumerate(keys)}
+
+
+async def test_every_record_is_stored_exactly_once_with_minimum_calls(
+    tmp_path: Path,
+    gateway: GatewayFactory,
+    clock: FakeClock,
+    fake_sleep: FakeSleep,
+    keys: list[str],
+) -> None:
+    """Provinces with 0, 1, exactly a page and several pages: all records, one row each."""
+    sizes = {"11": 23, "26": 10, "50": 1, "36": 0}
+    gw = gateway(good(keys), sizes=sizes)
+    settings = make_settings(tmp_path, keys, gw.base_url)
+    report = await run(settings, clock, fake_sleep, ("11", "26", "50", "36"), page_size=10)
+    for province, size in sizes.items():
+        assert stored_ids(settings, province) == sorted(gw.dataset.contentids(province=province))
+        assert len(stored_ids(settings, province)) == size
+    pages = 3 + 1 + 1 + 1
+    assert gw.total(operation=LIST) == pages == report.listing.minimum_calls
+    assert gw.total() == pages + 1  # plus one ldongCode2 for the province list
+    assert report.listing.new == 34
+
+
+async def test_records_without_a_legacy_area_code_are_not_lost(
+    tmp_path: Path,
+    gateway: GatewayFactory,
+    clock: FakeClock,
+    fake_sleep: FakeSleep,
+    keys: list[str],
+) -> None:
+    """Filtering by lDongRegnCd keeps the ~55 % of records whose areacode is empty."""
+    gw = gateway(good(keys), sizes={"11": 60})
+    settings = make_settings(tmp_path, keys, gw.base_url)
+    await run(settings, clock, fake_sleep, ("11",))
+    with sqlite3.connect(settings.db_path) as db:
+        blank = db.execute("SELECT COUNT(*) FROM restaurants WHERE areacode = ''").fetchone()[0]
+    assert blank > 20
+    assert len(stored_ids(settings)) == 60
+    assert all("areaCode" not in call.params for call in gw.history())
+
+
+async def test_silently_capped_page_size_still_yields_every_record(
+    tmp_path: Path,
+    gateway: GatewayFactory,
+    clock: FakeClock,
+    fake_sleep: FakeSleep,
+    keys: list[str],
+) -> None:
+    """Asked for 1,000 rows, given 7: the collector follows the service's page size."""
+    gw = gateway(good(keys), sizes={"11": 50}, page_cap=7)
+    settings = make_settings(tmp_path, keys, gw.base_url)
+    report = await run(settings, clock, fake_sleep, ("11",))
+    assert stored_ids(settings) == sorted(gw.dataset.contentids(province="11"))
+    assert gw.total(operation=LIST) == 8 == report.listing.minimum_calls
+
+
+async def test_records_inserted_mid_run_are_not_lost(
+    tmp_path: Path,
+    gateway: GatewayFactory,
+    clock: FakeClock,
+    fake_sleep: FakeSleep,
+    keys: list[str],
+) -> None:
+    """The totalCount grows between pages; the collector lists again what is missing."""
+    gw = gateway(good(keys), sizes={"11": 40})
+    settings = make_settings(tmp_path, keys, gw.base_url)
+
+    class InsertOnce(Silent):
+        def page_stored(self, province: str, new: int, updated: int) -> None:
+            super().page_stored(province, new, updated)
+            if self.pages == 1:
+                gw.insert("11", 3)
+
+    await run(
+        settings, clock, fake_sleep, ("11",), observer=InsertOnce(), page_size=10, concurrency=1
+    )
+    assert stored_ids(settings) == sorted(gw.dataset.contentids(province="11"))
+    assert len(stored_ids(settings)) == 43
+
+
+async def test_failures_cost_exactly_the_calls_they_force(
+    tmp_path: Path, gateway: GatewayFactory, clock: FakeClock, fake_sleep: FakeSleep
+) -> None:
+    """Gateway calls = the minimum + one per injected failure."""
+    good_key, flaky = hex_key(), hex_key()
+    gw = gateway(
+        {
+            flaky: KeyBehaviour(
+                "flaky",
+                BehaviourKind.FLAKY,
+                failure_share=0.5,
+                faults=(Fault.HTTP_500, Fault.CODE_01),
+            ),
+            good_key: KeyBehaviour("good"),
+        },
+        sizes={"11": 30, "26": 30},
+    )
+    settings = make_settings(tmp_path, [flaky, good_key], gw.base_url)
+    report = await run(settings, clock, fake_sleep, ("11", "26"), page_size=5)
+    failures = sum(1 for call in gw.history() if call.outcome != "ok")
+    assert failures >= 1
+    assert gw.total() == report.listing.minimum_calls + 1 + failures
+    assert len(stored_ids(settings)) == 60
+
+
+async def test_removed_records_are_marked_not_deleted(
+    tmp_path: Path,
+    gateway: GatewayFactory,
+    clock: FakeClock,
+    fake_sleep: FakeSleep,
+    keys: list[str],
+) -> None:
+    """A record the next complete listing no longer returns is marked removed, with the time."""
+    gw = gateway(good(keys), sizes={"11": 12})
+    settings = make_settings(tmp_path, keys, gw.base_url)
+    await run(settings, clock, fake_sleep, ("11",))
+    hidden = gw.hide(2, province="11")
+    clock.advance(86400)
+    report = await run(settings, clock, fake_sleep, ("11",))
+    assert report.listing.removed == 2
+    assert len(stored_ids(settings)) == 10
+    assert len(stored_ids(settings, removed=True)) == 12
+    with sqlite3.connect(settings.db_path) as db:
+        marks = db.execute(
+            "SELECT removed_at FROM restaurants WHERE contentid IN (?, ?)", hidden
+        ).fetchall()
+    assert all(mark[0] for mark in marks)
+
+
+async def test_rerun_after_a_complete_run_lists_again_and_updates_in_place(
+    tmp_path: Path,
+    gateway: GatewayFactory,
+    clock: FakeClock,
+    fake_sleep: FakeSleep,
+    keys: list[str],
+) -> None:
+    """A second run upserts: no duplicates, changed records counted as updated."""
+    gw = gateway(good(keys), sizes={"11": 15})
+    settings = make_settings(tmp_path, keys, gw.base_url)
+    await run(settings, clock, fake_sleep, ("11",))
+    gw.modify(4, province="11")
+    report = await run(settings, clock, fake_sleep, ("11",))
+    assert (report.listing.new, report.listing.updated) == (0, 4)
+    assert len(stored_ids(settings)) == 15
+
+
+async def test_no_usable_key_exits_4_without_calling_and_keeps_the_work(
+    tmp_path: Path,
+    gateway: GatewayFactory,
+    clock: FakeClock,
+    fake_sleep: FakeSleep,
+    keys: list[str],
+) -> None:
+    """With every key spent, the run stops before any call; stored records stay."""
+    gw = gateway(good(keys), sizes={"11": 5})
+    settings = make_settings(tmp_path, keys, gw.base_url, KTO_API_DAILY_LIMIT="2")
+    await run(settings, clock, fake_sleep, ("11",))
+    gw.reset_counts()
+    runtime = open_runtime(settings, clock)
+    for key in runtime.pool.keys:
+        runtime.pool.state(key).usage[LIST] = 2
+    runtime.save()
+    with pytest.raises(NoUsableKeyError) as raised:
+        await run(settings, clock, fake_sleep, ("11",))
+    assert raised.value.exit_code == 4 and "recover" in str(raised.value)
+    assert gw.total() == 0
+    assert len(stored_ids(settings)) == 5
+
+
+def test_export_round_trips_every_record(
+    tmp_path: Path,
+    gateway: GatewayFactory,
+    clock: FakeClock,
+    fake_sleep: FakeSleep,
+    keys: list[str],
+) -> None:
+    """JSONL and CSV (UTF-8 with BOM) carry every record under the service's field names."""
+    import asyncio
+    import csv
+
+    gw = gateway(good(keys), sizes={"11": 8, "26": 4})
+    settings = make_settings(tmp_path, keys, gw.base_url)
+    asyncio.run(run(settings, clock, fake_sleep, ("11", "26")))
+    jsonl, table = tmp_path / "out.jsonl", tmp_path / "out.csv"
+    assert export_records(settings.db_path, "jsonl", jsonl) == 12
+    assert export_records(settings.db_path, "csv", table) == 12
+    records = [json.loads(line) for line in jsonl.read_text(encoding="utf-8").splitlines()]
+    assert sorted(r["contentid"] for r in records) == sorted(gw.dataset.contentids())
+    sample = gw.dataset.record(records[0]["contentid"])
+    assert sample is not None and records[0]["title"] == sample.title
+    assert {"contentid", "title", "addr1", "lDongRegnCd", "mapx", "firstmenu", "overview"} <= set(
+        records[0]
+    )
+    raw = table.read_bytes()
+    assert raw.startswith(b"\xef\xbb\xbf")
+    rows = list(csv.DictReader(raw.decode("utf-8-sig").splitlines()))
+    assert sorted(r["contentid"] for r in rows) == sorted(gw.dataset.contentids())
+
+
+def _kto_keys() -> str:
+    return str(Path(sys.executable).with_name("kto-keys"))
+
+
+def _env(settings: Settings) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KTO_")}
+    for name in ("FORCE_COLOR", "PY_COLORS", "CI", "CLICOLOR_FORCE"):
+        env.pop(name, None)
+    env.update(
+        {
+            "KTO_API_KEY": ",".join(k.reveal() for k in settings.keys),
+            "KTO_API_BASE_URL": settings.base_url,
+            "KTO_CACHE_PATH": str(settings.cache_path),
+            "KTO_DB_PATH": str(settings.db_path),
+            "KTO_LOG_DIR": str(settings.log_dir),
+            "KTO_LANG": "en",
+        }
+    )
+    return env
+
+
+def test_killed_run_resumes_without_refetching_completed_pages(
+    tmp_path: Path, gateway: GatewayFactory, keys: list[str]
+) -> None:
+    """SIGKILL mid-listing, then a second run fetches only the pages the first did not store."""
+    gw = gateway(good(keys), sizes={"11": 60, "26": 40}, latency_s=0.05)
+    settings = make_settings(tmp_path, keys, gw.base_url)
+    command = [
+        _kto_keys(),
+        "collect",
+        "--ldong",
+        "11,26",
+        "--details",
+        "none",
+        "--page-size",
+        "5",
+        "--concurrency",
+        "1",
+        "--quiet",
+    ]
+    child = subprocess.Popen(
+        command,
+        cwd=tmp_path,
+        env=_env(settings),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 30
+    done_before: set[tuple[str, int]] = set()
+    while time.monotonic() < deadline and len(done_before) < 6:
+        if settings.db_path.exists():
+            try:
+                with sqlite3.connect(settings.db_path) as db:
+                    done_before = {
+                        (p, n) for p, n in db.execute("SELECT province, page_no FROM list_pages")
+                    }
+            except sqlite3.OperationalError:
+                pass
+        time.sleep(0.02)  # polling for the child's progress, not waiting for time to pass
+    child.kill()
+    child.wait()
+    assert 6 <= len(done_before) < 20, "the child finished before it could be killed"
+    with sqlite3.connect(settings.db_path) as db:
+        done_before = {(p, n) for p, n in db.execute("SELECT province, page_no FROM list_pages")}
+    gw.reset_counts()
+    result = subprocess.run(
+        command, cwd=tmp_path, env=_env(settings), capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    fetched = {
+        (c.params["lDongRegnCd"], int(c.params["pageNo"]))
+        for c in gw.history()
+        if c.operation == LIST
+    }
+    assert not fetched & done_before
+    assert len(fetched) + len(done_before) == 20
+    assert stored_ids(settings) == sorted(gw.dataset.contentids())
+
+
+def test_cron_run_prints_plain_lines_without_escape_codes(
+    tmp_path: Path, gateway: GatewayFactory, keys: list[str]
+) -> None:
+    """Without a terminal: timestamped lines, a summary, and no escape code at all."""
+    gw = gateway(good(keys), sizes={"11": 12})
+    settings = make_settings(tmp_path, keys, gw.base_url)
+    env = _env(settings)
+    env["TERM"] = "xterm-256color"
+    result = subprocess.run(
+        [_kto_keys(), "collect", "--ldong", "11", "--details", "none"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    output = result.stdout + result.stderr
+    assert "\x1b" not in output
+    assert "KST]" in output and "collection complete" in output
+
+
+def test_scripts_wrapper_runs_the_original_command_line(
+    tmp_path: Path, gateway: GatewayFactory, keys: list[str]
+) -> None:
+    """`collect_restaurants_only.py --mode regions --regions "1,6"` stores Seoul and Busan."""
+    gw = gateway(good(keys), sizes={"11": 7, "26": 3, "41": 5})
+    settings = make_settings(tmp_path, keys, gw.base_url)
+    script = Path(__file__).resolve().parents[1] / "scripts" / "collect_restaurants_only.py"
+    result = subprocess.run(
+        [
+            sys.executable,
+            str(script),
+            "--mode",
+            "regions",
+            "--regions",
+            "1,6",
+            "--details",
+            "none",
+            "--json",
+        ],
+        cwd=tmp_path,
+        env=_env(settings),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout)
+    assert summary["provinces"] == ["11", "26"] and summary["listing"]["records"] == 10
+    assert stored_ids(settings) == sorted(
+        gw.dataset.contentids(province="11") + gw.dataset.contentids(province="26")
+    )
