@@ -1,0 +1,328 @@
+"""The command line as users meet it: exit codes, one-line errors, tables, JSON, no escape codes."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import GatewayFactory, base64_key, encoded, hex_key
+from typer.testing import CliRunner
+
+from kto_keys import __version__
+from kto_keys.cli import STATE, app
+from kto_keys.clock import FakeClock
+from kto_keys.gateway import BehaviourKind, KeyBehaviour
+
+runner = CliRunner()
+
+
+@pytest.fixture(autouse=True)
+def isolated(clean_env: Path, clock: FakeClock) -> Path:
+    """Every CLI test runs in an empty folder, with no outside KTO_* setting, on the fake clock."""
+    STATE.clock = clock
+    STATE.env_file = None
+    STATE.lang = None
+    return clean_env
+
+
+def invoke(*args: str, env: dict[str, str] | None = None) -> tuple[int, str, str]:
+    """Run the app; return the exit code, stdout and stderr."""
+    result = runner.invoke(app, list(args), env=env, catch_exceptions=False)
+    return result.exit_code, result.stdout, result.stderr
+
+
+def env_for(
+    keys: list[str], base_url: str = "http://127.0.0.1:9/B551011/KorService2", **more: str
+) -> dict[str, str]:
+    """Settings in the environment, as cron would set them."""
+    return {"KTO_API_KEY": ",".join(keys), "KTO_API_BASE_URL": base_url, "KTO_LANG": "en", **more}
+
+
+def test_version_prints_the_version() -> None:
+    """`kto-keys --version`."""
+    code, out, _ = invoke("--version")
+    assert code == 0 and out.strip() == f"kto-keys {__version__}"
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "expected"),
+    [
+        pytest.param(
+            "KTO_API_DAILY_LIMIT",
+            "lots",
+            "KTO_API_DAILY_LIMIT='lots' is not a whole number",
+            id="limit",
+        ),
+        pytest.param(
+            "KTO_ERROR_WAIT_S", "-5", "KTO_ERROR_WAIT_S=-5 must not be negative", id="negative-wait"
+        ),
+        pytest.param(
+            "KTO_API_BASE_URL",
+            "ftp://x",
+            "KTO_API_BASE_URL='ftp://x' is not an http(s) URL",
+            id="url",
+        ),
+        pytest.param("KTO_API_KEY", " , ", "KTO_API_KEY is empty", id="no-keys"),
+    ],
+)
+def test_bad_configuration_is_one_line_naming_the_setting_and_exit_2(
+    variable: str, value: str, expected: str
+) -> None:
+    """Never a traceback: one line on stderr, exit code 2."""
+    env = env_for([hex_key()])
+    env[variable] = value
+    code, out, err = invoke("status", env=env)
+    assert code == 2
+    assert err.count("\n") == 1 and expected in err and "Traceback" not in err
+    assert out == ""
+
+
+def test_unreadable_env_file_is_a_configuration_error(isolated: Path) -> None:
+    """`--env-file` naming a missing file: exit 2, the file named."""
+    code, _, err = invoke("--env-file", "missing.env", "status")
+    assert code == 2 and "cannot read env file" in err and "missing.env" in err
+
+
+def test_env_file_option_and_precedence(isolated: Path) -> None:
+    """`--env-file` is read; the environment wins over it."""
+    file_key, env_key = hex_key(), hex_key()
+    (isolated / "custom.env").write_text(
+        f"KTO_API_KEY={file_key}\nKTO_API_DAILY_LIMIT=7\n", encoding="utf-8"
+    )
+    code, out, _ = invoke("--env-file", "custom.env", "status", "--json")
+    data = json.loads(out)
+    assert (
+        code == 0
+        and data["keys"][0]["preview"] == file_key[:10] + "..."
+        and data["keys"][0]["limit"] == 7
+    )
+    assert data["keys"][0]["source"] == "custom.env"
+    code, out, _ = invoke(
+        "--env-file", "custom.env", "status", "--json", env={"KTO_API_KEY": env_key}
+    )
+    data = json.loads(out)
+    assert data["keys"][0]["preview"] == env_key[:10] + "..." and data["keys"][0]["limit"] == 7
+    assert data["keys"][0]["source"] == "environment"
+
+
+def test_dotenv_in_the_current_folder_is_read(isolated: Path) -> None:
+    """Keys in ./.env work without any option."""
+    key = hex_key()
+    (isolated / ".env").write_text(f"KTO_API_KEY={key}\n", encoding="utf-8")
+    code, out, _ = invoke("status", "--json")
+    assert code == 0 and json.loads(out)["keys"][0]["source"] == ".env"
+
+
+def test_status_shows_both_formats_and_forms_masked_without_escape_codes(isolated: Path) -> None:
+    """Hex, base64 Decoding and base64 Encoding keys: one row each, duplicates merged, nothing leaked."""
+    hexed, b64 = hex_key(), base64_key()
+    keys = [hexed, b64, encoded(b64), "", "short-key"]
+    code, out, err = invoke("status", env=env_for(keys))
+    assert code == 0
+    for column in (
+        "#",
+        "key",
+        "source",
+        "state",
+        "usage today",
+        "errors",
+        "last error",
+        "next usable",
+    ):
+        assert column in out
+    assert "#0" in out and "#1" in out and "#2" in out and "#3" not in out
+    assert "entry 3 duplicates key #1" in err and "short-key" not in err.replace("short-key...", "")
+    assert "\x1b" not in out + err
+    for secret in (hexed, b64, encoded(b64), hexed[:11], b64[:11]):
+        assert secret not in out + err
+    cache = (isolated / "data" / "cache" / "api_key_cache.json").read_text(encoding="utf-8")
+    for secret in (hexed, b64, encoded(b64), hexed[:11], b64[:11]):
+        assert secret not in cache
+
+
+def test_status_json_is_machine_output_on_stdout() -> None:
+    """`status --json`: one JSON document on stdout with every key."""
+    keys = [hex_key(), base64_key()]
+    code, out, _ = invoke("status", "--json", env=env_for(keys))
+    data = json.loads(out)
+    assert code == 0 and [k["index"] for k in data["keys"]] == [0, 1]
+    assert {
+        "preview",
+        "state",
+        "usage",
+        "limit",
+        "consecutive_errors",
+        "total_errors",
+        "last_error",
+        "next_usable_at",
+        "stats",
+    } <= set(data["keys"][0])
+
+
+@pytest.mark.parametrize(
+    ("keys", "disabled", "expected"),
+    [
+        pytest.param(5, 1, 0, id="healthy-80"),
+        pytest.param(4, 1, 1, id="warning-75"),
+        pytest.param(2, 1, 1, id="warning-50"),
+        pytest.param(3, 2, 2, id="danger-33"),
+        pytest.param(2, 2, 2, id="critical"),
+    ],
+)
+def test_health_exit_codes_follow_the_levels(keys: int, disabled: int, expected: int) -> None:
+    """0 healthy, 1 warning, 2 danger or critical."""
+    env = env_for([hex_key() for _ in range(keys)])
+    for index in range(disabled):
+        assert invoke("disable", str(index), env=env)[0] == 0
+    code, out, _ = invoke("health", env=env)
+    assert code == expected
+    assert f"{keys - disabled}/{keys}" in out
+
+
+def test_health_is_unknown_without_keys() -> None:
+    """No key configured: exit 3, never the configuration code 2."""
+    code, _, err = invoke("health", env={"KTO_API_KEY": ""})
+    assert code == 3 and "unknown" in err
+
+
+def test_health_is_unknown_when_the_cache_was_corrupt(isolated: Path) -> None:
+    """A corrupt cache is set aside; the state is lost, so health says unknown."""
+    cache = isolated / "data" / "cache" / "api_key_cache.json"
+    cache.parent.mkdir(parents=True)
+    cache.write_text("{not json", encoding="utf-8")
+    code, out, _ = invoke("health", "--json", env=env_for([hex_key()]))
+    assert code == 3 and json.loads(out)["level"] == "unknown"
+    assert list(cache.parent.glob("api_key_cache.json.corrupt-*"))
+
+
+def test_disable_and_enable_by_hand() -> None:
+    """`disable N --reason` takes a key out; `enable N` puts it back."""
+    env = env_for([hex_key(), hex_key()])
+    code, out, _ = invoke("disable", "1", "--reason", "shared with the web team", env=env)
+    assert code == 0 and "disabled" in out
+    data = json.loads(invoke("status", "--json", env=env)[1])
+    assert data["keys"][1]["state"] == "disabled"
+    assert invoke("enable", "1", env=env)[0] == 0
+    assert json.loads(invoke("status", "--json", env=env)[1])["keys"][1]["state"] == "active"
+    code, _, err = invoke("disable", "7", env=env)
+    assert code == 2 and "no key #7" in err
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        pytest.param(["--regions", "1,99"], "unknown area code 99; valid: 1 Seoul", id="area"),
+        pytest.param(
+            ["--mode", "everything"],
+            "unknown mode 'everything'; valid: major, all, regions",
+            id="mode",
+        ),
+        pytest.param(["--ldong", "11,99"], "unknown province code 99; valid: 11 Seoul", id="ldong"),
+        pytest.param(
+            ["--details", "menu"], "valid: intro, common, images, none, all", id="details"
+        ),
+        pytest.param(
+            ["--mode", "regions"],
+            '--mode regions needs --regions "1,6,31"',
+            id="mode-without-codes",
+        ),
+    ],
+)
+def test_bad_collect_options_exit_2_without_calling_the_service(
+    gateway: GatewayFactory, args: list[str], expected: str
+) -> None:
+    """One clear line listing the valid values, exit 2, and no call at all."""
+    key = hex_key()
+    gw = gateway({key: KeyBehaviour("k")})
+    code, _, err = invoke("collect", *args, env=env_for([key], gw.base_url))
+    assert code == 2 and expected in err and err.count("\n") == 1
+    assert gw.total() == 0
+
+
+def test_collect_summary_json_and_exit_0(gateway: GatewayFactory) -> None:
+    """`collect --ldong 11 --json`: the summary as JSON on stdout."""
+    keys = [hex_key(), hex_key()]
+    gw = gateway({k: KeyBehaviour(f"k{i}") for i, k in enumerate(keys)}, sizes={"11": 9})
+    code, out, _ = invoke("collect", "--ldong", "11", "--json", env=env_for(keys, gw.base_url))
+    summary = json.loads(out)
+    assert code == 0 and summary["outcome"] == "complete"
+    assert summary["listing"]["records"] == 9
+    assert summary["details"]["fetched"] == {"detailIntro2": 9, "detailCommon2": 9}
+    assert summary["total_calls"] == gw.total() == summary["minimum_calls"]
+
+
+def test_collect_without_usable_keys_exits_4_naming_the_soonest(gateway: GatewayFactory) -> None:
+    """Every key out: exit 4, the soonest key and time, a hint to recover, and no call."""
+    keys = [hex_key(), hex_key()]
+    gw = gateway({k: KeyBehaviour(f"k{i}") for i, k in enumerate(keys)})
+    env = env_for(keys, gw.base_url, KTO_RECOVERY_AFTER_S="3600")
+    for index in (0, 1):
+        invoke("disable", str(index), env=env)
+    code, _, err = invoke("collect", env=env)
+    assert code == 4 and "no usable key" in err and "kto-keys recover" in err
+    assert gw.total() == 0
+
+
+def test_collect_on_a_blocked_host_exits_5(gateway: GatewayFactory) -> None:
+    """Code 29: exit 5, the keys left as they were."""
+    keys = [hex_key(), hex_key()]
+    gw = gateway({k: KeyBehaviour(f"k{i}") for i, k in enumerate(keys)}, host_blocked=True)
+    env = env_for(keys, gw.base_url)
+    code, _, err = invoke("collect", "--ldong", "11", env=env)
+    assert code == 5 and "refuses this machine" in err
+    states = json.loads(invoke("status", "--json", env=env)[1])["keys"]
+    assert all(k["state"] == "active" and k["total_errors"] == 0 for k in states)
+
+
+def test_recover_and_test_keys(gateway: GatewayFactory, isolated: Path, clock: FakeClock) -> None:
+    """`test-keys basic` writes its log; `recover --force` probes the dead key with its own call."""
+    good, dead = hex_key(), hex_key()
+    gw = gateway({good: KeyBehaviour("good"), dead: KeyBehaviour("dead", BehaviourKind.EXPIRED)})
+    env = env_for([good, dead], gw.base_url)
+    code, out, _ = invoke("test-keys", "basic", env=env)
+    assert code == 1 and "#0" in out and "#1" in out and "31" in out
+    logs = list((isolated / "logs").glob("api_key_test_*.log"))
+    assert len(logs) == 1 and "#1" in logs[0].read_text(encoding="utf-8")
+    gw.reset_counts()
+    code, out, _ = invoke("recover", env=env)
+    assert code == 0 and "no deactivated key is due" in out and gw.total() == 0
+    code, out, _ = invoke("recover", "--force", env=env)
+    assert code == 0 and "still unusable" in out
+    assert gw.counts() == {"dead": {"ldongCode2": 1}}
+
+
+def test_regions_needs_no_key() -> None:
+    """`regions` prints the mapping without any key configured."""
+    code, out, _ = invoke("regions", "--json", env={"KTO_API_KEY": ""})
+    rows = json.loads(out)
+    assert code == 0
+    assert {k: v for k, v in rows[8].items() if k in ("area", "lDongRegnCd")} == {
+        "area": "31",
+        "lDongRegnCd": "41",
+    }
+
+
+def test_export_without_a_database_says_so() -> None:
+    """Nothing collected yet: one line and exit 2."""
+    code, _, err = invoke("export", env={"KTO_API_KEY": ""})
+    assert code == 2 and "no database" in err
+
+
+def test_installed_script_runs_in_a_subprocess(isolated: Path) -> None:
+    """The console script itself: `kto-keys status` with an odd key warns and exits 0."""
+    script = Path(sys.executable).with_name("kto-keys")
+    env = {
+        "PATH": str(script.parent),
+        "KTO_API_KEY": "abc",
+        "KTO_LANG": "en",
+        "HOME": str(isolated),
+    }
+    result = subprocess.run(
+        [str(script), "status"], cwd=isolated, env=env, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    assert "neither 64 hex nor 88 base64" in result.stderr and "#0" in result.stdout
+    assert "\x1b" not in result.stdout + result.stderr
