@@ -156,6 +156,7 @@ def status(as_json: Json = False) -> None:
 
 
 @app.command()
+@guarded
 def health(as_json: Json = False) -> None:
     """Score the pool: exit 0 healthy, 1 warning, 2 danger or critical, 3 unknown."""
     try:

@@ -128,6 +128,7 @@ async def collect(
     user_agent: str | None = None,
 ) -> CollectReport:
     """Run one collection; the report is filled in even when the run stops early."""
+    _last_report[0] = None
     settings = runtime.settings
     lock = FileLock(str(settings.db_path) + ".lock", timeout=0)
     settings.db_path.parent.mkdir(parents=True, exist_ok=True)

@@ -10,7 +10,7 @@ import typer
 from rich.console import Console
 from rich.text import Text
 
-from kto_keys import api, cli, job
+from kto_keys import api, cli
 from kto_keys.collect import DEFAULT_PAGE_SIZE
 from kto_keys.errors import KtoKeysError
 from kto_keys.keys import redact
@@ -167,9 +167,6 @@ def _collect(console: Console, lang: str, mode: str, regions: str | None = None)
     """Show key health and quota, offer recovery when no key works, then run `collect`."""
     if not _ready_to_collect(console, lang):
         return
-    # `collect` prints job.last_report() even when this run failed before making one; start clean
-    # so that an earlier run's summary in this process is never shown as this run's.
-    job._last_report[0] = None
     _run_command(console, lang, lambda: cli.collect(**collect_arguments(mode, regions)))
 
 

@@ -177,6 +177,7 @@ class KeyPool:
         self.outage_since: datetime | None = None
         self.revision = 0
         self.durable_revision = 0
+        self._rolled_day: date | None = None
         self.roll_day(now)
 
     # --- reading -------------------------------------------------------------------------
@@ -193,6 +194,7 @@ class KeyPool:
         for fingerprint, state in states.items():
             if fingerprint in self._states:
                 self._states[fingerprint] = state
+        self._rolled_day = None
 
     def key_by_index(self, index: int) -> ServiceKey:
         """The key shown as `#index`."""
@@ -279,25 +281,38 @@ class KeyPool:
     def acquire(self, operation: str, now: datetime) -> Lease | Wait | Exhausted:
         """Hand out the best key for the operation and count the call against it."""
         self.roll_day(now)
-        ready: list[ServiceKey] = []
-        waiting: list[ServiceKey] = []
+        limit = self.policy.usable_limit
+        ready: ServiceKey | None = None
+        waiting: ServiceKey | None = None
+        ready_used = waiting_used = limit
         busy_until: list[datetime | None] = []
+        # One tight pass over the keys: this runs before every call, with up to thousands of keys.
         for key in self.keys:
-            availability = self.availability(key, operation, now)
-            if availability.reason is Reason.PAUSED:
-                busy_until.append(availability.until)
+            state = self._states[key.fingerprint]
+            if state.disabled_by_hand or state.deactivated_at is not None:
                 continue
-            if availability.reason not in (Reason.OK, Reason.ERROR_WAIT):
+            if state.cooldowns:
+                cooling = state.cooldowns.get(operation)
+                if cooling is not None and cooling > now:
+                    continue
+            used = state.usage.get(operation, 0)
+            if used >= limit:
                 continue
-            if not self.is_proven(key, operation) and self._in_flight[key.fingerprint] > 0:
+            if state.pause_until is not None and state.pause_until > now:
+                busy_until.append(state.pause_until)
+                continue
+            if self._in_flight[key.fingerprint] and (key.fingerprint, operation) not in self._proven:
                 busy_until.append(None)
                 continue
-            (ready if availability.is_usable else waiting).append(key)
-        candidates = ready or waiting
-        if candidates:
-            key = min(candidates, key=lambda k: (-self._headroom(k, operation), k.index))
-            self._count_call(key, operation)
-            return Lease(key, operation)
+            if state.error_wait_until is not None and state.error_wait_until > now:
+                if used < waiting_used:
+                    waiting, waiting_used = key, used
+            elif used < ready_used:
+                ready, ready_used = key, used
+        chosen = ready or waiting
+        if chosen is not None:
+            self._count_call(chosen, operation)
+            return Lease(chosen, operation)
         if busy_until:
             known = [moment for moment in busy_until if moment is not None]
             return Wait(None if len(known) < len(busy_until) else min(known))
@@ -368,6 +383,9 @@ class KeyPool:
     def roll_day(self, now: datetime) -> None:
         """Reset usage at midnight Korea time; spent-quota cool-downs end with the day."""
         today = kst_day(now)
+        if today == self._rolled_day:
+            return
+        self._rolled_day = today
         for state in self._states.values():
             if state.usage_day != today:
                 if state.usage_day is not None and state.usage:
@@ -381,9 +399,6 @@ class KeyPool:
         return bool(candidates) and candidates <= self._uncoded_auth
 
     # --- internals -----------------------------------------------------------------------
-    def _headroom(self, key: ServiceKey, operation: str) -> int:
-        return self.quota_left(key, operation)
-
     def _count_call(self, key: ServiceKey, operation: str) -> None:
         state = self.state(key)
         state.usage[operation] = state.usage.get(operation, 0) + 1

@@ -11,16 +11,15 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from kto_keys.cli import app  # noqa: E402
+from kto_keys.cli import app
 
 
 def main(argv: list[str]) -> None:
     """Translate the legacy flags into the `kto-keys` command line."""
+    globals_, rest = _split_globals([arg for arg in argv if arg != "--interactive"])
     if "--interactive" in argv:
-        rest = [arg for arg in argv if arg != "--interactive"]
-        app(["menu", *rest], prog_name="collect_restaurants_only.py")
+        app([*globals_, "menu", *rest], prog_name="collect_restaurants_only.py")
         return
-    globals_, rest = _split_globals(argv)
     app([*globals_, "collect", *rest], prog_name="collect_restaurants_only.py")
 
 
