@@ -326,3 +326,20 @@ def test_installed_script_runs_in_a_subprocess(isolated: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert "neither 64 hex nor 88 base64" in result.stderr and "#0" in result.stdout
     assert "\x1b" not in result.stdout + result.stderr
+
+
+def test_programmatic_api_manages_keys(isolated: Path) -> None:
+    """From Python: summary, health, one key's status, deactivate and reactivate."""
+    import kto_keys
+
+    key = hex_key()
+    settings = kto_keys.load_settings(
+        environ={"KTO_API_KEY": f"{key},{hex_key()}"}, read_env_file=False
+    )
+    assert kto_keys.status_summary(settings, STATE.clock)["level"] == "healthy"
+    row = kto_keys.deactivate_key(0, "testing", settings, STATE.clock)
+    assert row.state == "disabled" and row.preview == key[:10] + "..."
+    assert kto_keys.check_health(settings, STATE.clock).working == 1
+    assert kto_keys.reactivate_key(0, settings, STATE.clock).state == "active"
+    assert kto_keys.key_detail(1, settings, STATE.clock).index == 1
+    assert kto_keys.recover(settings=settings, clock=STATE.clock) == []
