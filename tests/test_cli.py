@@ -343,3 +343,38 @@ def test_programmatic_api_manages_keys(isolated: Path) -> None:
     assert kto_keys.reactivate_key(0, settings, STATE.clock).state == "active"
     assert kto_keys.key_detail(1, settings, STATE.clock).index == 1
     assert kto_keys.recover(settings=settings, clock=STATE.clock) == []
+
+
+def test_gateway_command_serves_a_config_file(isolated: Path) -> None:
+    """`kto-keys gateway --config F --port P` answers like the gateway, for a person to try."""
+    import socket
+    import urllib.request
+
+    key = hex_key()
+    config = isolated / "gateway.json"
+    config.write_text(
+        json.dumps({"keys": {key: {"label": "mine", "behaviour": "valid"}}, "sizes": {"11": 3}})
+    )
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    script = Path(sys.executable).with_name("kto-keys")
+    child = subprocess.Popen(
+        [str(script), "gateway", "--port", str(port), "--config", str(config)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        line = child.stdout.readline() if child.stdout else ""
+        assert f"127.0.0.1:{port}" in line
+        url = (
+            f"http://127.0.0.1:{port}/B551011/KorService2/areaBasedList2?serviceKey={key}"
+            "&MobileOS=ETC&MobileApp=test&_type=json&lDongRegnCd=11"
+        )
+        with urllib.request.urlopen(url, timeout=10) as answer:
+            body = json.loads(answer.read())
+        assert body["response"]["body"]["totalCount"] == 3
+    finally:
+        child.terminate()
+        child.wait(timeout=10)

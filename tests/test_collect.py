@@ -413,3 +413,75 @@ def test_scripts_wrapper_runs_the_original_command_line(
     assert stored_ids(settings) == sorted(
         gw.dataset.contentids(province="11") + gw.dataset.contentids(province="26")
     )
+
+
+def _wait_for_pages(settings: Settings, pages: int, child: subprocess.Popen[bytes]) -> int:
+    """Poll the database until the child has stored `pages` list pages (or gave up)."""
+    deadline = time.monotonic() + 30
+    done = 0
+    while time.monotonic() < deadline and done < pages and child.poll() is None:
+        if settings.db_path.exists():
+            try:
+                with sqlite3.connect(settings.db_path) as db:
+                    done = db.execute("SELECT COUNT(*) FROM list_pages").fetchone()[0]
+            except sqlite3.OperationalError:
+                pass
+        time.sleep(0.02)  # polling for the child's progress, not waiting for time to pass
+    return done
+
+
+def test_sigterm_stops_cleanly_with_143_and_keeps_the_work(
+    tmp_path: Path, gateway: GatewayFactory, keys: list[str]
+) -> None:
+    """SIGTERM mid-run: exit 143, the run recorded as interrupted, stored pages kept."""
+    import signal
+
+    gw = gateway(good(keys), sizes={"11": 60}, latency_s=0.05)
+    settings = make_settings(tmp_path, keys, gw.base_url)
+    command = [
+        _kto_keys(),
+        "collect",
+        "--ldong",
+        "11",
+        "--details",
+        "none",
+        "--page-size",
+        "5",
+        "--concurrency",
+        "1",
+    ]
+    child = subprocess.Popen(
+        command, cwd=tmp_path, env=_env(settings), stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    assert _wait_for_pages(settings, 3, child) >= 3
+    child.send_signal(signal.SIGTERM)
+    _, err = child.communicate(timeout=30)
+    assert child.returncode == 143, err.decode()
+    assert b"Traceback" not in err
+    with sqlite3.connect(settings.db_path) as db:
+        outcome = db.execute("SELECT outcome FROM runs ORDER BY id DESC LIMIT 1").fetchone()[0]
+        kept = db.execute("SELECT COUNT(*) FROM restaurants").fetchone()[0]
+    assert outcome == "interrupted" and kept >= 15
+
+
+def test_second_collect_on_the_same_database_refuses(
+    tmp_path: Path, gateway: GatewayFactory, keys: list[str]
+) -> None:
+    """While one collection holds the database, another says so and calls nothing."""
+    from filelock import FileLock
+
+    gw = gateway(good(keys), sizes={"11": 5})
+    settings = make_settings(tmp_path, keys, gw.base_url)
+    settings.db_path.parent.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(settings.db_path) + ".lock"):
+        result = subprocess.run(
+            [_kto_keys(), "collect", "--ldong", "11"],
+            cwd=tmp_path,
+            env=_env(settings),
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert result.returncode == 1
+    assert "another collection is running" in result.stderr
+    assert gw.total() == 0
