@@ -107,7 +107,11 @@ def _classify_xml(status: int, text: str, retry_after: float | None) -> Outcome:
         return _by_status(status, retry_after, "truncated or invalid XML body")
     if root.tag == "OpenAPI_ServiceResponse":
         header = root.find("cmmMsgHeader")
-        fields = {child.tag: (child.text or "").strip() for child in header} if header is not None else {}
+        fields = (
+            {child.tag: (child.text or "").strip() for child in header}
+            if header is not None
+            else {}
+        )
         return _from_envelope(status, retry_after, fields)
     if root.tag == "response":
         code = (root.findtext("header/resultCode") or "").strip()

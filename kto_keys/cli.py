@@ -516,7 +516,7 @@ def _run_collect(
         err_console().print(f"⚠️  {runtime.cache_notice}", markup=False)
     _setup_logs(settings)
     console = err_console()
-    display = ProgressDisplay(console, settings.lang, STATE.clock, quiet=quiet)
+    display = ProgressDisplay(console, settings.lang, STATE.clock, quiet=quiet, pool=runtime.pool)
     error: KtoKeysError | None = None
     try:
         with display:

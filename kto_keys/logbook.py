@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import sys
 from collections.abc import Iterable
 from datetime import datetime
 from pathlib import Path
@@ -30,6 +31,18 @@ class RedactingFilter(logging.Filter):
         return True
 
 
+class CurrentStderrHandler(logging.Handler):
+    """Writes to whatever sys.stderr is at the time, so live progress bars can redirect it."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        """Write one formatted line."""
+        try:
+            sys.stderr.write(self.format(record) + "\n")
+            sys.stderr.flush()
+        except Exception:  # a logging failure must never stop a collection
+            self.handleError(record)
+
+
 def setup_logging(
     log_dir: Path,
     keys: Iterable[ServiceKey],
@@ -50,7 +63,7 @@ def setup_logging(
     to_file = logging.FileHandler(path, encoding="utf-8")
     to_file.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
     to_file.addFilter(redactor)
-    to_console = logging.StreamHandler()
+    to_console = CurrentStderrHandler()
     to_console.setLevel(console_level)
     to_console.setFormatter(logging.Formatter("%(message)s"))
     to_console.addFilter(redactor)

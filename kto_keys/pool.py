@@ -301,7 +301,10 @@ class KeyPool:
             if state.pause_until is not None and state.pause_until > now:
                 busy_until.append(state.pause_until)
                 continue
-            if self._in_flight[key.fingerprint] and (key.fingerprint, operation) not in self._proven:
+            if (
+                self._in_flight[key.fingerprint]
+                and (key.fingerprint, operation) not in self._proven
+            ):
                 busy_until.append(None)
                 continue
             if state.error_wait_until is not None and state.error_wait_until > now:

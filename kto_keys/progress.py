@@ -16,8 +16,10 @@ from rich.progress import (
 )
 
 from kto_keys.clock import Clock, format_time
+from kto_keys.health import is_working
 from kto_keys.lang import pick
 from kto_keys.plan import DetailPlan
+from kto_keys.pool import KeyPool
 from kto_keys.regions import names_of
 
 PLAIN_EVERY = 0.1
@@ -26,7 +28,15 @@ PLAIN_EVERY = 0.1
 class ProgressDisplay:
     """Shows the list and detail phases as they go."""
 
-    def __init__(self, console: Console, lang: str, clock: Clock, quiet: bool = False) -> None:
+    def __init__(
+        self,
+        console: Console,
+        lang: str,
+        clock: Clock,
+        quiet: bool = False,
+        pool: KeyPool | None = None,
+    ) -> None:
+        self.pool = pool
         self.console = console
         self.lang = lang
         self.clock = clock
@@ -87,7 +97,8 @@ class ProgressDisplay:
         self._records[province] += new + updated
         task = self._tasks.get(province)
         if task is not None:
-            self._progress.update(task, advance=1, note=f"+{self._records[province]}")
+            note = f"+{self._records[province]} {self._pool_note()}"
+            self._progress.update(task, advance=1, note=note)
 
     def province_done(self, province: str, records: int, removed: int) -> None:
         """A province is complete."""
@@ -127,10 +138,25 @@ class ProgressDisplay:
         task = self._tasks.get(operation)
         if task is not None:
             self._progress.update(task, advance=1)
+            if self._details_done[operation] % 25 == 1:
+                self._progress.update(task, note=self._pool_note())
         done, total = self._details_done[operation], self._details_total.get(operation, 0)
         if done >= self._next_line.get(operation, 1) or done == total:
             self._next_line[operation] = done + max(1, int(total * PLAIN_EVERY))
             self.line(f"{operation}: {done}/{total}")
+
+    def _pool_note(self) -> str:
+        """Calls made today and working keys, for the bars (terminal only)."""
+        if self.pool is None or not self.interactive:
+            return ""
+        now = self.clock.now()
+        calls = sum(sum(self.pool.state(key).usage.values()) for key in self.pool.keys)
+        working = sum(1 for key in self.pool.keys if is_working(self.pool.state(key), now))
+        return pick(
+            self.lang,
+            f"· 오늘 호출 {calls} · 키 {working}/{len(self.pool.keys)}",
+            f"· {calls} calls today · keys {working}/{len(self.pool.keys)} working",
+        )
 
     def _task_index(self, task: TaskID) -> int:
         for index, candidate in enumerate(self._progress.tasks):
