@@ -328,23 +328,13 @@ def test_killed_run_resumes_without_refetching_completed_pages(
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    deadline = time.monotonic() + 30
-    done_before: set[tuple[str, int]] = set()
-    while time.monotonic() < deadline and len(done_before) < 6:
-        if settings.db_path.exists():
-            try:
-                with sqlite3.connect(settings.db_path) as db:
-                    done_before = {
-                        (p, n) for p, n in db.execute("SELECT province, page_no FROM list_pages")
-                    }
-            except sqlite3.OperationalError:
-                pass
-        time.sleep(0.02)  # polling for the child's progress, not waiting for time to pass
+    stored = _wait_for_pages(settings, 6, child)
     child.kill()
     child.wait()
-    assert 6 <= len(done_before) < 20, "the child finished before it could be killed"
+    assert stored >= 6, "the child stored too few pages before it was killed"
     with sqlite3.connect(settings.db_path) as db:
         done_before = {(p, n) for p, n in db.execute("SELECT province, page_no FROM list_pages")}
+    assert len(done_before) < 20, "the child finished before it could be killed"
     gw.reset_counts()
     result = subprocess.run(
         command, cwd=tmp_path, env=_env(settings), capture_output=True, text=True, timeout=60
