@@ -6,7 +6,7 @@ import asyncio
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from types import TracebackType
 from typing import Protocol
@@ -20,13 +20,14 @@ from kto_keys.answers import Outcome, Payload, classify, transport_fault
 from kto_keys.clock import Clock, format_time
 from kto_keys.codes import OutcomeKind, describe
 from kto_keys.errors import (
+    BudgetExhaustedError,
     GatewayUnavailableError,
     HostBlockedError,
     NoUsableKeyError,
     RequestError,
     ServiceConfigError,
 )
-from kto_keys.keys import ServiceKey
+from kto_keys.keys import ServiceKey, redact
 from kto_keys.lang import pick
 from kto_keys.logbook import event_line, logger
 from kto_keys.pool import Exhausted, KeyPool, Lease, PoolEvent, Wait
@@ -38,6 +39,7 @@ APP_NAME = "kto-keys"
 PROBE_OPERATION = "ldongCode2"
 OUTAGE_LIMIT_S = 300.0
 MAX_BACKOFF_S = 30.0
+SAVE_EVERY_S = 1.0
 Sleep = Callable[[float], Awaitable[None]]
 Params = Mapping[str, str | int]
 
@@ -61,6 +63,10 @@ class CallLog(Protocol):
 
     def record_call(self, call: CallRecord) -> None:
         """Keep one call."""
+        ...
+
+    def flush_calls(self) -> None:
+        """Write the calls held in memory."""
         ...
 
 
@@ -106,6 +112,7 @@ class TourClient:
         monotonic: Callable[[], float] = time.monotonic,
         outage_limit_s: float = OUTAGE_LIMIT_S,
         user_agent: str = USER_AGENT,
+        budget: int | None = None,
     ) -> None:
         self.runtime = runtime
         self.pool: KeyPool = runtime.pool
@@ -121,6 +128,9 @@ class TourClient:
         self._session: aiohttp.ClientSession | None = None
         self._released = asyncio.Event()
         self._backoff_s = 0.0
+        self._saver: asyncio.Task[None] | None = None
+        self.budget = budget
+        self._reserved = 0
         self.on_event: Callable[[PoolEvent], None] | None = None
 
     async def __aenter__(self) -> TourClient:
@@ -136,6 +146,7 @@ class TourClient:
             connector=connector,
             headers={"User-Agent": self._user_agent},
         )
+        self._saver = asyncio.create_task(self._save_every_second())
         return self
 
     async def __aexit__(
@@ -144,10 +155,24 @@ class TourClient:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
+        if self._saver is not None:
+            self._saver.cancel()
+            await asyncio.gather(self._saver, return_exceptions=True)
+            self._saver = None
         if self._session is not None:
             await self._session.close()
             self._session = None
         self.runtime.save(force=True)
+        if self.call_log is not None:
+            self.call_log.flush_calls()
+
+    async def _save_every_second(self) -> None:
+        """Usage is counted when a call starts: keep the cache and history no more than 1 s behind."""
+        while True:
+            await asyncio.sleep(SAVE_EVERY_S)
+            self.runtime.cache.save_if_due(self.pool)
+            if self.call_log is not None:
+                self.call_log.flush_calls()
 
     # --- the public calls ----------------------------------------------------------------
     async def call(self, operation: str, params: Params) -> Payload:
@@ -155,7 +180,12 @@ class TourClient:
         async with self.limit.slot():
             attempt = 0
             while True:
-                lease = await self._acquire(operation)
+                self._reserve_budget()
+                try:
+                    lease = await self._acquire(operation)
+                except BaseException:
+                    self._reserved -= 1
+                    raise
                 if attempt:
                     self.stats.failovers += 1
                 attempt += 1
@@ -164,10 +194,11 @@ class TourClient:
                     self._backoff_s = 0.0
                     await self.limit.speed_up(self._monotonic())
                     return outcome.payload
-                await self._after_failure(outcome)
+                await self._after_failure(outcome, operation)
 
     async def probe(self, key: ServiceKey) -> ProbeResult:
         """One cheap call made with a deactivated key: success brings it back."""
+        self._reserved += 1
         lease = self.pool.begin_probe(key, PROBE_OPERATION, self.clock.now())
         outcome = await self._exchange(lease, {"numOfRows": 1, "pageNo": 1})
         if outcome.kind is OutcomeKind.HOST_BLOCKED:
@@ -188,6 +219,18 @@ class TourClient:
         return [await self.probe(key) for key in due]
 
     # --- internals -----------------------------------------------------------------------
+    def _reserve_budget(self) -> None:
+        """Count a call against --budget before it starts, so concurrent calls cannot overshoot."""
+        if self.budget is not None and self._reserved >= self.budget:
+            raise BudgetExhaustedError(
+                pick(
+                    self.settings.lang,
+                    f"--budget {self.budget} 도달: 남은 작업은 저장되었고 다음 실행에서 이어집니다",
+                    f"--budget {self.budget} reached with work left: the work is kept and the next run continues",
+                )
+            )
+        self._reserved += 1
+
     async def _acquire(self, operation: str) -> Lease:
         while True:
             self._released.clear()
@@ -242,7 +285,7 @@ class TourClient:
         try:
             async with self._session.get(url, allow_redirects=False) as response:
                 body = await response.read()
-                return classify(response.status, response.headers, body)
+                outcome = classify(response.status, response.headers, body)
         except TimeoutError:
             return transport_fault("timed out")
         except aiohttp.ClientPayloadError:
@@ -255,6 +298,10 @@ class TourClient:
             return transport_fault(f"connection error ({error.strerror or 'reset'})")
         except aiohttp.ClientError as error:
             return transport_fault(type(error).__name__)
+        if outcome.message and not outcome.is_success:
+            # An error page may echo the request URL: no key leaves through its text.
+            outcome = replace(outcome, message=redact(outcome.message, self.pool.keys))
+        return outcome
 
     def _url(self, key: ServiceKey, operation: str, params: Params) -> URL:
         common = {"MobileOS": "ETC", "MobileApp": APP_NAME, "_type": "json"}
@@ -262,7 +309,7 @@ class TourClient:
         text = f"{self.settings.base_url}/{operation}?serviceKey={quote(key.reveal(), safe='')}&{query}"
         return URL(text, encoded=True)
 
-    async def _after_failure(self, outcome: Outcome) -> None:
+    async def _after_failure(self, outcome: Outcome, operation: str) -> None:
         kind = outcome.kind
         if kind is OutcomeKind.REQUEST_ERROR:
             raise RequestError(self._request_message(outcome), outcome.parameter)
@@ -274,7 +321,7 @@ class TourClient:
             self.limit.slow_down(self._monotonic())
             return
         if kind is OutcomeKind.TRANSIENT:
-            if self.pool.uncoded_auth_everywhere() and len(self.pool.keys) > 1:
+            if self.pool.uncoded_auth_everywhere():
                 raise HostBlockedError(
                     pick(
                         self.settings.lang,
@@ -282,13 +329,17 @@ class TourClient:
                         "every key was refused with HTTP 401/403 and no code: the gateway refuses this host or its User-Agent, not the keys",
                     )
                 )
-            await self._outage_backoff()
+            await self._outage_backoff(operation)
 
-    async def _outage_backoff(self) -> None:
+    async def _outage_backoff(self, operation: str) -> None:
         since = self.pool.outage_since
-        if since is None:
-            return
         now = self.clock.now()
+        if since is None:
+            if not self.pool.has_ready_key(operation, now):
+                # Only keys in their error wait are left: retry them, but not back to back.
+                self._backoff_s = min(MAX_BACKOFF_S, max(1.0, self._backoff_s * 2))
+                await self._sleep(self._backoff_s)
+            return
         if (now - since).total_seconds() > self._outage_limit_s:
             raise GatewayUnavailableError(
                 pick(

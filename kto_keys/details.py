@@ -76,6 +76,7 @@ class Enricher:
         self.concurrency = max(1, concurrency)
         self.budget = budget
         self.result = DetailResult()
+        self._budget_error: BudgetExhaustedError | None = None
 
     def plan(
         self, kinds: Sequence[str], provinces: Iterable[str] | None
@@ -97,12 +98,10 @@ class Enricher:
         plan, todo = self.plan(kinds, provinces)
         self.observer.details_planned(plan)
         queue: asyncio.Queue[tuple[str, DetailTodo]] = asyncio.Queue()
-        allowed = {op.operation: op.this_run for op in plan.operations}
         for position in range(max((len(items) for items in todo.values()), default=0)):
             for kind, items in todo.items():
                 if position < len(items):
                     queue.put_nowait((kind, items[position]))
-        self._allowed: Counter[str] | None = Counter(allowed) if self.budget is not None else None
         workers = [asyncio.ensure_future(self._worker(queue)) for _ in range(self.concurrency)]
         try:
             await asyncio.gather(*workers)
@@ -122,15 +121,13 @@ class Enricher:
         while not queue.empty():
             kind, todo = queue.get_nowait()
             operation = DETAIL_OPERATIONS[kind]
-            if operation in self.result.stopped:
+            if operation in self.result.stopped or self._budget_error is not None:
                 continue
-            if self._allowed is not None:
-                if self._allowed[operation] <= 0:
-                    self.result.stopped.setdefault(operation, "budget")
-                    continue
-                self._allowed[operation] -= 1
             try:
                 await self._fetch(kind, operation, todo)
+            except BudgetExhaustedError as error:
+                self._budget_error = error  # the client's cap covers every call of the run
+                return
             except NoUsableKeyError as error:
                 self.result.stopped[operation] = str(error)
                 if error.next_usable_at and (
@@ -161,10 +158,7 @@ class Enricher:
 
     def _raise_unfinished(self, unfinished: dict[str, int]) -> None:
         left = ", ".join(f"{op} {n}" for op, n in unfinished.items())
-        reasons = set(self.result.stopped.values())
-        if reasons == {"budget"}:
-            raise BudgetExhaustedError(
-                f"--budget {self.budget} reached with details left ({left}); the next run continues"
-            )
-        detail = next((reason for reason in reasons if reason != "budget"), "")
+        if self._budget_error is not None:
+            raise BudgetExhaustedError(f"{self._budget_error} (details left: {left})")
+        detail = next(iter(self.result.stopped.values()), "")
         raise NoUsableKeyError(f"details left: {left}. {detail}", self.result.next_usable_at)

@@ -160,7 +160,12 @@ async def _collect(
     settings, clock, pool = runtime.settings, runtime.clock, runtime.pool
     started = time.monotonic()
     client = TourClient(
-        runtime, store, options.concurrency, sleep=sleep, user_agent=user_agent or USER_AGENT
+        runtime,
+        store,
+        options.concurrency,
+        sleep=sleep,
+        user_agent=user_agent or USER_AGENT,
+        budget=options.budget,
     )
     async with client:
         probes = await client.recover()

@@ -399,7 +399,11 @@ class KeyPool:
     def uncoded_auth_everywhere(self) -> bool:
         """True when every key in the pool was refused with a bare 401/403 this run."""
         candidates = {key.fingerprint for key in self.keys if not self.state(key).is_deactivated}
-        return bool(candidates) and candidates <= self._uncoded_auth
+        return len(candidates) >= 2 and candidates <= self._uncoded_auth
+
+    def has_ready_key(self, operation: str, now: datetime) -> bool:
+        """True when some key could take the call now without waiting out an error."""
+        return any(self.availability(key, operation, now).is_usable for key in self.keys)
 
     # --- internals -----------------------------------------------------------------------
     def _count_call(self, key: ServiceKey, operation: str) -> None:

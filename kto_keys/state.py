@@ -8,7 +8,7 @@ import os
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -141,18 +141,24 @@ def merge_state(disk: StateDict | None, baseline: StateDict | None, ours: StateD
     if disk is None:
         return ours
     if baseline is None:
-        baseline = {}
+        # Another process wrote this key after we loaded: only what differs from a fresh key is ours.
+        baseline = {**_fresh_state(), "first_seen": disk.get("first_seen")}
     merged: StateDict = {}
     for name, value in ours.items():
         if name in _ADDITIVE:
             merged[name] = disk.get(name, 0) + value - baseline.get(name, 0)
         elif name == "usage":
             merged[name] = _merge_usage(disk.get("usage"), baseline.get("usage"), value)
-        elif name == "cooldowns":
-            merged[name] = _merge_latest(disk.get(name) or {}, value)
         else:
             merged[name] = value if value != baseline.get(name) else disk.get(name, value)
     return merged
+
+
+def _fresh_state() -> StateDict:
+    """A never-used key's data: the baseline of a key this process did not load."""
+    fresh = state_to_dict(KeyState("", datetime.fromtimestamp(0, UTC)))
+    fresh["usage"] = {"day": None, "ops": {}}
+    return fresh
 
 
 def _merge_usage(disk: Any, baseline: Any, ours: StateDict) -> StateDict:
@@ -169,13 +175,6 @@ def _merge_usage(disk: Any, baseline: Any, ours: StateDict) -> StateDict:
     for operation, count in ours_counts.items():
         counts[operation] = counts.get(operation, 0) + count - since.get(operation, 0)
     return {"day": day, "ops": counts}
-
-
-def _merge_latest(disk: Mapping[str, str], ours: Mapping[str, str]) -> dict[str, str]:
-    merged = dict(disk)
-    for operation, until in ours.items():
-        merged[operation] = max(until, merged.get(operation, until))
-    return merged
 
 
 def state_to_dict(state: KeyState) -> StateDict:
