@@ -62,12 +62,14 @@ class CliState:
     debug: bool = False
     clock: Clock = field(default_factory=SystemClock)
     keys: tuple[ServiceKey, ...] = ()
+    resolved_lang: str = "ko"
 
     def settings(self, require_keys: bool = True, **overrides: str | None) -> Settings:
         """Load settings with the CLI's overrides on top."""
         merged = {"KTO_LANG": self.lang, **overrides}
         settings = load_settings(self.env_file, {k: v for k, v in merged.items() if v is not None})
         self.keys = settings.keys
+        self.resolved_lang = settings.lang
         for warning in settings.key_warnings:
             err_console().print(f"⚠️  {warning}")
         if require_keys:
@@ -95,7 +97,14 @@ def guarded(command: F) -> F:
         except KtoKeysError as error:
             _fail(str(error), error.exit_code)
         except KeyboardInterrupt:
-            _fail("interrupted: the work is kept", 130)
+            _fail(
+                pick(
+                    STATE.resolved_lang,
+                    "중단됨: 작업은 저장되었습니다",
+                    "interrupted: the work is kept",
+                ),
+                130,
+            )
         except BrokenPipeError:  # the reader (e.g. `| head`) went away: stop quietly
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
             raise typer.Exit(1) from None
@@ -360,9 +369,9 @@ def collect(
     as_json: Json = False,
 ) -> None:
     """List every restaurant of the chosen provinces, then fetch their details."""
-    selection = select(mode, regions, ldong)
     kinds = parse_kinds(details)
     settings = STATE.settings(KTO_RESERVE=None if reserve is None else str(reserve))
+    selection = select(mode, regions, ldong, _cached_provinces(settings))
     options = CollectOptions(selection, kinds, page_size, concurrency, budget, plan, fresh)
     _run_collect(settings, options, quiet=quiet, as_json=as_json)
 
@@ -390,17 +399,21 @@ def export(
         )
 
 
+def _cached_provinces(settings: Settings) -> dict[str, str] | None:
+    """The service's province list as last fetched, or None when never fetched."""
+    if not settings.db_path.exists():
+        return None
+    with Store(settings.db_path) as store:
+        _, cached = store.cached_provinces()
+    return cached or None
+
+
 @app.command("regions")
 @guarded
 def regions_command(as_json: Json = False) -> None:
     """Show the legacy area codes, province codes and names, with the service's own list."""
     settings = STATE.settings(require_keys=False)
-    listed: dict[str, str] | None = None
-    if settings.db_path.exists():
-        with Store(settings.db_path) as store:
-            _, cached = store.cached_provinces()
-            listed = cached or None
-    rows = region_table(listed)
+    rows = region_table(_cached_provinces(settings))
     if as_json:
         print_json(
             [
@@ -512,17 +525,15 @@ def _run_collect(
     after: Callable[[Settings], None] | None = None,
 ) -> None:
     runtime = open_runtime(settings, STATE.clock)
-    if runtime.cache_notice:
-        err_console().print(f"⚠️  {runtime.cache_notice}", markup=False)
     _setup_logs(settings)
     console = err_console()
     display = ProgressDisplay(console, settings.lang, STATE.clock, quiet=quiet, pool=runtime.pool)
-    error: KtoKeysError | None = None
+    error: BaseException | None = None
     try:
         with display:
             run_async(collect_job(runtime, options, display))
-    except KtoKeysError as caught:
-        error = caught
+    except (KtoKeysError, KeyboardInterrupt) as caught:
+        error = caught  # the summary comes first, whatever stopped the run
     report = last_report()
     if report is not None:
         data = report.to_json()

@@ -45,6 +45,7 @@ class ProvinceListing:
     done: set[int] = field(default_factory=set)
     calls: int = 0
     resumed: int = 0
+    changed: bool = False
 
     @property
     def pages(self) -> int:
@@ -88,10 +89,12 @@ class Lister:
         self.page_size = page_size
         self.concurrency = max(1, concurrency)
         self.result = ListingResult()
+        # The run's Korea-time day: a run that crosses midnight keeps its checkpoints.
+        self.day = kst_day(now())
 
     async def run(self, provinces: Sequence[str]) -> ListingResult:
         """List the provinces: first pages, then the rest concurrently, then check completeness."""
-        day = kst_day(self.now())
+        day = self.day
         pending: list[ProvinceListing] = []
         for province in provinces:
             completed = self.store.province_completed(day, province)
@@ -144,26 +147,33 @@ class Lister:
             self._store(listing, page, payload)
 
     async def _complete(self, listing: ProvinceListing) -> None:
-        day = kst_day(self.now())
-        held = self.store.listed_today(listing.province, day)
+        if listing.changed:
+            # Records came or went while we listed, so pages shifted: list the province again,
+            # counting only what this second pass sees, so nothing is missed or wrongly kept.
+            self.store.unlist(listing.province, self.day)
+            listing.changed = False
+            await self._relist(listing, stop_when_complete=False)
+        held = self.store.listed_today(listing.province, self.day)
         if held < listing.total:
-            held = await self._relist(listing, day)
-        removed = self.store.complete_province(listing.province, listing.total, self.now())
+            held = await self._relist(listing, stop_when_complete=True)
+        removed = self.store.complete_province(
+            listing.province, listing.total, self.now(), self.day
+        )
         self.result.removed += removed
         self.result.records += held
         self.result.provinces[listing.province] = held
         self.observer.province_done(listing.province, held, removed)
 
-    async def _relist(self, listing: ProvinceListing, day: date) -> int:
-        """The count changed while we listed: page again from the start until nothing is missing."""
+    async def _relist(self, listing: ProvinceListing, stop_when_complete: bool) -> int:
+        """Page the province again from the start; stop early once nothing is missing if asked."""
         held = 0
         page = 1
         while page <= listing.pages:
             payload = await self._fetch(listing, page, listing.page_size)
             self.result.relisted += 1
             self._store(listing, page, payload)
-            held = self.store.listed_today(listing.province, day)
-            if held >= listing.total:
+            held = self.store.listed_today(listing.province, self.day)
+            if stop_when_complete and held >= listing.total:
                 break
             page += 1
         return held
@@ -190,7 +200,14 @@ class Lister:
     def _store(self, listing: ProvinceListing, page: int, payload: Payload) -> None:
         total = payload.total_count if payload.total_count is not None else listing.total
         saved = self.store.save_page(
-            self.run_id, listing.province, listing.page_size, page, total, payload.items, self.now()
+            self.run_id,
+            listing.province,
+            listing.page_size,
+            page,
+            total,
+            payload.items,
+            self.now(),
+            self.day,
         )
         listing.done.add(page)
         self.result.pages += 1

@@ -30,6 +30,8 @@ from kto_keys.runtime import Runtime
 from kto_keys.store import Store
 
 PROVINCE_LIST_MAX_AGE = timedelta(days=1)
+PROVINCE_PAGE_SIZE = 100
+MAX_PROVINCE_PAGES = 50
 
 
 class CollectLockedError(KtoKeysError):
@@ -269,15 +271,25 @@ async def province_list(
     now = clock.now()
     if cached and fetched_at is not None and now - fetched_at < PROVINCE_LIST_MAX_AGE:
         return cached
-    payload = await client.call(PROBE_OPERATION, {"numOfRows": 100, "pageNo": 1})
-    if report is not None:
-        report.province_list_calls += 1
-    listed = {
-        str(item["code"]): str(item.get("name", "")) for item in payload.items if item.get("code")
-    }
-    if listed:
+    listed: dict[str, str] = {}
+    size, page, total = PROVINCE_PAGE_SIZE, 1, None
+    while page <= MAX_PROVINCE_PAGES:
+        payload = await client.call(PROBE_OPERATION, {"numOfRows": size, "pageNo": page})
+        if report is not None:
+            report.province_list_calls += 1
+        for item in payload.items:
+            if item.get("code"):
+                listed[str(item["code"])] = str(item.get("name", ""))
+        total = payload.total_count
+        if not payload.items or total is None or len(listed) >= total:
+            break
+        if page == 1 and len(payload.items) < size:
+            size = len(payload.items)  # the service capped the page: number pages by its size
+        page += 1
+    complete = total is not None and len(listed) >= total
+    if listed and complete:
         store.save_provinces(listed, now)
-    return listed or cached
+    return listed if complete or not cached else {**cached, **listed}
 
 
 def _require_usable_key(pool: KeyPool, now: datetime, lang: str) -> None:

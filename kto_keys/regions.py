@@ -71,15 +71,23 @@ def parse_codes(text: str, option: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(code.lstrip("0") or "0" for code in codes))
 
 
-def select(mode: str | None, regions: str | None = None, ldong: str | None = None) -> Selection:
-    """Turn the command line's choice into province codes, checking every code offline."""
+def select(
+    mode: str | None,
+    regions: str | None = None,
+    ldong: str | None = None,
+    listed: Mapping[str, str] | None = None,
+) -> Selection:
+    """Turn the command line's choice into province codes, checking every code offline.
+
+    `listed` is the service's own province list as last fetched: its codes are valid too.
+    """
     if ldong is not None:
         if mode not in (None, Mode.REGIONS) or regions is not None:
             raise SettingsError(
                 "--ldong takes province codes on its own: drop --mode and --regions"
             )
         codes = tuple(code.zfill(2) for code in parse_codes(ldong, "--ldong"))
-        unknown = [code for code in codes if code not in BY_LDONG]
+        unknown = [code for code in codes if code not in BY_LDONG and code not in (listed or {})]
         if unknown:
             raise SettingsError(
                 f"--ldong: unknown province code {', '.join(unknown)}; valid: {valid_ldong_codes()}"

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from kto_keys.clock import Clock
+from kto_keys.logbook import logger
 from kto_keys.pool import KeyPool
 from kto_keys.settings import Settings
 from kto_keys.state import StateCache
@@ -33,5 +34,7 @@ def open_runtime(settings: Settings, clock: Clock) -> Runtime:
     """Load the key states of the configured keys from the cache."""
     cache = StateCache(settings.cache_path)
     loaded = cache.load()
+    if loaded.notice:
+        logger().warning(f"⚠️  {loaded.notice}")
     pool = KeyPool(settings.keys, settings.policy(), clock.now(), loaded.states)
     return Runtime(settings, clock, pool, cache)

@@ -304,9 +304,10 @@ class Store:
         total_count: int,
         items: Sequence[Item],
         now: datetime,
+        day: date | None = None,
     ) -> PageSaved:
         """Upsert a page's records and mark the page done, in one transaction."""
-        day = kst_day(now).isoformat()
+        day_text = (day or kst_day(now)).isoformat()
         stamp = now.isoformat()
         new = updated = 0
         with self._transaction():
@@ -331,7 +332,7 @@ class Store:
                         "last_run_id",
                         "listed_day",
                     ]
-                    params = [*values.values(), raw, stamp, stamp, run_id, run_id, day]
+                    params = [*values.values(), raw, stamp, stamp, run_id, run_id, day_text]
                     self.db.execute(
                         f"INSERT INTO restaurants ({', '.join(columns)}) "
                         f"VALUES ({', '.join('?' * len(columns))})",
@@ -344,15 +345,23 @@ class Store:
                 self.db.execute(
                     f"UPDATE restaurants SET {assignments}, raw_json = ?, last_seen_at = ?, "
                     "last_run_id = ?, listed_day = ?, removed_at = NULL WHERE contentid = ?",
-                    [*values.values(), raw, stamp, run_id, day, contentid],
+                    [*values.values(), raw, stamp, run_id, day_text, contentid],
                 )
             self.db.execute(
                 """INSERT OR REPLACE INTO list_pages
                    (day, province, page_size, page_no, total_count, items, run_id, done_at)
                    VALUES (?, ?, ?, ?, ?, ?, ?, ?)""",
-                (day, province, page_size, page_no, total_count, len(items), run_id, stamp),
+                (day_text, province, page_size, page_no, total_count, len(items), run_id, stamp),
             )
         return PageSaved(new, updated)
+
+    def unlist(self, province: str, day: date) -> None:
+        """Forget which records today's listing of a province saw, before listing it again."""
+        with self._transaction():
+            self.db.execute(
+                "UPDATE restaurants SET listed_day = NULL WHERE ldong_regn_cd = ? AND listed_day = ?",
+                (province, day.isoformat()),
+            )
 
     def listed_today(self, province: str, day: date) -> int:
         """Distinct records of a province seen in today's listing."""
@@ -362,26 +371,28 @@ class Store:
         ).fetchone()
         return int(row[0])
 
-    def complete_province(self, province: str, total_count: int, now: datetime) -> int:
+    def complete_province(
+        self, province: str, total_count: int, now: datetime, day: date | None = None
+    ) -> int:
         """Mark the province listed today; records its listing no longer returned are removed."""
-        day = kst_day(now).isoformat()
+        day_text = (day or kst_day(now)).isoformat()
         with self._transaction():
             cursor = self.db.execute(
                 """UPDATE restaurants SET removed_at = ?
                    WHERE ldong_regn_cd = ? AND removed_at IS NULL
                    AND (listed_day IS NULL OR listed_day <> ?)""",
-                (now.isoformat(), province, day),
+                (now.isoformat(), province, day_text),
             )
             removed = cursor.rowcount
             records = self.db.execute(
                 "SELECT COUNT(*) FROM restaurants WHERE ldong_regn_cd = ? AND listed_day = ?",
-                (province, day),
+                (province, day_text),
             ).fetchone()[0]
             self.db.execute(
                 """INSERT OR REPLACE INTO list_provinces
                    (day, province, total_count, records, removed, completed_at)
                    VALUES (?, ?, ?, ?, ?, ?)""",
-                (day, province, total_count, records, removed, now.isoformat()),
+                (day_text, province, total_count, records, removed, now.isoformat()),
             )
         return removed
 

@@ -378,3 +378,13 @@ def test_gateway_command_serves_a_config_file(isolated: Path) -> None:
     finally:
         child.terminate()
         child.wait(timeout=10)
+
+
+def test_a_corrupt_cache_is_reported_in_one_line_by_every_command(isolated: Path) -> None:
+    """`status` sets a corrupt cache aside and says so on stderr."""
+    cache = isolated / "data" / "cache" / "api_key_cache.json"
+    cache.parent.mkdir(parents=True)
+    cache.write_bytes(b"\x00\xff garbage")
+    code, _, err = invoke("status", env=env_for([hex_key()]))
+    assert code == 0
+    assert "moved to api_key_cache.json.corrupt-" in err and err.count("\n") == 1

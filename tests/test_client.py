@@ -370,3 +370,20 @@ async def test_no_key_appears_in_logs_cache_database_or_errors(
     for key in (good, dead):
         for form in (key, encoded(key), key[:11], encoded(key)[:11]):
             assert not any(form in text for text in texts), form
+
+
+async def test_a_lone_key_is_retried_with_back_off_not_back_to_back(
+    tmp_path: Path, gateway: GatewayFactory, clock: FakeClock, fake_sleep: FakeSleep
+) -> None:
+    """With one key failing transiently, each retry waits longer; a short blip is survived."""
+    key = hex_key()
+    gw = gateway(
+        {key: KeyBehaviour("k", BehaviourKind.FLAKY, failure_share=0.5, faults=(Fault.HTTP_502,))},
+        sizes={"11": 3},
+    )
+    client = await make_calls(
+        tmp_path, [key], gw.base_url, clock, fake_sleep, calls=4, concurrency=1
+    )
+    assert client.stats.outcomes[str(OutcomeKind.SUCCESS)] == 4
+    assert fake_sleep.slept and all(seconds >= 1 for seconds in fake_sleep.slept)
+    assert not client.pool.state(client.pool.keys[0]).is_deactivated

@@ -17,7 +17,7 @@ from conftest import FakeSleep, GatewayFactory, hex_key, make_settings
 from kto_keys.clock import FakeClock
 from kto_keys.errors import NoUsableKeyError
 from kto_keys.export import export_records
-from kto_keys.gateway import BehaviourKind, Fault, KeyBehaviour
+from kto_keys.gateway import BehaviourKind, Fault, KeyBehaviour, Province
 from kto_keys.job import CollectOptions, CollectReport, collect
 from kto_keys.regions import Selection
 from kto_keys.runtime import open_runtime
@@ -475,3 +475,98 @@ def test_second_collect_on_the_same_database_refuses(
     assert result.returncode == 1
     assert "another collection is running" in result.stderr
     assert gw.total() == 0
+
+
+async def test_records_hidden_mid_run_do_not_hide_others(
+    tmp_path: Path,
+    gateway: GatewayFactory,
+    clock: FakeClock,
+    fake_sleep: FakeSleep,
+    keys: list[str],
+) -> None:
+    """Pages shift when a record is hidden mid-run: the province is listed again, nothing missed."""
+    gw = gateway(good(keys), sizes={"11": 30})
+    settings = make_settings(tmp_path, keys, gw.base_url)
+    hidden: list[str] = []
+
+    class HideOnce(Silent):
+        def page_stored(self, province: str, new: int, updated: int) -> None:
+            super().page_stored(province, new, updated)
+            if self.pages == 1:
+                hidden.extend(gw.hide(1, province="11"))
+
+    await run(
+        settings, clock, fake_sleep, ("11",), observer=HideOnce(), page_size=10, concurrency=1
+    )
+    assert stored_ids(settings) == sorted(gw.dataset.contentids(province="11"))
+    assert hidden and hidden[0] not in stored_ids(settings)
+
+
+async def test_the_province_list_is_paged_when_the_service_caps_it(
+    tmp_path: Path,
+    gateway: GatewayFactory,
+    clock: FakeClock,
+    fake_sleep: FakeSleep,
+    keys: list[str],
+) -> None:
+    """`--mode all` with a page cap of 10 still sees all 17 provinces of ldongCode2."""
+    gw = gateway(
+        good(keys),
+        page_cap=10,
+        sizes=dict.fromkeys(
+            [
+                "11",
+                "26",
+                "27",
+                "28",
+                "29",
+                "30",
+                "31",
+                "36",
+                "41",
+                "43",
+                "44",
+                "46",
+                "47",
+                "48",
+                "50",
+                "51",
+                "52",
+            ],
+            2,
+        ),
+    )
+    settings = make_settings(tmp_path, keys, gw.base_url)
+    runtime = open_runtime(settings, clock)
+    report = await collect(
+        runtime, CollectOptions(Selection("all", ()), kinds=()), Silent(), sleep=fake_sleep
+    )
+    assert len(report.provinces) == 17
+    assert len(stored_ids(settings)) == 34
+    assert gw.total(operation="ldongCode2") == 2
+
+
+async def test_a_province_only_the_service_lists_can_be_chosen(
+    tmp_path: Path,
+    gateway: GatewayFactory,
+    clock: FakeClock,
+    fake_sleep: FakeSleep,
+    keys: list[str],
+) -> None:
+    """A merged code such as 12, listed by the service but not in the doc's table, is collected."""
+    gw = gateway(
+        good(keys),
+        provinces=(Province("11", "서울특별시"), Province("12", "광주전남")),
+        sizes={"11": 3, "12": 4},
+    )
+    settings = make_settings(tmp_path, keys, gw.base_url)
+    await run(settings, clock, fake_sleep, ("11",))
+    from kto_keys.regions import select
+    from kto_keys.store import Store
+
+    with Store(settings.db_path) as store:
+        listed = store.cached_provinces()[1]
+    selection = select(None, None, "12", listed)
+    runtime = open_runtime(settings, clock)
+    await collect(runtime, CollectOptions(selection, kinds=()), Silent(), sleep=fake_sleep)
+    assert len(stored_ids(settings, "12")) == 4

@@ -209,7 +209,7 @@ def test_ctrl_c_during_a_collection_returns_to_the_menu_with_the_work_kept(
         child.sendline("1,6")
         child.expect_exact("📋 detailIntro2: 필요 42회")
         child.sendintr()
-        child.expect_exact("kto-keys: interrupted: the work is kept")
+        child.expect_exact("kto-keys: 중단됨: 작업은 저장되었습니다")
         child.expect_exact("(종료 코드 130)")
         expect_menu(child)
         listed = set(server.dataset.contentids(province="11")) | set(
