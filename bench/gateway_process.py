@@ -1,0 +1,150 @@
+"""The local gateway in a process of its own, so that its work never shares the tool's GIL."""
+
+from __future__ import annotations
+
+import json
+import os
+import selectors
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+START_TIMEOUT_S = 60.0
+STOP_TIMEOUT_S = 5.0
+ADMIN_TIMEOUT_S = 10.0
+
+
+def kto_keys_command() -> list[str]:
+    """The installed `kto-keys` script next to this interpreter (the project's venv)."""
+    script = Path(sys.executable).with_name("kto-keys")
+    if script.exists():
+        return [str(script)]
+    return [sys.executable, "-m", "kto_keys.cli"]
+
+
+def child_environment() -> dict[str, str]:
+    """The environment for child processes: no KTO_* setting or colour forcing from outside."""
+    env = {
+        name: value
+        for name, value in os.environ.items()
+        if not name.startswith("KTO_") and name not in ("FORCE_COLOR", "PY_COLORS")
+    }
+    env.update({"NO_COLOR": "1", "TERM": "dumb", "PYTHONUNBUFFERED": "1"})
+    return env
+
+
+def free_port() -> int:
+    """A port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+class GatewayProcess:
+    """`kto-keys gateway --config F` on 127.0.0.1, with its admin counters read over HTTP."""
+
+    def __init__(self, config: dict[str, Any], folder: Path) -> None:
+        self.config_path = folder / "gateway.json"
+        folder.mkdir(parents=True, exist_ok=True)
+        self.config_path.write_text(json.dumps(config), encoding="utf-8")
+        self.port = free_port()
+        self.root_url = f"http://127.0.0.1:{self.port}"
+        self.base_url = f"{self.root_url}/B551011/KorService2"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        """Start the gateway and wait, bounded, until it says it listens."""
+        command = [
+            *kto_keys_command(),
+            "gateway",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            "--config",
+            str(self.config_path),
+        ]
+        self.process = subprocess.Popen(
+            command,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            stdin=subprocess.DEVNULL,
+            env=child_environment(),
+        )
+        assert self.process.stdout is not None
+        deadline = time.monotonic() + START_TIMEOUT_S
+        with selectors.DefaultSelector() as selector:
+            selector.register(self.process.stdout, selectors.EVENT_READ)
+            while time.monotonic() < deadline:
+                if not selector.select(timeout=max(0.0, deadline - time.monotonic())):
+                    break
+                line = self.process.stdout.readline()
+                if not line:
+                    break
+                if b"listening" in line:
+                    return
+        self.stop()
+        raise RuntimeError(f"the gateway did not start within {START_TIMEOUT_S:.0f} s")
+
+    def stop(self) -> None:
+        """Stop the gateway: SIGTERM, then SIGKILL if it lingers."""
+        if self.process is None:
+            return
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=STOP_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(timeout=STOP_TIMEOUT_S)
+        if self.process.stdout is not None:
+            self.process.stdout.close()
+        self.process = None
+
+    def __enter__(self) -> GatewayProcess:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    def _admin(self, path: str, method: str = "GET") -> Any:
+        request = urllib.request.Request(f"{self.root_url}/_admin/{path}", method=method)
+        with urllib.request.urlopen(request, timeout=ADMIN_TIMEOUT_S) as response:
+            return json.loads(response.read())
+
+    def total(self) -> int:
+        """Requests the gateway answered or dropped since the last reset."""
+        return int(self._admin("total")["total"])
+
+    def counts(self) -> dict[str, dict[str, int]]:
+        """Requests per key label and operation."""
+        result: dict[str, dict[str, int]] = self._admin("counts")
+        return result
+
+    def reset_counts(self) -> None:
+        """Forget the counters (not the keys' daily usage)."""
+        self._admin("reset", method="POST")
+
+
+def gateway_config(
+    keys: dict[str, str],
+    sizes: dict[str, int],
+    latency_s: float = 0.0,
+) -> dict[str, Any]:
+    """A gateway config as `kto-keys gateway --config` reads it; `keys` maps raw key to label."""
+    return {
+        "keys": {raw: {"label": label, "behaviour": "valid"} for raw, label in keys.items()},
+        "sizes": sizes,
+        "seed": 1,
+        "latency_s": latency_s,
+    }

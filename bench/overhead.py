@@ -1,0 +1,150 @@
+"""Benchmark 4: the tool's own cost per call with 10, 100 and 1,000 keys, no network at all.
+
+Each call goes through what `TourClient._exchange` does around the request: key selection
+(`KeyPool.acquire`), bookkeeping (`record_outcome`), cache persistence (`StateCache.save_if_due`)
+and call history (`Store.record_call`). The log line the client writes per call (through the
+redacting filter) is timed beside them, as context: the issue's figure leaves logging out.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from bench.fixtures import fake_key
+from bench.table import Row
+from kto_keys.answers import Outcome, Payload
+from kto_keys.client import CallRecord
+from kto_keys.clock import FakeClock
+from kto_keys.codes import OutcomeKind
+from kto_keys.keys import parse_keys
+from kto_keys.logbook import event_line, logger, setup_logging
+from kto_keys.pool import KeyPool, Lease, Policy
+from kto_keys.state import StateCache
+from kto_keys.store import Store
+
+KEY_COUNTS = (10, 100, 1000)
+CALLS = 20_000
+# Bounded: stop early once a key count has used its share of time (enough calls to average).
+TIME_BUDGET_S = 8.0
+MIN_CALLS = 500
+OPERATIONS = ("detailIntro2", "detailCommon2")
+TARGET_US_AT_1000 = 1000.0
+# 10:00 KST on a working day: no midnight roll-over during the loop.
+START = datetime(2026, 11, 24, 1, 0, tzinfo=UTC)
+PARTS = ("acquire", "record_outcome", "save_if_due", "record_call")
+
+
+def _one_pool(folder: Path, key_count: int) -> dict[str, Any]:
+    keys = parse_keys(",".join(fake_key() for _ in range(key_count)), "bench").keys
+    clock = FakeClock(START)
+    # A quota no loop reaches: the figure is about selection, not about running dry.
+    pool = KeyPool(keys, Policy(daily_limit=10**9), clock.now())
+    cache = StateCache(folder / "cache.json")
+    cache.load()
+    store = Store(folder / "kto.db")
+    setup_logging(folder / "logs", keys, clock.now(), console_level=logging.CRITICAL + 1)
+    log = logger()
+    success = Outcome(OutcomeKind.SUCCESS, payload=Payload())
+    spent = dict.fromkeys((*PARTS, "log_line"), 0)
+    calls = 0
+    started = time.perf_counter()
+    deadline = started + TIME_BUDGET_S
+    try:
+        for number in range(CALLS):
+            if number >= MIN_CALLS and time.perf_counter() > deadline:
+                break
+            operation = OPERATIONS[number % len(OPERATIONS)]
+            clock.advance(0.001)
+            now = clock.now()
+            t0 = time.perf_counter_ns()
+            lease = pool.acquire(operation, now)
+            t1 = time.perf_counter_ns()
+            if not isinstance(lease, Lease):
+                raise RuntimeError(f"no key handed out at call {number}: {lease}")
+            events = pool.record_outcome(lease, success, now, 0.05)
+            t2 = time.perf_counter_ns()
+            cache.save_if_due(pool)
+            t3 = time.perf_counter_ns()
+            store.record_call(
+                CallRecord(
+                    now,
+                    lease.key.fingerprint,
+                    lease.key.index,
+                    operation,
+                    str(success.kind),
+                    None,
+                    200,
+                    50.0,
+                )
+            )
+            t4 = time.perf_counter_ns()
+            for event in events:
+                level, line = event_line(event, pool, "en")
+                log.log(level, line)
+            t5 = time.perf_counter_ns()
+            spent["acquire"] += t1 - t0
+            spent["record_outcome"] += t2 - t1
+            spent["save_if_due"] += t3 - t2
+            spent["record_call"] += t4 - t3
+            spent["log_line"] += t5 - t4
+            calls += 1
+    finally:
+        store.close()
+        for handler in list(log.handlers):
+            log.removeHandler(handler)
+            handler.close()
+    per_call = {part: round(ns / calls / 1000, 2) for part, ns in spent.items()}
+    core = sum(per_call[part] for part in PARTS)
+    return {
+        "keys": key_count,
+        "calls": calls,
+        "wall_s": round(time.perf_counter() - started, 3),
+        "us_per_call": round(core, 2),
+        "us_per_call_with_log_line": round(core + per_call["log_line"], 2),
+        "us_by_part": per_call,
+    }
+
+
+def overhead(folder: Path) -> tuple[dict[str, Any], list[Row]]:
+    """Benchmark 4: microseconds per call at 10, 100 and 1,000 keys, and how they grow."""
+    pools = {n: _one_pool(folder / f"keys-{n}", n) for n in KEY_COUNTS}
+    small, large = pools[KEY_COUNTS[0]], pools[KEY_COUNTS[-1]]
+    key_growth = KEY_COUNTS[-1] / KEY_COUNTS[0]
+    cost_growth = large["us_per_call"] / small["us_per_call"]
+    # Growth exponent: 1.0 means linear in the key count, 0 means flat.
+    exponent = math.log(cost_growth) / math.log(key_growth)
+    log_growth = large["us_per_call_with_log_line"] / small["us_per_call_with_log_line"]
+    result = {
+        "calls_per_key_count_max": CALLS,
+        "time_budget_s": TIME_BUDGET_S,
+        "pools": {str(n): pools[n] for n in KEY_COUNTS},
+        "growth_10_to_1000": round(cost_growth, 2),
+        "growth_exponent": round(exponent, 3),
+        "growth_10_to_1000_with_log_line": round(log_growth, 2),
+    }
+    rows = [
+        Row(
+            "4 overhead",
+            f"us/call, {n} keys",
+            f"{pools[n]['us_per_call']:.0f} us ({pools[n]['calls']} calls;"
+            f" with log line {pools[n]['us_per_call_with_log_line']:.0f} us)",
+            "<= 1000 us" if n == KEY_COUNTS[-1] else "",
+            pools[n]["us_per_call"] <= TARGET_US_AT_1000 if n == KEY_COUNTS[-1] else None,
+        )
+        for n in KEY_COUNTS
+    ]
+    rows.append(
+        Row(
+            "4 overhead",
+            "growth 10 -> 1,000 keys",
+            f"x{cost_growth:.1f} (exponent {exponent:.2f}; with log line x{log_growth:.1f})",
+            "<= x100 (exponent <= 1)",
+            exponent <= 1.0,
+        )
+    )
+    return result, rows
