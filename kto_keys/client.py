@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import time
+import urllib.request
 from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from types import TracebackType
 from typing import Protocol
-from urllib.parse import quote, urlencode
+from urllib.parse import quote, urlencode, urlsplit
 
 import aiohttp
 from yarl import URL
@@ -100,6 +101,14 @@ class ProbeResult:
     outcome: Outcome
 
 
+def proxy_for(url: str) -> str | None:
+    """The proxy the environment sets for this URL (HTTPS_PROXY, HTTP_PROXY, NO_PROXY), if any."""
+    parts = urlsplit(url)
+    if parts.hostname and urllib.request.proxy_bypass(parts.hostname):
+        return None
+    return urllib.request.getproxies().get(parts.scheme)
+
+
 class TourClient:
     """Calls TourAPI operations through the key pool, so callers never see a bad key."""
 
@@ -126,6 +135,7 @@ class TourClient:
         self._outage_limit_s = outage_limit_s
         self._user_agent = user_agent
         self._session: aiohttp.ClientSession | None = None
+        self._proxy: str | None = None
         self._released = asyncio.Event()
         self._backoff_s = 0.0
         self._saver: asyncio.Task[None] | None = None
@@ -140,9 +150,12 @@ class TourClient:
             sock_read=self.settings.read_timeout_s,
         )
         connector = aiohttp.TCPConnector(limit=max(8, self.limit.maximum * 2))
+        # Proxies come from the environment, looked up once: aiohttp's trust_env would look them
+        # (and .netrc) up again in a thread on every request, a few milliseconds each.
+        self._proxy = proxy_for(self.settings.base_url)
         self._session = aiohttp.ClientSession(
             timeout=timeout,
-            trust_env=True,
+            trust_env=False,
             connector=connector,
             headers={"User-Agent": self._user_agent},
         )
@@ -283,7 +296,7 @@ class TourClient:
             raise RuntimeError("TourClient used outside `async with`")
         url = self._url(key, operation, params)
         try:
-            async with self._session.get(url, allow_redirects=False) as response:
+            async with self._session.get(url, allow_redirects=False, proxy=self._proxy) as response:
                 body = await response.read()
                 outcome = classify(response.status, response.headers, body)
         except TimeoutError:
@@ -335,8 +348,8 @@ class TourClient:
         since = self.pool.outage_since
         now = self.clock.now()
         if since is None:
-            if not self.pool.has_ready_key(operation, now):
-                # Only keys in their error wait are left: retry them, but not back to back.
+            if self.pool.usable_count(operation, now) <= 1:
+                # A lone key failing: retry it, but not back to back.
                 self._backoff_s = min(MAX_BACKOFF_S, max(1.0, self._backoff_s * 2))
                 await self._sleep(self._backoff_s)
             return

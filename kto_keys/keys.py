@@ -6,7 +6,7 @@ import hashlib
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from urllib.parse import unquote
+from urllib.parse import quote, unquote
 
 PREVIEW_LENGTH = 10
 _HEX_KEY = re.compile(r"[0-9a-fA-F]{64}")
@@ -101,16 +101,35 @@ def _entries(value: str) -> Iterable[str]:
     return value.split(",")
 
 
+class Redactor:
+    """Replaces any raw or percent-encoded form of known keys in text by their previews."""
+
+    # A run of the characters a key, or its encoded forms, is made of: the only places to look.
+    _CANDIDATE = re.compile(r"[A-Za-z0-9+/=%]{40,}")
+
+    def __init__(self, keys: Iterable[ServiceKey]) -> None:
+        self._previews = {key.reveal(): key.preview for key in keys}
+
+    def __call__(self, text: str) -> str:
+        """The text with keys masked and any `serviceKey=` value hidden."""
+        if self._previews:
+            text = self._CANDIDATE.sub(self._mask, text)
+        return _SERVICE_KEY_PARAM.sub("serviceKey=***", text)
+
+    def _mask(self, match: re.Match[str]) -> str:
+        token = match.group(0)
+        for candidate in (token, unquote(token), unquote(unquote(token))):
+            if candidate in self._previews:
+                return self._previews[candidate]
+        for raw, preview in self._previews.items():
+            if raw in candidate or quote(raw, safe="") in token:
+                return preview
+        return token
+
+
 def redact(text: str, keys: Iterable[ServiceKey]) -> str:
     """Replace any raw or percent-encoded form of a key in `text` by its preview."""
-    from urllib.parse import quote
-
-    for key in keys:
-        raw = key.reveal()
-        for form in {raw, quote(raw, safe=""), quote(quote(raw, safe=""), safe="")}:
-            if form and form in text:
-                text = text.replace(form, key.preview)
-    return _SERVICE_KEY_PARAM.sub("serviceKey=***", text)
+    return Redactor(keys)(text)
 
 
 _SERVICE_KEY_PARAM = re.compile(r"serviceKey=[^&\s'\"]+")

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from kto_keys.clock import KST
 from kto_keys.codes import describe
-from kto_keys.keys import ServiceKey, redact
+from kto_keys.keys import Redactor, ServiceKey
 from kto_keys.lang import pick
 from kto_keys.pool import EventKind, KeyPool, PoolEvent
 
@@ -22,11 +22,11 @@ class RedactingFilter(logging.Filter):
 
     def __init__(self, keys: Iterable[ServiceKey]) -> None:
         super().__init__()
-        self.keys = tuple(keys)
+        self.redact = Redactor(keys)
 
     def filter(self, record: logging.LogRecord) -> bool:
         """Rewrite the message with every key replaced by its preview."""
-        record.msg = redact(record.getMessage(), self.keys)
+        record.msg = self.redact(record.getMessage())
         record.args = None
         return True
 

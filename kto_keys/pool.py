@@ -401,9 +401,9 @@ class KeyPool:
         candidates = {key.fingerprint for key in self.keys if not self.state(key).is_deactivated}
         return len(candidates) >= 2 and candidates <= self._uncoded_auth
 
-    def has_ready_key(self, operation: str, now: datetime) -> bool:
-        """True when some key could take the call now without waiting out an error."""
-        return any(self.availability(key, operation, now).is_usable for key in self.keys)
+    def usable_count(self, operation: str, now: datetime) -> int:
+        """How many keys could take a call for the operation now, error waits included."""
+        return sum(1 for key in self.keys if self.is_usable(key, operation, now))
 
     # --- internals -----------------------------------------------------------------------
     def _count_call(self, key: ServiceKey, operation: str) -> None:
