@@ -148,6 +148,16 @@ _MIGRATIONS: tuple[str, ...] = (
     """,
 )
 SCHEMA_VERSION = len(_MIGRATIONS)
+_RECORD_COLUMNS = [*LIST_COLUMNS.values()]
+_INSERT_RECORD = (
+    f"INSERT INTO restaurants ({', '.join(_RECORD_COLUMNS)}, raw_json, first_seen_at, last_seen_at, "
+    f"first_run_id, last_run_id, listed_day) VALUES ({', '.join('?' * (len(_RECORD_COLUMNS) + 6))})"
+)
+_UPDATE_RECORD = (
+    f"UPDATE restaurants SET {', '.join(f'{column} = ?' for column in _RECORD_COLUMNS)}, "
+    "raw_json = ?, last_seen_at = ?, last_run_id = ?, listed_day = ?, removed_at = NULL "
+    "WHERE contentid = ?"
+)
 _INTRO_COLUMNS = {f: f for f in INTRO_FIELDS}
 
 
@@ -309,50 +319,54 @@ class Store:
         """Upsert a page's records and mark the page done, in one transaction."""
         day_text = (day or kst_day(now)).isoformat()
         stamp = now.isoformat()
-        new = updated = 0
-        with self._transaction():
-            for item in items:
-                contentid = str(item.get("contentid", "")).strip()
-                if not contentid:
-                    continue
-                old = self.db.execute(
-                    "SELECT modifiedtime, raw_json, removed_at FROM restaurants WHERE contentid = ?",
-                    (contentid,),
-                ).fetchone()
-                raw = json.dumps(item, ensure_ascii=False, sort_keys=True)
-                values = _list_values(item)
-                if old is None:
-                    new += 1
-                    columns = [
-                        *values,
-                        "raw_json",
-                        "first_seen_at",
-                        "last_seen_at",
-                        "first_run_id",
-                        "last_run_id",
-                        "listed_day",
-                    ]
-                    params = [*values.values(), raw, stamp, stamp, run_id, run_id, day_text]
-                    self.db.execute(
-                        f"INSERT INTO restaurants ({', '.join(columns)}) "
-                        f"VALUES ({', '.join('?' * len(columns))})",
-                        params,
-                    )
-                    continue
-                if old["raw_json"] != raw or old["removed_at"] is not None:
-                    updated += 1
-                assignments = ", ".join(f"{column} = ?" for column in values)
-                self.db.execute(
-                    f"UPDATE restaurants SET {assignments}, raw_json = ?, last_seen_at = ?, "
-                    "last_run_id = ?, listed_day = ?, removed_at = NULL WHERE contentid = ?",
-                    [*values.values(), raw, stamp, run_id, day_text, contentid],
+        rows: dict[str, tuple[dict[str, Any], str]] = {}
+        for item in items:
+            contentid = str(item.get("contentid", "")).strip()
+            if contentid:
+                rows[contentid] = (
+                    _list_values(item),
+                    json.dumps(item, ensure_ascii=False, sort_keys=True),
                 )
+        with self._transaction():
+            known = (
+                {
+                    row["contentid"]: (row["raw_json"], row["removed_at"])
+                    for row in self.db.execute(
+                        f"SELECT contentid, raw_json, removed_at FROM restaurants "
+                        f"WHERE contentid IN ({', '.join('?' * len(rows))})",
+                        list(rows),
+                    )
+                }
+                if rows
+                else {}
+            )
+            inserts = [
+                [*values.values(), raw, stamp, stamp, run_id, run_id, day_text]
+                for contentid, (values, raw) in rows.items()
+                if contentid not in known
+            ]
+            updates = [
+                [*values.values(), raw, stamp, run_id, day_text, contentid]
+                for contentid, (values, raw) in rows.items()
+                if contentid in known
+            ]
+            if inserts:
+                self.db.executemany(_INSERT_RECORD, inserts)
+            if updates:
+                self.db.executemany(_UPDATE_RECORD, updates)
             self.db.execute(
                 """INSERT OR REPLACE INTO list_pages
                    (day, province, page_size, page_no, total_count, items, run_id, done_at)
                    VALUES (?, ?, ?, ?, ?, ?, ?, ?)""",
                 (day_text, province, page_size, page_no, total_count, len(items), run_id, stamp),
             )
+        new = len(inserts)
+        updated = sum(
+            1
+            for contentid, (_, raw) in rows.items()
+            if contentid in known
+            and (known[contentid][0] != raw or known[contentid][1] is not None)
+        )
         return PageSaved(new, updated)
 
     def unlist(self, province: str, day: date) -> None:
