@@ -15,7 +15,7 @@ from kto_keys.job import CollectOptions, CollectReport, collect
 from kto_keys.logbook import setup_logging
 from kto_keys.plan import DetailPlan
 from kto_keys.runtime import open_runtime
-from kto_keys.settings import Settings, load_settings
+from kto_keys.settings import Settings, settings_in
 
 LATENCY_S = 0.05
 # No benchmark run may hang: a collect that takes longer than this is a failure, not a figure.
@@ -29,16 +29,7 @@ def fake_key() -> str:
 
 def make_settings(folder: Path, keys: list[str], base_url: str) -> Settings:
     """Settings with every path inside `folder`, no env file, English messages."""
-    environ = {
-        "KTO_API_KEY": ",".join(keys),
-        "KTO_API_BASE_URL": base_url,
-        "KTO_CACHE_PATH": str(folder / "cache" / "api_key_cache.json"),
-        "KTO_DB_PATH": str(folder / "kto.db"),
-        "KTO_LOG_DIR": str(folder / "logs"),
-        "KTO_LANG": "en",
-        "KTO_READ_TIMEOUT_S": "5",
-    }
-    return load_settings(environ=environ, read_env_file=False)
+    return settings_in(folder, keys, base_url, KTO_LANG="en", KTO_READ_TIMEOUT_S="5")
 
 
 class OffsetClock:

@@ -8,7 +8,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 from kto_keys.gateway import BehaviourKind, Fault, GatewayConfig, KeyBehaviour
-from kto_keys.settings import Settings, load_settings
+from kto_keys.settings import Settings, settings_in
 
 DEMO_DIR = Path("data/demo")
 # Every fault except the slow one, so that a demo never sits out a read timeout.
@@ -53,14 +53,7 @@ def demo_key_list() -> str:
 
 def demo_settings(base_url: str, folder: Path = DEMO_DIR, lang: str | None = None) -> Settings:
     """Settings that point at the local gateway and keep the demo's files apart."""
-    environ = {
-        "KTO_API_KEY": demo_key_list(),
-        "KTO_API_BASE_URL": base_url,
-        "KTO_CACHE_PATH": str(folder / "api_key_cache.json"),
-        "KTO_DB_PATH": str(folder / "kto.db"),
-        "KTO_LOG_DIR": str(folder / "logs"),
-        "KTO_READ_TIMEOUT_S": "5",
-    }
-    if lang:
-        environ["KTO_LANG"] = lang
-    return load_settings(environ=environ, read_env_file=False)
+    extra = {"KTO_LANG": lang} if lang else {}
+    return settings_in(
+        folder, demo_key_list().split(","), base_url, KTO_READ_TIMEOUT_S="5", **extra
+    )

@@ -205,3 +205,16 @@ def _language(text: str) -> str:
     if lang not in LANGUAGES:
         raise SettingsError(f"KTO_LANG={text!r} is not one of: {', '.join(LANGUAGES)}")
     return lang
+
+
+def settings_in(folder: Path, keys: list[str], base_url: str, **overrides: str) -> Settings:
+    """Settings with every file inside `folder` and no env file: the demo, tests and benchmarks."""
+    environ = {
+        "KTO_API_KEY": ",".join(keys),
+        "KTO_API_BASE_URL": base_url,
+        "KTO_CACHE_PATH": str(folder / "cache" / "api_key_cache.json"),
+        "KTO_DB_PATH": str(folder / "kto.db"),
+        "KTO_LOG_DIR": str(folder / "logs"),
+        **overrides,
+    }
+    return load_settings(environ=environ, read_env_file=False)

@@ -60,7 +60,7 @@ from collections.abc import Callable  # noqa: E402
 from typing import Any  # noqa: E402
 
 from kto_keys.gateway import GatewayConfig, GatewayThread, KeyBehaviour  # noqa: E402
-from kto_keys.settings import Settings, load_settings  # noqa: E402
+from kto_keys.settings import Settings, settings_in  # noqa: E402
 
 GatewayFactory = Callable[..., GatewayThread]
 
@@ -85,17 +85,9 @@ def gateway(clock: FakeClock) -> Iterator[GatewayFactory]:
 
 def make_settings(folder: Path, keys: list[str], base_url: str, **overrides: str) -> Settings:
     """Settings for a test: keys and URL given, every path inside `folder`, no env file."""
-    environ = {
-        "KTO_API_KEY": ",".join(keys),
-        "KTO_API_BASE_URL": base_url,
-        "KTO_CACHE_PATH": str(folder / "cache" / "api_key_cache.json"),
-        "KTO_DB_PATH": str(folder / "kto.db"),
-        "KTO_LOG_DIR": str(folder / "logs"),
-        "KTO_LANG": "en",
-        "KTO_READ_TIMEOUT_S": "2",
-        **overrides,
-    }
-    return load_settings(environ=environ, read_env_file=False)
+    return settings_in(
+        folder, keys, base_url, **{"KTO_LANG": "en", "KTO_READ_TIMEOUT_S": "2", **overrides}
+    )
 
 
 class FakeSleep:

@@ -285,6 +285,22 @@ def _kto_keys() -> str:
     return str(Path(sys.executable).with_name("kto-keys"))
 
 
+def _slow_listing(provinces: str) -> list[str]:
+    """A listing of small pages, one at a time: slow enough to interrupt half-way."""
+    return [
+        _kto_keys(),
+        "collect",
+        "--ldong",
+        provinces,
+        "--details",
+        "none",
+        "--page-size",
+        "5",
+        "--concurrency",
+        "1",
+    ]
+
+
 def _env(settings: Settings) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("KTO_")}
     for name in ("FORCE_COLOR", "PY_COLORS", "CI", "CLICOLOR_FORCE"):
@@ -308,19 +324,7 @@ def test_killed_run_resumes_without_refetching_completed_pages(
     """SIGKILL mid-listing, then a second run fetches only the pages the first did not store."""
     gw = gateway(good(keys), sizes={"11": 60, "26": 40}, latency_s=0.05)
     settings = make_settings(tmp_path, keys, gw.base_url)
-    command = [
-        _kto_keys(),
-        "collect",
-        "--ldong",
-        "11,26",
-        "--details",
-        "none",
-        "--page-size",
-        "5",
-        "--concurrency",
-        "1",
-        "--quiet",
-    ]
+    command = [*_slow_listing("11,26"), "--quiet"]
     child = subprocess.Popen(
         command,
         cwd=tmp_path,
@@ -428,18 +432,7 @@ def test_sigterm_stops_cleanly_with_143_and_keeps_the_work(
 
     gw = gateway(good(keys), sizes={"11": 60}, latency_s=0.05)
     settings = make_settings(tmp_path, keys, gw.base_url)
-    command = [
-        _kto_keys(),
-        "collect",
-        "--ldong",
-        "11",
-        "--details",
-        "none",
-        "--page-size",
-        "5",
-        "--concurrency",
-        "1",
-    ]
+    command = _slow_listing("11")
     child = subprocess.Popen(
         command, cwd=tmp_path, env=_env(settings), stdout=subprocess.PIPE, stderr=subprocess.PIPE
     )
