@@ -31,7 +31,7 @@ from kto_keys.errors import (
 from kto_keys.keys import ServiceKey, redact
 from kto_keys.lang import pick
 from kto_keys.logbook import event_line, logger
-from kto_keys.pool import Exhausted, KeyPool, Lease, PoolEvent, Wait
+from kto_keys.pool import Exhausted, KeyPool, Lease, Wait
 from kto_keys.runtime import Runtime
 from kto_keys.throttle import AdaptiveLimit
 
@@ -78,13 +78,6 @@ class RunStats:
     calls: Counter[tuple[int, str]] = field(default_factory=Counter)
     outcomes: Counter[str] = field(default_factory=Counter)
     failovers: int = 0
-
-    def calls_by_operation(self) -> dict[str, int]:
-        """Total calls per operation."""
-        totals: Counter[str] = Counter()
-        for (_, operation), count in self.calls.items():
-            totals[operation] += count
-        return dict(totals)
 
     @property
     def total_calls(self) -> int:
@@ -141,7 +134,6 @@ class TourClient:
         self._saver: asyncio.Task[None] | None = None
         self.budget = budget
         self._reserved = 0
-        self.on_event: Callable[[PoolEvent], None] | None = None
 
     async def __aenter__(self) -> TourClient:
         timeout = aiohttp.ClientTimeout(
@@ -286,8 +278,6 @@ class TourClient:
         for event in events:
             level, line = event_line(event, self.pool, self.settings.lang)
             logger().log(level, line)
-            if self.on_event is not None:
-                self.on_event(event)
         self.runtime.cache.save_if_due(self.pool)
         return outcome
 

@@ -65,3 +65,9 @@ class CacheLockedError(KtoKeysError):
     """Another process holds a lock for too long."""
 
     exit_code = 1
+
+
+class CollectLockedError(KtoKeysError):
+    """Another collection is running on the same database."""
+
+    exit_code = 1

@@ -6,7 +6,6 @@ import asyncio
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Any, Protocol
 
 from filelock import FileLock, Timeout
@@ -21,7 +20,7 @@ from kto_keys.collect import (
     ListingResult,
 )
 from kto_keys.details import DEFAULT_KINDS, DetailObserver, DetailResult, Enricher
-from kto_keys.errors import KtoKeysError, NoUsableKeyError
+from kto_keys.errors import CollectLockedError, KtoKeysError, NoUsableKeyError
 from kto_keys.lang import pick
 from kto_keys.logbook import logger, skip_line
 from kto_keys.pool import Exhausted, KeyPool
@@ -32,12 +31,6 @@ from kto_keys.store import Store
 PROVINCE_LIST_MAX_AGE = timedelta(days=1)
 PROVINCE_PAGE_SIZE = 100
 MAX_PROVINCE_PAGES = 50
-
-
-class CollectLockedError(KtoKeysError):
-    """Another collection is running on the same database."""
-
-    exit_code = 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -325,8 +318,3 @@ def _calls_by_key(client: TourClient) -> dict[str, dict[str, int]]:
     for (index, operation), count in sorted(client.stats.calls.items()):
         calls.setdefault(f"#{index}", {})[operation] = count
     return calls
-
-
-def default_db_hint(path: Path) -> str:
-    """How to export what a run stored."""
-    return f"kto-keys export --format csv --output restaurants.csv  (database: {path})"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from enum import StrEnum
@@ -565,9 +565,3 @@ class KeyPool:
 def _error_record(outcome: Outcome, now: datetime) -> ErrorRecord:
     message = outcome.message[:200]
     return ErrorRecord(outcome.code, outcome.symbol, message, now, str(outcome.kind))
-
-
-def soonest(exhausted: Iterable[Exhausted]) -> Exhausted | None:
-    """The earliest of several `Exhausted` answers."""
-    timed = [item for item in exhausted if item.until is not None]
-    return min(timed, key=lambda item: item.until or datetime.max) if timed else None

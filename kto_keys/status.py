@@ -10,8 +10,6 @@ from typing import Any
 from kto_keys.codes import describe
 from kto_keys.pool import KeyPool, Reason
 
-KNOWN_OPERATIONS = ("areaBasedList2", "detailCommon2", "detailIntro2", "detailImage2", "ldongCode2")
-
 
 @dataclass(frozen=True, slots=True)
 class CallStats:

@@ -12,7 +12,7 @@ from typing import Any
 
 from kto_keys.answers import Item
 from kto_keys.client import CallRecord
-from kto_keys.clock import KST, kst_day
+from kto_keys.clock import kst_day
 from kto_keys.status import CallStats
 from kto_keys.text import homepage_url, plain_text
 
@@ -410,15 +410,6 @@ class Store:
             )
         return removed
 
-    def count_records(
-        self, provinces: Iterable[str] | None = None, include_removed: bool = False
-    ) -> int:
-        """How many records are stored."""
-        where, params = _where(provinces, include_removed)
-        return int(
-            self.db.execute(f"SELECT COUNT(*) FROM restaurants {where}", params).fetchone()[0]
-        )
-
     # --- details -------------------------------------------------------------------------
     def detail_todo(self, kind: str, provinces: Iterable[str] | None = None) -> list[DetailTodo]:
         """Records lacking this detail, or whose list entry changed since it was fetched."""
@@ -556,14 +547,6 @@ class Store:
             )
         return {fp: _stats(calls) for fp, calls in grouped.items()}
 
-    def calls_today(self, now: datetime) -> int:
-        """Calls recorded today (Korea time)."""
-        self.flush_calls()
-        row = self.db.execute(
-            "SELECT COUNT(*) FROM calls WHERE day = ?", (kst_day(now).isoformat(),)
-        )
-        return int(row.fetchone()[0])
-
     # --- internals -----------------------------------------------------------------------
     def _transaction(self) -> _Transaction:
         return _Transaction(self.db)
@@ -652,8 +635,3 @@ def _percentile(values: list[float], share: float) -> float | None:
         return None
     index = min(len(values) - 1, max(0, round(share * (len(values) - 1))))
     return values[index]
-
-
-def kst_now_label(now: datetime) -> str:
-    """A timestamp for file names, in Korea time."""
-    return now.astimezone(KST).strftime("%Y%m%d_%H%M%S")
