@@ -77,79 +77,82 @@ def logger() -> logging.Logger:
     return logging.getLogger(LOGGER_NAME)
 
 
+# One template per event, in Korean and English; the fields are filled in by event_line.
+_LINES: dict[EventKind, tuple[int, str, str]] = {
+    EventKind.SUCCESS: (
+        logging.INFO,
+        "✅ KTO API 키 {name} 호출 성공: {preview} ({op} 사용량: {used})",
+        "✅ KTO API key {name} call ok: {preview} ({op} usage: {used})",
+    ),
+    EventKind.QUOTA_SPENT: (
+        logging.WARNING,
+        "🚫 KTO API 키 {name} {op} 한도 소진: {preview} ({used}, 초기화: {until})",
+        "🚫 KTO API key {name} {op} quota spent: {preview} ({used}, resets {until})",
+    ),
+    EventKind.FAILURE: (
+        logging.WARNING,
+        "❌ KTO API 키 {name} 호출 실패: {preview} - 오류: {what} (연속 오류: {consecutive}회)",
+        "❌ KTO API key {name} call failed: {preview} - error: {what} (consecutive errors: {consecutive})",
+    ),
+    EventKind.DAILY_LIMIT: (
+        logging.WARNING,
+        "🚫 KTO API 키 {name} 한도 초과: {preview} ({op}, 재시도 가능: {until})",
+        "🚫 KTO API key {name} limit reached: {preview} ({op}, retry at {until})",
+    ),
+    EventKind.RATE_LIMITED: (
+        logging.WARNING,
+        "🐢 KTO API 키 {name} 초당 한도: {preview} (잠시 대기, {until}까지)",
+        "🐢 KTO API key {name} per-second limit: {preview} (backing off until {until})",
+    ),
+    EventKind.DEACTIVATED: (
+        logging.ERROR,
+        "🚨 KTO API 키 {name} 자동 비활성화: {preview} ({detail}; 누적 오류: {total}회; 복구 시도: {until})",
+        "🚨 KTO API key {name} deactivated: {preview} ({detail}; total errors: {total}; recovery probe after {until})",
+    ),
+    EventKind.RECOVERED: (
+        logging.WARNING,
+        "♻️ KTO API 키 {name} 복구됨: {preview}",
+        "♻️ KTO API key {name} recovered: {preview}",
+    ),
+    EventKind.PROBE_FAILED: (
+        logging.WARNING,
+        "⛔ KTO API 키 {name} 복구 실패: {preview} - {what} (다음 시도: {until})",
+        "⛔ KTO API key {name} recovery failed: {preview} - {what} (next probe after {until})",
+    ),
+    EventKind.OUTAGE: (
+        logging.WARNING,
+        "🌩️ 모든 키가 연달아 실패: 게이트웨이 장애로 보고 키를 탓하지 않고 잠시 기다립니다",
+        "🌩️ every key just failed: treating it as a gateway fault, backing off without blaming keys",
+    ),
+    EventKind.REQUEST_ERROR: (
+        logging.ERROR,
+        "⚠️ 요청 오류 (키 {name} 책임 아님): {what}",
+        "⚠️ request error (not key {name}'s fault): {what}",
+    ),
+}
+
+
 def event_line(event: PoolEvent, pool: KeyPool, lang: str) -> tuple[int, str]:
     """The log level and line for one pool event."""
-    key, state = event.key, pool.state(event.key)
-    outcome = event.outcome
+    key, state, outcome = event.key, pool.state(event.key), event.outcome
     code = (outcome.code if outcome else None) or ""
-    what = (
-        describe(code, lang, outcome.symbol if outcome else "")
-        if code
-        else (outcome.message if outcome else "")
+    if code:
+        what = describe(code, lang, outcome.symbol if outcome else "")
+    else:
+        what = outcome.message if outcome else ""
+    level, korean, english = _LINES[event.kind]
+    line = pick(lang, korean, english).format(
+        name=f"#{key.index}",
+        preview=key.preview,
+        op=event.operation,
+        used=f"{pool.used(key, event.operation)}/{pool.policy.usable_limit}",
+        until=event.until.astimezone(KST).strftime("%H:%M:%S KST") if event.until else "-",
+        what=what,
+        consecutive=state.consecutive_errors,
+        total=state.total_errors,
+        detail=event.detail,
     )
-    until = event.until.astimezone(KST).strftime("%H:%M:%S KST") if event.until else "-"
-    used = f"{pool.used(key, event.operation)}/{pool.policy.usable_limit}"
-    name = f"#{key.index}"
-    kind = event.kind
-    if kind is EventKind.SUCCESS:
-        return logging.INFO, pick(
-            lang,
-            f"✅ KTO API 키 {name} 호출 성공: {key.preview} ({event.operation} 사용량: {used})",
-            f"✅ KTO API key {name} call ok: {key.preview} ({event.operation} usage: {used})",
-        )
-    if kind is EventKind.QUOTA_SPENT:
-        return logging.WARNING, pick(
-            lang,
-            f"🚫 KTO API 키 {name} {event.operation} 한도 소진: {key.preview} ({used}, 초기화: {until})",
-            f"🚫 KTO API key {name} {event.operation} quota spent: {key.preview} ({used}, resets {until})",
-        )
-    if kind is EventKind.FAILURE:
-        return logging.WARNING, pick(
-            lang,
-            f"❌ KTO API 키 {name} 호출 실패: {key.preview} - 오류: {what} (연속 오류: {state.consecutive_errors}회)",
-            f"❌ KTO API key {name} call failed: {key.preview} - error: {what} (consecutive errors: {state.consecutive_errors})",
-        )
-    if kind is EventKind.DAILY_LIMIT:
-        return logging.WARNING, pick(
-            lang,
-            f"🚫 KTO API 키 {name} 한도 초과: {key.preview} ({event.operation}, 재시도 가능: {until})",
-            f"🚫 KTO API key {name} limit reached: {key.preview} ({event.operation}, retry at {until})",
-        )
-    if kind is EventKind.RATE_LIMITED:
-        return logging.WARNING, pick(
-            lang,
-            f"🐢 KTO API 키 {name} 초당 한도: {key.preview} (잠시 대기, {until}까지)",
-            f"🐢 KTO API key {name} per-second limit: {key.preview} (backing off until {until})",
-        )
-    if kind is EventKind.DEACTIVATED:
-        return logging.ERROR, pick(
-            lang,
-            f"🚨 KTO API 키 {name} 자동 비활성화: {key.preview} ({event.detail}; 누적 오류: {state.total_errors}회; 복구 시도: {until})",
-            f"🚨 KTO API key {name} deactivated: {key.preview} ({event.detail}; total errors: {state.total_errors}; recovery probe after {until})",
-        )
-    if kind is EventKind.RECOVERED:
-        return logging.WARNING, pick(
-            lang,
-            f"♻️ KTO API 키 {name} 복구됨: {key.preview}",
-            f"♻️ KTO API key {name} recovered: {key.preview}",
-        )
-    if kind is EventKind.PROBE_FAILED:
-        return logging.WARNING, pick(
-            lang,
-            f"⛔ KTO API 키 {name} 복구 실패: {key.preview} - {what} (다음 시도: {until})",
-            f"⛔ KTO API key {name} recovery failed: {key.preview} - {what} (next probe after {until})",
-        )
-    if kind is EventKind.OUTAGE:
-        return logging.WARNING, pick(
-            lang,
-            "🌩️ 모든 키가 연달아 실패: 게이트웨이 장애로 보고 키를 탓하지 않고 잠시 기다립니다",
-            "🌩️ every key just failed: treating it as a gateway fault, backing off without blaming keys",
-        )
-    return logging.ERROR, pick(
-        lang,
-        f"⚠️ 요청 오류 (키 {name} 책임 아님): {what}",
-        f"⚠️ request error (not key {name}'s fault): {what}",
-    )
+    return level, line
 
 
 def skip_line(key: ServiceKey, reason: str, lang: str) -> str:
