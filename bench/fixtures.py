@@ -10,12 +10,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from kto_keys.clock import Clock
-from kto_keys.job import CollectOptions, CollectReport, collect
-from kto_keys.logbook import setup_logging
-from kto_keys.plan import DetailPlan
-from kto_keys.runtime import open_runtime
-from kto_keys.settings import Settings, settings_in
+from kto_keys.core.clock import Clock
+from kto_keys.core.plan import DetailPlan
+from kto_keys.edges.logbook import setup_logging
+from kto_keys.edges.settings import Settings, settings_in
+from kto_keys.jobs.collect import CollectOptions, CollectReport, collect
+from kto_keys.jobs.session import open_runtime
 
 LATENCY_S = 0.05
 # No benchmark run may hang: a collect that takes longer than this is a failure, not a figure.

@@ -24,7 +24,7 @@ def kto_keys_command() -> list[str]:
     script = Path(sys.executable).with_name("kto-keys")
     if script.exists():
         return [str(script)]
-    return [sys.executable, "-m", "kto_keys.cli"]
+    return [sys.executable, "-m", "kto_keys.cli.app"]
 
 
 def child_environment() -> dict[str, str]:

@@ -17,15 +17,15 @@ from typing import Any
 
 from bench.fixtures import fake_key
 from bench.table import Row
-from kto_keys.answers import Outcome, Payload
-from kto_keys.client import CallRecord
-from kto_keys.clock import FakeClock
-from kto_keys.codes import OutcomeKind
-from kto_keys.keys import parse_keys
-from kto_keys.logbook import event_line, logger, setup_logging
-from kto_keys.pool import KeyPool, Lease, Policy
-from kto_keys.state import StateCache
-from kto_keys.store import Store
+from kto_keys.core.answers import Outcome, Payload
+from kto_keys.core.clock import FakeClock
+from kto_keys.core.codes import OutcomeKind
+from kto_keys.core.keys import parse_keys
+from kto_keys.core.pool import KeyPool, Lease, Policy
+from kto_keys.edges.client import CallRecord
+from kto_keys.edges.logbook import event_line, logger, setup_logging
+from kto_keys.edges.state import StateCache
+from kto_keys.edges.store import Store
 
 KEY_COUNTS = (10, 100, 1000)
 CALLS = 20_000

@@ -8,7 +8,10 @@ from typing import Any
 
 from bench.fixtures import OffsetClock, fake_key, make_settings, run_collect
 from bench.table import Row
-from kto_keys.gateway import (
+from kto_keys.core.regions import Selection
+from kto_keys.edges.settings import Settings
+from kto_keys.jobs.collect import CollectOptions
+from kto_keys.sim import (
     BehaviourKind,
     Fault,
     GatewayConfig,
@@ -16,9 +19,6 @@ from kto_keys.gateway import (
     KeyBehaviour,
     run_gateway,
 )
-from kto_keys.job import CollectOptions
-from kto_keys.regions import Selection
-from kto_keys.settings import Settings
 
 PROVINCES = ("11", "26", "27", "28")
 RECORDS_PER_PROVINCE = 125  # 500 records: 1 % of them is 5

@@ -5,9 +5,17 @@ The programmatic API: the same functions that the CLI and the menu call.
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
-
-from kto_keys.api import (
+from kto_keys.core.errors import (
+    HostBlockedError,
+    KtoKeysError,
+    NoUsableKeyError,
+    RequestError,
+    ServiceConfigError,
+    SettingsError,
+)
+from kto_keys.core.version import __version__
+from kto_keys.edges.settings import Settings, load_settings
+from kto_keys.jobs.keys import (
     check_health,
     deactivate_key,
     key_detail,
@@ -16,15 +24,6 @@ from kto_keys.api import (
     status_rows,
     status_summary,
 )
-from kto_keys.errors import (
-    HostBlockedError,
-    KtoKeysError,
-    NoUsableKeyError,
-    RequestError,
-    ServiceConfigError,
-    SettingsError,
-)
-from kto_keys.settings import Settings, load_settings
 
 __all__ = [
     "HostBlockedError",

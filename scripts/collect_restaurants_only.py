@@ -11,7 +11,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from kto_keys.cli import app
+from kto_keys.cli.app import app
 
 
 def main(argv: list[str]) -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from kto_keys.cli import app
+from kto_keys.cli.app import app
 
 if __name__ == "__main__":
     app(["test-keys", *sys.argv[1:]], prog_name="test_api_keys.py")

@@ -14,11 +14,11 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
-from kto_keys.answers import Outcome
-from kto_keys.codes import OutcomeKind
-from kto_keys.keys import parse_keys
-from kto_keys.pool import KeyPool, Lease, Policy
-from kto_keys.state import StateCache
+from kto_keys.core.answers import Outcome
+from kto_keys.core.codes import OutcomeKind
+from kto_keys.core.keys import parse_keys
+from kto_keys.core.pool import KeyPool, Lease, Policy
+from kto_keys.edges.state import StateCache
 
 # A fixed moment (10:00 KST) so that no run straddles midnight in Korea.
 NOW = datetime(2026, 11, 24, 1, 0, tzinfo=UTC)

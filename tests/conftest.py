@@ -11,7 +11,7 @@ from urllib.parse import quote
 
 import pytest
 
-from kto_keys.clock import FakeClock
+from kto_keys.core.clock import FakeClock
 
 # 2026-11-24 10:00 KST: the middle of a working day in Korea.
 START = datetime(2026, 11, 24, 1, 0, tzinfo=UTC)
@@ -59,8 +59,8 @@ def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Path]
 from collections.abc import Callable  # noqa: E402
 from typing import Any  # noqa: E402
 
-from kto_keys.gateway import GatewayConfig, GatewayThread, KeyBehaviour  # noqa: E402
-from kto_keys.settings import Settings, settings_in  # noqa: E402
+from kto_keys.edges.settings import Settings, settings_in  # noqa: E402
+from kto_keys.sim import GatewayConfig, GatewayThread, KeyBehaviour  # noqa: E402
 
 GatewayFactory = Callable[..., GatewayThread]
 

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from kto_keys.answers import Outcome, classify, transport_fault
-from kto_keys.codes import CODES, OutcomeKind, describe
+from kto_keys.core.answers import Outcome, classify, transport_fault
+from kto_keys.core.codes import CODES, OutcomeKind, describe
 
 SAMPLES = Path(__file__).parents[2] / "shared" / "samples"
 

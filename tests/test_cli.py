@@ -12,9 +12,9 @@ from conftest import GatewayFactory, base64_key, encoded, hex_key
 from typer.testing import CliRunner
 
 from kto_keys import __version__
-from kto_keys.cli import STATE, app
-from kto_keys.clock import FakeClock
-from kto_keys.gateway import BehaviourKind, KeyBehaviour
+from kto_keys.cli.app import STATE, app
+from kto_keys.core.clock import FakeClock
+from kto_keys.sim import BehaviourKind, KeyBehaviour
 
 runner = CliRunner()
 

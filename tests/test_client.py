@@ -7,13 +7,13 @@ from pathlib import Path
 import pytest
 from conftest import FakeSleep, GatewayFactory, base64_key, encoded, hex_key, make_settings
 
-from kto_keys.client import TourClient
-from kto_keys.clock import FakeClock
-from kto_keys.codes import OutcomeKind
-from kto_keys.errors import HostBlockedError, NoUsableKeyError, ServiceConfigError
-from kto_keys.gateway import BehaviourKind, Fault, Generation, KeyBehaviour
-from kto_keys.runtime import open_runtime
-from kto_keys.store import Store
+from kto_keys.core.clock import FakeClock
+from kto_keys.core.codes import OutcomeKind
+from kto_keys.core.errors import HostBlockedError, NoUsableKeyError, ServiceConfigError
+from kto_keys.edges.client import TourClient
+from kto_keys.edges.store import Store
+from kto_keys.jobs.session import open_runtime
+from kto_keys.sim import BehaviourKind, Fault, Generation, KeyBehaviour
 
 LIST = "areaBasedList2"
 INTRO = "detailIntro2"
@@ -351,7 +351,7 @@ async def test_no_key_appears_in_logs_cache_database_or_errors(
     tmp_path: Path, gateway: GatewayFactory, clock: FakeClock, fake_sleep: FakeSleep
 ) -> None:
     """Neither the raw nor the encoded form of any key, nor more than its preview, is written."""
-    from kto_keys.logbook import setup_logging
+    from kto_keys.edges.logbook import setup_logging
 
     good, dead = base64_key(), base64_key()
     gw = gateway(

@@ -14,14 +14,14 @@ from typing import Any
 import pytest
 from conftest import FakeSleep, GatewayFactory, hex_key, make_settings
 
-from kto_keys.clock import FakeClock
-from kto_keys.errors import NoUsableKeyError
-from kto_keys.export import export_records
-from kto_keys.gateway import BehaviourKind, Fault, KeyBehaviour, Province
-from kto_keys.job import CollectOptions, CollectReport, collect
-from kto_keys.regions import Selection
-from kto_keys.runtime import open_runtime
-from kto_keys.settings import Settings
+from kto_keys.core.clock import FakeClock
+from kto_keys.core.errors import NoUsableKeyError
+from kto_keys.core.regions import Selection
+from kto_keys.edges.settings import Settings
+from kto_keys.jobs.collect import CollectOptions, CollectReport, collect
+from kto_keys.jobs.export import export_records
+from kto_keys.jobs.session import open_runtime
+from kto_keys.sim import BehaviourKind, Fault, KeyBehaviour, Province
 
 LIST = "areaBasedList2"
 
@@ -554,8 +554,8 @@ async def test_a_province_only_the_service_lists_can_be_chosen(
     )
     settings = make_settings(tmp_path, keys, gw.base_url)
     await run(settings, clock, fake_sleep, ("11",))
-    from kto_keys.regions import select
-    from kto_keys.store import Store
+    from kto_keys.core.regions import select
+    from kto_keys.edges.store import Store
 
     with Store(settings.db_path) as store:
         listed = store.cached_provinces()[1]

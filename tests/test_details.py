@@ -10,12 +10,12 @@ import pytest
 from conftest import FakeSleep, GatewayFactory, hex_key, make_settings
 from test_collect import run, stored_ids
 
-from kto_keys.clock import FakeClock
-from kto_keys.details import parse_kinds
-from kto_keys.errors import BudgetExhaustedError, NoUsableKeyError, SettingsError
-from kto_keys.export import export_records
-from kto_keys.gateway import KeyBehaviour
-from kto_keys.runtime import open_runtime
+from kto_keys.core.clock import FakeClock
+from kto_keys.core.errors import BudgetExhaustedError, NoUsableKeyError, SettingsError
+from kto_keys.jobs.details import parse_kinds
+from kto_keys.jobs.export import export_records
+from kto_keys.jobs.session import open_runtime
+from kto_keys.sim import KeyBehaviour
 
 INTRO, COMMON, IMAGE = "detailIntro2", "detailCommon2", "detailImage2"
 BOTH = ("intro", "common")

@@ -16,7 +16,7 @@ from urllib.parse import quote
 import aiohttp
 import pytest
 
-from kto_keys.gateway import (
+from kto_keys.sim import (
     DEFAULT_SIZES,
     PROVINCES,
     BehaviourKind,
@@ -29,7 +29,7 @@ from kto_keys.gateway import (
     Province,
     run_gateway,
 )
-from kto_keys.gateway.dataset import Dataset
+from kto_keys.sim.dataset import Dataset
 
 OWN_AGENT = {"User-Agent": "kto-keys-tests/0.1"}
 FROZEN = 1_000.0

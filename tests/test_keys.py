@@ -7,7 +7,7 @@ from urllib.parse import quote
 import pytest
 from conftest import base64_key, encoded, hex_key
 
-from kto_keys.keys import (
+from kto_keys.core.keys import (
     PREVIEW_LENGTH,
     ServiceKey,
     fingerprint_of,
@@ -16,7 +16,7 @@ from kto_keys.keys import (
     parse_keys,
     redact,
 )
-from kto_keys.pool import Lease
+from kto_keys.core.pool import Lease
 
 
 def windows(secret: str, size: int = PREVIEW_LENGTH + 1) -> list[str]:

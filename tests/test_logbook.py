@@ -7,12 +7,12 @@ import logging
 import pytest
 from conftest import hex_key
 
-from kto_keys.answers import Outcome
-from kto_keys.clock import FakeClock
-from kto_keys.codes import OutcomeKind
-from kto_keys.keys import ServiceKey
-from kto_keys.logbook import event_line
-from kto_keys.pool import EventKind, KeyPool, Policy, PoolEvent
+from kto_keys.core.answers import Outcome
+from kto_keys.core.clock import FakeClock
+from kto_keys.core.codes import OutcomeKind
+from kto_keys.core.keys import ServiceKey
+from kto_keys.core.pool import EventKind, KeyPool, Policy, PoolEvent
+from kto_keys.edges.logbook import event_line
 
 
 @pytest.mark.parametrize("kind", [pytest.param(kind, id=str(kind)) for kind in EventKind])

@@ -16,9 +16,9 @@ import pexpect
 import pytest
 from conftest import hex_key
 
-from kto_keys import cli
-from kto_keys.gateway import GatewayConfig, GatewayThread, KeyBehaviour, run_gateway
-from kto_keys.menu import ITEMS, collect_arguments
+from kto_keys.cli import app as cli
+from kto_keys.cli.menu import ITEMS, collect_arguments
+from kto_keys.sim import GatewayConfig, GatewayThread, KeyBehaviour, run_gateway
 
 PROMPT = "번호를 선택하세요 (0-7): "
 HINT = "0부터 7까지의 번호를 입력하세요"

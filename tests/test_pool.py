@@ -7,11 +7,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from conftest import base64_key, hex_key
 
-from kto_keys.answers import Outcome
-from kto_keys.clock import KST, FakeClock
-from kto_keys.codes import OutcomeKind, lookup
-from kto_keys.keys import ServiceKey
-from kto_keys.pool import (
+from kto_keys.core.answers import Outcome
+from kto_keys.core.clock import KST, FakeClock
+from kto_keys.core.codes import OutcomeKind, lookup
+from kto_keys.core.keys import ServiceKey
+from kto_keys.core.pool import (
     EventKind,
     Exhausted,
     KeyPool,

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from conftest import base64_key, encoded, hex_key
 
-from kto_keys.errors import SettingsError
-from kto_keys.pool import Policy
-from kto_keys.settings import DEFAULT_BASE_URL, load_settings
+from kto_keys.core.errors import SettingsError
+from kto_keys.core.pool import Policy
+from kto_keys.edges.settings import DEFAULT_BASE_URL, load_settings
 
 
 def write_env(path: Path, **values: str) -> Path:

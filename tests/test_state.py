@@ -17,14 +17,14 @@ from pathlib import Path
 import pytest
 from conftest import base64_key, encoded, hex_key
 
-from kto_keys import state as state_module
-from kto_keys.answers import Outcome
-from kto_keys.atomic import atomic_open, atomic_write_text
-from kto_keys.clock import KST, FakeClock
-from kto_keys.codes import OutcomeKind, lookup
-from kto_keys.keys import ServiceKey, parse_keys
-from kto_keys.pool import ErrorRecord, KeyPool, KeyState, Lease, Policy
-from kto_keys.state import SCHEMA_VERSION, StateCache, state_from_dict, state_to_dict
+from kto_keys.core.answers import Outcome
+from kto_keys.core.clock import KST, FakeClock
+from kto_keys.core.codes import OutcomeKind, lookup
+from kto_keys.core.keys import ServiceKey, parse_keys
+from kto_keys.core.pool import ErrorRecord, KeyPool, KeyState, Lease, Policy
+from kto_keys.edges import state as state_module
+from kto_keys.edges.atomic import atomic_open, atomic_write_text
+from kto_keys.edges.state import SCHEMA_VERSION, StateCache, state_from_dict, state_to_dict
 
 OP = "areaBasedList2"
 OTHER = "detailIntro2"

@@ -1,0 +1,165 @@
+"""Progress of a collection: rich bars on a terminal, plain timestamped lines in cron."""
+
+from __future__ import annotations
+
+from collections import Counter
+from types import TracebackType
+
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+)
+
+from kto_keys.core.clock import Clock, format_time
+from kto_keys.core.health import is_working
+from kto_keys.core.lang import pick
+from kto_keys.core.plan import DetailPlan
+from kto_keys.core.pool import KeyPool
+from kto_keys.core.regions import names_of
+
+PLAIN_EVERY = 0.1
+
+
+class ProgressDisplay:
+    """Shows the list and detail phases as they go."""
+
+    def __init__(
+        self,
+        console: Console,
+        lang: str,
+        clock: Clock,
+        quiet: bool = False,
+        pool: KeyPool | None = None,
+    ) -> None:
+        self.pool = pool
+        self.console = console
+        self.lang = lang
+        self.clock = clock
+        self.quiet = quiet
+        self.interactive = console.is_terminal and not quiet
+        self._progress = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[note]}"),
+            TimeElapsedColumn(),
+            console=console,
+            transient=True,
+            disable=not self.interactive,
+        )
+        self._tasks: dict[str, TaskID] = {}
+        self._records: Counter[str] = Counter()
+        self._details_done: Counter[str] = Counter()
+        self._details_total: dict[str, int] = {}
+        self._next_line: dict[str, int] = {}
+
+    def __enter__(self) -> ProgressDisplay:
+        self._progress.__enter__()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._progress.__exit__(exc_type, exc, tb)
+
+    def line(self, text: str) -> None:
+        """A plain progress line with the time, unless quiet."""
+        if not self.quiet and not self.interactive:
+            self.console.print(
+                f"[{format_time(self.clock.now())}] {text}", markup=False, highlight=False
+            )
+
+    # --- list phase ----------------------------------------------------------------------
+    def province_planned(self, province: str, pages: int, total: int, done: int) -> None:
+        """A province's size is known."""
+        name = names_of([province])[0]
+        self._tasks[province] = self._progress.add_task(
+            f"{province} {name}", total=max(pages, 1), completed=done, note=""
+        )
+        self.line(
+            pick(
+                self.lang,
+                f"{province} {name}: {total}건, {pages}쪽 (이미 {done}쪽 완료)",
+                f"{province} {name}: {total} records, {pages} pages ({done} already done)",
+            )
+        )
+
+    def page_stored(self, province: str, new: int, updated: int) -> None:
+        """One page landed."""
+        self._records[province] += new + updated
+        task = self._tasks.get(province)
+        if task is not None:
+            note = f"+{self._records[province]} {self._pool_note()}"
+            self._progress.update(task, advance=1, note=note)
+
+    def province_done(self, province: str, records: int, removed: int) -> None:
+        """A province is complete."""
+        task = self._tasks.get(province)
+        if task is not None:
+            total = self._progress.tasks[self._task_index(task)].total or 1
+            self._progress.update(task, completed=total, note=f"{records}")
+        self.line(
+            pick(
+                self.lang,
+                f"{province} 완료: {records}건 보유, {removed}건 삭제 표시",
+                f"{province} done: {records} records held, {removed} marked removed",
+            )
+        )
+
+    # --- detail phase --------------------------------------------------------------------
+    def details_planned(self, plan: DetailPlan) -> None:
+        """The plan is known: show it and open one bar per operation."""
+        for op in plan.operations:
+            days = "?" if op.more_days is None else str(op.more_days)
+            text = pick(
+                self.lang,
+                f"📋 {op.operation}: 필요 {op.needed}회, 오늘 남은 한도 {op.left_today}회, 이번 실행 {op.this_run}회, 남은 일수 {days}일",
+                f"📋 {op.operation}: {op.needed} calls needed, {op.left_today} left today, {op.this_run} this run, {days} more day(s)",
+            )
+            if not self.quiet:
+                self.console.print(text, markup=False)
+            self._details_total[op.operation] = op.this_run
+            self._next_line[op.operation] = max(1, int(op.this_run * PLAIN_EVERY))
+            self._tasks[op.operation] = self._progress.add_task(
+                op.operation, total=max(op.this_run, 1), note=""
+            )
+
+    def detail_stored(self, operation: str) -> None:
+        """One detail landed."""
+        self._details_done[operation] += 1
+        task = self._tasks.get(operation)
+        if task is not None:
+            self._progress.update(task, advance=1)
+            if self._details_done[operation] % 25 == 1:
+                self._progress.update(task, note=self._pool_note())
+        done, total = self._details_done[operation], self._details_total.get(operation, 0)
+        if done >= self._next_line.get(operation, 1) or done == total:
+            self._next_line[operation] = done + max(1, int(total * PLAIN_EVERY))
+            self.line(f"{operation}: {done}/{total}")
+
+    def _pool_note(self) -> str:
+        """Calls made today and working keys, for the bars (terminal only)."""
+        if self.pool is None or not self.interactive:
+            return ""
+        now = self.clock.now()
+        calls = sum(sum(self.pool.state(key).usage.values()) for key in self.pool.keys)
+        working = sum(1 for key in self.pool.keys if is_working(self.pool.state(key), now))
+        return pick(
+            self.lang,
+            f"· 오늘 호출 {calls} · 키 {working}/{len(self.pool.keys)}",
+            f"· {calls} calls today · keys {working}/{len(self.pool.keys)} working",
+        )
+
+    def _task_index(self, task: TaskID) -> int:
+        for index, candidate in enumerate(self._progress.tasks):
+            if candidate.id == task:
+                return index
+        return 0

@@ -1,0 +1,169 @@
+"""The pool's health: working keys over all keys, the level, and which keys need attention."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+
+from kto_keys.core.clock import next_kst_midnight
+from kto_keys.core.keys import ServiceKey
+from kto_keys.core.pool import KeyPool, KeyState
+
+
+class HealthLevel(StrEnum):
+    """The four levels of the doc, plus unknown when there is nothing to judge."""
+
+    HEALTHY = "healthy"
+    WARNING = "warning"
+    DANGER = "danger"
+    CRITICAL = "critical"
+    UNKNOWN = "unknown"
+
+    @property
+    def icon(self) -> str:
+        """The emoji people know the level by."""
+        return _ICONS[self]
+
+    @property
+    def exit_code(self) -> int:
+        """The monitoring convention: 0 ok, 1 warning, 2 critical, 3 unknown."""
+        return _EXIT_CODES[self]
+
+
+_ICONS = {
+    HealthLevel.HEALTHY: "🟢",
+    HealthLevel.WARNING: "🟡",
+    HealthLevel.DANGER: "🔴",
+    HealthLevel.CRITICAL: "❌",
+    HealthLevel.UNKNOWN: "❔",
+}
+_EXIT_CODES = {
+    HealthLevel.HEALTHY: 0,
+    HealthLevel.WARNING: 1,
+    HealthLevel.DANGER: 2,
+    HealthLevel.CRITICAL: 2,
+    HealthLevel.UNKNOWN: 3,
+}
+
+
+class Attention(StrEnum):
+    """Why a key needs a person to look at it."""
+
+    EXPIRED = "expired"
+    NOT_APPROVED = "not_approved"
+    NOT_ACTIVATED_YET = "not_activated_yet"
+    NOT_REGISTERED = "not_registered"
+    TEMPORARILY_DISABLED = "temporarily_disabled"
+    IP_RESTRICTED = "ip_restricted"
+    TOO_MANY_ERRORS = "too_many_errors"
+    DISABLED_BY_HAND = "disabled_by_hand"
+    ERROR_WAIT = "error_wait"
+
+
+_ATTENTION_BY_CODE = {
+    "31": Attention.EXPIRED,
+    "20": Attention.NOT_APPROVED,
+    "21": Attention.TEMPORARILY_DISABLED,
+    "32": Attention.IP_RESTRICTED,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class KeyNote:
+    """One line about one key: what is wrong or limited, and until when."""
+
+    key: ServiceKey
+    attention: Attention | None
+    text: str
+    until: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Health:
+    """The health report of a pool."""
+
+    level: HealthLevel
+    score: float
+    working: int
+    total: int
+    attention: tuple[KeyNote, ...]
+    limits: tuple[KeyNote, ...]
+
+    @property
+    def exit_code(self) -> int:
+        """The exit code `kto-keys health` gives this report."""
+        return self.level.exit_code
+
+
+def level_for(working: int, total: int) -> HealthLevel:
+    """Map a count of working keys to a level."""
+    if total == 0:
+        return HealthLevel.UNKNOWN
+    if working == 0:
+        return HealthLevel.CRITICAL
+    share = working / total
+    if share >= 0.8:
+        return HealthLevel.HEALTHY
+    if share >= 0.5:
+        return HealthLevel.WARNING
+    return HealthLevel.DANGER
+
+
+def is_working(state: KeyState, now: datetime) -> bool:
+    """Not deactivated and not in an error wait; spent quota still counts as working."""
+    in_wait = state.error_wait_until is not None and state.error_wait_until > now
+    return not state.is_deactivated and not in_wait
+
+
+def assess(pool: KeyPool, now: datetime, cache_lost: bool = False) -> Health:
+    """Score the pool and list the keys that need attention or are limited today."""
+    pool.roll_day(now)
+    total = len(pool.keys)
+    working = sum(1 for key in pool.keys if is_working(pool.state(key), now))
+    score = 100.0 * working / total if total else 0.0
+    level = HealthLevel.UNKNOWN if cache_lost else level_for(working, total)
+    attention = tuple(note for key in pool.keys if (note := attention_for(pool, key, now)))
+    return Health(level, score, working, total, attention, _limits(pool, now))
+
+
+def attention_for(pool: KeyPool, key: ServiceKey, now: datetime) -> KeyNote | None:
+    """What a person should know about a key that does not work now."""
+    state = pool.state(key)
+    if state.disabled_by_hand:
+        return KeyNote(key, Attention.DISABLED_BY_HAND, state.deactivation_reason or "by hand")
+    if state.deactivated_at is not None:
+        recovery = state.deactivated_at + pool.policy.recovery_after
+        reason = state.deactivation_reason or ""
+        return KeyNote(key, _attention_of(state, reason), reason, recovery)
+    if state.error_wait_until is not None and state.error_wait_until > now:
+        error = state.last_error
+        text = f"{error.code or ''} {error.message}".strip() if error else ""
+        return KeyNote(key, Attention.ERROR_WAIT, text, state.error_wait_until)
+    return None
+
+
+def _attention_of(state: KeyState, reason: str) -> Attention:
+    code = state.deactivation_code
+    if code == "30":
+        if "activated" in reason:
+            return Attention.NOT_ACTIVATED_YET
+        return Attention.NOT_REGISTERED
+    if code in _ATTENTION_BY_CODE:
+        return _ATTENTION_BY_CODE[code]
+    return Attention.TOO_MANY_ERRORS
+
+
+def _limits(pool: KeyPool, now: datetime) -> tuple[KeyNote, ...]:
+    notes = []
+    for key in pool.keys:
+        state = pool.state(key)
+        if state.is_deactivated:
+            continue
+        for operation in sorted(set(state.usage) | set(state.cooldowns)):
+            cooling = state.cooldowns.get(operation)
+            if cooling is not None and cooling > now:
+                notes.append(KeyNote(key, None, f"cooling:{operation}", cooling))
+            elif pool.quota_left(key, operation) <= 0:
+                notes.append(KeyNote(key, None, f"spent:{operation}", next_kst_midnight(now)))
+    return tuple(notes)

@@ -1,0 +1,567 @@
+"""The key pool: per-key state, the policies, and key selection (pure: no I/O, time passed in)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from enum import StrEnum
+
+from kto_keys.core.answers import Outcome
+from kto_keys.core.clock import kst_day, next_kst_midnight
+from kto_keys.core.codes import OutcomeKind
+from kto_keys.core.keys import ServiceKey
+
+MIN_PAUSE = timedelta(seconds=1)
+MAX_PAUSE = timedelta(seconds=60)
+
+
+@dataclass(frozen=True, slots=True)
+class Policy:
+    """The thresholds of the pool, all taken from the settings."""
+
+    daily_limit: int = 1000
+    reserve: int = 0
+    max_consecutive_errors: int = 5
+    rate_limit_cooldown: timedelta = timedelta(hours=1)
+    error_wait: timedelta = timedelta(minutes=10)
+    recovery_after: timedelta = timedelta(minutes=30)
+    activation_window: timedelta = timedelta(hours=2)
+
+    @property
+    def usable_limit(self) -> int:
+        """Calls per key and operation this tool may make today."""
+        return max(0, self.daily_limit - self.reserve)
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorRecord:
+    """The last error a key met."""
+
+    code: str | None
+    symbol: str
+    message: str
+    at: datetime
+    kind: str
+
+
+@dataclass(slots=True)
+class KeyState:
+    """Everything remembered about one key, known by its fingerprint."""
+
+    fingerprint: str
+    first_seen: datetime
+    usage_day: date | None = None
+    usage: dict[str, int] = field(default_factory=dict)
+    total_calls: int = 0
+    total_successes: int = 0
+    total_errors: int = 0
+    consecutive_errors: int = 0
+    last_error: ErrorRecord | None = None
+    last_success: datetime | None = None
+    latency_ms_avg: float | None = None
+    error_wait_until: datetime | None = None
+    pause_until: datetime | None = None
+    cooldowns: dict[str, datetime] = field(default_factory=dict)
+    deactivated_at: datetime | None = None
+    deactivation_reason: str | None = None
+    deactivation_code: str | None = None
+    disabled_by_hand: bool = False
+
+    @property
+    def is_deactivated(self) -> bool:
+        """True when the key is out of the pool, by a policy or by hand."""
+        return self.deactivated_at is not None or self.disabled_by_hand
+
+
+class Reason(StrEnum):
+    """Why a key can or cannot take a call for an operation now."""
+
+    OK = "ok"
+    DISABLED = "disabled"
+    DEACTIVATED = "deactivated"
+    COOLING = "cooling"
+    QUOTA_SPENT = "quota_spent"
+    ERROR_WAIT = "error_wait"
+    PAUSED = "paused"
+    BUSY = "busy"
+
+
+@dataclass(frozen=True, slots=True)
+class Availability:
+    """Whether a key may be used for an operation, and if not, until when."""
+
+    reason: Reason
+    until: datetime | None = None
+
+    @property
+    def is_usable(self) -> bool:
+        """True when the key can take the call now."""
+        return self.reason is Reason.OK
+
+
+@dataclass(frozen=True, slots=True)
+class Lease:
+    """A key handed out for one call."""
+
+    key: ServiceKey
+    operation: str
+    probe: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Wait:
+    """Keys exist but are busy for a moment: try again after a release or `until`."""
+
+    until: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class Exhausted:
+    """No key can make this call; `key` is usable soonest, at `until` (None: not by waiting)."""
+
+    operation: str
+    key: ServiceKey | None
+    until: datetime | None
+    reason: Reason | None
+
+
+class EventKind(StrEnum):
+    """Things worth a log line."""
+
+    SUCCESS = "success"
+    FAILURE = "failure"
+    DAILY_LIMIT = "daily_limit"
+    QUOTA_SPENT = "quota_spent"
+    RATE_LIMITED = "rate_limited"
+    DEACTIVATED = "deactivated"
+    RECOVERED = "recovered"
+    PROBE_FAILED = "probe_failed"
+    OUTAGE = "outage"
+    REQUEST_ERROR = "request_error"
+
+
+@dataclass(frozen=True, slots=True)
+class PoolEvent:
+    """One change in the pool, for logs and progress."""
+
+    kind: EventKind
+    key: ServiceKey
+    operation: str
+    outcome: Outcome | None = None
+    until: datetime | None = None
+    detail: str = ""
+
+
+class KeyPool:
+    """Picks keys per operation, records outcomes, and applies every policy."""
+
+    def __init__(
+        self,
+        keys: Sequence[ServiceKey],
+        policy: Policy,
+        now: datetime,
+        states: Mapping[str, KeyState] | None = None,
+    ) -> None:
+        self.keys = tuple(keys)
+        self.policy = policy
+        known = states or {}
+        self._states = {
+            key.fingerprint: known.get(key.fingerprint) or KeyState(key.fingerprint, now)
+            for key in self.keys
+        }
+        self._in_flight = {key.fingerprint: 0 for key in self.keys}
+        self._proven: set[tuple[str, str]] = set()
+        self._failed_since_success: set[str] = set()
+        self._uncoded_auth: set[str] = set()
+        self.outage_since: datetime | None = None
+        self.revision = 0
+        self.durable_revision = 0
+        self._rolled_day: date | None = None
+        self.roll_day(now)
+
+    # --- reading -------------------------------------------------------------------------
+    def state(self, key: ServiceKey) -> KeyState:
+        """The state of one key."""
+        return self._states[key.fingerprint]
+
+    def states(self) -> dict[str, KeyState]:
+        """Every state, by fingerprint (what the cache saves)."""
+        return dict(self._states)
+
+    def replace_states(self, states: Mapping[str, KeyState]) -> None:
+        """Adopt states merged with another process's saves."""
+        for fingerprint, state in states.items():
+            if fingerprint in self._states:
+                self._states[fingerprint] = state
+        self._rolled_day = None
+
+    def key_by_index(self, index: int) -> ServiceKey:
+        """The key shown as `#index`."""
+        if not 0 <= index < len(self.keys):
+            raise IndexError(index)
+        return self.keys[index]
+
+    def used(self, key: ServiceKey, operation: str) -> int:
+        """Calls made today with this key for this operation."""
+        return self.state(key).usage.get(operation, 0)
+
+    def quota_left(self, key: ServiceKey, operation: str) -> int:
+        """Calls this key may still make today for this operation."""
+        return max(0, self.policy.usable_limit - self.used(key, operation))
+
+    def pool_quota_left(self, operation: str, now: datetime) -> int:
+        """Calls the whole pool may still make today for this operation, usable keys only."""
+        self.roll_day(now)
+        return sum(
+            self.quota_left(key, operation)
+            for key in self.keys
+            if not self.state(key).is_deactivated
+            and self._cooling_until(key, operation, now) is None
+        )
+
+    def availability(self, key: ServiceKey, operation: str, now: datetime) -> Availability:
+        """Whether `key` may take a call for `operation` now, ignoring in-flight limits."""
+        state = self.state(key)
+        if state.disabled_by_hand:
+            return Availability(Reason.DISABLED)
+        if state.deactivated_at is not None:
+            return Availability(
+                Reason.DEACTIVATED, state.deactivated_at + self.policy.recovery_after
+            )
+        cooling = self._cooling_until(key, operation, now)
+        if cooling is not None:
+            return Availability(Reason.COOLING, cooling)
+        if self.quota_left(key, operation) <= 0:
+            return Availability(Reason.QUOTA_SPENT, next_kst_midnight(now))
+        if state.pause_until is not None and state.pause_until > now:
+            return Availability(Reason.PAUSED, state.pause_until)
+        if state.error_wait_until is not None and state.error_wait_until > now:
+            return Availability(Reason.ERROR_WAIT, state.error_wait_until)
+        return Availability(Reason.OK)
+
+    def is_usable(self, key: ServiceKey, operation: str, now: datetime) -> bool:
+        """True when the key could take a call for the operation now (error waits allowed)."""
+        reason = self.availability(key, operation, now).reason
+        return reason in (Reason.OK, Reason.ERROR_WAIT, Reason.PAUSED)
+
+    def is_proven(self, key: ServiceKey, operation: str) -> bool:
+        """True once the key answered this operation successfully in this run."""
+        return (key.fingerprint, operation) in self._proven
+
+    def in_flight(self, key: ServiceKey) -> int:
+        """Calls under way with this key."""
+        return self._in_flight[key.fingerprint]
+
+    def recovery_candidates(self, now: datetime, force: bool = False) -> list[ServiceKey]:
+        """Deactivated keys whose recovery time has come (all of them with `force`)."""
+        due = []
+        for key in self.keys:
+            state = self.state(key)
+            if state.deactivated_at is None or state.disabled_by_hand:
+                continue
+            if force or state.deactivated_at + self.policy.recovery_after <= now:
+                due.append(key)
+        return due
+
+    def next_usable(self, operation: str, now: datetime) -> Exhausted:
+        """Which key is usable soonest for the operation, and when."""
+        best: tuple[datetime, ServiceKey, Reason] | None = None
+        for key in self.keys:
+            availability = self.availability(key, operation, now)
+            if availability.until is None:
+                continue
+            if best is None or availability.until < best[0]:
+                best = (availability.until, key, availability.reason)
+        if best is None:
+            return Exhausted(operation, None, None, None)
+        return Exhausted(operation, best[1], best[0], best[2])
+
+    # --- choosing ------------------------------------------------------------------------
+    def acquire(self, operation: str, now: datetime) -> Lease | Wait | Exhausted:
+        """Hand out the best key for the operation and count the call against it."""
+        self.roll_day(now)
+        limit = self.policy.usable_limit
+        ready: ServiceKey | None = None
+        waiting: ServiceKey | None = None
+        ready_used = waiting_used = limit
+        busy_until: list[datetime | None] = []
+        # One tight pass over the keys: this runs before every call, with up to thousands of keys.
+        for key in self.keys:
+            state = self._states[key.fingerprint]
+            if state.disabled_by_hand or state.deactivated_at is not None:
+                continue
+            if state.cooldowns:
+                cooling = state.cooldowns.get(operation)
+                if cooling is not None and cooling > now:
+                    continue
+            used = state.usage.get(operation, 0)
+            if used >= limit:
+                continue
+            if state.pause_until is not None and state.pause_until > now:
+                busy_until.append(state.pause_until)
+                continue
+            if (
+                self._in_flight[key.fingerprint]
+                and (key.fingerprint, operation) not in self._proven
+            ):
+                busy_until.append(None)
+                continue
+            if state.error_wait_until is not None and state.error_wait_until > now:
+                if used < waiting_used:
+                    waiting, waiting_used = key, used
+            elif used < ready_used:
+                ready, ready_used = key, used
+        chosen = ready or waiting
+        if chosen is not None:
+            self._count_call(chosen, operation)
+            return Lease(chosen, operation)
+        if busy_until:
+            known = [moment for moment in busy_until if moment is not None]
+            return Wait(None if len(known) < len(busy_until) else min(known))
+        return self.next_usable(operation, now)
+
+    def begin_probe(self, key: ServiceKey, operation: str, now: datetime) -> Lease:
+        """Hand out a deactivated key for one recovery probe."""
+        self.roll_day(now)
+        self._count_call(key, operation)
+        return Lease(key, operation, probe=True)
+
+    def lease_key(self, key: ServiceKey, operation: str, now: datetime) -> Lease:
+        """Hand out one given key for a test call; a deactivated key's call is a probe."""
+        if self.state(key).deactivated_at is not None and not self.state(key).disabled_by_hand:
+            return self.begin_probe(key, operation, now)
+        self.roll_day(now)
+        self._count_call(key, operation)
+        return Lease(key, operation)
+
+    # --- recording -----------------------------------------------------------------------
+    def record_outcome(
+        self, lease: Lease, outcome: Outcome, now: datetime, latency_s: float | None = None
+    ) -> list[PoolEvent]:
+        """Apply the policy for one answer and say what changed."""
+        key, operation = lease.key, lease.operation
+        self._in_flight[key.fingerprint] = max(0, self._in_flight[key.fingerprint] - 1)
+        self.revision += 1
+        state = self.state(key)
+        if latency_s is not None:
+            sample = latency_s * 1000
+            previous = state.latency_ms_avg
+            state.latency_ms_avg = sample if previous is None else previous * 0.8 + sample * 0.2
+        if lease.probe:
+            return self._record_probe(key, operation, outcome, now)
+        kind = outcome.kind
+        if kind is OutcomeKind.SUCCESS:
+            return [self._record_success(key, operation, outcome, now)]
+        if kind in (OutcomeKind.REQUEST_ERROR, OutcomeKind.CONFIG_ERROR, OutcomeKind.HOST_BLOCKED):
+            return [PoolEvent(EventKind.REQUEST_ERROR, key, operation, outcome)]
+        if kind is OutcomeKind.RATE_LIMIT:
+            pause = timedelta(seconds=outcome.retry_after or 0)
+            state.pause_until = now + min(max(pause, MIN_PAUSE), MAX_PAUSE)
+            return [PoolEvent(EventKind.RATE_LIMITED, key, operation, outcome, state.pause_until)]
+        if kind is OutcomeKind.DAILY_LIMIT:
+            return [self._cool_down(key, operation, outcome, now)]
+        if kind is OutcomeKind.KEY_UNUSABLE:
+            self._note_error(state, outcome, now)
+            return [
+                self._deactivate(
+                    key, operation, outcome, now, self._reason_for(state, outcome, now)
+                )
+            ]
+        return self._record_transient(key, operation, outcome, now)
+
+    def deactivate_by_hand(self, key: ServiceKey, reason: str, now: datetime) -> None:
+        """Take a key out of the pool until it is enabled again."""
+        state = self.state(key)
+        state.disabled_by_hand = True
+        state.deactivation_reason = reason
+        state.deactivated_at = state.deactivated_at or now
+        self._durable_change()
+
+    def enable_by_hand(self, key: ServiceKey) -> None:
+        """Put a key back, whatever took it out."""
+        self._reactivate(self.state(key))
+        self._durable_change()
+
+    def roll_day(self, now: datetime) -> None:
+        """Reset usage at midnight Korea time; spent-quota cool-downs end with the day."""
+        today = kst_day(now)
+        if today == self._rolled_day:
+            return
+        self._rolled_day = today
+        for state in self._states.values():
+            if state.usage_day != today:
+                if state.usage_day is not None and state.usage:
+                    state.cooldowns.clear()
+                state.usage_day = today
+                state.usage = {}
+
+    def uncoded_auth_everywhere(self) -> bool:
+        """True when every key in the pool was refused with a bare 401/403 this run."""
+        candidates = {key.fingerprint for key in self.keys if not self.state(key).is_deactivated}
+        return len(candidates) >= 2 and candidates <= self._uncoded_auth
+
+    def usable_count(self, operation: str, now: datetime) -> int:
+        """How many keys could take a call for the operation now, error waits included."""
+        return sum(1 for key in self.keys if self.is_usable(key, operation, now))
+
+    # --- internals -----------------------------------------------------------------------
+    def _count_call(self, key: ServiceKey, operation: str) -> None:
+        state = self.state(key)
+        state.usage[operation] = state.usage.get(operation, 0) + 1
+        state.total_calls += 1
+        self._in_flight[key.fingerprint] += 1
+        self.revision += 1
+
+    def _cooling_until(self, key: ServiceKey, operation: str, now: datetime) -> datetime | None:
+        until = self.state(key).cooldowns.get(operation)
+        return until if until is not None and until > now else None
+
+    def _durable_change(self) -> None:
+        self.revision += 1
+        self.durable_revision = self.revision
+
+    def _record_success(
+        self, key: ServiceKey, operation: str, outcome: Outcome, now: datetime
+    ) -> PoolEvent:
+        state = self.state(key)
+        state.total_successes += 1
+        state.consecutive_errors = 0
+        state.last_success = now
+        state.error_wait_until = None
+        state.cooldowns.pop(operation, None)
+        self._proven.add((key.fingerprint, operation))
+        self._failed_since_success.clear()
+        self._uncoded_auth.clear()
+        if self.outage_since is not None:
+            self.outage_since = None
+            self._durable_change()
+        if self.quota_left(key, operation) <= 0:
+            return PoolEvent(EventKind.QUOTA_SPENT, key, operation, outcome, next_kst_midnight(now))
+        return PoolEvent(EventKind.SUCCESS, key, operation, outcome)
+
+    def _record_transient(
+        self, key: ServiceKey, operation: str, outcome: Outcome, now: datetime
+    ) -> list[PoolEvent]:
+        state = self.state(key)
+        self._proven.discard((key.fingerprint, operation))
+        if outcome.uncoded_auth:
+            self._uncoded_auth.add(key.fingerprint)
+        self._failed_since_success.add(key.fingerprint)
+        if self.outage_since is not None:
+            state.total_errors += 1
+            state.last_error = _error_record(outcome, now)
+            return [PoolEvent(EventKind.FAILURE, key, operation, outcome, detail="outage")]
+        self._note_error(state, outcome, now)
+        events = [PoolEvent(EventKind.FAILURE, key, operation, outcome)]
+        if state.consecutive_errors >= self.policy.max_consecutive_errors:
+            reason = f"{state.consecutive_errors} consecutive errors"
+            events.append(self._deactivate(key, operation, outcome, now, reason))
+            return events
+        state.error_wait_until = now + self.policy.error_wait
+        if self._is_outage(operation, now):
+            self.outage_since = now
+            for other in self._states.values():
+                other.error_wait_until = None
+            self._durable_change()
+            events.append(PoolEvent(EventKind.OUTAGE, key, operation, outcome))
+        return events
+
+    def _is_outage(self, operation: str, now: datetime) -> bool:
+        # Keys that cannot take this operation (spent, cooling) will not be called to fail.
+        working = {key.fingerprint for key in self.keys if self.is_usable(key, operation, now)}
+        return len(working) >= 2 and working <= self._failed_since_success
+
+    def _cool_down(
+        self, key: ServiceKey, operation: str, outcome: Outcome, now: datetime
+    ) -> PoolEvent:
+        state = self.state(key)
+        until = now + self.policy.rate_limit_cooldown
+        state.cooldowns[operation] = until
+        state.last_error = _error_record(outcome, now)
+        self._proven.discard((key.fingerprint, operation))
+        self._durable_change()
+        return PoolEvent(EventKind.DAILY_LIMIT, key, operation, outcome, until)
+
+    def _deactivate(
+        self, key: ServiceKey, operation: str, outcome: Outcome, now: datetime, reason: str
+    ) -> PoolEvent:
+        state = self.state(key)
+        state.deactivated_at = now
+        state.deactivation_reason = reason
+        state.deactivation_code = outcome.code
+        state.error_wait_until = None
+        self._proven = {pair for pair in self._proven if pair[0] != key.fingerprint}
+        self._durable_change()
+        return PoolEvent(
+            EventKind.DEACTIVATED,
+            key,
+            operation,
+            outcome,
+            now + self.policy.recovery_after,
+            reason,
+        )
+
+    def _reason_for(self, state: KeyState, outcome: Outcome, now: datetime) -> str:
+        reason = f"{outcome.code} {outcome.symbol}".strip() or "key refused"
+        recent = now - state.first_seen < self.policy.activation_window
+        if outcome.code == "30" and state.last_success is None and recent:
+            reason += " (may not be activated yet)"
+        return reason
+
+    def _record_probe(
+        self, key: ServiceKey, operation: str, outcome: Outcome, now: datetime
+    ) -> list[PoolEvent]:
+        state = self.state(key)
+        accepted = outcome.kind in (
+            OutcomeKind.SUCCESS,
+            OutcomeKind.DAILY_LIMIT,
+            OutcomeKind.RATE_LIMIT,
+            OutcomeKind.REQUEST_ERROR,
+        )
+        if not accepted:
+            self._note_error(state, outcome, now)
+            state.consecutive_errors = min(
+                state.consecutive_errors, self.policy.max_consecutive_errors
+            )
+            state.deactivated_at = now
+            if outcome.kind is OutcomeKind.KEY_UNUSABLE:
+                state.deactivation_reason = self._reason_for(state, outcome, now)
+                state.deactivation_code = outcome.code
+            self._durable_change()
+            return [
+                PoolEvent(
+                    EventKind.PROBE_FAILED,
+                    key,
+                    operation,
+                    outcome,
+                    now + self.policy.recovery_after,
+                    state.deactivation_reason or "",
+                )
+            ]
+        self._reactivate(state)
+        self._durable_change()
+        events = [PoolEvent(EventKind.RECOVERED, key, operation, outcome)]
+        if outcome.kind is OutcomeKind.SUCCESS:
+            self._record_success(key, operation, outcome, now)
+        elif outcome.kind is OutcomeKind.DAILY_LIMIT:
+            events.append(self._cool_down(key, operation, outcome, now))
+        return events
+
+    def _reactivate(self, state: KeyState) -> None:
+        state.deactivated_at = None
+        state.deactivation_reason = None
+        state.deactivation_code = None
+        state.disabled_by_hand = False
+        state.consecutive_errors = 0
+        state.error_wait_until = None
+
+    def _note_error(self, state: KeyState, outcome: Outcome, now: datetime) -> None:
+        state.consecutive_errors += 1
+        state.total_errors += 1
+        state.last_error = _error_record(outcome, now)
+
+
+def _error_record(outcome: Outcome, now: datetime) -> ErrorRecord:
+    message = outcome.message[:200]
+    return ErrorRecord(outcome.code, outcome.symbol, message, now, str(outcome.kind))

@@ -1,0 +1,220 @@
+"""Settings: CLI options over the environment over the env file, checked into a frozen value."""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from dotenv import dotenv_values
+
+from kto_keys.core.errors import SettingsError
+from kto_keys.core.keys import ServiceKey, parse_keys
+from kto_keys.core.pool import Policy
+
+DEFAULT_BASE_URL = "https://apis.data.go.kr/B551011/KorService2"
+DEFAULTS: dict[str, str] = {
+    "KTO_API_KEY": "",
+    "KTO_API_DAILY_LIMIT": "1000",
+    "KTO_API_BASE_URL": DEFAULT_BASE_URL,
+    "KTO_CACHE_PATH": "data/cache/api_key_cache.json",
+    "KTO_DB_PATH": "data/kto.db",
+    "KTO_LOG_DIR": "logs",
+    "KTO_MAX_CONSECUTIVE_ERRORS": "5",
+    "KTO_RATE_LIMIT_COOLDOWN_S": "3600",
+    "KTO_ERROR_WAIT_S": "600",
+    "KTO_RECOVERY_AFTER_S": "1800",
+    "KTO_RESERVE": "0",
+    "KTO_LANG": "ko",
+    "KTO_CONNECT_TIMEOUT_S": "10",
+    "KTO_READ_TIMEOUT_S": "30",
+}
+LANGUAGES = ("ko", "en")
+# Longer waits overflow timedelta/datetime arithmetic in the pool; no real setting comes near.
+_MAX_SECONDS = 10**9
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Every setting of a run, checked."""
+
+    keys: tuple[ServiceKey, ...]
+    key_warnings: tuple[str, ...]
+    key_source: str
+    daily_limit: int
+    base_url: str
+    cache_path: Path
+    db_path: Path
+    log_dir: Path
+    max_consecutive_errors: int
+    rate_limit_cooldown_s: float
+    error_wait_s: float
+    recovery_after_s: float
+    reserve: int
+    lang: str
+    connect_timeout_s: float
+    read_timeout_s: float
+    env_file: Path | None = None
+    sources: Mapping[str, str] = field(default_factory=dict)
+
+    def policy(self) -> Policy:
+        """The key pool's thresholds."""
+        return Policy(
+            daily_limit=self.daily_limit,
+            reserve=self.reserve,
+            max_consecutive_errors=self.max_consecutive_errors,
+            rate_limit_cooldown=timedelta(seconds=self.rate_limit_cooldown_s),
+            error_wait=timedelta(seconds=self.error_wait_s),
+            recovery_after=timedelta(seconds=self.recovery_after_s),
+        )
+
+    def require_keys(self) -> None:
+        """Fail with a clear line when no key is configured."""
+        if not self.keys:
+            where = f" or in {self.env_file}" if self.env_file else " or in .env"
+            raise SettingsError(
+                f"KTO_API_KEY is empty: set KTO_API_KEY=key1,key2,... in the environment{where}"
+            )
+
+
+def load_settings(
+    env_file: Path | None = None,
+    overrides: Mapping[str, str | None] | None = None,
+    environ: Mapping[str, str] | None = None,
+    cwd: Path | None = None,
+    read_env_file: bool = True,
+) -> Settings:
+    """Read settings with the precedence CLI options > environment > env file > defaults."""
+    here = cwd or Path.cwd()
+    env = os.environ if environ is None else environ
+    file_path, file_values = _read_env_file(env_file, here) if read_env_file else (None, {})
+    values: dict[str, str] = dict(DEFAULTS)
+    sources = dict.fromkeys(DEFAULTS, "default")
+    for name in DEFAULTS:
+        for origin, layer in (
+            (str(file_path), file_values),
+            ("environment", env),
+            ("option", overrides or {}),
+        ):
+            value = layer.get(name)
+            if value is not None:
+                values[name] = value
+                sources[name] = origin
+    parsed = parse_keys(values["KTO_API_KEY"], _key_source(sources["KTO_API_KEY"], here))
+    daily_limit = _integer(values, "KTO_API_DAILY_LIMIT", minimum=1)
+    reserve = _integer(values, "KTO_RESERVE", minimum=0)
+    if reserve >= daily_limit:
+        raise SettingsError(
+            f"KTO_RESERVE={reserve} leaves no calls of KTO_API_DAILY_LIMIT={daily_limit}"
+        )
+    connect_timeout = _seconds(values, "KTO_CONNECT_TIMEOUT_S")
+    read_timeout = _seconds(values, "KTO_READ_TIMEOUT_S")
+    if connect_timeout <= 0 or read_timeout <= 0:
+        raise SettingsError("KTO_CONNECT_TIMEOUT_S and KTO_READ_TIMEOUT_S must be more than 0")
+    return Settings(
+        keys=parsed.keys,
+        key_warnings=parsed.warnings,
+        key_source=sources["KTO_API_KEY"],
+        daily_limit=daily_limit,
+        base_url=_base_url(values["KTO_API_BASE_URL"]),
+        cache_path=_path(values["KTO_CACHE_PATH"], here),
+        db_path=_path(values["KTO_DB_PATH"], here),
+        log_dir=_path(values["KTO_LOG_DIR"], here),
+        max_consecutive_errors=_integer(values, "KTO_MAX_CONSECUTIVE_ERRORS", minimum=1),
+        rate_limit_cooldown_s=_seconds(values, "KTO_RATE_LIMIT_COOLDOWN_S"),
+        error_wait_s=_seconds(values, "KTO_ERROR_WAIT_S"),
+        recovery_after_s=_seconds(values, "KTO_RECOVERY_AFTER_S"),
+        reserve=reserve,
+        lang=_language(values["KTO_LANG"]),
+        connect_timeout_s=connect_timeout,
+        read_timeout_s=read_timeout,
+        env_file=file_path,
+        sources=sources,
+    )
+
+
+def _read_env_file(env_file: Path | None, here: Path) -> tuple[Path | None, dict[str, str]]:
+    path = (here / env_file) if env_file is not None and not env_file.is_absolute() else env_file
+    if path is None:
+        path = here / ".env"
+        if not path.exists():
+            return None, {}
+    try:
+        with path.open(encoding="utf-8") as handle:
+            values = dotenv_values(stream=handle)
+    except (OSError, UnicodeDecodeError) as error:
+        reason = error.strerror if isinstance(error, OSError) else "not UTF-8 text"
+        raise SettingsError(f"cannot read env file {path}: {reason}") from None
+    return path, {name: value for name, value in values.items() if value is not None}
+
+
+def _key_source(origin: str, here: Path) -> str:
+    if origin in ("environment", "option", "default"):
+        return origin
+    try:
+        return str(Path(origin).relative_to(here))
+    except ValueError:
+        return origin
+
+
+def _integer(values: Mapping[str, str], name: str, minimum: int) -> int:
+    text = values[name].strip()
+    try:
+        number = int(text)
+    except ValueError:
+        raise SettingsError(f"{name}={text!r} is not a whole number") from None
+    if number < minimum:
+        raise SettingsError(f"{name}={number} must be at least {minimum}")
+    return number
+
+
+def _seconds(values: Mapping[str, str], name: str) -> float:
+    text = values[name].strip()
+    try:
+        number = float(text)
+    except ValueError:
+        raise SettingsError(f"{name}={text!r} is not a number of seconds") from None
+    if not math.isfinite(number):
+        raise SettingsError(f"{name}={text!r} is not a finite number of seconds")
+    if number < 0:
+        raise SettingsError(f"{name}={text} must not be negative")
+    if number > _MAX_SECONDS:
+        raise SettingsError(f"{name}={text} is more than {_MAX_SECONDS:,} seconds")
+    return number
+
+
+def _base_url(text: str) -> str:
+    url = text.strip().rstrip("/")
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise SettingsError(f"KTO_API_BASE_URL={text!r} is not an http(s) URL")
+    return url
+
+
+def _path(text: str, here: Path) -> Path:
+    path = Path(text.strip()).expanduser()
+    return path if path.is_absolute() else here / path
+
+
+def _language(text: str) -> str:
+    lang = text.strip().lower()
+    if lang not in LANGUAGES:
+        raise SettingsError(f"KTO_LANG={text!r} is not one of: {', '.join(LANGUAGES)}")
+    return lang
+
+
+def settings_in(folder: Path, keys: list[str], base_url: str, **overrides: str) -> Settings:
+    """Settings with every file inside `folder` and no env file: the demo, tests and benchmarks."""
+    environ = {
+        "KTO_API_KEY": ",".join(keys),
+        "KTO_API_BASE_URL": base_url,
+        "KTO_CACHE_PATH": str(folder / "cache" / "api_key_cache.json"),
+        "KTO_DB_PATH": str(folder / "kto.db"),
+        "KTO_LOG_DIR": str(folder / "logs"),
+        **overrides,
+    }
+    return load_settings(environ=environ, read_env_file=False)

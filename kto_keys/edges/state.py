@@ -1,0 +1,260 @@
+"""The JSON state cache: key states by fingerprint, merged and saved atomically under a lock."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import time
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+from filelock import FileLock, Timeout
+
+from kto_keys.core.clock import parse_time
+from kto_keys.core.errors import CacheLockedError
+from kto_keys.core.pool import ErrorRecord, KeyPool, KeyState
+from kto_keys.edges.atomic import atomic_write_text
+
+SCHEMA_VERSION = 1
+SAVE_INTERVAL_S = 1.0
+_ADDITIVE = ("total_calls", "total_successes", "total_errors")
+StateDict = dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class LoadResult:
+    """What the cache held, and a one-line notice when it had to be set aside."""
+
+    states: dict[str, KeyState]
+    notice: str | None = None
+
+    @property
+    def was_lost(self) -> bool:
+        """True when the file was corrupt and its state is gone."""
+        return self.notice is not None
+
+
+class StateCache:
+    """One cache file, shared safely between processes."""
+
+    def __init__(self, path: Path, lock_timeout_s: float = 30.0) -> None:
+        self.path = path
+        self._lock = FileLock(str(path) + ".lock", timeout=lock_timeout_s)
+        self._baseline: dict[str, StateDict] = {}
+        self._saved_revision = -1
+        self._saved_durable = 0
+        self._last_save = 0.0
+        self.notice: str | None = None
+
+    def load(self) -> LoadResult:
+        """Read the cache; a corrupt file is moved aside and reported, never fatal."""
+        with self._locked():
+            disk, notice = self._read()
+        self.notice = notice
+        self._baseline = disk
+        return LoadResult({fp: state_from_dict(data) for fp, data in disk.items()}, notice)
+
+    def sync(self, pool: KeyPool) -> None:
+        """Merge this process's changes with the file's and write the result."""
+        ours = {fp: state_to_dict(state) for fp, state in pool.states().items()}
+        with self._locked():
+            disk, notice = self._read()
+            self.notice = self.notice or notice
+            merged = dict(disk)
+            for fingerprint, current in ours.items():
+                merged[fingerprint] = merge_state(
+                    disk.get(fingerprint), self._baseline.get(fingerprint), current
+                )
+            self._write(merged)
+        self._baseline = merged
+        pool.replace_states({fp: state_from_dict(merged[fp]) for fp in ours})
+        self._saved_revision = pool.revision
+        self._saved_durable = pool.durable_revision
+        self._last_save = time.monotonic()
+
+    def save_if_due(self, pool: KeyPool, force: bool = False) -> bool:
+        """Save at once after a change of state, and usage at least once a second."""
+        if pool.revision == self._saved_revision and not force:
+            return False
+        urgent = pool.durable_revision > self._saved_durable
+        if force or urgent or time.monotonic() - self._last_save >= SAVE_INTERVAL_S:
+            self.sync(pool)
+            return True
+        return False
+
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[None]:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self._lock.acquire()
+        except Timeout as error:
+            raise CacheLockedError(
+                f"the key cache {self.path} is locked by another process"
+            ) from error
+        try:
+            yield
+        finally:
+            self._lock.release()
+
+    def _read(self) -> tuple[dict[str, StateDict], str | None]:
+        try:
+            text = self.path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return {}, None
+        except UnicodeDecodeError:
+            return {}, self._set_aside("corrupt")
+        except OSError as error:
+            return {}, self._set_aside(f"unreadable ({error.strerror})")
+        try:
+            document = json.loads(text)
+            if not isinstance(document, dict) or document.get("schema") != SCHEMA_VERSION:
+                raise ValueError("unknown schema")
+            keys = document["keys"]
+            if not isinstance(keys, dict):
+                raise ValueError("no key table")
+            for data in keys.values():
+                state_from_dict(data)
+        except (ValueError, KeyError, TypeError, AttributeError):
+            return {}, self._set_aside("corrupt")
+        return dict(keys), None
+
+    def _set_aside(self, why: str) -> str:
+        stamp = time.strftime("%Y%m%dT%H%M%S")
+        target = self.path.with_name(f"{self.path.name}.{why.split()[0]}-{stamp}")
+        try:
+            os.replace(self.path, target)
+        except OSError:
+            return f"key cache {self.path} is {why}; starting with fresh key state"
+        return f"key cache {self.path} was {why}; moved to {target.name}, starting with fresh key state"
+
+    def _write(self, keys: Mapping[str, StateDict]) -> None:
+        document = {"schema": SCHEMA_VERSION, "keys": keys}
+        atomic_write_text(self.path, json.dumps(document, ensure_ascii=False, indent=1))
+
+
+def merge_state(disk: StateDict | None, baseline: StateDict | None, ours: StateDict) -> StateDict:
+    """Add our counts since the last sync to the file's; our other changes win, theirs stay."""
+    if disk is None:
+        return ours
+    if baseline is None:
+        # Another process wrote this key after we loaded: only what differs from a fresh key is ours.
+        baseline = {**_fresh_state(), "first_seen": disk.get("first_seen")}
+    merged: StateDict = {}
+    for name, value in ours.items():
+        if name in _ADDITIVE:
+            merged[name] = disk.get(name, 0) + value - baseline.get(name, 0)
+        elif name == "usage":
+            merged[name] = _merge_usage(disk.get("usage"), baseline.get("usage"), value)
+        else:
+            merged[name] = value if value != baseline.get(name) else disk.get(name, value)
+    return merged
+
+
+def _fresh_state() -> StateDict:
+    """A never-used key's data: the baseline of a key this process did not load."""
+    fresh = state_to_dict(KeyState("", datetime.fromtimestamp(0, UTC)))
+    fresh["usage"] = {"day": None, "ops": {}}
+    return fresh
+
+
+def _merge_usage(disk: Any, baseline: Any, ours: StateDict) -> StateDict:
+    day = ours.get("day")
+    ours_counts: dict[str, int] = ours.get("ops", {})
+    if not isinstance(disk, dict) or disk.get("day") != day:
+        if isinstance(disk, dict) and disk.get("day") and day and disk["day"] > day:
+            return disk
+        return ours
+    since = (
+        baseline.get("ops", {}) if isinstance(baseline, dict) and baseline.get("day") == day else {}
+    )
+    counts = dict(disk.get("ops", {}))
+    for operation, count in ours_counts.items():
+        counts[operation] = counts.get(operation, 0) + count - since.get(operation, 0)
+    return {"day": day, "ops": counts}
+
+
+def state_to_dict(state: KeyState) -> StateDict:
+    """A key state as JSON-ready data: no key, only its fingerprint."""
+    error = state.last_error
+    return {
+        "fingerprint": state.fingerprint,
+        "first_seen": _iso(state.first_seen),
+        "usage": {
+            "day": state.usage_day.isoformat() if state.usage_day else None,
+            "ops": dict(state.usage),
+        },
+        "total_calls": state.total_calls,
+        "total_successes": state.total_successes,
+        "total_errors": state.total_errors,
+        "consecutive_errors": state.consecutive_errors,
+        "last_error": None
+        if error is None
+        else {
+            "code": error.code,
+            "symbol": error.symbol,
+            "message": error.message,
+            "at": _iso(error.at),
+            "kind": error.kind,
+        },
+        "last_success": _iso(state.last_success),
+        "latency_ms_avg": state.latency_ms_avg,
+        "error_wait_until": _iso(state.error_wait_until),
+        "pause_until": _iso(state.pause_until),
+        "cooldowns": {operation: _iso(until) for operation, until in state.cooldowns.items()},
+        "deactivated_at": _iso(state.deactivated_at),
+        "deactivation_reason": state.deactivation_reason,
+        "deactivation_code": state.deactivation_code,
+        "disabled_by_hand": state.disabled_by_hand,
+    }
+
+
+def state_from_dict(data: Mapping[str, Any]) -> KeyState:
+    """Read a key state written by `state_to_dict`."""
+    usage = data.get("usage") or {}
+    error = data.get("last_error")
+    first_seen = parse_time(data["first_seen"])
+    if first_seen is None:
+        raise ValueError("first_seen missing")
+    return KeyState(
+        fingerprint=str(data["fingerprint"]),
+        first_seen=first_seen,
+        usage_day=date.fromisoformat(usage["day"]) if usage.get("day") else None,
+        usage={str(op): int(count) for op, count in (usage.get("ops") or {}).items()},
+        total_calls=int(data.get("total_calls", 0)),
+        total_successes=int(data.get("total_successes", 0)),
+        total_errors=int(data.get("total_errors", 0)),
+        consecutive_errors=int(data.get("consecutive_errors", 0)),
+        last_error=None
+        if not error
+        else ErrorRecord(
+            error.get("code"),
+            str(error.get("symbol", "")),
+            str(error.get("message", "")),
+            _time(error.get("at")),
+            str(error.get("kind", "")),
+        ),
+        last_success=parse_time(data.get("last_success")),
+        latency_ms_avg=data.get("latency_ms_avg"),
+        error_wait_until=parse_time(data.get("error_wait_until")),
+        pause_until=parse_time(data.get("pause_until")),
+        cooldowns={str(op): _time(until) for op, until in (data.get("cooldowns") or {}).items()},
+        deactivated_at=parse_time(data.get("deactivated_at")),
+        deactivation_reason=data.get("deactivation_reason"),
+        deactivation_code=data.get("deactivation_code"),
+        disabled_by_hand=bool(data.get("disabled_by_hand", False)),
+    )
+
+
+def _iso(when: datetime | None) -> str | None:
+    return when.isoformat() if when is not None else None
+
+
+def _time(text: Any) -> datetime:
+    value = parse_time(str(text)) if text else None
+    if value is None:
+        raise ValueError("time missing")
+    return value

@@ -1,0 +1,637 @@
+"""SQLite storage: schema and migrations, records, list checkpoints, runs, call history, details."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+from kto_keys.core.answers import Item
+from kto_keys.core.clock import kst_day
+from kto_keys.core.status import CallStats
+from kto_keys.core.text import homepage_url, plain_text
+from kto_keys.edges.client import CallRecord
+
+LIST_COLUMNS: dict[str, str] = {
+    # service field -> column
+    "contentid": "contentid",
+    "contenttypeid": "contenttypeid",
+    "title": "title",
+    "addr1": "addr1",
+    "addr2": "addr2",
+    "zipcode": "zipcode",
+    "tel": "tel",
+    "lDongRegnCd": "ldong_regn_cd",
+    "lDongSignguCd": "ldong_signgu_cd",
+    "lclsSystm1": "lcls_systm1",
+    "lclsSystm2": "lcls_systm2",
+    "lclsSystm3": "lcls_systm3",
+    "areacode": "areacode",
+    "sigungucode": "sigungucode",
+    "cat1": "cat1",
+    "cat2": "cat2",
+    "cat3": "cat3",
+    "mapx": "mapx",
+    "mapy": "mapy",
+    "mlevel": "mlevel",
+    "firstimage": "firstimage",
+    "firstimage2": "firstimage2",
+    "cpyrhtDivCd": "cpyrht_div_cd",
+    "createdtime": "createdtime",
+    "modifiedtime": "modifiedtime",
+}
+INTRO_FIELDS = (
+    "firstmenu",
+    "treatmenu",
+    "opentimefood",
+    "restdatefood",
+    "infocenterfood",
+    "parkingfood",
+    "reservationfood",
+    "packing",
+    "seat",
+    "smoking",
+    "kidsfacility",
+    "scalefood",
+    "opendatefood",
+    "discountinfofood",
+    "chkcreditcardfood",
+    "lcnsno",
+)
+COMMON_FIELDS = ("overview", "homepage", "telname", "tel")
+EXPORT_FIELDS = (
+    *LIST_COLUMNS,
+    *INTRO_FIELDS,
+    "overview",
+    "overview_text",
+    "homepage",
+    "telname",
+    "images",
+    "removed",
+    "first_seen_at",
+    "last_seen_at",
+    "removed_at",
+    "intro_fetched_at",
+    "common_fetched_at",
+)
+DETAIL_OPERATIONS = {"intro": "detailIntro2", "common": "detailCommon2", "images": "detailImage2"}
+
+_MIGRATIONS: tuple[str, ...] = (
+    # 1: the list phase
+    """
+    CREATE TABLE restaurants (
+        contentid TEXT PRIMARY KEY,
+        contenttypeid TEXT, title TEXT, addr1 TEXT, addr2 TEXT, zipcode TEXT, tel TEXT,
+        ldong_regn_cd TEXT, ldong_signgu_cd TEXT,
+        lcls_systm1 TEXT, lcls_systm2 TEXT, lcls_systm3 TEXT,
+        areacode TEXT, sigungucode TEXT, cat1 TEXT, cat2 TEXT, cat3 TEXT,
+        mapx REAL, mapy REAL, mlevel TEXT,
+        firstimage TEXT, firstimage2 TEXT, cpyrht_div_cd TEXT,
+        createdtime TEXT, modifiedtime TEXT,
+        raw_json TEXT NOT NULL,
+        first_seen_at TEXT NOT NULL, last_seen_at TEXT NOT NULL,
+        first_run_id INTEGER, last_run_id INTEGER,
+        listed_day TEXT,
+        removed_at TEXT
+    );
+    CREATE INDEX restaurants_province ON restaurants (ldong_regn_cd, listed_day);
+    CREATE TABLE list_pages (
+        day TEXT NOT NULL, province TEXT NOT NULL, page_size INTEGER NOT NULL,
+        page_no INTEGER NOT NULL, total_count INTEGER NOT NULL, items INTEGER NOT NULL,
+        run_id INTEGER, done_at TEXT NOT NULL,
+        PRIMARY KEY (day, province, page_size, page_no)
+    );
+    CREATE TABLE list_provinces (
+        day TEXT NOT NULL, province TEXT NOT NULL, total_count INTEGER NOT NULL,
+        records INTEGER NOT NULL, removed INTEGER NOT NULL, completed_at TEXT NOT NULL,
+        PRIMARY KEY (day, province)
+    );
+    CREATE TABLE runs (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        started_at TEXT NOT NULL, ended_at TEXT, mode TEXT, provinces TEXT,
+        pages INTEGER DEFAULT 0, records INTEGER DEFAULT 0,
+        new_records INTEGER DEFAULT 0, updated_records INTEGER DEFAULT 0,
+        removed_records INTEGER DEFAULT 0,
+        calls TEXT, failovers INTEGER DEFAULT 0, outcome TEXT, summary TEXT
+    );
+    CREATE TABLE calls (
+        at TEXT NOT NULL, day TEXT NOT NULL, fingerprint TEXT NOT NULL, key_index INTEGER,
+        operation TEXT NOT NULL, outcome TEXT NOT NULL, code TEXT, http_status INTEGER,
+        latency_ms REAL
+    );
+    CREATE INDEX calls_day ON calls (day, fingerprint);
+    CREATE TABLE provinces (
+        code TEXT PRIMARY KEY, name TEXT NOT NULL, fetched_at TEXT NOT NULL
+    );
+    """,
+    # 2: the detail phase
+    """
+    ALTER TABLE restaurants ADD COLUMN intro_json TEXT;
+    ALTER TABLE restaurants ADD COLUMN intro_for TEXT;
+    ALTER TABLE restaurants ADD COLUMN intro_at TEXT;
+    ALTER TABLE restaurants ADD COLUMN common_json TEXT;
+    ALTER TABLE restaurants ADD COLUMN common_for TEXT;
+    ALTER TABLE restaurants ADD COLUMN common_at TEXT;
+    ALTER TABLE restaurants ADD COLUMN images_for TEXT;
+    ALTER TABLE restaurants ADD COLUMN images_at TEXT;
+    ALTER TABLE restaurants ADD COLUMN overview_text TEXT;
+    ALTER TABLE restaurants ADD COLUMN homepage_url TEXT;
+    CREATE TABLE restaurant_images (
+        contentid TEXT NOT NULL, serialnum TEXT NOT NULL, originimgurl TEXT,
+        smallimageurl TEXT, imgname TEXT, cpyrht_div_cd TEXT,
+        PRIMARY KEY (contentid, serialnum)
+    );
+    """,
+)
+SCHEMA_VERSION = len(_MIGRATIONS)
+_RECORD_COLUMNS = [*LIST_COLUMNS.values()]
+_INSERT_RECORD = (
+    f"INSERT INTO restaurants ({', '.join(_RECORD_COLUMNS)}, raw_json, first_seen_at, last_seen_at, "
+    f"first_run_id, last_run_id, listed_day) VALUES ({', '.join('?' * (len(_RECORD_COLUMNS) + 6))})"
+)
+_UPDATE_RECORD = (
+    f"UPDATE restaurants SET {', '.join(f'{column} = ?' for column in _RECORD_COLUMNS)}, "
+    "raw_json = ?, last_seen_at = ?, last_run_id = ?, listed_day = ?, removed_at = NULL "
+    "WHERE contentid = ?"
+)
+_INTRO_COLUMNS = {f: f for f in INTRO_FIELDS}
+
+
+@dataclass(frozen=True, slots=True)
+class PageSaved:
+    """What one stored page changed."""
+
+    new: int
+    updated: int
+
+
+@dataclass(frozen=True, slots=True)
+class DetailTodo:
+    """A record whose details are missing or older than its list entry."""
+
+    contentid: str
+    contenttypeid: str
+    modifiedtime: str
+
+
+class Store:
+    """The tool's SQLite database, in WAL mode so that readers never wait."""
+
+    def __init__(self, path: Path, readonly: bool = False) -> None:
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.db = sqlite3.connect(path, timeout=30, isolation_level=None)
+        self.db.row_factory = sqlite3.Row
+        self.db.execute("PRAGMA busy_timeout = 30000")
+        self.db.execute("PRAGMA journal_mode = WAL")
+        self.db.execute("PRAGMA synchronous = NORMAL")
+        self._pending_calls: list[tuple[Any, ...]] = []
+        if not readonly:
+            self._migrate()
+
+    def close(self) -> None:
+        """Flush the call history and close the database."""
+        self.flush_calls()
+        self.db.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # --- schema --------------------------------------------------------------------------
+    def _migrate(self) -> None:
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            version = self.db.execute("PRAGMA user_version").fetchone()[0]
+            for number, script in enumerate(_MIGRATIONS, start=1):
+                if version < number:
+                    for statement in _statements(script):
+                        self.db.execute(statement)
+            self.db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+            self.db.execute("COMMIT")
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+
+    def schema_version(self) -> int:
+        """The schema version of the file."""
+        return int(self.db.execute("PRAGMA user_version").fetchone()[0])
+
+    # --- runs ----------------------------------------------------------------------------
+    def start_run(self, mode: str, provinces: Sequence[str], now: datetime) -> int:
+        """Open a run and return its id."""
+        cursor = self.db.execute(
+            "INSERT INTO runs (started_at, mode, provinces) VALUES (?, ?, ?)",
+            (now.isoformat(), mode, json.dumps(list(provinces))),
+        )
+        return int(cursor.lastrowid or 0)
+
+    def finish_run(
+        self, run_id: int, now: datetime, outcome: str, summary: Mapping[str, Any]
+    ) -> None:
+        """Close a run with its figures."""
+        listing = summary.get("listing", {})
+        self.db.execute(
+            """UPDATE runs SET ended_at = ?, outcome = ?, pages = ?, records = ?, new_records = ?,
+               updated_records = ?, removed_records = ?, calls = ?, failovers = ?, summary = ?
+               WHERE id = ?""",
+            (
+                now.isoformat(),
+                outcome,
+                listing.get("pages", 0),
+                listing.get("records", 0),
+                listing.get("new", 0),
+                listing.get("updated", 0),
+                listing.get("removed", 0),
+                json.dumps(summary.get("calls", {})),
+                summary.get("failovers", 0),
+                json.dumps(summary, ensure_ascii=False, default=str),
+                run_id,
+            ),
+        )
+
+    def runs(self, limit: int = 20) -> list[dict[str, Any]]:
+        """The latest runs, newest first."""
+        rows = self.db.execute("SELECT * FROM runs ORDER BY id DESC LIMIT ?", (limit,))
+        return [dict(row) for row in rows]
+
+    # --- province list -------------------------------------------------------------------
+    def cached_provinces(self) -> tuple[datetime | None, dict[str, str]]:
+        """The service's province list as last fetched, and when."""
+        rows = self.db.execute("SELECT code, name, fetched_at FROM provinces").fetchall()
+        if not rows:
+            return None, {}
+        fetched = min(datetime.fromisoformat(row["fetched_at"]) for row in rows)
+        return fetched, {row["code"]: row["name"] for row in rows}
+
+    def save_provinces(self, provinces: Mapping[str, str], now: datetime) -> None:
+        """Replace the cached province list."""
+        with self._transaction():
+            self.db.execute("DELETE FROM provinces")
+            self.db.executemany(
+                "INSERT INTO provinces (code, name, fetched_at) VALUES (?, ?, ?)",
+                [(code, name, now.isoformat()) for code, name in provinces.items()],
+            )
+
+    # --- listing -------------------------------------------------------------------------
+    def pages_done(self, day: date, province: str) -> dict[tuple[int, int], int]:
+        """Pages of a province stored today: (page size, page number) -> total count seen."""
+        rows = self.db.execute(
+            "SELECT page_size, page_no, total_count FROM list_pages WHERE day = ? AND province = ?",
+            (day.isoformat(), province),
+        )
+        return {(row["page_size"], row["page_no"]): row["total_count"] for row in rows}
+
+    def province_completed(self, day: date, province: str) -> int | None:
+        """The total count of a province listed completely today, or None."""
+        row = self.db.execute(
+            "SELECT total_count FROM list_provinces WHERE day = ? AND province = ?",
+            (day.isoformat(), province),
+        ).fetchone()
+        return None if row is None else int(row["total_count"])
+
+    def forget_day(self, day: date) -> None:
+        """Drop today's list checkpoints (`--fresh`)."""
+        with self._transaction():
+            self.db.execute("DELETE FROM list_pages WHERE day = ?", (day.isoformat(),))
+            self.db.execute("DELETE FROM list_provinces WHERE day = ?", (day.isoformat(),))
+            self.db.execute(
+                "UPDATE restaurants SET listed_day = NULL WHERE listed_day = ?", (day.isoformat(),)
+            )
+
+    def save_page(
+        self,
+        run_id: int,
+        province: str,
+        page_size: int,
+        page_no: int,
+        total_count: int,
+        items: Sequence[Item],
+        now: datetime,
+        day: date | None = None,
+    ) -> PageSaved:
+        """Upsert a page's records and mark the page done, in one transaction."""
+        day_text = (day or kst_day(now)).isoformat()
+        stamp = now.isoformat()
+        rows: dict[str, tuple[dict[str, Any], str]] = {}
+        for item in items:
+            contentid = str(item.get("contentid", "")).strip()
+            if contentid:
+                rows[contentid] = (
+                    _list_values(item),
+                    json.dumps(item, ensure_ascii=False, sort_keys=True),
+                )
+        with self._transaction():
+            known = (
+                {
+                    row["contentid"]: (row["raw_json"], row["removed_at"])
+                    for row in self.db.execute(
+                        f"SELECT contentid, raw_json, removed_at FROM restaurants "
+                        f"WHERE contentid IN ({', '.join('?' * len(rows))})",
+                        list(rows),
+                    )
+                }
+                if rows
+                else {}
+            )
+            inserts = [
+                [*values.values(), raw, stamp, stamp, run_id, run_id, day_text]
+                for contentid, (values, raw) in rows.items()
+                if contentid not in known
+            ]
+            updates = [
+                [*values.values(), raw, stamp, run_id, day_text, contentid]
+                for contentid, (values, raw) in rows.items()
+                if contentid in known
+            ]
+            if inserts:
+                self.db.executemany(_INSERT_RECORD, inserts)
+            if updates:
+                self.db.executemany(_UPDATE_RECORD, updates)
+            self.db.execute(
+                """INSERT OR REPLACE INTO list_pages
+                   (day, province, page_size, page_no, total_count, items, run_id, done_at)
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?)""",
+                (day_text, province, page_size, page_no, total_count, len(items), run_id, stamp),
+            )
+        new = len(inserts)
+        updated = sum(
+            1
+            for contentid, (_, raw) in rows.items()
+            if contentid in known
+            and (known[contentid][0] != raw or known[contentid][1] is not None)
+        )
+        return PageSaved(new, updated)
+
+    def unlist(self, province: str, day: date) -> None:
+        """Forget which records today's listing of a province saw, before listing it again."""
+        with self._transaction():
+            self.db.execute(
+                "UPDATE restaurants SET listed_day = NULL WHERE ldong_regn_cd = ? AND listed_day = ?",
+                (province, day.isoformat()),
+            )
+
+    def listed_today(self, province: str, day: date) -> int:
+        """Distinct records of a province seen in today's listing."""
+        row = self.db.execute(
+            "SELECT COUNT(*) FROM restaurants WHERE ldong_regn_cd = ? AND listed_day = ?",
+            (province, day.isoformat()),
+        ).fetchone()
+        return int(row[0])
+
+    def complete_province(
+        self, province: str, total_count: int, now: datetime, day: date | None = None
+    ) -> int:
+        """Mark the province listed today; records its listing no longer returned are removed."""
+        day_text = (day or kst_day(now)).isoformat()
+        with self._transaction():
+            cursor = self.db.execute(
+                """UPDATE restaurants SET removed_at = ?
+                   WHERE ldong_regn_cd = ? AND removed_at IS NULL
+                   AND (listed_day IS NULL OR listed_day <> ?)""",
+                (now.isoformat(), province, day_text),
+            )
+            removed = cursor.rowcount
+            records = self.db.execute(
+                "SELECT COUNT(*) FROM restaurants WHERE ldong_regn_cd = ? AND listed_day = ?",
+                (province, day_text),
+            ).fetchone()[0]
+            self.db.execute(
+                """INSERT OR REPLACE INTO list_provinces
+                   (day, province, total_count, records, removed, completed_at)
+                   VALUES (?, ?, ?, ?, ?, ?)""",
+                (day_text, province, total_count, records, removed, now.isoformat()),
+            )
+        return removed
+
+    # --- details -------------------------------------------------------------------------
+    def detail_todo(self, kind: str, provinces: Iterable[str] | None = None) -> list[DetailTodo]:
+        """Records lacking this detail, or whose list entry changed since it was fetched."""
+        where, params = _where(provinces, include_removed=False)
+        column = f"{kind}_for"
+        rows = self.db.execute(
+            f"""SELECT contentid, contenttypeid, modifiedtime FROM restaurants {where}
+                {"AND" if where else "WHERE"} ({column} IS NULL OR {column} <> modifiedtime)
+                ORDER BY contentid""",
+            params,
+        )
+        return [
+            DetailTodo(row["contentid"], row["contenttypeid"] or "39", row["modifiedtime"] or "")
+            for row in rows
+        ]
+
+    def save_intro(self, todo: DetailTodo, item: Item | None, now: datetime) -> None:
+        """Store the intro details (None: the service has none for this record)."""
+        data = {field: str(item.get(field, "")) for field in INTRO_FIELDS} if item else None
+        with self._transaction():
+            self.db.execute(
+                "UPDATE restaurants SET intro_json = ?, intro_for = ?, intro_at = ? WHERE contentid = ?",
+                (
+                    json.dumps(data, ensure_ascii=False) if data else None,
+                    todo.modifiedtime,
+                    now.isoformat(),
+                    todo.contentid,
+                ),
+            )
+
+    def save_common(self, todo: DetailTodo, item: Item | None, now: datetime) -> None:
+        """Store the common details: overview raw and as text, homepage URL, phone names."""
+        data = {field: str(item.get(field, "")) for field in COMMON_FIELDS} if item else None
+        overview = plain_text(data["overview"]) if data else None
+        homepage = homepage_url(data["homepage"]) if data else None
+        with self._transaction():
+            self.db.execute(
+                """UPDATE restaurants SET common_json = ?, common_for = ?, common_at = ?,
+                   overview_text = ?, homepage_url = ? WHERE contentid = ?""",
+                (
+                    json.dumps(data, ensure_ascii=False) if data else None,
+                    todo.modifiedtime,
+                    now.isoformat(),
+                    overview,
+                    homepage,
+                    todo.contentid,
+                ),
+            )
+
+    def save_images(self, todo: DetailTodo, items: Sequence[Item], now: datetime) -> None:
+        """Replace the images of a record."""
+        with self._transaction():
+            self.db.execute("DELETE FROM restaurant_images WHERE contentid = ?", (todo.contentid,))
+            self.db.executemany(
+                """INSERT OR REPLACE INTO restaurant_images
+                   (contentid, serialnum, originimgurl, smallimageurl, imgname, cpyrht_div_cd)
+                   VALUES (?, ?, ?, ?, ?, ?)""",
+                [
+                    (
+                        todo.contentid,
+                        str(item.get("serialnum") or n),
+                        item.get("originimgurl"),
+                        item.get("smallimageurl"),
+                        item.get("imgname"),
+                        item.get("cpyrhtDivCd"),
+                    )
+                    for n, item in enumerate(items)
+                ],
+            )
+            self.db.execute(
+                "UPDATE restaurants SET images_for = ?, images_at = ? WHERE contentid = ?",
+                (todo.modifiedtime, now.isoformat(), todo.contentid),
+            )
+
+    # --- export --------------------------------------------------------------------------
+    def iter_export(
+        self, include_removed: bool = False, batch: int = 500
+    ) -> Iterator[dict[str, Any]]:
+        """Every stored record under the service's field names, streamed."""
+        where, params = _where(None, include_removed)
+        cursor = self.db.cursor()
+        cursor.execute(f"SELECT * FROM restaurants {where} ORDER BY contentid", params)
+        while rows := cursor.fetchmany(batch):
+            for row in rows:
+                yield _export_row(
+                    row, self._images(row["contentid"]) if row["images_for"] else None
+                )
+
+    def _images(self, contentid: str) -> list[dict[str, str]]:
+        rows = self.db.execute(
+            "SELECT originimgurl, smallimageurl, imgname, serialnum FROM restaurant_images "
+            "WHERE contentid = ? ORDER BY serialnum",
+            (contentid,),
+        )
+        return [dict(row) for row in rows]
+
+    # --- call history --------------------------------------------------------------------
+    def record_call(self, call: CallRecord) -> None:
+        """Append one call to the history (written in batches)."""
+        self._pending_calls.append(
+            (
+                call.at.isoformat(),
+                kst_day(call.at).isoformat(),
+                call.fingerprint,
+                call.key_index,
+                call.operation,
+                call.outcome,
+                call.code,
+                call.http_status,
+                round(call.latency_ms, 2),
+            )
+        )
+        if len(self._pending_calls) >= 200:
+            self.flush_calls()
+
+    def flush_calls(self) -> None:
+        """Write the calls held in memory."""
+        if not self._pending_calls:
+            return
+        pending, self._pending_calls = self._pending_calls, []
+        with self._transaction():
+            self.db.executemany("INSERT INTO calls VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", pending)
+
+    def call_stats(self, now: datetime) -> dict[str, CallStats]:
+        """Today's success rate and p50/p95 latency per key fingerprint."""
+        self.flush_calls()
+        rows = self.db.execute(
+            "SELECT fingerprint, outcome, latency_ms FROM calls WHERE day = ?",
+            (kst_day(now).isoformat(),),
+        )
+        grouped: dict[str, list[tuple[str, float]]] = {}
+        for row in rows:
+            grouped.setdefault(row["fingerprint"], []).append(
+                (row["outcome"], row["latency_ms"] or 0.0)
+            )
+        return {fp: _stats(calls) for fp, calls in grouped.items()}
+
+    # --- internals -----------------------------------------------------------------------
+    def _transaction(self) -> _Transaction:
+        return _Transaction(self.db)
+
+
+class _Transaction:
+    """BEGIN IMMEDIATE ... COMMIT, rolled back on any error."""
+
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self.db = db
+
+    def __enter__(self) -> None:
+        self.db.execute("BEGIN IMMEDIATE")
+
+    def __exit__(self, exc_type: type[BaseException] | None, *rest: object) -> None:
+        self.db.execute("ROLLBACK" if exc_type else "COMMIT")
+
+
+def _statements(script: str) -> list[str]:
+    return [part.strip() for part in script.split(";") if part.strip()]
+
+
+def _list_values(item: Item) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    for field, column in LIST_COLUMNS.items():
+        value = item.get(field)
+        if column in ("mapx", "mapy"):
+            values[column] = _number(value)
+        else:
+            values[column] = None if value is None else str(value)
+    return values
+
+
+def _number(value: Any) -> float | None:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _where(provinces: Iterable[str] | None, include_removed: bool) -> tuple[str, list[Any]]:
+    clauses: list[str] = []
+    params: list[Any] = []
+    if provinces is not None:
+        codes = list(provinces)
+        clauses.append(f"ldong_regn_cd IN ({', '.join('?' * len(codes))})")
+        params.extend(codes)
+    if not include_removed:
+        clauses.append("removed_at IS NULL")
+    return ("WHERE " + " AND ".join(clauses)) if clauses else "", params
+
+
+def _export_row(row: sqlite3.Row, images: list[dict[str, str]] | None) -> dict[str, Any]:
+    raw = json.loads(row["raw_json"])
+    record: dict[str, Any] = {field: raw.get(field, "") for field in LIST_COLUMNS}
+    intro = json.loads(row["intro_json"]) if row["intro_json"] else {}
+    common = json.loads(row["common_json"]) if row["common_json"] else {}
+    for field in INTRO_FIELDS:
+        record[field] = intro.get(field, "")
+    record["overview"] = common.get("overview", "")
+    record["overview_text"] = row["overview_text"] or ""
+    record["homepage"] = row["homepage_url"] or ""
+    record["telname"] = common.get("telname", "")
+    if common.get("tel") and not record.get("tel"):
+        record["tel"] = common["tel"]
+    record["images"] = images if images is not None else []
+    record["removed"] = row["removed_at"] is not None
+    record["first_seen_at"] = row["first_seen_at"]
+    record["last_seen_at"] = row["last_seen_at"]
+    record["removed_at"] = row["removed_at"] or ""
+    record["intro_fetched_at"] = row["intro_at"] or ""
+    record["common_fetched_at"] = row["common_at"] or ""
+    return record
+
+
+def _stats(calls: list[tuple[str, float]]) -> CallStats:
+    latencies = sorted(latency for _, latency in calls)
+    successes = sum(1 for outcome, _ in calls if outcome == "success")
+    return CallStats(
+        len(calls), successes, _percentile(latencies, 0.5), _percentile(latencies, 0.95)
+    )
+
+
+def _percentile(values: list[float], share: float) -> float | None:
+    if not values:
+        return None
+    index = min(len(values) - 1, max(0, round(share * (len(values) - 1))))
+    return values[index]

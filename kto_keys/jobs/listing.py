@@ -1,0 +1,225 @@
+"""The list phase: plan each province's pages, fetch them concurrently, checkpoint every page."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from collections.abc import Callable, Coroutine, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any, Protocol
+
+from kto_keys.core.answers import Payload
+from kto_keys.core.clock import kst_day
+from kto_keys.edges.client import TourClient
+from kto_keys.edges.store import Store
+
+LIST_OPERATION = "areaBasedList2"
+RESTAURANT = "39"
+DEFAULT_PAGE_SIZE = 1000
+
+
+class ListingObserver(Protocol):
+    """Who hears about the list phase's progress (the progress display)."""
+
+    def province_planned(self, province: str, pages: int, total: int, done: int) -> None:
+        """A province's first page told how many pages it has."""
+        ...
+
+    def page_stored(self, province: str, new: int, updated: int) -> None:
+        """One page was stored."""
+        ...
+
+    def province_done(self, province: str, records: int, removed: int) -> None:
+        """A province was listed completely."""
+        ...
+
+
+@dataclass(slots=True)
+class ProvinceListing:
+    """One province's listing in this run."""
+
+    province: str
+    page_size: int
+    total: int = 0
+    done: set[int] = field(default_factory=set)
+    calls: int = 0
+    resumed: int = 0
+    changed: bool = False
+
+    @property
+    def pages(self) -> int:
+        """Pages the province has at this page size."""
+        return max(1, math.ceil(self.total / self.page_size))
+
+
+@dataclass(slots=True)
+class ListingResult:
+    """What the list phase did."""
+
+    pages: int = 0
+    calls: int = 0
+    minimum_calls: int = 0
+    new: int = 0
+    updated: int = 0
+    removed: int = 0
+    records: int = 0
+    relisted: int = 0
+    provinces: dict[str, int] = field(default_factory=dict)
+
+
+class Lister:
+    """Lists every restaurant of the chosen provinces into the store."""
+
+    def __init__(
+        self,
+        client: TourClient,
+        store: Store,
+        run_id: int,
+        now: Callable[[], datetime],
+        observer: ListingObserver,
+        page_size: int = DEFAULT_PAGE_SIZE,
+        concurrency: int = 4,
+    ) -> None:
+        self.client = client
+        self.store = store
+        self.run_id = run_id
+        self.now = now
+        self.observer = observer
+        self.page_size = page_size
+        self.concurrency = max(1, concurrency)
+        self.result = ListingResult()
+        # The run's Korea-time day: a run that crosses midnight keeps its checkpoints.
+        self.day = kst_day(now())
+
+    async def run(self, provinces: Sequence[str]) -> ListingResult:
+        """List the provinces: first pages, then the rest concurrently, then check completeness."""
+        day = self.day
+        pending: list[ProvinceListing] = []
+        for province in provinces:
+            completed = self.store.province_completed(day, province)
+            if completed is not None:
+                records = self.store.listed_today(province, day)
+                self.observer.province_planned(province, 0, completed, 0)
+                self.observer.province_done(province, records, 0)
+                self.result.provinces[province] = records
+                self.result.records += records
+                continue
+            pending.append(self._resume(province, day))
+        await self._gather([self._first_page(listing) for listing in pending])
+        queue: asyncio.Queue[tuple[ProvinceListing, int]] = asyncio.Queue()
+        for listing in pending:
+            for page in range(1, listing.pages + 1):
+                if page not in listing.done:
+                    queue.put_nowait((listing, page))
+        await self._gather([self._worker(queue) for _ in range(self.concurrency)])
+        for listing in pending:
+            await self._complete(listing)
+        return self.result
+
+    def _resume(self, province: str, day: date) -> ProvinceListing:
+        done = self.store.pages_done(day, province)
+        if done:
+            size = min(page_size for page_size, _ in done)
+            pages = {number for page_size, number in done if page_size == size}
+            total = max(count for (page_size, _), count in done.items() if page_size == size)
+            return ProvinceListing(province, size, total, pages, resumed=len(pages))
+        return ProvinceListing(province, self.page_size)
+
+    async def _first_page(self, listing: ProvinceListing) -> None:
+        if 1 not in listing.done:
+            payload = await self._fetch(listing, 1, self.page_size)
+            returned = len(payload.items)
+            total = payload.total_count or 0
+            if 0 < returned < min(self.page_size, total):
+                listing.page_size = returned  # the service capped the page: follow its size
+            listing.total = total
+            self._store(listing, 1, payload)
+        self.result.minimum_calls += listing.pages - listing.resumed
+        self.observer.province_planned(
+            listing.province, listing.pages, listing.total, len(listing.done)
+        )
+
+    async def _worker(self, queue: asyncio.Queue[tuple[ProvinceListing, int]]) -> None:
+        while not queue.empty():
+            listing, page = queue.get_nowait()
+            payload = await self._fetch(listing, page, listing.page_size)
+            self._store(listing, page, payload)
+
+    async def _complete(self, listing: ProvinceListing) -> None:
+        if listing.changed:
+            # Records came or went while we listed, so pages shifted: list the province again,
+            # counting only what this second pass sees, so nothing is missed or wrongly kept.
+            self.store.unlist(listing.province, self.day)
+            listing.changed = False
+            await self._relist(listing, stop_when_complete=False)
+        held = self.store.listed_today(listing.province, self.day)
+        if held < listing.total:
+            held = await self._relist(listing, stop_when_complete=True)
+        removed = self.store.complete_province(
+            listing.province, listing.total, self.now(), self.day
+        )
+        self.result.removed += removed
+        self.result.records += held
+        self.result.provinces[listing.province] = held
+        self.observer.province_done(listing.province, held, removed)
+
+    async def _relist(self, listing: ProvinceListing, stop_when_complete: bool) -> int:
+        """Page the province again from the start; stop early once nothing is missing if asked."""
+        held = 0
+        page = 1
+        while page <= listing.pages:
+            payload = await self._fetch(listing, page, listing.page_size)
+            self.result.relisted += 1
+            self._store(listing, page, payload)
+            held = self.store.listed_today(listing.province, self.day)
+            if stop_when_complete and held >= listing.total:
+                break
+            page += 1
+        return held
+
+    async def _fetch(self, listing: ProvinceListing, page: int, size: int) -> Payload:
+        params: dict[str, str | int] = {
+            "contentTypeId": RESTAURANT,
+            "lDongRegnCd": listing.province,
+            "numOfRows": size,
+            "pageNo": page,
+            "arrange": "D",
+        }
+        payload = await self.client.call(LIST_OPERATION, params)
+        listing.calls += 1
+        self.result.calls += 1
+        if (
+            payload.total_count is not None
+            and listing.total
+            and payload.total_count != listing.total
+        ):
+            listing.total = payload.total_count
+        return payload
+
+    def _store(self, listing: ProvinceListing, page: int, payload: Payload) -> None:
+        total = payload.total_count if payload.total_count is not None else listing.total
+        saved = self.store.save_page(
+            self.run_id,
+            listing.province,
+            listing.page_size,
+            page,
+            total,
+            payload.items,
+            self.now(),
+            self.day,
+        )
+        listing.done.add(page)
+        self.result.pages += 1
+        self.result.new += saved.new
+        self.result.updated += saved.updated
+        self.observer.page_stored(listing.province, saved.new, saved.updated)
+
+    async def _gather(self, jobs: Sequence[Coroutine[Any, Any, None]]) -> None:
+        tasks = [asyncio.ensure_future(job) for job in jobs]
+        try:
+            await asyncio.gather(*tasks)
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)

@@ -1,0 +1,39 @@
+"""A local stand-in for the public-data gateway and TourAPI, faults included, for tests and demos."""
+
+from __future__ import annotations
+
+from kto_keys.sim.behaviours import (
+    ALL_FAULTS,
+    BehaviourKind,
+    Fault,
+    GatewayConfig,
+    GatewayConfigError,
+    Generation,
+    KeyBehaviour,
+)
+from kto_keys.sim.counters import CallRecord
+from kto_keys.sim.dataset import Dataset, Restaurant
+from kto_keys.sim.geography import DEFAULT_SIZES, PROVINCES, Province
+from kto_keys.sim.harness import GatewayServer, GatewayThread, run_gateway, serve
+from kto_keys.sim.server import Gateway
+
+__all__ = [
+    "ALL_FAULTS",
+    "DEFAULT_SIZES",
+    "PROVINCES",
+    "BehaviourKind",
+    "CallRecord",
+    "Dataset",
+    "Fault",
+    "Gateway",
+    "GatewayConfig",
+    "GatewayConfigError",
+    "GatewayServer",
+    "GatewayThread",
+    "Generation",
+    "KeyBehaviour",
+    "Province",
+    "Restaurant",
+    "run_gateway",
+    "serve",
+]

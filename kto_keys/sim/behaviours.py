@@ -1,0 +1,179 @@
+"""Configuration of the local gateway: per-key behaviours, faults, generation, and JSON loading."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+from kto_keys.sim.geography import Province
+
+
+class GatewayConfigError(ValueError):
+    """A gateway configuration that cannot be used; the message never contains a key."""
+
+
+class Generation(StrEnum):
+    """Which gateway generation answers errors: legacy XML, 2025+ statuses, or alternating."""
+
+    LEGACY = "legacy"
+    MODERN = "modern"
+    MIXED = "mixed"
+
+
+class BehaviourKind(StrEnum):
+    """What a configured key does at the gateway's key check."""
+
+    VALID = "valid"
+    NOT_REGISTERED = "not_registered"
+    EXPIRED = "expired"
+    NOT_APPROVED = "not_approved"
+    DISABLED = "disabled"
+    IP_BLOCKED = "ip_blocked"
+    ACTIVATING = "activating"
+    PER_SECOND = "per_second"
+    FLAKY = "flaky"
+
+
+class Fault(StrEnum):
+    """One injected fault of a flaky key."""
+
+    HTTP_500 = "http_500"
+    HTTP_502 = "http_502"
+    HTTP_503 = "http_503"
+    RESET = "reset"
+    TRUNCATED = "truncated"
+    EMPTY = "empty"
+    SLOW = "slow"
+    ROUTING_TEXT = "routing_text"
+    CODE_01 = "code_01"
+    CODE_04 = "code_04"
+    CODE_05 = "code_05"
+    CODE_99 = "code_99"
+    BARE_429 = "bare_429"
+
+
+ALL_FAULTS: tuple[Fault, ...] = tuple(Fault)
+
+
+@dataclass(frozen=True, slots=True)
+class KeyBehaviour:
+    """How one configured key behaves; `label` names it in counters and output instead of the key."""
+
+    label: str
+    kind: BehaviourKind = BehaviourKind.VALID
+    daily_limit: int | None = None
+    activate_after_s: float = 600.0
+    max_per_second: int = 10
+    failure_share: float = 0.25
+    faults: tuple[Fault, ...] = ALL_FAULTS
+    retry_after_s: int | None = None
+
+    def __post_init__(self) -> None:
+        if not self.label or self.label in ("unknown", "missing"):
+            raise GatewayConfigError(f"key label {self.label!r} is empty or reserved")
+        if self.daily_limit is not None and self.daily_limit < 0:
+            raise GatewayConfigError(f"key {self.label}: daily_limit must be >= 0")
+        if not 0.0 <= self.failure_share <= 1.0:
+            raise GatewayConfigError(f"key {self.label}: failure_share must be within 0..1")
+        if self.max_per_second < 1:
+            raise GatewayConfigError(f"key {self.label}: max_per_second must be >= 1")
+        if not self.faults:
+            raise GatewayConfigError(f"key {self.label}: faults must not be empty")
+
+
+@dataclass(frozen=True, slots=True)
+class GatewayConfig:
+    """Everything the local gateway is started with; `keys` maps a raw key to its behaviour."""
+
+    keys: Mapping[str, KeyBehaviour] = field(default_factory=dict, repr=False)
+    generation: Generation = Generation.MODERN
+    seed: int = 1
+    sizes: Mapping[str, int] | None = None
+    provinces: tuple[Province, ...] | None = None
+    page_cap: int | None = None
+    latency_s: float = 0.0
+    host_blocked: bool = False
+    refuse_default_user_agents: bool = False
+    slow_s: float = 35.0
+
+    def __post_init__(self) -> None:
+        labels = [behaviour.label for behaviour in self.keys.values()]
+        if len(set(labels)) != len(labels):
+            raise GatewayConfigError("key labels must be unique")
+        if self.page_cap is not None and self.page_cap < 1:
+            raise GatewayConfigError("page_cap must be >= 1")
+
+    def label_of(self, key: str) -> str:
+        """Return the label of a configured key, or "unknown"."""
+        behaviour = self.keys.get(key)
+        return "unknown" if behaviour is None else behaviour.label
+
+    @classmethod
+    def from_json(cls, source: str | os.PathLike[str] | Mapping[str, Any]) -> GatewayConfig:
+        """Load a configuration from a JSON file path or an already parsed dict."""
+        if isinstance(source, Mapping):
+            raw: Any = source
+        else:
+            try:
+                raw = json.loads(Path(source).read_text(encoding="utf-8"))
+            except (OSError, json.JSONDecodeError) as error:
+                raise GatewayConfigError(f"cannot read gateway config {source}: {error}") from None
+        if not isinstance(raw, Mapping):
+            raise GatewayConfigError("gateway config must be a JSON object")
+        return _config_from_mapping(raw)
+
+
+_KEY_PARAMS = (
+    "daily_limit",
+    "activate_after_s",
+    "max_per_second",
+    "failure_share",
+    "retry_after_s",
+)
+
+
+def _behaviour_from_mapping(position: int, raw: Any) -> KeyBehaviour:
+    if not isinstance(raw, Mapping) or "label" not in raw:
+        raise GatewayConfigError(f"key #{position}: expected an object with a label")
+    try:
+        kind = BehaviourKind(raw.get("behaviour", "valid"))
+        faults = tuple(Fault(name) for name in raw.get("faults", ALL_FAULTS))
+    except ValueError as error:
+        raise GatewayConfigError(f"key #{position} ({raw['label']}): {error}") from None
+    params = {name: raw[name] for name in _KEY_PARAMS if name in raw}
+    return KeyBehaviour(label=str(raw["label"]), kind=kind, faults=faults, **params)
+
+
+def _config_from_mapping(raw: Mapping[str, Any]) -> GatewayConfig:
+    keys_raw = raw.get("keys", {})
+    if not isinstance(keys_raw, Mapping):
+        raise GatewayConfigError("keys must map each key to an object")
+    keys = {
+        str(key): _behaviour_from_mapping(position, value)
+        for position, (key, value) in enumerate(keys_raw.items())
+    }
+    provinces = raw.get("provinces")
+    try:
+        return GatewayConfig(
+            keys=keys,
+            generation=Generation(raw.get("generation", "modern")),
+            seed=int(raw.get("seed", 1)),
+            sizes=None
+            if raw.get("sizes") is None
+            else {str(code): int(n) for code, n in raw["sizes"].items()},
+            provinces=None
+            if provinces is None
+            else tuple(Province(str(p["code"]), str(p["name"])) for p in provinces),
+            page_cap=None if raw.get("page_cap") is None else int(raw["page_cap"]),
+            latency_s=float(raw.get("latency_s", 0.0)),
+            host_blocked=bool(raw.get("host_blocked", False)),
+            refuse_default_user_agents=bool(raw.get("refuse_default_user_agents", False)),
+            slow_s=float(raw.get("slow_s", 35.0)),
+        )
+    except (ValueError, TypeError, KeyError) as error:
+        raise GatewayConfigError(f"bad gateway config: {error}") from None

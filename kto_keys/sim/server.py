@@ -1,0 +1,295 @@
+"""The local gateway as an aiohttp.web app: request pipeline, fault injection, admin endpoints."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from aiohttp import web
+
+from kto_keys.sim import responses as r
+from kto_keys.sim.access import KeyGate
+from kto_keys.sim.behaviours import Fault, GatewayConfig, Generation
+from kto_keys.sim.clock import GatewayClock, response_time
+from kto_keys.sim.counters import SELECTED_PARAMS, CallLog, CallRecord
+from kto_keys.sim.dataset import Dataset
+from kto_keys.sim.geography import DEFAULT_SIZES, PROVINCES
+from kto_keys.sim.operations import OPERATIONS, Answer, Catalogue, answer
+
+SERVICE_PREFIX = "/B551011"
+CURRENT_SERVICE = "KorService2"
+RETIRED_SERVICE = "KorService1"
+_DEFAULT_AGENTS = ("Python/", "python-requests", "aiohttp", "Python-urllib")
+_ROUTING_TEXT = "SERVICE ERROR - HTTP ROUTING ERROR"
+_FAULT_CODES = {
+    Fault.CODE_01: r.APPLICATION_ERROR,
+    Fault.CODE_04: r.HTTP_ERROR,
+    Fault.CODE_05: r.SERVICE_TIMEOUT,
+    Fault.CODE_99: r.UNKNOWN_ERROR,
+}
+_FAULT_PAGES = {Fault.HTTP_500: 500, Fault.HTTP_502: 502, Fault.HTTP_503: 503}
+
+
+@dataclass(frozen=True, slots=True)
+class _Decision:
+    """What to do with one request: the outcome to count, a reply, and a fault to act out."""
+
+    outcome: str
+    reply: r.Reply | None = None
+    fault: Fault | None = None
+
+
+def _envelope(error: r.GatewayError, generation: Generation, as_json: bool) -> r.Reply:
+    if generation is Generation.LEGACY:
+        return r.legacy_envelope(error)
+    return r.modern_envelope(error, as_json=as_json)
+
+
+def _is_default_agent(user_agent: str) -> bool:
+    return not user_agent.strip() or user_agent.startswith(_DEFAULT_AGENTS)
+
+
+class Gateway:
+    """A faithful stand-in for the public-data gateway and TourAPI, with counters and controls."""
+
+    def __init__(
+        self, config: GatewayConfig | None = None, *, clock: Callable[[], float] | None = None
+    ) -> None:
+        self.config = config or GatewayConfig()
+        provinces = self.config.provinces or PROVINCES
+        sizes = self.config.sizes
+        if sizes is None and self.config.provinces is not None:
+            sizes = {p.code: DEFAULT_SIZES.get(p.code, 50) for p in provinces}
+        self.dataset = Dataset(self.config.seed, sizes)
+        self.clock = GatewayClock() if clock is None else GatewayClock(clock)
+        self._catalogue = Catalogue(self.dataset, provinces, self.config.page_cap)
+        self._gate = KeyGate(self.config.keys, self.clock.now())
+        self._log = CallLog()
+        self._calls = itertools.count()
+        self._calls_lock = threading.Lock()
+
+    # -- controls, safe to call from any thread --------------------------------------------
+
+    def counts(self) -> dict[str, dict[str, int]]:
+        """Return {label: {operation: requests}} of every request, failures included."""
+        return self._log.counts()
+
+    def total(self, operation: str | None = None, label: str | None = None) -> int:
+        """Return the number of requests, optionally of one operation and/or key label."""
+        return self._log.total(operation, label)
+
+    def history(self) -> list[CallRecord]:
+        """Return every request so far, oldest first."""
+        return self._log.history()
+
+    def reset_counts(self) -> None:
+        """Forget counts and history (not the keys' daily usage)."""
+        self._log.reset()
+
+    def usage(self) -> dict[str, dict[str, int]]:
+        """Return today's per-operation usage of each configured key, by label."""
+        return self._gate.usage()
+
+    def new_day(self) -> None:
+        """Pass midnight KST: reset every key's daily usage and move the data's day on."""
+        self._gate.new_day()
+        self.dataset.next_day()
+
+    def advance(self, seconds: float) -> None:
+        """Move the gateway's clock forward (activation, per-second windows) without sleeping."""
+        self.clock.advance(seconds)
+
+    def modify(self, n: int, province: str | None = None) -> list[str]:
+        """Modify n visible records; return their contentids."""
+        return self.dataset.modify(n, province)
+
+    def insert(self, province: str, n: int) -> list[str]:
+        """Insert n records into a province; return their contentids."""
+        return self.dataset.insert(province, n)
+
+    def hide(self, n: int, province: str | None = None) -> list[str]:
+        """Hide n visible records; return their contentids."""
+        return self.dataset.hide(n, province)
+
+    # -- the web app -------------------------------------------------------------------------
+
+    def app(self) -> web.Application:
+        """Build the aiohttp application: the service paths and `/_admin/`."""
+        app = web.Application()
+        app.router.add_get(SERVICE_PREFIX + "/{service}/{operation:.+}", self._service)
+        app.router.add_get("/_admin/counts", self._admin_counts)
+        app.router.add_get("/_admin/total", self._admin_total)
+        app.router.add_get("/_admin/history", self._admin_history)
+        app.router.add_get("/_admin/usage", self._admin_usage)
+        app.router.add_get("/_admin/contentids", self._admin_contentids)
+        app.router.add_post("/_admin/reset", self._admin_reset)
+        app.router.add_post("/_admin/new_day", self._admin_new_day)
+        app.router.add_post("/_admin/advance", self._admin_advance)
+        app.router.add_post("/_admin/mutate", self._admin_mutate)
+        return app
+
+    def _next_generation(self) -> Generation:
+        with self._calls_lock:
+            index = next(self._calls)
+        if self.config.generation is Generation.MIXED:
+            return Generation.LEGACY if index % 2 == 0 else Generation.MODERN
+        return self.config.generation
+
+    def _decide(
+        self,
+        service: str,
+        operation: str,
+        params: dict[str, str],
+        user_agent: str,
+        generation: Generation,
+    ) -> _Decision:
+        """Run the gateway's checks in order, then TourAPI's; no I/O."""
+        as_json = params.get("_type", "").lower() == "json"
+        if self.config.refuse_default_user_agents and _is_default_agent(user_agent):
+            return _Decision("forbidden_ua", r.plain_text(403, "Forbidden"))
+        if self.config.host_blocked:
+            return self._refusal(r.BLACKLIST_IP, generation, as_json)
+        if service == RETIRED_SERVICE:
+            return self._refusal(r.NO_OPENAPI_SERVICE, Generation.MODERN, as_json)
+        if service != CURRENT_SERVICE or operation not in OPERATIONS:
+            return self._refusal(r.NO_OPENAPI_SERVICE, generation, as_json)
+        key = params.get("serviceKey", "")
+        if not key:
+            return self._refusal(r.KEY_IS_NULL, generation, as_json)
+        admission = self._gate.admit(key, operation, self.clock.now())
+        if admission.error is not None:
+            return self._refusal(admission.error, generation, as_json)
+        if admission.fault is not None:
+            return self._faulted(admission.fault, operation, params, generation, as_json)
+        result = self._answer(operation, params)
+        return _Decision(result.outcome, result.reply)
+
+    def _answer(self, operation: str, params: dict[str, str]) -> Answer:
+        return answer(operation, params, self._catalogue, response_time())
+
+    def _refusal(self, error: r.GatewayError, generation: Generation, as_json: bool) -> _Decision:
+        return _Decision(error.code, _envelope(error, generation, as_json))
+
+    def _faulted(
+        self,
+        fault: Fault,
+        operation: str,
+        params: dict[str, str],
+        generation: Generation,
+        as_json: bool,
+    ) -> _Decision:
+        key = self.config.keys[params["serviceKey"]]
+        reply: r.Reply | None
+        if fault in _FAULT_PAGES:
+            reply = r.html_page(_FAULT_PAGES[fault])
+        elif fault in _FAULT_CODES:
+            reply = _envelope(_FAULT_CODES[fault], generation, as_json)
+        elif fault is Fault.TRUNCATED:
+            reply = r.truncated(self._answer(operation, params).reply)
+        elif fault is Fault.EMPTY:
+            reply = r.empty(200)
+        elif fault is Fault.ROUTING_TEXT:
+            reply = r.plain_text(200, _ROUTING_TEXT)
+        elif fault is Fault.BARE_429:
+            retry = {} if key.retry_after_s is None else {"Retry-After": str(key.retry_after_s)}
+            reply = r.empty(429, retry)
+        elif fault is Fault.SLOW:
+            reply = self._answer(operation, params).reply
+        else:  # Fault.RESET: nothing is sent at all
+            reply = None
+        return _Decision(fault.value, reply, fault)
+
+    async def _service(self, request: web.Request) -> web.StreamResponse:
+        params: dict[str, str] = {}
+        for name, value in request.query.items():
+            params.setdefault(name, value)
+        service = request.match_info["service"]
+        operation = request.match_info["operation"]
+        key = params.get("serviceKey", "")
+        label = "missing" if not key else self.config.label_of(key)
+        decision = self._decide(
+            service,
+            operation,
+            params,
+            request.headers.get("User-Agent", ""),
+            self._next_generation(),
+        )
+        selected = {name: params[name] for name in SELECTED_PARAMS if name in params}
+        self._log.record(CallRecord(label, operation, selected, decision.outcome))
+        if self.config.latency_s > 0:
+            await asyncio.sleep(self.config.latency_s)
+        if decision.fault is Fault.SLOW:
+            await asyncio.sleep(self.config.slow_s)
+        if decision.reply is None:
+            return await _reset(request)
+        reply = decision.reply
+        return web.Response(
+            status=reply.status,
+            body=reply.body,
+            headers={"Content-Type": reply.content_type, **reply.headers},
+        )
+
+    # -- admin -------------------------------------------------------------------------------
+
+    async def _admin_counts(self, request: web.Request) -> web.Response:
+        return web.json_response(self.counts())
+
+    async def _admin_total(self, request: web.Request) -> web.Response:
+        query = request.query
+        return web.json_response({"total": self.total(query.get("operation"), query.get("label"))})
+
+    async def _admin_history(self, request: web.Request) -> web.Response:
+        return web.json_response([call.as_dict() for call in self.history()])
+
+    async def _admin_usage(self, request: web.Request) -> web.Response:
+        return web.json_response(self.usage())
+
+    async def _admin_contentids(self, request: web.Request) -> web.Response:
+        province = request.query.get("province") or None
+        hidden = request.query.get("include_hidden", "") in ("1", "true", "yes")
+        ids = self.dataset.contentids(province, include_hidden=hidden)
+        return web.json_response({"contentids": ids})
+
+    async def _admin_reset(self, request: web.Request) -> web.Response:
+        self.reset_counts()
+        return web.json_response({"ok": True})
+
+    async def _admin_new_day(self, request: web.Request) -> web.Response:
+        self.new_day()
+        return web.json_response({"ok": True, "today": self.dataset.today().isoformat()})
+
+    async def _admin_advance(self, request: web.Request) -> web.Response:
+        try:
+            self.advance(float(request.query.get("s", "")))
+        except ValueError as error:
+            raise web.HTTPBadRequest(text=f"advance needs s=<seconds>=0 or more: {error}") from None
+        return web.json_response({"ok": True})
+
+    async def _admin_mutate(self, request: web.Request) -> web.Response:
+        query = request.query
+        action = query.get("action", "")
+        province = query.get("province") or None
+        try:
+            n = int(query.get("n", "1"))
+        except ValueError:
+            raise web.HTTPBadRequest(text="n must be an integer") from None
+        if action == "modify":
+            ids = self.modify(n, province)
+        elif action == "hide":
+            ids = self.hide(n, province)
+        elif action == "insert" and province is not None:
+            ids = self.insert(province, n)
+        else:
+            raise web.HTTPBadRequest(text="action must be modify, hide, or insert with province")
+        return web.json_response({"action": action, "contentids": ids})
+
+
+async def _reset(request: web.Request) -> web.StreamResponse:
+    """Drop the connection without answering, as a reset upstream does."""
+    transport = request.transport
+    if transport is not None:
+        transport.abort()
+    raise asyncio.CancelledError
