@@ -22,7 +22,7 @@ from kto_keys.core.clock import FakeClock
 from kto_keys.core.codes import OutcomeKind
 from kto_keys.core.keys import parse_keys
 from kto_keys.core.pool import KeyPool, Lease, Policy
-from kto_keys.edges.client import CallRecord
+from kto_keys.core.calls import CallRecord
 from kto_keys.edges.logbook import event_line, logger, setup_logging
 from kto_keys.edges.state import StateCache
 from kto_keys.edges.store import Store

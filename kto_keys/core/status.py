@@ -7,23 +7,9 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 
+from kto_keys.core.calls import CallStats
 from kto_keys.core.codes import describe
 from kto_keys.core.pool import KeyPool, Reason
-
-
-@dataclass(frozen=True, slots=True)
-class CallStats:
-    """Today's calls of one key from the call history: success rate and latency."""
-
-    calls: int = 0
-    successes: int = 0
-    p50_ms: float | None = None
-    p95_ms: float | None = None
-
-    @property
-    def success_rate(self) -> float | None:
-        """Share of today's calls that succeeded, or None before any call."""
-        return self.successes / self.calls if self.calls else None
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,6 +17,7 @@ import aiohttp
 from yarl import URL
 
 from kto_keys.core.answers import Outcome, Payload, classify, transport_fault
+from kto_keys.core.calls import CallRecord
 from kto_keys.core.clock import Clock, format_time
 from kto_keys.core.codes import OutcomeKind, describe
 from kto_keys.core.errors import (
@@ -43,20 +44,6 @@ MAX_BACKOFF_S = 30.0
 SAVE_EVERY_S = 1.0
 Sleep = Callable[[float], Awaitable[None]]
 Params = Mapping[str, str | int]
-
-
-@dataclass(frozen=True, slots=True)
-class CallRecord:
-    """One call, as the call history keeps it."""
-
-    at: datetime
-    fingerprint: str
-    key_index: int
-    operation: str
-    outcome: str
-    code: str | None
-    http_status: int | None
-    latency_ms: float
 
 
 class CallLog(Protocol):

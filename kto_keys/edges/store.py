@@ -11,10 +11,9 @@ from pathlib import Path
 from typing import Any
 
 from kto_keys.core.answers import Item
+from kto_keys.core.calls import CallRecord, CallStats, summarize
 from kto_keys.core.clock import kst_day
-from kto_keys.core.status import CallStats
 from kto_keys.core.text import homepage_url, plain_text
-from kto_keys.edges.client import CallRecord
 
 LIST_COLUMNS: dict[str, str] = {
     # service field -> column
@@ -545,7 +544,7 @@ class Store:
             grouped.setdefault(row["fingerprint"], []).append(
                 (row["outcome"], row["latency_ms"] or 0.0)
             )
-        return {fp: _stats(calls) for fp, calls in grouped.items()}
+        return {fp: summarize(calls) for fp, calls in grouped.items()}
 
     # --- internals -----------------------------------------------------------------------
     def _transaction(self) -> _Transaction:
@@ -620,18 +619,3 @@ def _export_row(row: sqlite3.Row, images: list[dict[str, str]] | None) -> dict[s
     record["intro_fetched_at"] = row["intro_at"] or ""
     record["common_fetched_at"] = row["common_at"] or ""
     return record
-
-
-def _stats(calls: list[tuple[str, float]]) -> CallStats:
-    latencies = sorted(latency for _, latency in calls)
-    successes = sum(1 for outcome, _ in calls if outcome == "success")
-    return CallStats(
-        len(calls), successes, _percentile(latencies, 0.5), _percentile(latencies, 0.95)
-    )
-
-
-def _percentile(values: list[float], share: float) -> float | None:
-    if not values:
-        return None
-    index = min(len(values) - 1, max(0, round(share * (len(values) - 1))))
-    return values[index]

@@ -10,7 +10,8 @@ from kto_keys.core.answers import Outcome
 from kto_keys.core.clock import Clock, SystemClock
 from kto_keys.core.errors import SettingsError
 from kto_keys.core.health import Attention, Health, assess
-from kto_keys.core.status import CallStats, KeyStatusRow, key_status
+from kto_keys.core.calls import CallStats
+from kto_keys.core.status import KeyStatusRow, key_status
 from kto_keys.edges.client import ProbeResult, TourClient
 from kto_keys.edges.settings import Settings, load_settings
 from kto_keys.edges.store import Store

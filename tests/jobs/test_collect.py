@@ -382,7 +382,7 @@ def test_scripts_wrapper_runs_the_original_command_line(
     """`collect_restaurants_only.py --mode regions --regions "1,6"` stores Seoul and Busan."""
     gw = gateway(good(keys), sizes={"11": 7, "26": 3, "41": 5})
     settings = make_settings(tmp_path, keys, gw.base_url)
-    script = Path(__file__).resolve().parents[1] / "scripts" / "collect_restaurants_only.py"
+    script = Path(__file__).resolve().parents[2] / "scripts" / "collect_restaurants_only.py"
     result = subprocess.run(
         [
             sys.executable,
