@@ -9,13 +9,14 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from kto_keys.core.clock import Clock
 from kto_keys.core.plan import DetailPlan
 from kto_keys.edges.logbook import setup_logging
 from kto_keys.edges.settings import Settings, settings_in
 from kto_keys.jobs.collect import CollectOptions, CollectReport, collect
-from kto_keys.jobs.session import open_runtime
+from kto_keys.jobs.session import open_session
 
 LATENCY_S = 0.05
 # No benchmark run may hang: a collect that takes longer than this is a failure, not a figure.
@@ -33,14 +34,40 @@ def make_settings(folder: Path, keys: list[str], base_url: str) -> Settings:
 
 
 class OffsetClock:
-    """The wall clock moved by whole days: a nightly re-run without waiting for the night."""
+    """The wall clock moved by whole days: a nightly re-run without waiting for the night.
 
-    def __init__(self, days: int = 0) -> None:
+    It counts the job's sleeps (back-off, waits for a paused key). With `warp`, nothing is
+    waited out: the clock is moved on instead, as the tests' fake clock does. Call counts stay
+    what they would be; the seconds are reported, not spent.
+    """
+
+    def __init__(self, days: int = 0, warp: bool = False) -> None:
         self.offset = timedelta(days=days)
+        self.warp = warp
+        self.count = 0
+        self.seconds = 0.0
 
     def now(self) -> datetime:
         """Return the current UTC time plus the offset."""
         return datetime.now(UTC) + self.offset
+
+    def monotonic(self) -> float:
+        """The monotonic clock plus the offset."""
+        return time.monotonic() + self.offset.total_seconds()
+
+    async def sleep(self, seconds: float) -> None:
+        """Count the wait; wait it out, or with `warp` move the clock instead."""
+        self.count += 1
+        self.seconds += seconds
+        if not self.warp:
+            await asyncio.sleep(seconds)
+            return
+        self.offset += timedelta(seconds=seconds)
+        await asyncio.sleep(0)
+
+    async def heartbeat(self, seconds: float) -> None:
+        """Background beats follow real time."""
+        await asyncio.sleep(seconds)
 
     def next_day(self) -> None:
         """Move the clock one day on."""
@@ -71,27 +98,11 @@ class PhaseTimer:
     def detail_stored(self, operation: str) -> None:
         """Ignored."""
 
+    def keys_skipped(self, keys: Any, pool: Any) -> None:
+        """Ignored."""
 
-class SleepLog:
-    """The job's sleep (back-off, waits for a paused key), added up.
-
-    With `warp`, nothing is waited out: the clock is moved on instead, as the tests' fake sleep
-    does. Call counts stay what they would be; the seconds are reported, not spent.
-    """
-
-    def __init__(self, warp: OffsetClock | None = None) -> None:
-        self.warp = warp
-        self.count = 0
-        self.seconds = 0.0
-
-    async def __call__(self, seconds: float) -> None:
-        self.count += 1
-        self.seconds += seconds
-        if self.warp is None:
-            await asyncio.sleep(seconds)
-            return
-        self.warp.offset += timedelta(seconds=seconds)
-        await asyncio.sleep(0)
+    def run_finished(self, report: Any) -> None:
+        """Ignored: the benchmark reads the returned report."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,7 +113,7 @@ class TimedRun:
     elapsed_s: float
     cpu_s: float
     finished_at: float
-    slept: SleepLog
+    slept: OffsetClock
 
 
 class CollectTimeout(Exception):
@@ -115,21 +126,19 @@ def run_collect(
     options: CollectOptions,
     observer: PhaseTimer | None = None,
     timeout_s: float = COLLECT_TIMEOUT_S,
-    warp: bool = False,
 ) -> TimedRun:
     """One whole collect job, as the CLI runs it (log file included), bounded in time.
 
-    With `warp` (the clock must be an OffsetClock), sleeps move the clock instead of waiting.
+    Sleeps are counted on an OffsetClock (made with `warp=True`, they move it instead of waiting).
     """
     setup_logging(settings.log_dir, settings.keys, clock.now(), console_level=logging.CRITICAL + 1)
-    runtime = open_runtime(settings, clock)
-    if warp and not isinstance(clock, OffsetClock):
-        raise TypeError("warp needs an OffsetClock")
-    slept = SleepLog(clock if warp and isinstance(clock, OffsetClock) else None)
+    session = open_session(settings, clock)
+    slept = clock if isinstance(clock, OffsetClock) else OffsetClock()
+    slept.count, slept.seconds = 0, 0.0  # this run's sleeps only
 
     async def bounded() -> TimedRun:
         started, cpu = time.perf_counter(), time.process_time()
-        job = collect(runtime, options, observer or PhaseTimer(), sleep=slept)
+        job = collect(session, options, observer or PhaseTimer())
         try:
             report = await asyncio.wait_for(job, timeout_s)
         except TimeoutError:

@@ -1,9 +1,10 @@
 """Benchmark 4: the tool's own cost per call with 10, 100 and 1,000 keys, no network at all.
 
-Each call goes through what `TourClient._exchange` does around the request: key selection
-(`KeyPool.acquire`), bookkeeping (`record_outcome`), cache persistence (`StateCache.save_if_due`)
-and call history (`Store.record_call`). The log line the client writes per call (through the
-redacting filter) is timed beside them, as context: the issue's figure leaves logging out.
+Each call goes through what the client and the run's session do around the request: key
+selection (`KeyPool.acquire`), bookkeeping (`record_outcome`), and the session's share
+(`Session.call_ended`: the call history and the cache saved when due). The log line written per
+call (through the redacting filter) is timed beside them, as context: the figure leaves logging
+out.
 """
 
 from __future__ import annotations
@@ -17,15 +18,15 @@ from typing import Any
 
 from bench.fixtures import fake_key
 from bench.table import Row
+from kto_keys.cli.messages import Messages
 from kto_keys.core.answers import Outcome, Payload
 from kto_keys.core.clock import FakeClock
 from kto_keys.core.codes import OutcomeKind
-from kto_keys.core.keys import parse_keys
-from kto_keys.core.pool import KeyPool, Lease, Policy
-from kto_keys.core.calls import CallRecord
-from kto_keys.edges.logbook import event_line, logger, setup_logging
-from kto_keys.edges.state import StateCache
+from kto_keys.core.pool import Lease
+from kto_keys.edges.logbook import logger, setup_logging
+from kto_keys.edges.settings import settings_in
 from kto_keys.edges.store import Store
+from kto_keys.jobs.session import open_session
 
 KEY_COUNTS = (10, 100, 1000)
 CALLS = 20_000
@@ -36,19 +37,25 @@ OPERATIONS = ("detailIntro2", "detailCommon2")
 TARGET_US_AT_1000 = 1000.0
 # 10:00 KST on a working day: no midnight roll-over during the loop.
 START = datetime(2026, 11, 24, 1, 0, tzinfo=UTC)
-PARTS = ("acquire", "record_outcome", "save_if_due", "record_call")
+PARTS = ("acquire", "record_outcome", "session")
 
 
 def _one_pool(folder: Path, key_count: int) -> dict[str, Any]:
-    keys = parse_keys(",".join(fake_key() for _ in range(key_count)), "bench").keys
     clock = FakeClock(START)
     # A quota no loop reaches: the figure is about selection, not about running dry.
-    pool = KeyPool(keys, Policy(daily_limit=10**9), clock.now())
-    cache = StateCache(folder / "cache.json")
-    cache.load()
-    store = Store(folder / "kto.db")
+    settings = settings_in(
+        folder,
+        [fake_key() for _ in range(key_count)],
+        "http://127.0.0.1:9/B551011/KorService2",
+        KTO_API_DAILY_LIMIT=str(10**9),
+    )
+    session = open_session(settings, clock)
+    pool, keys = session.pool, settings.keys
+    store = Store(settings.db_path)
+    session.history = store
     setup_logging(folder / "logs", keys, clock.now(), console_level=logging.CRITICAL + 1)
     log = logger()
+    messages = Messages("en")
     success = Outcome(OutcomeKind.SUCCESS, payload=Payload())
     spent = dict.fromkeys((*PARTS, "log_line"), 0)
     calls = 0
@@ -68,32 +75,19 @@ def _one_pool(folder: Path, key_count: int) -> dict[str, Any]:
                 raise RuntimeError(f"no key handed out at call {number}: {lease}")
             events = pool.record_outcome(lease, success, now, 0.05)
             t2 = time.perf_counter_ns()
-            cache.save_if_due(pool)
+            session.call_ended(lease, success, events, 0.05)
             t3 = time.perf_counter_ns()
-            store.record_call(
-                CallRecord(
-                    now,
-                    lease.key.fingerprint,
-                    lease.key.index,
-                    operation,
-                    str(success.kind),
-                    None,
-                    200,
-                    50.0,
-                )
-            )
-            t4 = time.perf_counter_ns()
             for event in events:
-                level, line = event_line(event, pool, "en")
+                level, line = messages.event(event, pool)
                 log.log(level, line)
-            t5 = time.perf_counter_ns()
+            t4 = time.perf_counter_ns()
             spent["acquire"] += t1 - t0
             spent["record_outcome"] += t2 - t1
-            spent["save_if_due"] += t3 - t2
-            spent["record_call"] += t4 - t3
-            spent["log_line"] += t5 - t4
+            spent["session"] += t3 - t2
+            spent["log_line"] += t4 - t3
             calls += 1
     finally:
+        session.save()
         store.close()
         for handler in list(log.handlers):
             log.removeHandler(handler)

@@ -51,7 +51,7 @@ def _sizes() -> dict[str, int]:
 def _measure(gateway: GatewayThread, settings: Settings, clock: OffsetClock) -> dict[str, Any]:
     """One collect run; what the gateway counted, what the tool counted, and the minimum."""
     gateway.reset_counts()
-    run = run_collect(settings, clock, _options(), timeout_s=RUN_TIMEOUT_S, warp=True)
+    run = run_collect(settings, clock, _options(), timeout_s=RUN_TIMEOUT_S)
     report = run.report.to_json()
     history = gateway.history()
     outcomes = Counter(call.outcome for call in history)
@@ -92,7 +92,7 @@ def flaky(folder: Path) -> tuple[dict[str, Any], list[Row]]:
             for i, key in enumerate(keys)
         }
         with run_gateway(GatewayConfig(keys=behaviours, sizes=_sizes())) as gateway:
-            clock = OffsetClock()
+            clock = OffsetClock(warp=True)
             settings = make_settings(folder / f"flaky-{share:.2f}", keys, gateway.base_url)
             figures = _measure(gateway, settings, clock)
             ideal = 1 / (1 - share)
@@ -174,7 +174,7 @@ def dead_keys(folder: Path) -> tuple[dict[str, Any], list[Row]]:
     keys = list(behaviours)  # dead first, then the rate-limited key, then the good ones
     runs: list[dict[str, Any]] = []
     with run_gateway(GatewayConfig(keys=behaviours, sizes=_sizes())) as gateway:
-        clock = OffsetClock()
+        clock = OffsetClock(warp=True)
         settings = make_settings(folder / "dead", keys, gateway.base_url)
         runs.append(_measure(gateway, settings, clock))
         gateway.new_day()

@@ -13,8 +13,8 @@ import aiohttp
 from bench.fixtures import LATENCY_S, PhaseTimer, fake_key, make_settings, run_collect
 from bench.gateway_process import GatewayProcess, gateway_config
 from bench.table import Row
-from kto_keys.core.clock import SystemClock
 from kto_keys.core.regions import Selection
+from kto_keys.edges.clock import SystemClock
 from kto_keys.jobs.collect import CollectOptions
 
 # Eight provinces: a multiple of every concurrency measured, so that the list phase's first

@@ -1,20 +1,30 @@
 """kto-keys: collect TourAPI restaurant data across a pool of service keys.
 
-The programmatic API: the same functions that the CLI and the menu call.
+The programmatic API: the jobs the command line and the menu call, usable from any Python code.
+Errors carry data (which key, which operation, until when); `kto_keys.cli` words them.
 """
 
 from __future__ import annotations
 
 from kto_keys.core.errors import (
+    BudgetExhaustedError,
+    CollectLockedError,
+    GatewayUnavailableError,
     HostBlockedError,
     KtoKeysError,
     NoUsableKeyError,
     RequestError,
+    RunOutcome,
     ServiceConfigError,
     SettingsError,
+    SettingsProblem,
 )
+from kto_keys.core.operations import DetailKind, Operation
+from kto_keys.core.regions import Selection, select
 from kto_keys.core.version import __version__
 from kto_keys.edges.settings import Settings, load_settings
+from kto_keys.jobs.collect import CollectOptions, CollectReport, collect
+from kto_keys.jobs.export import export_records
 from kto_keys.jobs.keys import (
     check_health,
     deactivate_key,
@@ -24,22 +34,38 @@ from kto_keys.jobs.keys import (
     status_rows,
     status_summary,
 )
+from kto_keys.jobs.session import Session, open_session
 
 __all__ = [
+    "BudgetExhaustedError",
+    "CollectLockedError",
+    "CollectOptions",
+    "CollectReport",
+    "DetailKind",
+    "GatewayUnavailableError",
     "HostBlockedError",
     "KtoKeysError",
     "NoUsableKeyError",
+    "Operation",
     "RequestError",
+    "RunOutcome",
+    "Selection",
     "ServiceConfigError",
+    "Session",
     "Settings",
     "SettingsError",
+    "SettingsProblem",
     "__version__",
     "check_health",
+    "collect",
     "deactivate_key",
+    "export_records",
     "key_detail",
     "load_settings",
+    "open_session",
     "reactivate_key",
     "recover",
+    "select",
     "status_rows",
     "status_summary",
 ]

@@ -90,22 +90,15 @@ def make_settings(folder: Path, keys: list[str], base_url: str, **overrides: str
     )
 
 
-class FakeSleep:
-    """An injected sleep that moves the fake clock instead of waiting."""
+def said(error: BaseException) -> str:
+    """The one line the command line shows for an error, in English."""
+    from kto_keys.cli.messages import Messages
 
-    def __init__(self, clock: FakeClock) -> None:
-        self.clock = clock
-        self.slept: list[float] = []
-
-    async def __call__(self, seconds: float) -> None:
-        import asyncio
-
-        self.slept.append(seconds)
-        self.clock.advance(seconds)
-        await asyncio.sleep(0)
+    return Messages("en").error(error)
 
 
-@pytest.fixture
-def fake_sleep(clock: FakeClock) -> FakeSleep:
-    """A sleep that advances the fake clock."""
-    return FakeSleep(clock)
+def exit_code(error: BaseException) -> int:
+    """The exit code the command line gives an error."""
+    from kto_keys.cli.exits import exit_code_for
+
+    return exit_code_for(error)

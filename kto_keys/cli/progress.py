@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 from types import TracebackType
 
 from rich.console import Console
@@ -15,12 +16,15 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 
+from kto_keys.cli.messages import Messages
 from kto_keys.core.clock import Clock, format_time
 from kto_keys.core.health import is_working
-from kto_keys.core.lang import pick
+from kto_keys.core.keys import ServiceKey
 from kto_keys.core.plan import DetailPlan
 from kto_keys.core.pool import KeyPool
 from kto_keys.core.regions import names_of
+from kto_keys.edges.logbook import logger
+from kto_keys.jobs.collect import CollectReport
 
 PLAIN_EVERY = 0.1
 
@@ -31,14 +35,15 @@ class ProgressDisplay:
     def __init__(
         self,
         console: Console,
-        lang: str,
+        messages: Messages,
         clock: Clock,
         quiet: bool = False,
         pool: KeyPool | None = None,
     ) -> None:
         self.pool = pool
         self.console = console
-        self.lang = lang
+        self.m = messages
+        self.report: CollectReport | None = None
         self.clock = clock
         self.quiet = quiet
         self.interactive = console.is_terminal and not quiet
@@ -85,10 +90,13 @@ class ProgressDisplay:
             f"{province} {name}", total=max(pages, 1), completed=done, note=""
         )
         self.line(
-            pick(
-                self.lang,
-                f"{province} {name}: {total}건, {pages}쪽 (이미 {done}쪽 완료)",
-                f"{province} {name}: {total} records, {pages} pages ({done} already done)",
+            self.m(
+                "progress.province",
+                province=province,
+                name=name,
+                total=total,
+                pages=pages,
+                done=done,
             )
         )
 
@@ -107,22 +115,31 @@ class ProgressDisplay:
             total = self._progress.tasks[self._task_index(task)].total or 1
             self._progress.update(task, completed=total, note=f"{records}")
         self.line(
-            pick(
-                self.lang,
-                f"{province} 완료: {records}건 보유, {removed}건 삭제 표시",
-                f"{province} done: {records} records held, {removed} marked removed",
-            )
+            self.m("progress.province_done", province=province, records=records, removed=removed)
         )
+
+    # --- the run ------------------------------------------------------------------------------
+    def keys_skipped(self, keys: Sequence[ServiceKey], pool: KeyPool) -> None:
+        """Deactivated keys left out of the run: one warning line each."""
+        for line in self.m.skipped(keys, pool):
+            logger().warning(line)
+
+    def run_finished(self, report: CollectReport) -> None:
+        """Keep the report for the summary."""
+        self.report = report
 
     # --- detail phase --------------------------------------------------------------------
     def details_planned(self, plan: DetailPlan) -> None:
         """The plan is known: show it and open one bar per operation."""
         for op in plan.operations:
             days = "?" if op.more_days is None else str(op.more_days)
-            text = pick(
-                self.lang,
-                f"📋 {op.operation}: 필요 {op.needed}회, 오늘 남은 한도 {op.left_today}회, 이번 실행 {op.this_run}회, 남은 일수 {days}일",
-                f"📋 {op.operation}: {op.needed} calls needed, {op.left_today} left today, {op.this_run} this run, {days} more day(s)",
+            text = self.m(
+                "progress.plan",
+                operation=op.operation,
+                needed=op.needed,
+                left=op.left_today,
+                this_run=op.this_run,
+                days=days,
             )
             if not self.quiet:
                 self.console.print(text, markup=False)
@@ -152,11 +169,7 @@ class ProgressDisplay:
         now = self.clock.now()
         calls = sum(sum(self.pool.state(key).usage.values()) for key in self.pool.keys)
         working = sum(1 for key in self.pool.keys if is_working(self.pool.state(key), now))
-        return pick(
-            self.lang,
-            f"· 오늘 호출 {calls} · 키 {working}/{len(self.pool.keys)}",
-            f"· {calls} calls today · keys {working}/{len(self.pool.keys)} working",
-        )
+        return self.m("progress.pool", calls=calls, working=working, total=len(self.pool.keys))
 
     def _task_index(self, task: TaskID) -> int:
         for index, candidate in enumerate(self._progress.tasks):

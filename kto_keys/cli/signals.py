@@ -8,15 +8,9 @@ import signal
 from collections.abc import Coroutine
 from typing import Any, TypeVar
 
-from kto_keys.core.errors import KtoKeysError
+from kto_keys.core.errors import Terminated
 
 T = TypeVar("T")
-
-
-class Terminated(KtoKeysError):
-    """SIGTERM arrived: the run stopped cleanly."""
-
-    exit_code = 143
 
 
 def run_async(job: Coroutine[Any, Any, T]) -> T:
@@ -43,5 +37,5 @@ def run_async(job: Coroutine[Any, Any, T]) -> T:
             return runner.run(main())
         except asyncio.CancelledError:
             if terminated:
-                raise Terminated("terminated by SIGTERM: the work is kept") from None
+                raise Terminated() from None
             raise KeyboardInterrupt from None

@@ -1,7 +1,8 @@
-"""Time, read in exactly one place: the Clock protocol, the system clock and Korea time."""
+"""The Clock seam: wall time, monotonic time and waiting, a fake for tests, and Korea time (pure)."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, date, datetime, time, timedelta, timezone
 from typing import Protocol
 
@@ -9,39 +10,60 @@ KST = timezone(timedelta(hours=9), "KST")
 
 
 class Clock(Protocol):
-    """Anything that tells the current time as an aware datetime."""
+    """Wall time, monotonic time and waiting: every reading of time goes through one of these."""
 
     def now(self) -> datetime:
         """Return the current time, timezone-aware."""
         ...
 
+    def monotonic(self) -> float:
+        """Seconds on a clock that never steps back, for measuring how long something took."""
+        ...
 
-class SystemClock:
-    """The real wall clock."""
+    async def sleep(self, seconds: float) -> None:
+        """Wait this long."""
+        ...
 
-    def now(self) -> datetime:
-        """Return the current UTC time."""
-        return datetime.now(UTC)
+    async def heartbeat(self, seconds: float) -> None:
+        """Wait for the next beat of a background task (a fake clock never beats on its own)."""
+        ...
 
 
 class FakeClock:
-    """A clock that moves only when told to: for tests and simulations."""
+    """A clock that moves only when told to, or when something sleeps on it: tests and simulations."""
 
     def __init__(self, start: datetime) -> None:
         if start.tzinfo is None:
             raise ValueError("FakeClock needs an aware datetime")
         self._now = start
+        self._elapsed = 0.0
+        self.slept: list[float] = []
 
     def now(self) -> datetime:
         """Return the fake current time."""
         return self._now
 
+    def monotonic(self) -> float:
+        """Seconds the clock has moved forward since it was made."""
+        return self._elapsed
+
+    async def sleep(self, seconds: float) -> None:
+        """Move the clock instead of waiting; still let other tasks run once."""
+        self.slept.append(seconds)
+        self.advance(seconds)
+        await asyncio.sleep(0)  # a real yield, no real wait: other tasks get their turn
+
+    async def heartbeat(self, seconds: float) -> None:
+        """Never beat: fake time moves only when a test or a sleep moves it."""
+        await asyncio.Event().wait()
+
     def advance(self, seconds: float) -> None:
         """Move the clock forward."""
         self._now += timedelta(seconds=seconds)
+        self._elapsed += max(0.0, seconds)
 
     def set(self, when: datetime) -> None:
-        """Jump to a given time."""
+        """Jump to a given time (also backwards: a wall clock can step)."""
         self._now = when
 
 

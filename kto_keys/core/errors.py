@@ -1,73 +1,198 @@
-"""The exceptions a user can meet, each with the exit code the CLI gives it."""
+"""The errors a user can meet. Each carries data; the command line's catalog words it, in Korean
+or English, and its one table gives the exit code. No sentence is built here."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+
+class RunOutcome(StrEnum):
+    """How a run ended: set from the type of the error that ended it."""
+
+    RUNNING = "running"
+    COMPLETE = "complete"
+    STOPPED = "stopped"  # for lack of keys, quota or budget: the work is kept, the next run goes on
+    FAILED = "failed"
+    INTERRUPTED = "interrupted"
 
 
 class KtoKeysError(Exception):
-    """Base of every error that kto-keys reports to a user in one line."""
+    """Base of every error kto-keys reports to a user in one line."""
 
-    exit_code = 1
+    # What a run that meets this error has done: failed, unless a subclass says it only stopped.
+    outcome = RunOutcome.FAILED
+
+    def __init__(self, **fields: Any) -> None:
+        super().__init__(*fields.values())
+        self.fields = fields
+        # The report of the run this error ended, when a job ran one (see jobs.collect).
+        self.report: Any = None
+
+    def __str__(self) -> str:
+        shown = ", ".join(f"{name}={value!r}" for name, value in self.fields.items())
+        return f"{type(self).__name__}({shown})"
+
+    def to_json(self) -> dict[str, Any]:
+        """The error as JSON-ready data: its type and fields, the same in every language."""
+        data: dict[str, Any] = {"error": type(self).__name__}
+        for name, value in self.fields.items():
+            data[name] = _json_value(value)
+        return data
+
+
+def _json_value(value: Any) -> Any:
+    """A field as JSON: times in ISO form, keys as `#index` and preview, paths as text."""
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, Mapping):
+        return {str(name): _json_value(item) for name, item in value.items()}
+    if isinstance(value, tuple | list):
+        return [_json_value(item) for item in value]
+    if hasattr(value, "preview") and hasattr(value, "index"):
+        return {"key": f"#{value.index}", "preview": value.preview}
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    return str(value)
+
+
+class SettingsProblem(StrEnum):
+    """What is wrong with a setting or an option; the catalog has one line for each.
+
+    The comment after each names the details that come with it.
+    """
+
+    KEYS_EMPTY = "keys_empty"  # path
+    ENV_FILE_UNREADABLE = "env_file_unreadable"  # path, reason
+    NOT_WHOLE_NUMBER = "not_whole_number"  # setting, value
+    TOO_SMALL = "too_small"  # setting, value, minimum
+    NOT_SECONDS = "not_seconds"  # setting, value
+    NOT_FINITE = "not_finite"  # setting, value
+    NEGATIVE = "negative"  # setting, value
+    TOO_LONG = "too_long"  # setting, value, maximum
+    NOT_POSITIVE_TIMEOUT = "not_positive_timeout"
+    NOT_HTTP_URL = "not_http_url"  # setting, value
+    UNKNOWN_LANGUAGE = "unknown_language"  # setting, value, valid
+    UNKNOWN_DETAILS = "unknown_details"  # values, valid
+    UNKNOWN_FORMAT = "unknown_format"  # value, valid
+    UNKNOWN_MODE = "unknown_mode"  # setting, value, valid
+    UNKNOWN_AREA_CODES = "unknown_area_codes"  # values
+    UNKNOWN_PROVINCE_CODES = "unknown_province_codes"  # values
+    RESERVE_TOO_LARGE = "reserve_too_large"  # value, limit
+    NO_SUCH_KEY = "no_such_key"  # value, last
+    NO_DATABASE = "no_database"  # path
+    EMPTY_CODES = "empty_codes"  # setting
+    NOT_A_NUMBER = "not_a_number"  # setting, value
+    LDONG_ALONE = "ldong_alone"
+    REGIONS_NEEDED = "regions_needed"
+    REGIONS_WITHOUT_MODE = "regions_without_mode"  # value
+    NO_LONGER_LISTED = "no_longer_listed"  # values, listed
+    BAD_GATEWAY_CONFIG = "bad_gateway_config"  # path, reason
 
 
 class SettingsError(KtoKeysError):
     """Bad configuration: a setting, an env file or an option value."""
 
-    exit_code = 2
+    def __init__(self, problem: SettingsProblem, **details: Any) -> None:
+        super().__init__(problem=problem, **details)
+        self.problem = problem
+        self.details: Mapping[str, Any] = details
 
 
 class ServiceConfigError(KtoKeysError):
     """The base URL points at a retired or missing service (gateway code 12)."""
 
-    exit_code = 2
+    def __init__(self, base_url: str, code: str | None, symbol: str = "") -> None:
+        super().__init__(base_url=base_url, code=code, symbol=symbol)
+        self.base_url, self.code, self.symbol = base_url, code, symbol
 
 
 class RequestError(KtoKeysError):
     """Our own request was wrong (codes 10, 11, 20 key-missing, 33): no key is to blame."""
 
-    exit_code = 1
-
-    def __init__(self, message: str, parameter: str | None = None) -> None:
-        super().__init__(message)
-        self.parameter = parameter
+    def __init__(
+        self, code: str | None, symbol: str = "", parameter: str | None = None, message: str = ""
+    ) -> None:
+        super().__init__(code=code, symbol=symbol, parameter=parameter, message=message)
+        self.code, self.symbol, self.parameter, self.message = code, symbol, parameter, message
 
 
 class NoUsableKeyError(KtoKeysError):
-    """No key can make the call now; carries when one is next usable."""
+    """No key can make the call now; says which key is usable soonest, why not now, and when."""
 
-    exit_code = 4
+    outcome = RunOutcome.STOPPED
 
-    def __init__(self, message: str, next_usable_at: datetime | None = None) -> None:
-        super().__init__(message)
-        self.next_usable_at = next_usable_at
+    def __init__(
+        self,
+        operation: str | None,
+        key: Any = None,
+        reason: str | None = None,
+        until: datetime | None = None,
+        left: Mapping[str, int] | None = None,
+    ) -> None:
+        super().__init__(operation=operation, key=key, reason=reason, until=until, left=left)
+        self.operation, self.key, self.reason, self.until = operation, key, reason, until
+        # Details still to fetch per operation, when the detail phase stopped.
+        self.left: Mapping[str, int] = left or {}
+
+    @property
+    def next_usable_at(self) -> datetime | None:
+        """When a key is next usable (None: not by waiting)."""
+        return self.until
 
 
 class BudgetExhaustedError(KtoKeysError):
     """The run's call budget (--budget) is spent with work left."""
 
-    exit_code = 4
+    outcome = RunOutcome.STOPPED
+
+    def __init__(self, budget: int, left: Mapping[str, int] | None = None) -> None:
+        super().__init__(budget=budget, left=left)
+        self.budget = budget
+        self.left: Mapping[str, int] = left or {}
 
 
 class GatewayUnavailableError(KtoKeysError):
     """The gateway kept failing for every key for minutes: stop and keep the work."""
 
-    exit_code = 4
+    outcome = RunOutcome.STOPPED
+
+    def __init__(self, since: datetime) -> None:
+        super().__init__(since=since)
+        self.since = since
 
 
 class HostBlockedError(KtoKeysError):
-    """The gateway refuses this machine (code 29, or every key refused without a code)."""
+    """The gateway refuses this machine: code 29, or (code None) every key refused without a code."""
 
-    exit_code = 5
+    def __init__(self, code: str | None, symbol: str = "") -> None:
+        super().__init__(code=code, symbol=symbol)
+        self.code, self.symbol = code, symbol
 
 
 class CacheLockedError(KtoKeysError):
-    """Another process holds a lock for too long."""
+    """Another process holds the key cache's lock for too long."""
 
-    exit_code = 1
+    def __init__(self, path: Path) -> None:
+        super().__init__(path=path)
+        self.path = path
 
 
 class CollectLockedError(KtoKeysError):
     """Another collection is running on the same database."""
 
-    exit_code = 1
+    def __init__(self, path: Path) -> None:
+        super().__init__(path=path)
+        self.path = path
+
+
+class Terminated(KtoKeysError):
+    """SIGTERM arrived: the run stopped cleanly, with the work kept."""
+
+    outcome = RunOutcome.INTERRUPTED
+
+    def __init__(self) -> None:
+        super().__init__()

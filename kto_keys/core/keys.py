@@ -5,7 +5,9 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
 from urllib.parse import quote, unquote
 
 PREVIEW_LENGTH = 10
@@ -35,15 +37,43 @@ def has_known_shape(raw: str) -> bool:
     return bool(_HEX_KEY.fullmatch(raw) or _BASE64_KEY.fullmatch(raw))
 
 
-@dataclass(frozen=True, slots=True)
-class ServiceKey:
-    """One configured key; its repr and str show only `#index` and the preview."""
+class _Secret:
+    """Holds a raw key: shows as `***`, and refuses to be pickled or copied out."""
 
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def __repr__(self) -> str:
+        return "***"
+
+    def __reduce__(self) -> Any:
+        raise TypeError("a service key cannot be pickled")
+
+
+class ServiceKey:
+    """One configured key; its repr and str show only `#index` and the preview.
+
+    Not a dataclass: the raw key is no field, so `asdict`, `vars`, `repr` and `pickle` cannot
+    bring it out. Only `reveal()` gives it, for the one place that builds the request URL.
+    """
+
+    __slots__ = ("_secret", "fingerprint", "index", "preview", "source")
     index: int
     fingerprint: str
     preview: str
     source: str
-    _raw: str = field(repr=False, compare=False)
+
+    def __init__(self, index: int, fingerprint: str, preview: str, source: str, raw: str) -> None:
+        for name, value in (
+            ("index", index),
+            ("fingerprint", fingerprint),
+            ("preview", preview),
+            ("source", source),
+            ("_secret", _Secret(raw)),
+        ):
+            object.__setattr__(self, name, value)
 
     @classmethod
     def from_raw(cls, raw: str, index: int, source: str) -> ServiceKey:
@@ -57,7 +87,32 @@ class ServiceKey:
 
     def reveal(self) -> str:
         """The raw key, for the one place that builds the request URL."""
-        return self._raw
+        secret: _Secret = object.__getattribute__(self, "_secret")
+        return secret._value
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError("ServiceKey is immutable")
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, ServiceKey):
+            return NotImplemented
+        return (self.index, self.fingerprint, self.source) == (
+            other.index,
+            other.fingerprint,
+            other.source,
+        )
+
+    def __hash__(self) -> int:
+        return hash((self.index, self.fingerprint, self.source))
+
+    def __copy__(self) -> ServiceKey:
+        return self  # immutable: a copy is the key itself
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> ServiceKey:
+        return self
+
+    def __reduce__(self) -> Any:
+        raise TypeError("a ServiceKey cannot be pickled: its raw value never leaves the process")
 
     def __repr__(self) -> str:
         return f"ServiceKey({self.label})"
@@ -66,33 +121,53 @@ class ServiceKey:
         return self.label
 
 
+class KeyWarningKind(StrEnum):
+    """What was odd about an entry of KTO_API_KEY."""
+
+    DUPLICATE = "duplicate"  # the entry repeats an earlier key: used once
+    ODD_SHAPE = "odd_shape"  # neither 64 hex nor 88 base64 characters: used anyway
+
+
+@dataclass(frozen=True, slots=True)
+class KeyWarning:
+    """One odd entry: which entry, which key it is (index, preview), and its length."""
+
+    kind: KeyWarningKind
+    position: int
+    index: int
+    preview: str
+    length: int
+
+
 @dataclass(frozen=True, slots=True)
 class ParsedKeys:
     """The distinct keys of a KTO_API_KEY value, and what was odd about it."""
 
     keys: tuple[ServiceKey, ...]
-    warnings: tuple[str, ...]
+    warnings: tuple[KeyWarning, ...]
 
 
 def parse_keys(value: str, source: str) -> ParsedKeys:
     """Split `key1,key2,...`: skip blanks, merge duplicates, warn on odd shapes."""
     keys: list[ServiceKey] = []
-    seen: dict[str, int] = {}
-    warnings: list[str] = []
+    seen: dict[str, ServiceKey] = {}
+    warnings: list[KeyWarning] = []
     for position, entry in enumerate(_entries(value), start=1):
         raw = normalize_key(entry)
         if not raw:
             continue
         if raw in seen:
-            warnings.append(f"KTO_API_KEY entry {position} duplicates key #{seen[raw]}: used once")
+            first = seen[raw]
+            warnings.append(
+                KeyWarning(KeyWarningKind.DUPLICATE, position, first.index, first.preview, len(raw))
+            )
             continue
         key = ServiceKey.from_raw(raw, len(keys), source)
-        seen[raw] = key.index
+        seen[raw] = key
         keys.append(key)
         if not has_known_shape(raw):
             warnings.append(
-                f"key #{key.index} {key.preview} is neither 64 hex nor 88 base64 characters"
-                " (length " + str(len(raw)) + "): used anyway"
+                KeyWarning(KeyWarningKind.ODD_SHAPE, position, key.index, key.preview, len(raw))
             )
     return ParsedKeys(tuple(keys), tuple(warnings))
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+from kto_keys.core.errors import SettingsError, SettingsProblem
+
 
 class Operation(StrEnum):
     """One TourAPI operation; quota is counted per key and per operation."""
@@ -37,3 +39,22 @@ _DETAIL_OPERATION = {
 PROBE_OPERATION = Operation.PROVINCES
 # What a collection spends quota on, in the order it spends it.
 COLLECTION_OPERATIONS = (Operation.LIST, Operation.DETAIL_INTRO, Operation.DETAIL_COMMON)
+
+
+def parse_detail_kinds(text: str) -> tuple[DetailKind, ...]:
+    """`intro,common`, `none` or `all` → the detail kinds to fetch."""
+    value = text.strip().lower()
+    if value == "none":
+        return ()
+    if value == "all":
+        return tuple(DetailKind)
+    names = tuple(dict.fromkeys(part.strip() for part in value.split(",") if part.strip()))
+    known = {kind.value: kind for kind in DetailKind}
+    unknown = [name for name in names if name not in known]
+    if unknown or not names:
+        raise SettingsError(
+            SettingsProblem.UNKNOWN_DETAILS,
+            values=tuple(unknown) or (text,),
+            valid=(*known, "none", "all"),
+        )
+    return tuple(known[name] for name in names)

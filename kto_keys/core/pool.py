@@ -152,6 +152,17 @@ class PoolEvent:
     until: datetime | None = None
     detail: str = ""
 
+    @property
+    def is_durable(self) -> bool:
+        """True for a change of a key's fate, which is saved at once."""
+        return self.kind not in (
+            EventKind.SUCCESS,
+            EventKind.FAILURE,
+            EventKind.QUOTA_SPENT,
+            EventKind.RATE_LIMITED,
+            EventKind.REQUEST_ERROR,
+        )
+
 
 class KeyPool:
     """Picks keys per operation, records outcomes, and applies every policy."""

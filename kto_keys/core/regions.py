@@ -6,7 +6,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
-from kto_keys.core.errors import SettingsError
+from kto_keys.core.errors import SettingsError, SettingsProblem
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,10 +64,10 @@ def parse_codes(text: str, option: str) -> tuple[str, ...]:
     """Split `1,6,31` into codes; anything but digits is a usage error."""
     codes = tuple(part.strip() for part in text.split(",") if part.strip())
     if not codes:
-        raise SettingsError(f"{option} is empty: give codes separated by commas, e.g. 1,6,31")
+        raise SettingsError(SettingsProblem.EMPTY_CODES, setting=option)
     for code in codes:
         if not code.isdigit():
-            raise SettingsError(f"{option}: {code!r} is not a number")
+            raise SettingsError(SettingsProblem.NOT_A_NUMBER, setting=option, value=code)
     return tuple(dict.fromkeys(code.lstrip("0") or "0" for code in codes))
 
 
@@ -83,27 +83,21 @@ def select(
     """
     if ldong is not None:
         if mode not in (None, Mode.REGIONS) or regions is not None:
-            raise SettingsError(
-                "--ldong takes province codes on its own: drop --mode and --regions"
-            )
+            raise SettingsError(SettingsProblem.LDONG_ALONE)
         codes = tuple(code.zfill(2) for code in parse_codes(ldong, "--ldong"))
         unknown = [code for code in codes if code not in BY_LDONG and code not in (listed or {})]
         if unknown:
-            raise SettingsError(
-                f"--ldong: unknown province code {', '.join(unknown)}; valid: {valid_ldong_codes()}"
-            )
+            raise SettingsError(SettingsProblem.UNKNOWN_PROVINCE_CODES, values=tuple(unknown))
         return Selection("ldong", codes)
     if regions is not None and mode is None:
         mode = Mode.REGIONS
     chosen = _mode(mode or Mode.MAJOR)
     if chosen is Mode.REGIONS:
         if regions is None:
-            raise SettingsError(
-                f'--mode regions needs --regions "1,6,31"; valid: {valid_area_codes()}'
-            )
+            raise SettingsError(SettingsProblem.REGIONS_NEEDED)
         return Selection(chosen, tuple(BY_AREA[code].ldong for code in area_codes(regions)))
     if regions is not None:
-        raise SettingsError(f"--regions goes with --mode regions, not --mode {chosen}")
+        raise SettingsError(SettingsProblem.REGIONS_WITHOUT_MODE, value=str(chosen))
     if chosen is Mode.MAJOR:
         return Selection(chosen, tuple(BY_AREA[code].ldong for code in MAJOR_AREAS))
     return Selection(chosen, tuple(region.ldong for region in REGIONS))
@@ -114,9 +108,7 @@ def area_codes(text: str) -> tuple[str, ...]:
     codes = parse_codes(text, "--regions")
     unknown = [code for code in codes if code not in BY_AREA]
     if unknown:
-        raise SettingsError(
-            f"--regions: unknown area code {', '.join(unknown)}; valid: {valid_area_codes()}"
-        )
+        raise SettingsError(SettingsProblem.UNKNOWN_AREA_CODES, values=tuple(unknown))
     return codes
 
 
@@ -124,38 +116,23 @@ def _mode(text: str) -> Mode:
     try:
         return Mode(str(text).strip().lower())
     except ValueError:
-        valid = ", ".join(mode.value for mode in Mode)
-        raise SettingsError(f"--mode: unknown mode {text!r}; valid: {valid}") from None
-
-
-def valid_area_codes() -> str:
-    """The legacy area codes with their names, for error messages."""
-    return ", ".join(f"{region.area} {region.name_en}" for region in REGIONS if region.area)
-
-
-def valid_ldong_codes() -> str:
-    """The province codes with their names, for error messages."""
-    return ", ".join(f"{region.ldong} {region.name_en}" for region in REGIONS)
+        raise SettingsError(
+            SettingsProblem.UNKNOWN_MODE,
+            setting="--mode",
+            value=text,
+            valid=tuple(mode.value for mode in Mode),
+        ) from None
 
 
 def check_listed(selection: Selection, listed: Mapping[str, str]) -> None:
     """Fail clearly when a chosen province is missing from the service's own list."""
     missing = [code for code in selection.ldong_codes if code not in listed]
-    if not missing:
-        return
-    names = "; ".join(_describe_missing(code) for code in missing)
-    service = ", ".join(f"{code} {name}" for code, name in sorted(listed.items()))
-    raise SettingsError(
-        f"the service no longer lists province {names}. The service lists: {service}"
-    )
-
-
-def _describe_missing(code: str) -> str:
-    region = BY_LDONG.get(code)
-    if region is None:
-        return code
-    area = f" (area code {region.area})" if region.area else ""
-    return f"{code} {region.name_en}{area}"
+    if missing:
+        raise SettingsError(
+            SettingsProblem.NO_LONGER_LISTED,
+            values=tuple(missing),
+            listed=dict(sorted(listed.items())),
+        )
 
 
 def all_listed(listed: Mapping[str, str]) -> tuple[str, ...]:

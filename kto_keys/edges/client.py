@@ -1,12 +1,12 @@
-"""The TourAPI client: one request at a time per slot, key failover, back-off, bookkeeping."""
+"""The TourAPI client: HTTP and key failover. It tells its observer (the run's session) about
+every call; saving, the call history, log lines and the budget are the session's."""
 
 from __future__ import annotations
 
 import asyncio
-import time
 import urllib.request
 from collections import Counter
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from types import TracebackType
@@ -18,10 +18,9 @@ from yarl import URL
 
 from kto_keys.core.answers import Outcome, Payload, classify, transport_fault
 from kto_keys.core.calls import CallRecord
-from kto_keys.core.clock import Clock, format_time
-from kto_keys.core.codes import OutcomeKind, describe
+from kto_keys.core.clock import Clock
+from kto_keys.core.codes import OutcomeKind
 from kto_keys.core.errors import (
-    BudgetExhaustedError,
     GatewayUnavailableError,
     HostBlockedError,
     NoUsableKeyError,
@@ -29,21 +28,18 @@ from kto_keys.core.errors import (
     ServiceConfigError,
 )
 from kto_keys.core.keys import ServiceKey, redact
-from kto_keys.core.lang import pick
-from kto_keys.core.pool import Exhausted, KeyPool, Lease, Wait
+from kto_keys.core.operations import PROBE_OPERATION
+from kto_keys.core.pool import Exhausted, KeyPool, Lease, PoolEvent, Wait
 from kto_keys.core.version import __version__
-from kto_keys.edges.logbook import event_line, logger
+from kto_keys.edges.settings import Settings
 from kto_keys.edges.throttle import AdaptiveLimit
-from kto_keys.jobs.session import Runtime
 
 USER_AGENT = f"kto-keys/{__version__}"
 APP_NAME = "kto-keys"
-PROBE_OPERATION = "ldongCode2"
 OUTAGE_LIMIT_S = 300.0
 MAX_BACKOFF_S = 30.0
-SAVE_EVERY_S = 1.0
-Sleep = Callable[[float], Awaitable[None]]
 Params = Mapping[str, str | int]
+PROBE_PARAMS: Params = {"numOfRows": 1, "pageNo": 1}
 
 
 class CallLog(Protocol):
@@ -55,6 +51,24 @@ class CallLog(Protocol):
 
     def flush_calls(self) -> None:
         """Write the calls held in memory."""
+        ...
+
+
+class CallObserver(Protocol):
+    """Who hears about every call the client makes (the run's session)."""
+
+    def call_starting(self, probe: bool = False) -> None:
+        """A call is about to be made; raising here stops it (the budget)."""
+        ...
+
+    def call_not_made(self) -> None:
+        """The call announced by call_starting never left: no key could take it."""
+        ...
+
+    def call_ended(
+        self, lease: Lease, outcome: Outcome, events: Sequence[PoolEvent], latency_s: float
+    ) -> None:
+        """A call came back (or failed to): its outcome and what it changed in the pool."""
         ...
 
 
@@ -94,33 +108,26 @@ class TourClient:
 
     def __init__(
         self,
-        runtime: Runtime,
-        call_log: CallLog | None = None,
-        concurrency: int = 4,
-        sleep: Sleep = asyncio.sleep,
-        monotonic: Callable[[], float] = time.monotonic,
-        outage_limit_s: float = OUTAGE_LIMIT_S,
+        settings: Settings,
+        pool: KeyPool,
+        clock: Clock,
+        observer: CallObserver,
+        concurrency: int,
         user_agent: str = USER_AGENT,
-        budget: int | None = None,
+        outage_limit_s: float = OUTAGE_LIMIT_S,
     ) -> None:
-        self.runtime = runtime
-        self.pool: KeyPool = runtime.pool
-        self.clock: Clock = runtime.clock
-        self.settings = runtime.settings
-        self.call_log = call_log
+        self.settings = settings
+        self.pool = pool
+        self.clock = clock
+        self.observer = observer
         self.stats = RunStats()
         self.limit = AdaptiveLimit(concurrency)
-        self._sleep = sleep
-        self._monotonic = monotonic
         self._outage_limit_s = outage_limit_s
         self._user_agent = user_agent
         self._session: aiohttp.ClientSession | None = None
         self._proxy: str | None = None
         self._released = asyncio.Event()
         self._backoff_s = 0.0
-        self._saver: asyncio.Task[None] | None = None
-        self.budget = budget
-        self._reserved = 0
 
     async def __aenter__(self) -> TourClient:
         timeout = aiohttp.ClientTimeout(
@@ -138,7 +145,6 @@ class TourClient:
             connector=connector,
             headers={"User-Agent": self._user_agent},
         )
-        self._saver = asyncio.create_task(self._save_every_second())
         return self
 
     async def __aexit__(
@@ -147,24 +153,9 @@ class TourClient:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        if self._saver is not None:
-            self._saver.cancel()
-            await asyncio.gather(self._saver, return_exceptions=True)
-            self._saver = None
         if self._session is not None:
             await self._session.close()
             self._session = None
-        self.runtime.save(force=True)
-        if self.call_log is not None:
-            self.call_log.flush_calls()
-
-    async def _save_every_second(self) -> None:
-        """Usage is counted when a call starts: keep the cache and history no more than 1 s behind."""
-        while True:
-            await asyncio.sleep(SAVE_EVERY_S)
-            self.runtime.cache.save_if_due(self.pool)
-            if self.call_log is not None:
-                self.call_log.flush_calls()
 
     # --- the public calls ----------------------------------------------------------------
     async def call(self, operation: str, params: Params) -> Payload:
@@ -172,38 +163,34 @@ class TourClient:
         async with self.limit.slot():
             attempt = 0
             while True:
-                self._reserve_budget()
-                try:
-                    lease = await self._acquire(operation)
-                except BaseException:
-                    self._reserved -= 1
-                    raise
+                lease = await self._acquire(operation)
                 if attempt:
                     self.stats.failovers += 1
                 attempt += 1
                 outcome = await self._exchange(lease, params)
                 if outcome.kind is OutcomeKind.SUCCESS:
                     self._backoff_s = 0.0
-                    await self.limit.speed_up(self._monotonic())
+                    await self.limit.speed_up(self.clock.monotonic())
                     return outcome.payload
                 await self._after_failure(outcome, operation)
 
     async def probe(self, key: ServiceKey) -> ProbeResult:
         """One cheap call made with a deactivated key: success brings it back."""
-        self._reserved += 1
+        self.observer.call_starting(probe=True)
         lease = self.pool.begin_probe(key, PROBE_OPERATION, self.clock.now())
-        outcome = await self._exchange(lease, {"numOfRows": 1, "pageNo": 1})
+        outcome = await self._exchange(lease, PROBE_PARAMS)
         if outcome.kind is OutcomeKind.HOST_BLOCKED:
-            raise HostBlockedError(self._host_blocked_message(outcome))
+            raise HostBlockedError(outcome.code, outcome.symbol)
         if outcome.kind is OutcomeKind.CONFIG_ERROR:
-            raise ServiceConfigError(self._config_message(outcome))
+            raise ServiceConfigError(self.settings.base_url, outcome.code, outcome.symbol)
         recovered = not self.pool.state(key).is_deactivated
         return ProbeResult(key, recovered, outcome)
 
     async def test_key(self, key: ServiceKey) -> Outcome:
         """One cheap call made with a given key, recorded like any other."""
+        self.observer.call_starting(probe=True)
         lease = self.pool.lease_key(key, PROBE_OPERATION, self.clock.now())
-        return await self._exchange(lease, {"numOfRows": 1, "pageNo": 1})
+        return await self._exchange(lease, PROBE_PARAMS)
 
     async def recover(self, force: bool = False) -> list[ProbeResult]:
         """Probe every deactivated key whose recovery time has come (all with `force`)."""
@@ -211,19 +198,15 @@ class TourClient:
         return [await self.probe(key) for key in due]
 
     # --- internals -----------------------------------------------------------------------
-    def _reserve_budget(self) -> None:
-        """Count a call against --budget before it starts, so concurrent calls cannot overshoot."""
-        if self.budget is not None and self._reserved >= self.budget:
-            raise BudgetExhaustedError(
-                pick(
-                    self.settings.lang,
-                    f"--budget {self.budget} 도달: 남은 작업은 저장되었고 다음 실행에서 이어집니다",
-                    f"--budget {self.budget} reached with work left: the work is kept and the next run continues",
-                )
-            )
-        self._reserved += 1
-
     async def _acquire(self, operation: str) -> Lease:
+        self.observer.call_starting()
+        try:
+            return await self._lease(operation)
+        except BaseException:
+            self.observer.call_not_made()
+            raise
+
+    async def _lease(self, operation: str) -> Lease:
         while True:
             self._released.clear()
             now = self.clock.now()
@@ -231,41 +214,29 @@ class TourClient:
             if isinstance(choice, Lease):
                 return choice
             if isinstance(choice, Exhausted):
-                raise NoUsableKeyError(self._exhausted_message(choice), choice.until)
+                raise NoUsableKeyError(
+                    operation,
+                    choice.key,
+                    str(choice.reason) if choice.reason else None,
+                    choice.until,
+                )
             await self._wait(choice, now)
 
     async def _wait(self, choice: Wait, now: datetime) -> None:
         if choice.until is not None:
-            await self._sleep(max(0.0, (choice.until - now).total_seconds()))
+            await self.clock.sleep(max(0.0, (choice.until - now).total_seconds()))
             return
         await self._released.wait()
 
     async def _exchange(self, lease: Lease, params: Params) -> Outcome:
-        started = self._monotonic()
+        started = self.clock.monotonic()
         outcome = await self._send(lease.key, lease.operation, params)
-        latency = self._monotonic() - started
-        now = self.clock.now()
-        events = self.pool.record_outcome(lease, outcome, now, latency)
+        latency = self.clock.monotonic() - started
+        events = self.pool.record_outcome(lease, outcome, self.clock.now(), latency)
         self._released.set()
         self.stats.calls[(lease.key.index, lease.operation)] += 1
         self.stats.outcomes[str(outcome.kind)] += 1
-        if self.call_log is not None:
-            self.call_log.record_call(
-                CallRecord(
-                    now,
-                    lease.key.fingerprint,
-                    lease.key.index,
-                    lease.operation,
-                    str(outcome.kind),
-                    outcome.code,
-                    outcome.http_status,
-                    latency * 1000,
-                )
-            )
-        for event in events:
-            level, line = event_line(event, self.pool, self.settings.lang)
-            logger().log(level, line)
-        self.runtime.cache.save_if_due(self.pool)
+        self.observer.call_ended(lease, outcome, events, latency)
         return outcome
 
     async def _send(self, key: ServiceKey, operation: str, params: Params) -> Outcome:
@@ -302,23 +273,17 @@ class TourClient:
     async def _after_failure(self, outcome: Outcome, operation: str) -> None:
         kind = outcome.kind
         if kind is OutcomeKind.REQUEST_ERROR:
-            raise RequestError(self._request_message(outcome), outcome.parameter)
+            raise RequestError(outcome.code, outcome.symbol, outcome.parameter, outcome.message)
         if kind is OutcomeKind.CONFIG_ERROR:
-            raise ServiceConfigError(self._config_message(outcome))
+            raise ServiceConfigError(self.settings.base_url, outcome.code, outcome.symbol)
         if kind is OutcomeKind.HOST_BLOCKED:
-            raise HostBlockedError(self._host_blocked_message(outcome))
+            raise HostBlockedError(outcome.code, outcome.symbol)
         if kind is OutcomeKind.RATE_LIMIT:
-            self.limit.slow_down(self._monotonic())
+            self.limit.slow_down(self.clock.monotonic())
             return
         if kind is OutcomeKind.TRANSIENT:
             if self.pool.uncoded_auth_everywhere():
-                raise HostBlockedError(
-                    pick(
-                        self.settings.lang,
-                        "모든 키가 코드 없는 HTTP 401/403으로 거절됨: 키가 아니라 이 컴퓨터(IP) 또는 User-Agent가 차단된 것으로 보입니다",
-                        "every key was refused with HTTP 401/403 and no code: the gateway refuses this host or its User-Agent, not the keys",
-                    )
-                )
+                raise HostBlockedError(None)  # every key refused with a bare 401/403
             await self._outage_backoff(operation)
 
     async def _outage_backoff(self, operation: str) -> None:
@@ -327,54 +292,12 @@ class TourClient:
         if since is None:
             if self.pool.usable_count(operation, now) <= 1:
                 # A lone key failing: retry it, but not back to back.
-                self._backoff_s = min(MAX_BACKOFF_S, max(1.0, self._backoff_s * 2))
-                await self._sleep(self._backoff_s)
+                await self._back_off()
             return
         if (now - since).total_seconds() > self._outage_limit_s:
-            raise GatewayUnavailableError(
-                pick(
-                    self.settings.lang,
-                    f"게이트웨이가 {format_time(since)}부터 모든 키에 오류를 돌려줍니다: 작업은 저장되었고, 나중에 다시 실행하세요",
-                    f"the gateway has failed for every key since {format_time(since)}: the work is kept, run again later",
-                )
-            )
+            raise GatewayUnavailableError(since)
+        await self._back_off()
+
+    async def _back_off(self) -> None:
         self._backoff_s = min(MAX_BACKOFF_S, max(1.0, self._backoff_s * 2))
-        await self._sleep(self._backoff_s)
-
-    def _exhausted_message(self, choice: Exhausted) -> str:
-        lang = self.settings.lang
-        if choice.key is None or choice.until is None:
-            return pick(
-                lang,
-                f"{choice.operation}에 사용할 수 있는 키가 없습니다: 모든 키가 비활성화되었습니다. `kto-keys health`로 확인하세요",
-                f"no usable key for {choice.operation}: every key is disabled. See `kto-keys health`",
-            )
-        when = format_time(choice.until)
-        return pick(
-            lang,
-            f"{choice.operation}에 사용할 수 있는 키가 없습니다. 가장 빠른 키: #{choice.key.index} {choice.key.preview} ({choice.reason}) {when}. 작업은 저장되었습니다; `kto-keys recover`를 시도하세요",
-            f"no usable key for {choice.operation}. Soonest: key #{choice.key.index} {choice.key.preview} ({choice.reason}) at {when}. The work is kept; try `kto-keys recover`",
-        )
-
-    def _request_message(self, outcome: Outcome) -> str:
-        what = describe(outcome.code, self.settings.lang, outcome.symbol)
-        parameter = f" [{outcome.parameter}]" if outcome.parameter else ""
-        return pick(
-            self.settings.lang,
-            f"요청 오류 {what}{parameter}: 키 문제가 아닙니다 - {outcome.message}",
-            f"request error {what}{parameter}: not a key problem - {outcome.message}",
-        )
-
-    def _config_message(self, outcome: Outcome) -> str:
-        return pick(
-            self.settings.lang,
-            f"설정 오류: {describe(outcome.code, 'ko', outcome.symbol)} - KTO_API_BASE_URL={self.settings.base_url} 를 확인하세요 (KorService2)",
-            f"configuration error: {describe(outcome.code, 'en', outcome.symbol)} - check KTO_API_BASE_URL={self.settings.base_url} (KorService2)",
-        )
-
-    def _host_blocked_message(self, outcome: Outcome) -> str:
-        return pick(
-            self.settings.lang,
-            f"게이트웨이가 이 컴퓨터를 차단했습니다: {describe(outcome.code, 'ko', outcome.symbol)}. 키 문제가 아니므로 키는 그대로 둡니다",
-            f"the gateway refuses this machine: {describe(outcome.code, 'en', outcome.symbol)}. The keys are not to blame and were left as they are",
-        )
+        await self.clock.sleep(self._backoff_s)

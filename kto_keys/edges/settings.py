@@ -12,8 +12,9 @@ from urllib.parse import urlsplit
 
 from dotenv import dotenv_values
 
-from kto_keys.core.errors import SettingsError
-from kto_keys.core.keys import ServiceKey, parse_keys
+from kto_keys.core.errors import SettingsError, SettingsProblem
+from kto_keys.core.keys import KeyWarning, ServiceKey, parse_keys
+from kto_keys.core.operations import DetailKind
 from kto_keys.core.pool import Policy
 
 DEFAULT_BASE_URL = "https://apis.data.go.kr/B551011/KorService2"
@@ -34,6 +35,10 @@ DEFAULTS: dict[str, str] = {
     "KTO_READ_TIMEOUT_S": "30",
 }
 LANGUAGES = ("ko", "en")
+# Defaults of the collect options, written once: the CLI, the menu, the jobs and the demo use them.
+DEFAULT_CONCURRENCY = 4
+DEFAULT_PAGE_SIZE = 1000
+DEFAULT_DETAILS: tuple[DetailKind, ...] = (DetailKind.INTRO, DetailKind.COMMON)
 # Longer waits overflow timedelta/datetime arithmetic in the pool; no real setting comes near.
 _MAX_SECONDS = 10**9
 
@@ -43,7 +48,7 @@ class Settings:
     """Every setting of a run, checked."""
 
     keys: tuple[ServiceKey, ...]
-    key_warnings: tuple[str, ...]
+    key_warnings: tuple[KeyWarning, ...]
     key_source: str
     daily_limit: int
     base_url: str
@@ -75,9 +80,8 @@ class Settings:
     def require_keys(self) -> None:
         """Fail with a clear line when no key is configured."""
         if not self.keys:
-            where = f" or in {self.env_file}" if self.env_file else " or in .env"
             raise SettingsError(
-                f"KTO_API_KEY is empty: set KTO_API_KEY=key1,key2,... in the environment{where}"
+                SettingsProblem.KEYS_EMPTY, setting="KTO_API_KEY", path=self.env_file or ".env"
             )
 
 
@@ -109,12 +113,15 @@ def load_settings(
     reserve = _integer(values, "KTO_RESERVE", minimum=0)
     if reserve >= daily_limit:
         raise SettingsError(
-            f"KTO_RESERVE={reserve} leaves no calls of KTO_API_DAILY_LIMIT={daily_limit}"
+            SettingsProblem.RESERVE_TOO_LARGE,
+            setting="KTO_RESERVE",
+            value=reserve,
+            limit=daily_limit,
         )
     connect_timeout = _seconds(values, "KTO_CONNECT_TIMEOUT_S")
     read_timeout = _seconds(values, "KTO_READ_TIMEOUT_S")
     if connect_timeout <= 0 or read_timeout <= 0:
-        raise SettingsError("KTO_CONNECT_TIMEOUT_S and KTO_READ_TIMEOUT_S must be more than 0")
+        raise SettingsError(SettingsProblem.NOT_POSITIVE_TIMEOUT)
     return Settings(
         keys=parsed.keys,
         key_warnings=parsed.warnings,
@@ -148,7 +155,7 @@ def _read_env_file(env_file: Path | None, here: Path) -> tuple[Path | None, dict
             values = dotenv_values(stream=handle)
     except (OSError, UnicodeDecodeError) as error:
         reason = error.strerror if isinstance(error, OSError) else "not UTF-8 text"
-        raise SettingsError(f"cannot read env file {path}: {reason}") from None
+        raise SettingsError(SettingsProblem.ENV_FILE_UNREADABLE, path=path, reason=reason) from None
     return path, {name: value for name, value in values.items() if value is not None}
 
 
@@ -166,9 +173,9 @@ def _integer(values: Mapping[str, str], name: str, minimum: int) -> int:
     try:
         number = int(text)
     except ValueError:
-        raise SettingsError(f"{name}={text!r} is not a whole number") from None
+        raise SettingsError(SettingsProblem.NOT_WHOLE_NUMBER, setting=name, value=text) from None
     if number < minimum:
-        raise SettingsError(f"{name}={number} must be at least {minimum}")
+        raise SettingsError(SettingsProblem.TOO_SMALL, setting=name, value=number, minimum=minimum)
     return number
 
 
@@ -177,13 +184,15 @@ def _seconds(values: Mapping[str, str], name: str) -> float:
     try:
         number = float(text)
     except ValueError:
-        raise SettingsError(f"{name}={text!r} is not a number of seconds") from None
+        raise SettingsError(SettingsProblem.NOT_SECONDS, setting=name, value=text) from None
     if not math.isfinite(number):
-        raise SettingsError(f"{name}={text!r} is not a finite number of seconds")
+        raise SettingsError(SettingsProblem.NOT_FINITE, setting=name, value=text)
     if number < 0:
-        raise SettingsError(f"{name}={text} must not be negative")
+        raise SettingsError(SettingsProblem.NEGATIVE, setting=name, value=text)
     if number > _MAX_SECONDS:
-        raise SettingsError(f"{name}={text} is more than {_MAX_SECONDS:,} seconds")
+        raise SettingsError(
+            SettingsProblem.TOO_LONG, setting=name, value=text, maximum=_MAX_SECONDS
+        )
     return number
 
 
@@ -191,7 +200,7 @@ def _base_url(text: str) -> str:
     url = text.strip().rstrip("/")
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise SettingsError(f"KTO_API_BASE_URL={text!r} is not an http(s) URL")
+        raise SettingsError(SettingsProblem.NOT_HTTP_URL, setting="KTO_API_BASE_URL", value=text)
     return url
 
 
@@ -203,7 +212,9 @@ def _path(text: str, here: Path) -> Path:
 def _language(text: str) -> str:
     lang = text.strip().lower()
     if lang not in LANGUAGES:
-        raise SettingsError(f"KTO_LANG={text!r} is not one of: {', '.join(LANGUAGES)}")
+        raise SettingsError(
+            SettingsProblem.UNKNOWN_LANGUAGE, setting="KTO_LANG", value=text, valid=LANGUAGES
+        )
     return lang
 
 

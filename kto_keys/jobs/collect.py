@@ -3,30 +3,30 @@
 from __future__ import annotations
 
 import asyncio
-import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from filelock import FileLock, Timeout
 
-from kto_keys.core.clock import Clock, format_time, kst_day
-from kto_keys.core.errors import CollectLockedError, KtoKeysError, NoUsableKeyError
-from kto_keys.core.lang import pick
-from kto_keys.core.pool import Exhausted, KeyPool
-from kto_keys.core.regions import Selection, all_listed, check_listed
-from kto_keys.edges.client import PROBE_OPERATION, USER_AGENT, Sleep, TourClient
-from kto_keys.edges.logbook import logger, skip_line
-from kto_keys.edges.store import Store
-from kto_keys.jobs.details import DEFAULT_KINDS, DetailObserver, DetailResult, Enricher
-from kto_keys.jobs.listing import (
-    DEFAULT_PAGE_SIZE,
-    LIST_OPERATION,
-    Lister,
-    ListingObserver,
-    ListingResult,
+from kto_keys.core.clock import Clock, kst_day
+from kto_keys.core.errors import (
+    CollectLockedError,
+    KtoKeysError,
+    NoUsableKeyError,
+    RunOutcome,
 )
-from kto_keys.jobs.session import Runtime
+from kto_keys.core.keys import ServiceKey
+from kto_keys.core.operations import PROBE_OPERATION, DetailKind, Operation
+from kto_keys.core.pool import KeyPool
+from kto_keys.core.regions import Selection, all_listed, check_listed
+from kto_keys.edges.client import USER_AGENT, TourClient
+from kto_keys.edges.settings import DEFAULT_CONCURRENCY, DEFAULT_DETAILS, DEFAULT_PAGE_SIZE
+from kto_keys.edges.store import Store
+from kto_keys.jobs.details import DetailObserver, DetailResult, Enricher
+from kto_keys.jobs.listing import Lister, ListingObserver, ListingResult
+from kto_keys.jobs.session import Session
 
 PROVINCE_LIST_MAX_AGE = timedelta(days=1)
 PROVINCE_PAGE_SIZE = 100
@@ -38,16 +38,24 @@ class CollectOptions:
     """What the user asked of a collection."""
 
     selection: Selection
-    kinds: tuple[str, ...] = DEFAULT_KINDS
+    kinds: tuple[DetailKind, ...] = DEFAULT_DETAILS
     page_size: int = DEFAULT_PAGE_SIZE
-    concurrency: int = 4
+    concurrency: int = DEFAULT_CONCURRENCY
     budget: int | None = None
     plan_only: bool = False
     fresh: bool = False
 
 
 class Observer(ListingObserver, DetailObserver, Protocol):
-    """Hears about both phases (the progress display)."""
+    """Hears about a whole run (the progress display)."""
+
+    def keys_skipped(self, keys: Sequence[ServiceKey], pool: KeyPool) -> None:
+        """Deactivated keys are left out of this run."""
+        ...
+
+    def run_finished(self, report: CollectReport) -> None:
+        """The run ended, however it ended; its report is complete."""
+        ...
 
 
 @dataclass(slots=True)
@@ -58,7 +66,7 @@ class CollectReport:
     mode: str
     provinces: tuple[str, ...]
     started_at: datetime
-    outcome: str = "running"
+    outcome: RunOutcome = RunOutcome.RUNNING
     listing: ListingResult = field(default_factory=ListingResult)
     details: DetailResult = field(default_factory=DetailResult)
     calls: dict[str, dict[str, int]] = field(default_factory=dict)
@@ -67,7 +75,7 @@ class CollectReport:
     province_list_calls: int = 0
     elapsed_s: float = 0.0
     db_path: str = ""
-    message: str = ""
+    stopped_by: dict[str, Any] | None = None
 
     def to_json(self) -> dict[str, Any]:
         """The summary as JSON-ready data."""
@@ -77,8 +85,8 @@ class CollectReport:
             "run_id": self.run_id,
             "mode": self.mode,
             "provinces": list(self.provinces),
-            "outcome": self.outcome,
-            "message": self.message,
+            "outcome": str(self.outcome),
+            "stopped_by": self.stopped_by,
             "started_at": self.started_at.isoformat(),
             "elapsed_s": round(self.elapsed_s, 3),
             "listing": {
@@ -116,56 +124,46 @@ class CollectReport:
 
 
 async def collect(
-    runtime: Runtime,
+    session: Session,
     options: CollectOptions,
     observer: Observer,
-    sleep: Sleep = asyncio.sleep,
-    user_agent: str | None = None,
+    user_agent: str = USER_AGENT,
 ) -> CollectReport:
-    """Run one collection; the report is filled in even when the run stops early."""
-    _last_report[0] = None
-    settings = runtime.settings
-    lock = FileLock(str(settings.db_path) + ".lock", timeout=0)
-    settings.db_path.parent.mkdir(parents=True, exist_ok=True)
+    """Run one collection and return its report; an error that stops it carries the report."""
+    db_path = session.settings.db_path
+    lock = FileLock(str(db_path) + ".lock", timeout=0)
+    db_path.parent.mkdir(parents=True, exist_ok=True)
     try:
         lock.acquire()
     except Timeout:
-        raise CollectLockedError(
-            pick(
-                settings.lang,
-                f"다른 수집이 같은 데이터베이스({settings.db_path})에서 실행 중입니다: 끝난 뒤 다시 실행하세요",
-                f"another collection is running on {settings.db_path}: run again when it has finished",
-            )
-        ) from None
+        raise CollectLockedError(db_path) from None
     try:
-        with Store(settings.db_path) as store:
-            return await _collect(runtime, store, options, observer, sleep, user_agent)
+        with Store(db_path) as store:
+            session.history = store
+            try:
+                return await _collect(session, store, options, observer, user_agent)
+            finally:
+                session.history = None
     finally:
         lock.release()
 
 
 async def _collect(
-    runtime: Runtime,
+    session: Session,
     store: Store,
     options: CollectOptions,
     observer: Observer,
-    sleep: Sleep,
-    user_agent: str | None,
+    user_agent: str,
 ) -> CollectReport:
-    settings, clock, pool = runtime.settings, runtime.clock, runtime.pool
-    started = time.monotonic()
-    client = TourClient(
-        runtime,
-        store,
-        options.concurrency,
-        sleep=sleep,
-        user_agent=user_agent or USER_AGENT,
-        budget=options.budget,
-    )
-    async with client:
+    settings, clock, pool = session.settings, session.clock, session.pool
+    started = clock.monotonic()
+    session.budget = options.budget
+    async with session.client(options.concurrency, user_agent) as client:
         probes = await client.recover()
-        _log_skipped(pool, clock.now(), settings.lang)
-        _require_usable_key(pool, clock.now(), settings.lang)
+        skipped = [key for key in pool.keys if pool.state(key).is_deactivated]
+        if skipped:
+            observer.keys_skipped(skipped, pool)
+        _require_usable_key(pool, clock.now())
         _prepare_listing(store, clock, options.fresh)
         run_id = store.start_run(options.selection.mode, options.selection.ldong_codes, clock.now())
         report = CollectReport(
@@ -189,16 +187,11 @@ async def _collect(
             provinces = await _provinces(client, store, options.selection, clock, report)
             report.provinces = provinces
             lister = Lister(
-                client, store, run_id, clock.now, observer, options.page_size, options.concurrency
+                client, store, run_id, clock, observer, options.page_size, options.concurrency
             )
             report.listing = lister.result
             await lister.run(provinces)
-            budget = (
-                None
-                if options.budget is None
-                else max(0, options.budget - client.stats.total_calls)
-            )
-            enricher = Enricher(client, store, clock.now, observer, options.concurrency, budget)
+            enricher = Enricher(client, store, session, observer, options.concurrency)
             report.details = enricher.result
             if options.kinds:
                 if options.plan_only:
@@ -206,31 +199,24 @@ async def _collect(
                     observer.details_planned(plan)
                 else:
                     await enricher.run(options.kinds, provinces)
-            report.outcome = "complete"
+            report.outcome = RunOutcome.COMPLETE
         except KtoKeysError as error:
-            report.outcome = "stopped" if error.exit_code == 4 else "failed"
-            report.message = str(error)
+            report.outcome = error.outcome
+            report.stopped_by = error.to_json()
+            error.report = report
             raise
         except (asyncio.CancelledError, KeyboardInterrupt):
-            report.outcome = "interrupted"
+            report.outcome = RunOutcome.INTERRUPTED
             raise
         finally:
             report.calls = _calls_by_key(client)
             report.failovers = client.stats.failovers
-            report.elapsed_s = time.monotonic() - started
+            report.elapsed_s = clock.monotonic() - started
             store.flush_calls()
-            store.finish_run(run_id, clock.now(), report.outcome, report.to_json())
-            runtime.save(force=True)
-            _last_report[0] = report
+            store.finish_run(run_id, clock.now(), str(report.outcome), report.to_json())
+            session.save()
+            observer.run_finished(report)
     return report
-
-
-_last_report: list[CollectReport | None] = [None]
-
-
-def last_report() -> CollectReport | None:
-    """The report of the latest run in this process, also when it ended with an error."""
-    return _last_report[0]
 
 
 def _prepare_listing(store: Store, clock: Clock, fresh: bool) -> None:
@@ -285,32 +271,12 @@ async def province_list(
     return listed if complete or not cached else {**cached, **listed}
 
 
-def _require_usable_key(pool: KeyPool, now: datetime, lang: str) -> None:
-    if any(pool.is_usable(key, LIST_OPERATION, now) for key in pool.keys):
+def _require_usable_key(pool: KeyPool, now: datetime) -> None:
+    if any(pool.is_usable(key, Operation.LIST, now) for key in pool.keys):
         return
-    soonest: Exhausted = pool.next_usable(LIST_OPERATION, now)
-    when = format_time(soonest.until) if soonest.until else pick(lang, "알 수 없음", "unknown")
-    which = f"#{soonest.key.index} {soonest.key.preview}" if soonest.key else "-"
-    raise NoUsableKeyError(
-        pick(
-            lang,
-            f"사용 가능한 키가 없습니다. 가장 빠른 키: {which} ({when}). `kto-keys recover`로 복구를 시도하세요",
-            f"no usable key. Soonest: key {which} at {when}. Try `kto-keys recover`",
-        ),
-        soonest.until,
-    )
-
-
-def _log_skipped(pool: KeyPool, now: datetime, lang: str) -> None:
-    for key in pool.keys:
-        state = pool.state(key)
-        if state.is_deactivated:
-            reason = state.deactivation_reason or "deactivated"
-            logger().warning(
-                skip_line(
-                    key, pick(lang, f"비활성화됨 ({reason})", f"deactivated ({reason})"), lang
-                )
-            )
+    soonest = pool.next_usable(Operation.LIST, now)
+    reason = str(soonest.reason) if soonest.reason else None
+    raise NoUsableKeyError(Operation.LIST, soonest.key, reason, soonest.until)
 
 
 def _calls_by_key(client: TourClient) -> dict[str, dict[str, int]]:

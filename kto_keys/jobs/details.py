@@ -4,34 +4,19 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-from kto_keys.core.errors import BudgetExhaustedError, NoUsableKeyError, SettingsError
+from kto_keys.core.errors import BudgetExhaustedError, NoUsableKeyError
+from kto_keys.core.operations import DetailKind, Operation
 from kto_keys.core.plan import DetailPlan, make_plan
 from kto_keys.edges.client import TourClient
-from kto_keys.edges.store import DETAIL_OPERATIONS, DetailTodo, Store
+from kto_keys.edges.store import DetailTodo, Store
 
-DEFAULT_KINDS = ("intro", "common")
-
-
-def parse_kinds(text: str) -> tuple[str, ...]:
-    """`intro,common`, `none` or `all` → the detail kinds to fetch."""
-    value = text.strip().lower()
-    if value == "none":
-        return ()
-    if value == "all":
-        return tuple(DETAIL_OPERATIONS)
-    kinds = tuple(dict.fromkeys(part.strip() for part in value.split(",") if part.strip()))
-    unknown = [kind for kind in kinds if kind not in DETAIL_OPERATIONS]
-    if unknown or not kinds:
-        valid = ", ".join([*DETAIL_OPERATIONS, "none", "all"])
-        raise SettingsError(
-            f"--details: unknown value {', '.join(unknown) or text!r}; valid: {valid}"
-        )
-    return kinds
+if TYPE_CHECKING:
+    from kto_keys.jobs.session import Session
 
 
 class DetailObserver(Protocol):
@@ -53,7 +38,7 @@ class DetailResult:
     plan: DetailPlan | None = None
     fetched: Counter[str] = field(default_factory=Counter)
     without_data: Counter[str] = field(default_factory=Counter)
-    stopped: dict[str, str] = field(default_factory=dict)
+    stopped: dict[str, NoUsableKeyError] = field(default_factory=dict)
     next_usable_at: datetime | None = None
 
 
@@ -64,40 +49,40 @@ class Enricher:
         self,
         client: TourClient,
         store: Store,
-        now: Callable[[], datetime],
+        session: Session,
         observer: DetailObserver,
-        concurrency: int = 4,
-        budget: int | None = None,
+        concurrency: int,
     ) -> None:
         self.client = client
         self.store = store
-        self.now = now
+        self.session = session
         self.observer = observer
         self.concurrency = max(1, concurrency)
-        self.budget = budget
         self.result = DetailResult()
         self._budget_error: BudgetExhaustedError | None = None
 
     def plan(
-        self, kinds: Sequence[str], provinces: Iterable[str] | None
-    ) -> tuple[DetailPlan, dict[str, list[DetailTodo]]]:
+        self, kinds: Sequence[DetailKind], provinces: Iterable[str] | None
+    ) -> tuple[DetailPlan, dict[DetailKind, list[DetailTodo]]]:
         """Count what each operation needs and what the pool can give today."""
         codes = list(provinces) if provinces is not None else None
-        todo = {kind: self.store.detail_todo(kind, codes) for kind in kinds}
-        pool, now = self.client.pool, self.now()
-        needed = {DETAIL_OPERATIONS[kind]: len(items) for kind, items in todo.items()}
-        left = {op: pool.pool_quota_left(op, now) for op in needed}
+        todo = {DetailKind(kind): self.store.detail_todo(kind, codes) for kind in kinds}
+        pool, now = self.session.pool, self.session.clock.now()
+        needed: dict[str, int] = {kind.operation: len(items) for kind, items in todo.items()}
+        left: dict[str, int] = {op: pool.pool_quota_left(op, now) for op in needed}
         working = sum(1 for key in pool.keys if not pool.state(key).is_deactivated)
         capacity = dict.fromkeys(needed, working * pool.policy.usable_limit)
-        plan = make_plan(needed, left, capacity, self.budget)
+        plan = make_plan(needed, left, capacity, self.session.budget_left)
         self.result.plan = plan
         return plan, todo
 
-    async def run(self, kinds: Sequence[str], provinces: Iterable[str] | None) -> DetailResult:
+    async def run(
+        self, kinds: Sequence[DetailKind], provinces: Iterable[str] | None
+    ) -> DetailResult:
         """Fetch what the plan allows, concurrently, spread over keys by quota left."""
         plan, todo = self.plan(kinds, provinces)
         self.observer.details_planned(plan)
-        queue: asyncio.Queue[tuple[str, DetailTodo]] = asyncio.Queue()
+        queue: asyncio.Queue[tuple[DetailKind, DetailTodo]] = asyncio.Queue()
         for position in range(max((len(items) for items in todo.values()), default=0)):
             for kind, items in todo.items():
                 if position < len(items):
@@ -109,7 +94,7 @@ class Enricher:
             for worker in workers:
                 worker.cancel()
             await asyncio.gather(*workers, return_exceptions=True)
-        left = {DETAIL_OPERATIONS[kind]: len(items) for kind, items in todo.items()}
+        left: dict[str, int] = {kind.operation: len(items) for kind, items in todo.items()}
         for operation, count in self.result.fetched.items():
             left[operation] -= count
         unfinished = {op: n for op, n in left.items() if n > 0}
@@ -117,37 +102,36 @@ class Enricher:
             self._raise_unfinished(unfinished)
         return self.result
 
-    async def _worker(self, queue: asyncio.Queue[tuple[str, DetailTodo]]) -> None:
+    async def _worker(self, queue: asyncio.Queue[tuple[DetailKind, DetailTodo]]) -> None:
         while not queue.empty():
             kind, todo = queue.get_nowait()
-            operation = DETAIL_OPERATIONS[kind]
+            operation = kind.operation
             if operation in self.result.stopped or self._budget_error is not None:
                 continue
             try:
                 await self._fetch(kind, operation, todo)
             except BudgetExhaustedError as error:
-                self._budget_error = error  # the client's cap covers every call of the run
+                self._budget_error = error  # the session's cap covers every call of the run
                 return
             except NoUsableKeyError as error:
-                self.result.stopped[operation] = str(error)
-                if error.next_usable_at and (
-                    self.result.next_usable_at is None
-                    or error.next_usable_at < self.result.next_usable_at
+                self.result.stopped[operation] = error
+                if error.until and (
+                    self.result.next_usable_at is None or error.until < self.result.next_usable_at
                 ):
-                    self.result.next_usable_at = error.next_usable_at
+                    self.result.next_usable_at = error.until
 
-    async def _fetch(self, kind: str, operation: str, todo: DetailTodo) -> None:
+    async def _fetch(self, kind: DetailKind, operation: Operation, todo: DetailTodo) -> None:
         params: dict[str, str | int] = {"contentId": todo.contentid}
-        if kind == "intro":
+        if kind is DetailKind.INTRO:
             params["contentTypeId"] = todo.contenttypeid or "39"
-        if kind == "images":
+        if kind is DetailKind.IMAGES:
             params["numOfRows"] = 100
         payload = await self.client.call(operation, params)
-        now = self.now()
+        now = self.session.clock.now()
         item = payload.items[0] if payload.items else None
-        if kind == "intro":
+        if kind is DetailKind.INTRO:
             self.store.save_intro(todo, item, now)
-        elif kind == "common":
+        elif kind is DetailKind.COMMON:
             self.store.save_common(todo, item, now)
         else:
             self.store.save_images(todo, payload.items, now)
@@ -157,8 +141,13 @@ class Enricher:
         self.observer.detail_stored(operation)
 
     def _raise_unfinished(self, unfinished: dict[str, int]) -> None:
-        left = ", ".join(f"{op} {n}" for op, n in unfinished.items())
         if self._budget_error is not None:
-            raise BudgetExhaustedError(f"{self._budget_error} (details left: {left})")
-        detail = next(iter(self.result.stopped.values()), "")
-        raise NoUsableKeyError(f"details left: {left}. {detail}", self.result.next_usable_at)
+            raise BudgetExhaustedError(self._budget_error.budget, unfinished)
+        first = next(iter(self.result.stopped.values()), None)
+        raise NoUsableKeyError(
+            first.operation if first else None,
+            first.key if first else None,
+            first.reason if first else None,
+            self.result.next_usable_at,
+            unfinished,
+        )

@@ -1,4 +1,8 @@
-"""The programmatic API: what the CLI and the menu call, usable from any Python code."""
+"""Jobs on the key pool: status, health, disable and enable, recovery probes, key tests.
+
+Each job comes twice: on an open Session (what the command line uses), and as a plain function
+that opens one from the settings (the programmatic API, exported by `kto_keys`).
+"""
 
 from __future__ import annotations
 
@@ -7,42 +11,151 @@ from dataclasses import dataclass
 from typing import Any
 
 from kto_keys.core.answers import Outcome
-from kto_keys.core.clock import Clock, SystemClock
-from kto_keys.core.errors import SettingsError
-from kto_keys.core.health import Attention, Health, assess
 from kto_keys.core.calls import CallStats
+from kto_keys.core.clock import Clock
+from kto_keys.core.errors import SettingsError, SettingsProblem
+from kto_keys.core.health import Attention, Health, assess
+from kto_keys.core.keys import ServiceKey
 from kto_keys.core.status import KeyStatusRow, key_status
-from kto_keys.edges.client import ProbeResult, TourClient
+from kto_keys.edges.client import ProbeResult
+from kto_keys.edges.clock import SystemClock
 from kto_keys.edges.settings import Settings, load_settings
 from kto_keys.edges.store import Store
-from kto_keys.jobs.session import Runtime, open_runtime
+from kto_keys.jobs.session import Session, open_session
+
+DISABLED_BY_HAND = "disabled by hand"
 
 
-def _open(settings: Settings | None, clock: Clock | None) -> Runtime:
+@dataclass(frozen=True, slots=True)
+class KeyTest:
+    """What one test call with one key found."""
+
+    index: int
+    preview: str
+    outcome: Outcome
+    latency_ms: float | None
+
+
+# --- on a session ----------------------------------------------------------------------------
+def call_stats(session: Session) -> dict[str, CallStats]:
+    """Today's success rate and latency per key, from the call history (empty without a database)."""
+    path = session.settings.db_path
+    if not path.exists():
+        return {}
+    with Store(path, readonly=True) as store:
+        return store.call_stats(session.clock.now())
+
+
+def status_of(session: Session) -> list[KeyStatusRow]:
+    """The detailed status of every key."""
+    rows = key_status(session.pool, session.clock.now(), session.settings.lang, call_stats(session))
+    session.save()
+    return rows
+
+
+def health_of(session: Session) -> Health:
+    """The health of every key, with the keys that need attention."""
+    health = assess(session.pool, session.clock.now(), cache_lost=session.cache_notice is not None)
+    session.save()
+    return health
+
+
+def health_json(health: Health) -> dict[str, Any]:
+    """A health report as JSON-ready data, the same in every language."""
+    return {
+        "level": str(health.level),
+        "score": round(health.score, 1),
+        "working": health.working,
+        "total": health.total,
+        "attention": [
+            {
+                "key": f"#{n.key.index}",
+                "preview": n.key.preview,
+                "reason": str(n.attention),
+                "detail": n.text,
+                "recovery_at": n.until.isoformat() if n.until else None,
+            }
+            for n in health.attention
+        ],
+        "limits": [
+            {
+                "key": f"#{n.key.index}",
+                "preview": n.key.preview,
+                "limit": n.text,
+                "until": n.until.isoformat() if n.until else None,
+            }
+            for n in health.limits
+        ],
+    }
+
+
+def row_of(session: Session, index: int) -> KeyStatusRow:
+    """The detailed status of key `#index`."""
+    key = key_at(session, index)
+    return next(row for row in status_of(session) if row.index == key.index)
+
+
+def disable(session: Session, index: int, reason: str = DISABLED_BY_HAND) -> KeyStatusRow:
+    """Take key `#index` out of the pool until it is enabled again."""
+    key = key_at(session, index)
+    session.pool.deactivate_by_hand(key, reason, session.clock.now())
+    session.save()
+    return row_of(session, index)
+
+
+def enable(session: Session, index: int) -> KeyStatusRow:
+    """Put key `#index` back into the pool, whatever took it out."""
+    session.pool.enable_by_hand(key_at(session, index))
+    session.save()
+    return row_of(session, index)
+
+
+async def recover_keys(session: Session, force: bool = False) -> list[ProbeResult]:
+    """Probe the deactivated keys that are due (all with `force`), each with a call of its own."""
+    with Store(session.settings.db_path) as store:
+        session.history = store
+        async with session.client(concurrency=1) as client:
+            return await client.recover(force=force)
+
+
+async def test_all_keys(session: Session) -> list[KeyTest]:
+    """One test call per key, in order."""
+    results = []
+    with Store(session.settings.db_path) as store:
+        session.history = store
+        async with session.client(concurrency=1) as client:
+            for key in session.pool.keys:
+                outcome = await client.test_key(key)
+                latency = session.pool.state(key).latency_ms_avg
+                results.append(KeyTest(key.index, key.preview, outcome, latency))
+    return results
+
+
+def key_at(session: Session, index: int) -> ServiceKey:
+    """The key shown as `#index`, or a settings error naming the valid range."""
+    try:
+        return session.pool.key_by_index(index)
+    except IndexError:
+        raise SettingsError(
+            SettingsProblem.NO_SUCH_KEY, value=index, last=len(session.pool.keys) - 1
+        ) from None
+
+
+# --- the programmatic API: each opens its own session -----------------------------------------
+def _open(settings: Settings | None, clock: Clock | None) -> Session:
     chosen = settings or load_settings()
     chosen.require_keys()
-    return open_runtime(chosen, clock or SystemClock())
-
-
-def call_stats(settings: Settings, clock: Clock) -> dict[str, CallStats]:
-    """Today's success rate and latency per key, from the call history (empty without a database)."""
-    if not settings.db_path.exists():
-        return {}
-    with Store(settings.db_path) as store:
-        return store.call_stats(clock.now())
+    return open_session(chosen, clock or SystemClock())
 
 
 def status_rows(settings: Settings | None = None, clock: Clock | None = None) -> list[KeyStatusRow]:
     """The detailed status of every key."""
-    runtime = _open(settings, clock)
-    rows = key_status(
-        runtime.pool,
-        runtime.clock.now(),
-        runtime.settings.lang,
-        call_stats(runtime.settings, runtime.clock),
-    )
-    runtime.save()
-    return rows
+    return status_of(_open(settings, clock))
+
+
+def check_health(settings: Settings | None = None, clock: Clock | None = None) -> Health:
+    """The health of every key, with the keys that need attention."""
+    return health_of(_open(settings, clock))
 
 
 def status_summary(settings: Settings | None = None, clock: Clock | None = None) -> dict[str, Any]:
@@ -59,64 +172,28 @@ def status_summary(settings: Settings | None = None, clock: Clock | None = None)
     }
 
 
-def check_health(settings: Settings | None = None, clock: Clock | None = None) -> Health:
-    """The health of every key, with the keys that need attention."""
-    runtime = _open(settings, clock)
-    health = assess(runtime.pool, runtime.clock.now(), cache_lost=runtime.cache_notice is not None)
-    runtime.save()
-    return health
-
-
 def key_detail(
     index: int, settings: Settings | None = None, clock: Clock | None = None
 ) -> KeyStatusRow:
     """The detailed status of key `#index`."""
-    rows = status_rows(settings, clock)
-    for row in rows:
-        if row.index == index:
-            return row
-    raise SettingsError(f"no key #{index}: the pool has #0 to #{len(rows) - 1}")
+    return row_of(_open(settings, clock), index)
 
 
 def deactivate_key(
     index: int,
-    reason: str = "disabled by hand",
+    reason: str = DISABLED_BY_HAND,
     settings: Settings | None = None,
     clock: Clock | None = None,
 ) -> KeyStatusRow:
     """Take key `#index` out of the pool until it is enabled again."""
-    runtime = _open(settings, clock)
-    key = _key(runtime, index)
-    runtime.pool.deactivate_by_hand(key, reason, runtime.clock.now())
-    runtime.save()
-    return key_detail(index, runtime.settings, runtime.clock)
+    return disable(_open(settings, clock), index, reason)
 
 
 def reactivate_key(
     index: int, settings: Settings | None = None, clock: Clock | None = None
 ) -> KeyStatusRow:
     """Put key `#index` back into the pool, whatever took it out."""
-    runtime = _open(settings, clock)
-    runtime.pool.enable_by_hand(_key(runtime, index))
-    runtime.save()
-    return key_detail(index, runtime.settings, runtime.clock)
-
-
-@dataclass(frozen=True, slots=True)
-class KeyTest:
-    """What one test call with one key found."""
-
-    index: int
-    preview: str
-    outcome: Outcome
-    latency_ms: float | None
-
-
-async def recover_keys(runtime: Runtime, force: bool = False) -> list[ProbeResult]:
-    """Probe the deactivated keys that are due (all with `force`), each with a call of its own."""
-    with Store(runtime.settings.db_path) as store:
-        async with TourClient(runtime, store, concurrency=1) as client:
-            return await client.recover(force=force)
+    return enable(_open(settings, clock), index)
 
 
 def recover(
@@ -124,24 +201,3 @@ def recover(
 ) -> list[ProbeResult]:
     """Try to bring deactivated keys back (a blocking call)."""
     return asyncio.run(recover_keys(_open(settings, clock), force))
-
-
-async def test_all_keys(runtime: Runtime) -> list[KeyTest]:
-    """One test call per key, in order."""
-    results = []
-    with Store(runtime.settings.db_path) as store:
-        async with TourClient(runtime, store, concurrency=1) as client:
-            for key in runtime.pool.keys:
-                outcome = await client.test_key(key)
-                latency = runtime.pool.state(key).latency_ms_avg
-                results.append(KeyTest(key.index, key.preview, outcome, latency))
-    return results
-
-
-def _key(runtime: Runtime, index: int) -> Any:
-    try:
-        return runtime.pool.key_by_index(index)
-    except IndexError:
-        raise SettingsError(
-            f"no key #{index}: the pool has #0 to #{len(runtime.pool.keys) - 1}"
-        ) from None

@@ -4,19 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import math
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Coroutine, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date
 from typing import Any, Protocol
 
 from kto_keys.core.answers import Payload
-from kto_keys.core.clock import kst_day
+from kto_keys.core.clock import Clock, kst_day
+from kto_keys.core.operations import Operation
 from kto_keys.edges.client import TourClient
 from kto_keys.edges.store import Store
 
-LIST_OPERATION = "areaBasedList2"
 RESTAURANT = "39"
-DEFAULT_PAGE_SIZE = 1000
 
 
 class ListingObserver(Protocol):
@@ -76,21 +75,21 @@ class Lister:
         client: TourClient,
         store: Store,
         run_id: int,
-        now: Callable[[], datetime],
+        clock: Clock,
         observer: ListingObserver,
-        page_size: int = DEFAULT_PAGE_SIZE,
-        concurrency: int = 4,
+        page_size: int,
+        concurrency: int,
     ) -> None:
         self.client = client
         self.store = store
         self.run_id = run_id
-        self.now = now
+        self.clock = clock
         self.observer = observer
         self.page_size = page_size
         self.concurrency = max(1, concurrency)
         self.result = ListingResult()
         # The run's Korea-time day: a run that crosses midnight keeps its checkpoints.
-        self.day = kst_day(now())
+        self.day = kst_day(clock.now())
 
     async def run(self, provinces: Sequence[str]) -> ListingResult:
         """List the provinces: first pages, then the rest concurrently, then check completeness."""
@@ -157,7 +156,7 @@ class Lister:
         if held < listing.total:
             held = await self._relist(listing, stop_when_complete=True)
         removed = self.store.complete_province(
-            listing.province, listing.total, self.now(), self.day
+            listing.province, listing.total, self.clock.now(), self.day
         )
         self.result.removed += removed
         self.result.records += held
@@ -186,7 +185,7 @@ class Lister:
             "pageNo": page,
             "arrange": "D",
         }
-        payload = await self.client.call(LIST_OPERATION, params)
+        payload = await self.client.call(Operation.LIST, params)
         listing.calls += 1
         self.result.calls += 1
         if (
@@ -206,7 +205,7 @@ class Lister:
             page,
             total,
             payload.items,
-            self.now(),
+            self.clock.now(),
             self.day,
         )
         listing.done.add(page)

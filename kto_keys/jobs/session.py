@@ -1,40 +1,147 @@
-"""What every command opens: settings, the clock, the key pool and its cache."""
+"""A run's session: the pool and its cache, the clock, the call history, the budget, the saves.
+
+Every job opens one. The HTTP client only makes calls and fails over; it tells the session about
+each call, and the session decides, in one place each, what is counted against `--budget`, what
+goes into the call history, which key events are reported, and when the cache is written.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Callable, Sequence
+from dataclasses import dataclass, field
 
+from kto_keys.core.answers import Outcome
+from kto_keys.core.calls import CallRecord
 from kto_keys.core.clock import Clock
-from kto_keys.core.pool import KeyPool
-from kto_keys.edges.logbook import logger
+from kto_keys.core.errors import BudgetExhaustedError
+from kto_keys.core.pool import KeyPool, Lease, PoolEvent
+from kto_keys.edges.client import USER_AGENT, CallLog, TourClient
 from kto_keys.edges.settings import Settings
 from kto_keys.edges.state import StateCache
 
+# Usage is counted when a call starts: the cache is never more than this far behind.
+SAVE_EVERY_S = 1.0
+EventSink = Callable[[PoolEvent, KeyPool], None]
+
+
+def _ignore(event: PoolEvent, pool: KeyPool) -> None:
+    """The default event sink of the programmatic API: say nothing."""
+
 
 @dataclass(slots=True)
-class Runtime:
-    """The pool of a run with the cache it is saved to."""
+class Session:
+    """The state of one run and the rules for keeping it."""
 
     settings: Settings
     clock: Clock
     pool: KeyPool
     cache: StateCache
+    cache_notice: str | None = None
+    events: EventSink = _ignore
+    history: CallLog | None = None
+    budget: int | None = None
+    calls_started: int = 0
+    _last_save: float = field(default=0.0)
+    _unsaved: bool = False
 
+    # --- the client's observer -------------------------------------------------------------
+    def call_starting(self, probe: bool = False) -> None:
+        """Count a call against --budget before it starts, so concurrent calls cannot overshoot.
+
+        A recovery probe is counted but never refused: it decides whether the run can go on.
+        """
+        if not probe and self.budget is not None and self.calls_started >= self.budget:
+            raise BudgetExhaustedError(self.budget)
+        self.calls_started += 1
+
+    def call_not_made(self) -> None:
+        """Give back the budget of a call that never left."""
+        self.calls_started -= 1
+
+    def call_ended(
+        self,
+        lease: Lease,
+        outcome: Outcome,
+        events: Sequence[PoolEvent],
+        latency_s: float,
+    ) -> None:
+        """Keep the call in the history, report what changed, and save when it is due."""
+        now = self.clock.now()
+        if self.history is not None:
+            self.history.record_call(
+                CallRecord(
+                    now,
+                    lease.key.fingerprint,
+                    lease.key.index,
+                    lease.operation,
+                    str(outcome.kind),
+                    outcome.code,
+                    outcome.http_status,
+                    latency_s * 1000,
+                )
+            )
+        for event in events:
+            self.events(event, self.pool)
+        self._unsaved = True
+        if any(event.is_durable for event in events):
+            self.save()  # a change of a key's fate is written at once
+        else:
+            self.save_if_due()
+
+    # --- budget ------------------------------------------------------------------------------
     @property
-    def cache_notice(self) -> str | None:
-        """A one-line notice when the cache was corrupt and set aside."""
-        return self.cache.notice
+    def budget_left(self) -> int | None:
+        """Calls this run may still start (None: no --budget)."""
+        return None if self.budget is None else max(0, self.budget - self.calls_started)
 
-    def save(self, force: bool = True) -> None:
-        """Write the pool's state to the cache."""
-        self.cache.save_if_due(self.pool, force=force)
+    # --- saving ------------------------------------------------------------------------------
+    def save(self) -> None:
+        """Write the pool's state to the cache and the call history to the database."""
+        self.cache.sync(self.pool)
+        if self.history is not None:
+            self.history.flush_calls()
+        self._last_save = self.clock.monotonic()
+        self._unsaved = False
+
+    def save_if_due(self) -> None:
+        """Save when something changed and the last save is a second old."""
+        if self._unsaved and self.clock.monotonic() - self._last_save >= SAVE_EVERY_S:
+            self.save()
+
+    async def _save_every_second(self) -> None:
+        """Calls in flight were counted when they started: keep the cache at most 1 s behind."""
+        while True:
+            await self.clock.heartbeat(SAVE_EVERY_S)
+            self._unsaved = True
+            self.save_if_due()
+
+    # --- the client --------------------------------------------------------------------------
+    @contextlib.asynccontextmanager
+    async def client(
+        self, concurrency: int, user_agent: str = USER_AGENT
+    ) -> AsyncIterator[TourClient]:
+        """An HTTP client on this session's pool; the session is saved when it closes."""
+        saver = asyncio.ensure_future(self._save_every_second())
+        try:
+            async with TourClient(
+                self.settings, self.pool, self.clock, self, concurrency, user_agent
+            ) as client:
+                yield client
+        finally:
+            saver.cancel()
+            await asyncio.gather(saver, return_exceptions=True)
+            self.save()
 
 
-def open_runtime(settings: Settings, clock: Clock) -> Runtime:
+def open_session(
+    settings: Settings, clock: Clock, events: EventSink = _ignore, budget: int | None = None
+) -> Session:
     """Load the key states of the configured keys from the cache."""
     cache = StateCache(settings.cache_path)
     loaded = cache.load()
-    if loaded.notice:
-        logger().warning(f"⚠️  {loaded.notice}")
     pool = KeyPool(settings.keys, settings.policy(), clock.now(), loaded.states)
-    return Runtime(settings, clock, pool, cache)
+    session = Session(settings, clock, pool, cache, loaded.notice, events, budget=budget)
+    session._last_save = clock.monotonic()
+    return session

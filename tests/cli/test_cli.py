@@ -12,25 +12,26 @@ from conftest import GatewayFactory, base64_key, encoded, hex_key
 from typer.testing import CliRunner
 
 from kto_keys import __version__
-from kto_keys.cli.app import STATE, app
+from kto_keys.cli.app import app
+from kto_keys.cli.commands import CliOptions
 from kto_keys.core.clock import FakeClock
 from kto_keys.sim import BehaviourKind, KeyBehaviour
 
 runner = CliRunner()
+# The options each invocation starts from: the fake clock of the running test.
+OPTIONS: dict[str, CliOptions] = {}
 
 
 @pytest.fixture(autouse=True)
 def isolated(clean_env: Path, clock: FakeClock) -> Path:
     """Every CLI test runs in an empty folder, with no outside KTO_* setting, on the fake clock."""
-    STATE.clock = clock
-    STATE.env_file = None
-    STATE.lang = None
+    OPTIONS["start"] = CliOptions(clock=clock)
     return clean_env
 
 
 def invoke(*args: str, env: dict[str, str] | None = None) -> tuple[int, str, str]:
     """Run the app; return the exit code, stdout and stderr."""
-    result = runner.invoke(app, list(args), env=env, catch_exceptions=False)
+    result = runner.invoke(app, list(args), env=env, catch_exceptions=False, obj=OPTIONS["start"])
     return result.exit_code, result.stdout, result.stderr
 
 
@@ -82,8 +83,16 @@ def test_bad_configuration_is_one_line_naming_the_setting_and_exit_2(
 
 def test_unreadable_env_file_is_a_configuration_error(isolated: Path) -> None:
     """`--env-file` naming a missing file: exit 2, the file named."""
-    code, _, err = invoke("--env-file", "missing.env", "status")
+    code, _, err = invoke("--lang", "en", "--env-file", "missing.env", "status")
     assert code == 2 and "cannot read env file" in err and "missing.env" in err
+
+
+def test_configuration_errors_are_korean_by_default() -> None:
+    """Without --lang or KTO_LANG, a configuration error is one Korean line with no English."""
+    code, out, err = invoke("--env-file", "missing.env", "status")
+    assert code == 2 and out == ""
+    assert err.startswith("kto-keys: env 파일 ") and "읽을 수 없습니다" in err
+    assert "cannot read" not in err and err.count("\n") == 1
 
 
 def test_env_file_option_and_precedence(isolated: Path) -> None:
@@ -184,7 +193,7 @@ def test_health_exit_codes_follow_the_levels(keys: int, disabled: int, expected:
 
 def test_health_is_unknown_without_keys() -> None:
     """No key configured: exit 3, never the configuration code 2."""
-    code, _, err = invoke("health", env={"KTO_API_KEY": ""})
+    code, _, err = invoke("--lang", "en", "health", env={"KTO_API_KEY": ""})
     assert code == 3 and "unknown" in err
 
 
@@ -328,7 +337,7 @@ def test_installed_script_runs_in_a_subprocess(isolated: Path) -> None:
     assert "\x1b" not in result.stdout + result.stderr
 
 
-def test_programmatic_api_manages_keys(isolated: Path) -> None:
+def test_programmatic_api_manages_keys(isolated: Path, clock: FakeClock) -> None:
     """From Python: summary, health, one key's status, deactivate and reactivate."""
     import kto_keys
 
@@ -336,13 +345,13 @@ def test_programmatic_api_manages_keys(isolated: Path) -> None:
     settings = kto_keys.load_settings(
         environ={"KTO_API_KEY": f"{key},{hex_key()}"}, read_env_file=False
     )
-    assert kto_keys.status_summary(settings, STATE.clock)["level"] == "healthy"
-    row = kto_keys.deactivate_key(0, "testing", settings, STATE.clock)
+    assert kto_keys.status_summary(settings, clock)["level"] == "healthy"
+    row = kto_keys.deactivate_key(0, "testing", settings, clock)
     assert row.state == "disabled" and row.preview == key[:10] + "..."
-    assert kto_keys.check_health(settings, STATE.clock).working == 1
-    assert kto_keys.reactivate_key(0, settings, STATE.clock).state == "active"
-    assert kto_keys.key_detail(1, settings, STATE.clock).index == 1
-    assert kto_keys.recover(settings=settings, clock=STATE.clock) == []
+    assert kto_keys.check_health(settings, clock).working == 1
+    assert kto_keys.reactivate_key(0, settings, clock).state == "active"
+    assert kto_keys.key_detail(1, settings, clock).index == 1
+    assert kto_keys.recover(settings=settings, clock=clock) == []
 
 
 def test_gateway_command_serves_a_config_file(isolated: Path) -> None:

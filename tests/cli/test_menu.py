@@ -17,7 +17,8 @@ import pytest
 from conftest import hex_key
 
 from kto_keys.cli import app as cli
-from kto_keys.cli.menu import ITEMS, collect_arguments
+from kto_keys.cli.commands import CollectRequest
+from kto_keys.cli.menu import ITEMS, collect_request
 from kto_keys.sim import GatewayConfig, GatewayThread, KeyBehaviour, run_gateway
 
 PROMPT = "번호를 선택하세요 (0-7): "
@@ -141,8 +142,9 @@ def test_menu_walkthrough_shows_tables_hints_and_collects_chosen_regions(
     child.sendline("2")
     child.expect_exact(REGION_PROMPT)
     child.sendline("1,99")
-    child.expect_exact("unknown area code 99; valid: 1 Seoul, 2 Incheon")
-    child.expect_exact("39 Jeju")
+    # One language at a time: the Korean menu refuses in Korean.
+    child.expect_exact("알 수 없는 지역 코드 99; 가능한 값: 1 서울특별시, 2 인천광역시")
+    child.expect_exact("39 제주특별자치도")
     child.expect_exact(REGION_PROMPT)
     child.sendline("1,6")
     child.expect_exact("키 건강 상태: 정상 (100%, 작동 2/2)")
@@ -246,9 +248,11 @@ def test_collection_without_a_usable_key_offers_recovery_first(tmp_path: Path) -
 
 
 def test_menu_collections_pass_the_cli_defaults_explicitly() -> None:
-    """The menu's collect arguments are exactly `collect`'s defaults apart from mode and regions."""
+    """The menu's collect request is exactly `collect`'s defaults apart from mode and regions."""
     defaults = {
         name: parameter.default
         for name, parameter in inspect.signature(cli.collect).parameters.items()
+        if name != "ctx"
     }
-    assert collect_arguments("regions", "1,6") == {**defaults, "mode": "regions", "regions": "1,6"}
+    assert CollectRequest(**defaults) == CollectRequest()
+    assert collect_request("regions", "1,6") == CollectRequest(mode="regions", regions="1,6")

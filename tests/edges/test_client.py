@@ -5,14 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import FakeSleep, GatewayFactory, base64_key, encoded, hex_key, make_settings
+from conftest import GatewayFactory, base64_key, encoded, exit_code, hex_key, make_settings, said
 
 from kto_keys.core.clock import FakeClock
 from kto_keys.core.codes import OutcomeKind
 from kto_keys.core.errors import HostBlockedError, NoUsableKeyError, ServiceConfigError
 from kto_keys.edges.client import TourClient
 from kto_keys.edges.store import Store
-from kto_keys.jobs.session import open_runtime
+from kto_keys.jobs.session import open_session
 from kto_keys.sim import BehaviourKind, Fault, Generation, KeyBehaviour
 
 LIST = "areaBasedList2"
@@ -30,7 +30,6 @@ async def make_calls(
     keys: list[str],
     base_url: str,
     clock: FakeClock,
-    sleep: FakeSleep,
     calls: int,
     operation: str = LIST,
     concurrency: int = 4,
@@ -40,10 +39,11 @@ async def make_calls(
     import asyncio
 
     settings = make_settings(tmp_path, keys, base_url, **overrides)
-    runtime = open_runtime(settings, clock)
+    session = open_session(settings, clock)
     params = PAGE if operation == LIST else {"contentId": "2000001", "contentTypeId": "39"}
     with Store(settings.db_path) as store:
-        async with TourClient(runtime, store, concurrency, sleep=sleep) as client:
+        session.history = store
+        async with session.client(concurrency) as client:
             await asyncio.gather(*(client.call(operation, params) for _ in range(calls)))
     return client
 
@@ -53,7 +53,6 @@ async def test_dead_keys_first_are_called_once_and_never_again(
     tmp_path: Path,
     gateway: GatewayFactory,
     clock: FakeClock,
-    fake_sleep: FakeSleep,
     generation: Generation,
 ) -> None:
     """Unregistered, expired, not-approved and IP-restricted keys first: each costs one call, once."""
@@ -78,7 +77,7 @@ async def test_dead_keys_first_are_called_once_and_never_again(
     }
     gw = gateway({**dead, **good}, generation=generation, sizes={"11": 20})
     keys = [*dead, encoded(good_b64), *list(good)[1:]]
-    await make_calls(tmp_path, keys, gw.base_url, clock, fake_sleep, calls=40, concurrency=8)
+    await make_calls(tmp_path, keys, gw.base_url, clock, calls=40, concurrency=8)
     counts = gw.counts()
     for label in ("unregistered", "expired", "not-approved", "ip", "disabled"):
         assert counts[label] == {LIST: 1}, label
@@ -86,7 +85,7 @@ async def test_dead_keys_first_are_called_once_and_never_again(
     assert 4 <= counts["limited"][LIST] <= 3 + 8
     gw.reset_counts()
     clock.advance(60)
-    await make_calls(tmp_path, keys, gw.base_url, clock, fake_sleep, calls=10)
+    await make_calls(tmp_path, keys, gw.base_url, clock, calls=10)
     counts = gw.counts()
     assert not set(counts) & {
         "unregistered",
@@ -100,7 +99,7 @@ async def test_dead_keys_first_are_called_once_and_never_again(
 
 
 async def test_every_request_is_served_in_spite_of_failures(
-    tmp_path: Path, gateway: GatewayFactory, clock: FakeClock, fake_sleep: FakeSleep
+    tmp_path: Path, gateway: GatewayFactory, clock: FakeClock
 ) -> None:
     """Callers never see a bad key: 30 calls succeed while a flaky key fails half of its calls."""
     good, flaky = hex_key(), hex_key()
@@ -116,13 +115,13 @@ async def test_every_request_is_served_in_spite_of_failures(
         },
         sizes={"11": 10},
     )
-    client = await make_calls(tmp_path, [flaky, good], gw.base_url, clock, fake_sleep, calls=30)
+    client = await make_calls(tmp_path, [flaky, good], gw.base_url, clock, calls=30)
     assert client.stats.outcomes[str(OutcomeKind.SUCCESS)] == 30
     assert gw.total(operation=LIST) == 30 + client.stats.outcomes[str(OutcomeKind.TRANSIENT)]
 
 
 async def test_rate_limited_key_is_skipped_for_that_operation_until_its_cooldown_ends(
-    tmp_path: Path, gateway: GatewayFactory, clock: FakeClock, fake_sleep: FakeSleep
+    tmp_path: Path, gateway: GatewayFactory, clock: FakeClock
 ) -> None:
     """Code 22 cools a key down for one operation; other operations still use it."""
     limited, other = hex_key(), hex_key()
@@ -131,35 +130,31 @@ async def test_rate_limited_key_is_skipped_for_that_operation_until_its_cooldown
         sizes={"11": 10},
     )
     keys = [limited, other]
-    await make_calls(tmp_path, keys, gw.base_url, clock, fake_sleep, calls=10, concurrency=1)
+    await make_calls(tmp_path, keys, gw.base_url, clock, calls=10, concurrency=1)
     assert gw.counts()["limited"][LIST] == 3  # two within quota, one that met code 22
     gw.reset_counts()
-    await make_calls(tmp_path, keys, gw.base_url, clock, fake_sleep, calls=5, concurrency=1)
+    await make_calls(tmp_path, keys, gw.base_url, clock, calls=5, concurrency=1)
     assert "limited" not in gw.counts()  # still cooling down for areaBasedList2
-    await make_calls(
-        tmp_path, keys, gw.base_url, clock, fake_sleep, calls=1, operation=INTRO, concurrency=1
-    )
+    await make_calls(tmp_path, keys, gw.base_url, clock, calls=1, operation=INTRO, concurrency=1)
     assert gw.counts()["limited"] == {INTRO: 1}  # the other operation still uses it
     gw.reset_counts()
     clock.advance(3601)
-    await make_calls(tmp_path, keys, gw.base_url, clock, fake_sleep, calls=4, concurrency=1)
+    await make_calls(tmp_path, keys, gw.base_url, clock, calls=4, concurrency=1)
     assert gw.counts()["limited"][LIST] == 1  # after the cool-down, one call tests it again
 
 
 async def test_per_second_limit_slows_the_run_without_taking_keys_out(
-    tmp_path: Path, gateway: GatewayFactory, clock: FakeClock, fake_sleep: FakeSleep
+    tmp_path: Path, gateway: GatewayFactory, clock: FakeClock
 ) -> None:
     """Code 23 backs off and retries; no key is deactivated or blamed."""
     key = hex_key()
     gw = gateway(
         {key: KeyBehaviour("fast", BehaviourKind.PER_SECOND, max_per_second=2)}, sizes={"11": 10}
     )
-    client = await make_calls(
-        tmp_path, [key], gw.base_url, clock, fake_sleep, calls=8, concurrency=4
-    )
+    client = await make_calls(tmp_path, [key], gw.base_url, clock, calls=8, concurrency=4)
     assert client.stats.outcomes[str(OutcomeKind.SUCCESS)] == 8
     assert client.stats.outcomes[str(OutcomeKind.RATE_LIMIT)] >= 1
-    assert fake_sleep.slept  # it backed off
+    assert clock.slept  # it backed off
     state = client.pool.state(client.pool.keys[0])
     assert state.deactivated_at is None and state.total_errors == 0
 
@@ -169,7 +164,6 @@ async def test_blocked_host_stops_the_run_without_blaming_keys(
     tmp_path: Path,
     gateway: GatewayFactory,
     clock: FakeClock,
-    fake_sleep: FakeSleep,
     generation: Generation,
 ) -> None:
     """Code 29 raises HostBlockedError after one call; no key gets an error."""
@@ -180,15 +174,15 @@ async def test_blocked_host_stops_the_run_without_blaming_keys(
         generation=generation,
     )
     with pytest.raises(HostBlockedError) as raised:
-        await make_calls(tmp_path, keys, gw.base_url, clock, fake_sleep, calls=1, concurrency=1)
-    assert "29" in str(raised.value)
+        await make_calls(tmp_path, keys, gw.base_url, clock, calls=1, concurrency=1)
+    assert "29" in said(raised.value)
     assert gw.total() == 1
-    runtime = open_runtime(make_settings(tmp_path, keys, gw.base_url), clock)
-    assert all(runtime.pool.state(k).total_errors == 0 for k in runtime.pool.keys)
+    session = open_session(make_settings(tmp_path, keys, gw.base_url), clock)
+    assert all(session.pool.state(k).total_errors == 0 for k in session.pool.keys)
 
 
 async def test_default_user_agent_refused_everywhere_means_the_host_not_the_keys(
-    tmp_path: Path, gateway: GatewayFactory, clock: FakeClock, fake_sleep: FakeSleep
+    tmp_path: Path, gateway: GatewayFactory, clock: FakeClock
 ) -> None:
     """Every key refused with a bare 403 stops the run (exit 5) and deactivates nothing."""
     keys = [hex_key(), hex_key(), hex_key()]
@@ -196,43 +190,41 @@ async def test_default_user_agent_refused_everywhere_means_the_host_not_the_keys
         {k: KeyBehaviour(f"k{i}") for i, k in enumerate(keys)}, refuse_default_user_agents=True
     )
     settings = make_settings(tmp_path, keys, gw.base_url)
-    runtime = open_runtime(settings, clock)
+    session = open_session(settings, clock)
     with pytest.raises(HostBlockedError) as raised:
-        async with TourClient(
-            runtime, sleep=fake_sleep, user_agent="Python/3.11 aiohttp/3"
-        ) as client:
+        async with session.client(4, user_agent="Python/3.11 aiohttp/3") as client:
             await client.call(LIST, PAGE)
-    assert raised.value.exit_code == 5
+    assert exit_code(raised.value) == 5
     assert gw.total() == 3
-    assert all(not runtime.pool.state(k).is_deactivated for k in runtime.pool.keys)
+    assert all(not session.pool.state(k).is_deactivated for k in session.pool.keys)
 
 
 async def test_own_user_agent_is_sent(
-    tmp_path: Path, gateway: GatewayFactory, clock: FakeClock, fake_sleep: FakeSleep
+    tmp_path: Path, gateway: GatewayFactory, clock: FakeClock
 ) -> None:
     """The gateway that refuses library User-Agents accepts kto-keys/<version>."""
     key = hex_key()
     gw = gateway({key: KeyBehaviour("k")}, refuse_default_user_agents=True, sizes={"11": 3})
-    client = await make_calls(tmp_path, [key], gw.base_url, clock, fake_sleep, calls=2)
+    client = await make_calls(tmp_path, [key], gw.base_url, clock, calls=2)
     assert client.stats.outcomes[str(OutcomeKind.SUCCESS)] == 2
 
 
 async def test_retired_service_url_is_a_configuration_error(
-    tmp_path: Path, gateway: GatewayFactory, clock: FakeClock, fake_sleep: FakeSleep
+    tmp_path: Path, gateway: GatewayFactory, clock: FakeClock
 ) -> None:
     """KorService1 answers code 12: the run stops as misconfigured and the key is not blamed."""
     key = hex_key()
     gw = gateway({key: KeyBehaviour("k")})
     retired = gw.base_url.replace("KorService2", "KorService1")
     with pytest.raises(ServiceConfigError) as raised:
-        await make_calls(tmp_path, [key], retired, clock, fake_sleep, calls=1)
-    assert raised.value.exit_code == 2 and "KTO_API_BASE_URL" in str(raised.value)
-    runtime = open_runtime(make_settings(tmp_path, [key], retired), clock)
-    assert runtime.pool.state(runtime.pool.keys[0]).total_errors == 0
+        await make_calls(tmp_path, [key], retired, clock, calls=1)
+    assert exit_code(raised.value) == 2 and "KTO_API_BASE_URL" in said(raised.value)
+    session = open_session(make_settings(tmp_path, [key], retired), clock)
+    assert session.pool.state(session.pool.keys[0]).total_errors == 0
 
 
 async def test_fifth_consecutive_transient_error_deactivates_a_key(
-    tmp_path: Path, gateway: GatewayFactory, clock: FakeClock, fake_sleep: FakeSleep
+    tmp_path: Path, gateway: GatewayFactory, clock: FakeClock
 ) -> None:
     """A key failing every call is out after its 5th consecutive error; the good key serves all."""
     bad, good = hex_key(), hex_key()
@@ -246,20 +238,18 @@ async def test_fifth_consecutive_transient_error_deactivates_a_key(
         sizes={"11": 3},
     )
     for _ in range(7):
-        await make_calls(
-            tmp_path, [bad, good], gw.base_url, clock, fake_sleep, calls=1, concurrency=1
-        )
+        await make_calls(tmp_path, [bad, good], gw.base_url, clock, calls=1, concurrency=1)
         clock.advance(601)  # past the error wait, so the bad key is picked first again
     assert gw.counts()["bad"][LIST] == 5
-    runtime = open_runtime(make_settings(tmp_path, [bad, good], gw.base_url), clock)
-    state = runtime.pool.state(runtime.pool.keys[0])
+    session = open_session(make_settings(tmp_path, [bad, good], gw.base_url), clock)
+    state = session.pool.state(session.pool.keys[0])
     assert state.deactivated_at is not None and "5 consecutive errors" in (
         state.deactivation_reason or ""
     )
 
 
 async def test_no_usable_key_names_the_soonest_one(
-    tmp_path: Path, gateway: GatewayFactory, clock: FakeClock, fake_sleep: FakeSleep
+    tmp_path: Path, gateway: GatewayFactory, clock: FakeClock
 ) -> None:
     """With the only key spent, the error says which key is usable soonest and when."""
     key = hex_key()
@@ -270,18 +260,17 @@ async def test_no_usable_key_names_the_soonest_one(
             [key],
             gw.base_url,
             clock,
-            fake_sleep,
             calls=3,
             concurrency=1,
             KTO_API_DAILY_LIMIT="2",
         )
-    assert raised.value.exit_code == 4
-    assert "#0" in str(raised.value) and "KST" in str(raised.value)
+    assert exit_code(raised.value) == 4
+    assert "#0" in said(raised.value) and "KST" in said(raised.value)
     assert gw.total() == 2  # the tool's own count stopped it before the gateway's code 22
 
 
 async def test_recover_brings_back_a_working_key_and_leaves_out_a_failing_one(
-    tmp_path: Path, gateway: GatewayFactory, clock: FakeClock, fake_sleep: FakeSleep
+    tmp_path: Path, gateway: GatewayFactory, clock: FakeClock
 ) -> None:
     """A not-yet-activated key returns once it works; an expired one stays out with a fresh time."""
     new, expired, good = hex_key(), hex_key(), hex_key()
@@ -294,24 +283,24 @@ async def test_recover_brings_back_a_working_key_and_leaves_out_a_failing_one(
         sizes={"11": 3},
     )
     keys = [new, expired, good]
-    await make_calls(tmp_path, keys, gw.base_url, clock, fake_sleep, calls=3, concurrency=1)
-    runtime = open_runtime(make_settings(tmp_path, keys, gw.base_url), clock)
+    await make_calls(tmp_path, keys, gw.base_url, clock, calls=3, concurrency=1)
+    session = open_session(make_settings(tmp_path, keys, gw.base_url), clock)
     assert "may not be activated yet" in (
-        runtime.pool.state(runtime.pool.keys[0]).deactivation_reason or ""
+        session.pool.state(session.pool.keys[0]).deactivation_reason or ""
     )
     gw.reset_counts()
     clock.advance(1801)  # past the recovery time and the activation delay
-    runtime = open_runtime(make_settings(tmp_path, keys, gw.base_url), clock)
-    async with TourClient(runtime, sleep=fake_sleep) as client:
+    session = open_session(make_settings(tmp_path, keys, gw.base_url), clock)
+    async with session.client(4) as client:
         results = await client.recover()
     assert {(r.key.index, r.recovered) for r in results} == {(0, True), (1, False)}
     assert gw.counts() == {"new": {"ldongCode2": 1}, "expired": {"ldongCode2": 1}}
-    expired_state = runtime.pool.state(runtime.pool.keys[1])
+    expired_state = session.pool.state(session.pool.keys[1])
     assert expired_state.deactivated_at == clock.now()
 
 
 async def test_gateway_wide_fault_backs_off_without_deactivating_keys(
-    tmp_path: Path, gateway: GatewayFactory, clock: FakeClock, fake_sleep: FakeSleep
+    tmp_path: Path, gateway: GatewayFactory, clock: FakeClock
 ) -> None:
     """When every key fails at once the client backs off; nobody is deactivated for it."""
     keys = [hex_key(), hex_key()]
@@ -324,11 +313,9 @@ async def test_gateway_wide_fault_backs_off_without_deactivating_keys(
         },
         sizes={"11": 3},
     )
-    client = await make_calls(
-        tmp_path, keys, gw.base_url, clock, fake_sleep, calls=4, concurrency=1
-    )
+    client = await make_calls(tmp_path, keys, gw.base_url, clock, calls=4, concurrency=1)
     assert client.stats.outcomes[str(OutcomeKind.SUCCESS)] == 4
-    assert fake_sleep.slept
+    assert clock.slept
     assert all(not client.pool.state(k).is_deactivated for k in client.pool.keys)
 
 
@@ -336,19 +323,19 @@ async def test_gateway_wide_fault_backs_off_without_deactivating_keys(
     "form", [pytest.param("encoding", id="encoding"), pytest.param("decoding", id="decoding")]
 )
 async def test_base64_keys_work_in_both_portal_forms(
-    tmp_path: Path, gateway: GatewayFactory, clock: FakeClock, fake_sleep: FakeSleep, form: str
+    tmp_path: Path, gateway: GatewayFactory, clock: FakeClock, form: str
 ) -> None:
     """The key is sent percent-encoded exactly once, whichever form was pasted."""
     key = base64_key()
     gw = gateway({key: KeyBehaviour("b64")}, sizes={"11": 3})
     pasted = encoded(key) if form == "encoding" else f" {key}\n"
-    client = await make_calls(tmp_path, [pasted], gw.base_url, clock, fake_sleep, calls=2)
+    client = await make_calls(tmp_path, [pasted], gw.base_url, clock, calls=2)
     assert client.stats.outcomes[str(OutcomeKind.SUCCESS)] == 2
     assert gw.counts() == {"b64": {LIST: 2}}
 
 
 async def test_no_key_appears_in_logs_cache_database_or_errors(
-    tmp_path: Path, gateway: GatewayFactory, clock: FakeClock, fake_sleep: FakeSleep
+    tmp_path: Path, gateway: GatewayFactory, clock: FakeClock
 ) -> None:
     """Neither the raw nor the encoded form of any key, nor more than its preview, is written."""
     from kto_keys.edges.logbook import setup_logging
@@ -360,12 +347,10 @@ async def test_no_key_appears_in_logs_cache_database_or_errors(
     )
     keys = [encoded(dead), good]
     setup_logging(tmp_path / "logs", [], clock.now())
-    await make_calls(tmp_path, keys, gw.base_url, clock, fake_sleep, calls=3)
+    await make_calls(tmp_path, keys, gw.base_url, clock, calls=3)
     with pytest.raises(NoUsableKeyError) as raised:
-        await make_calls(
-            tmp_path, keys, gw.base_url, clock, fake_sleep, calls=1, KTO_API_DAILY_LIMIT="1"
-        )
-    texts = [str(raised.value)]
+        await make_calls(tmp_path, keys, gw.base_url, clock, calls=1, KTO_API_DAILY_LIMIT="1")
+    texts = [said(raised.value)]
     texts += [p.read_bytes().decode("utf-8", "replace") for p in tmp_path.rglob("*") if p.is_file()]
     for key in (good, dead):
         for form in (key, encoded(key), key[:11], encoded(key)[:11]):
@@ -373,7 +358,7 @@ async def test_no_key_appears_in_logs_cache_database_or_errors(
 
 
 async def test_a_lone_key_is_retried_with_back_off_not_back_to_back(
-    tmp_path: Path, gateway: GatewayFactory, clock: FakeClock, fake_sleep: FakeSleep
+    tmp_path: Path, gateway: GatewayFactory, clock: FakeClock
 ) -> None:
     """With one key failing transiently, each retry waits longer; a short blip is survived."""
     key = hex_key()
@@ -381,9 +366,7 @@ async def test_a_lone_key_is_retried_with_back_off_not_back_to_back(
         {key: KeyBehaviour("k", BehaviourKind.FLAKY, failure_share=0.5, faults=(Fault.HTTP_502,))},
         sizes={"11": 3},
     )
-    client = await make_calls(
-        tmp_path, [key], gw.base_url, clock, fake_sleep, calls=4, concurrency=1
-    )
+    client = await make_calls(tmp_path, [key], gw.base_url, clock, calls=4, concurrency=1)
     assert client.stats.outcomes[str(OutcomeKind.SUCCESS)] == 4
-    assert fake_sleep.slept and all(seconds >= 1 for seconds in fake_sleep.slept)
+    assert clock.slept and all(seconds >= 1 for seconds in clock.slept)
     assert not client.pool.state(client.pool.keys[0]).is_deactivated

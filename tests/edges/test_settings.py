@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from conftest import base64_key, encoded, hex_key
+from conftest import base64_key, encoded, exit_code, hex_key, said
 
 from kto_keys.core.errors import SettingsError
 from kto_keys.core.pool import Policy
@@ -170,7 +170,7 @@ def test_env_file_with_both_key_formats_and_forms(tmp_path):
     settings = load_settings(environ={}, cwd=tmp_path)
     assert [k.reveal() for k in settings.keys] == [hex_raw, b64_raw]
     assert len(settings.key_warnings) == 1
-    assert "#1" in settings.key_warnings[0]
+    assert settings.key_warnings[0].index == 1 and settings.key_warnings[0].position == 3
 
 
 @pytest.mark.parametrize(
@@ -189,9 +189,9 @@ def test_unreadable_explicit_env_file_names_the_file(tmp_path, make):
     make(tmp_path)
     with pytest.raises(SettingsError) as caught:
         load_settings(env_file=Path("keys.env"), environ={}, cwd=tmp_path)
-    assert "keys.env" in str(caught.value)
-    assert caught.value.exit_code == 2
-    assert "\n" not in str(caught.value)
+    assert "keys.env" in said(caught.value)
+    assert exit_code(caught.value) == 2
+    assert "\n" not in said(caught.value)
 
 
 @pytest.mark.parametrize(
@@ -228,10 +228,10 @@ def test_bad_setting_is_one_line_naming_the_setting(tmp_path, name, value):
     """Every bad value raises SettingsError (exit 2) with one line that names the setting."""
     with pytest.raises(SettingsError) as caught:
         load_settings(environ={name: value}, cwd=tmp_path)
-    message = str(caught.value)
+    message = said(caught.value)
     assert name in message
     assert "\n" not in message
-    assert caught.value.exit_code == 2
+    assert exit_code(caught.value) == 2
 
 
 @pytest.mark.parametrize(
@@ -324,9 +324,9 @@ def test_no_keys_fails_require_keys_naming_kto_api_key(tmp_path, env_file, where
     )
     with pytest.raises(SettingsError) as caught:
         settings.require_keys()
-    assert "KTO_API_KEY" in str(caught.value)
-    assert where in str(caught.value)
-    assert caught.value.exit_code == 2
+    assert "KTO_API_KEY" in said(caught.value)
+    assert where in said(caught.value)
+    assert exit_code(caught.value) == 2
 
 
 def test_blank_keys_only_count_as_no_keys(tmp_path):

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import FakeSleep, GatewayFactory, hex_key, make_settings
+from conftest import GatewayFactory, exit_code, hex_key, make_settings, said
 
 from kto_keys.core.clock import FakeClock
 from kto_keys.core.errors import NoUsableKeyError
@@ -20,7 +20,7 @@ from kto_keys.core.regions import Selection
 from kto_keys.edges.settings import Settings
 from kto_keys.jobs.collect import CollectOptions, CollectReport, collect
 from kto_keys.jobs.export import export_records
-from kto_keys.jobs.session import open_runtime
+from kto_keys.jobs.session import open_session
 from kto_keys.sim import BehaviourKind, Fault, KeyBehaviour, Province
 
 LIST = "areaBasedList2"
@@ -48,20 +48,25 @@ class Silent:
     def detail_stored(self, operation: str) -> None:
         """Ignore."""
 
+    def keys_skipped(self, keys: Any, pool: Any) -> None:
+        """Ignore."""
+
+    def run_finished(self, report: Any) -> None:
+        """Ignore."""
+
 
 async def run(
     settings: Settings,
     clock: FakeClock,
-    sleep: FakeSleep,
     provinces: tuple[str, ...],
     observer: Any = None,
     **options: Any,
 ) -> CollectReport:
     """One collection run with the list phase only unless `kinds` is given."""
-    runtime = open_runtime(settings, clock)
+    session = open_session(settings, clock)
     options.setdefault("kinds", ())
     chosen = CollectOptions(Selection("ldong", provinces), **options)
-    return await collect(runtime, chosen, observer or Silent(), sleep=sleep)
+    return await collect(session, chosen, observer or Silent())
 
 
 def stored_ids(settings: Settings, province: str | None = None, removed: bool = False) -> list[str]:
@@ -88,14 +93,13 @@ async def test_every_record_is_stored_exactly_once_with_minimum_calls(
     tmp_path: Path,
     gateway: GatewayFactory,
     clock: FakeClock,
-    fake_sleep: FakeSleep,
     keys: list[str],
 ) -> None:
     """Provinces with 0, 1, exactly a page and several pages: all records, one row each."""
     sizes = {"11": 23, "26": 10, "50": 1, "36": 0}
     gw = gateway(good(keys), sizes=sizes)
     settings = make_settings(tmp_path, keys, gw.base_url)
-    report = await run(settings, clock, fake_sleep, ("11", "26", "50", "36"), page_size=10)
+    report = await run(settings, clock, ("11", "26", "50", "36"), page_size=10)
     for province, size in sizes.items():
         assert stored_ids(settings, province) == sorted(gw.dataset.contentids(province=province))
         assert len(stored_ids(settings, province)) == size
@@ -109,13 +113,12 @@ async def test_records_without_a_legacy_area_code_are_not_lost(
     tmp_path: Path,
     gateway: GatewayFactory,
     clock: FakeClock,
-    fake_sleep: FakeSleep,
     keys: list[str],
 ) -> None:
     """Filtering by lDongRegnCd keeps the ~55 % of records whose areacode is empty."""
     gw = gateway(good(keys), sizes={"11": 60})
     settings = make_settings(tmp_path, keys, gw.base_url)
-    await run(settings, clock, fake_sleep, ("11",))
+    await run(settings, clock, ("11",))
     with sqlite3.connect(settings.db_path) as db:
         blank = db.execute("SELECT COUNT(*) FROM restaurants WHERE areacode = ''").fetchone()[0]
     assert blank > 20
@@ -127,13 +130,12 @@ async def test_silently_capped_page_size_still_yields_every_record(
     tmp_path: Path,
     gateway: GatewayFactory,
     clock: FakeClock,
-    fake_sleep: FakeSleep,
     keys: list[str],
 ) -> None:
     """Asked for 1,000 rows, given 7: the collector follows the service's page size."""
     gw = gateway(good(keys), sizes={"11": 50}, page_cap=7)
     settings = make_settings(tmp_path, keys, gw.base_url)
-    report = await run(settings, clock, fake_sleep, ("11",))
+    report = await run(settings, clock, ("11",))
     assert stored_ids(settings) == sorted(gw.dataset.contentids(province="11"))
     assert gw.total(operation=LIST) == 8 == report.listing.minimum_calls
 
@@ -142,7 +144,6 @@ async def test_records_inserted_mid_run_are_not_lost(
     tmp_path: Path,
     gateway: GatewayFactory,
     clock: FakeClock,
-    fake_sleep: FakeSleep,
     keys: list[str],
 ) -> None:
     """The totalCount grows between pages; the collector lists again what is missing."""
@@ -155,15 +156,13 @@ async def test_records_inserted_mid_run_are_not_lost(
             if self.pages == 1:
                 gw.insert("11", 3)
 
-    await run(
-        settings, clock, fake_sleep, ("11",), observer=InsertOnce(), page_size=10, concurrency=1
-    )
+    await run(settings, clock, ("11",), observer=InsertOnce(), page_size=10, concurrency=1)
     assert stored_ids(settings) == sorted(gw.dataset.contentids(province="11"))
     assert len(stored_ids(settings)) == 43
 
 
 async def test_failures_cost_exactly_the_calls_they_force(
-    tmp_path: Path, gateway: GatewayFactory, clock: FakeClock, fake_sleep: FakeSleep
+    tmp_path: Path, gateway: GatewayFactory, clock: FakeClock
 ) -> None:
     """Gateway calls = the minimum + one per injected failure."""
     good_key, flaky = hex_key(), hex_key()
@@ -180,7 +179,7 @@ async def test_failures_cost_exactly_the_calls_they_force(
         sizes={"11": 30, "26": 30},
     )
     settings = make_settings(tmp_path, [flaky, good_key], gw.base_url)
-    report = await run(settings, clock, fake_sleep, ("11", "26"), page_size=5)
+    report = await run(settings, clock, ("11", "26"), page_size=5)
     failures = sum(1 for call in gw.history() if call.outcome != "ok")
     assert failures >= 1
     assert gw.total() == report.listing.minimum_calls + 1 + failures
@@ -191,16 +190,15 @@ async def test_removed_records_are_marked_not_deleted(
     tmp_path: Path,
     gateway: GatewayFactory,
     clock: FakeClock,
-    fake_sleep: FakeSleep,
     keys: list[str],
 ) -> None:
     """A record the next complete listing no longer returns is marked removed, with the time."""
     gw = gateway(good(keys), sizes={"11": 12})
     settings = make_settings(tmp_path, keys, gw.base_url)
-    await run(settings, clock, fake_sleep, ("11",))
+    await run(settings, clock, ("11",))
     hidden = gw.hide(2, province="11")
     clock.advance(86400)
-    report = await run(settings, clock, fake_sleep, ("11",))
+    report = await run(settings, clock, ("11",))
     assert report.listing.removed == 2
     assert len(stored_ids(settings)) == 10
     assert len(stored_ids(settings, removed=True)) == 12
@@ -215,15 +213,14 @@ async def test_rerun_after_a_complete_run_lists_again_and_updates_in_place(
     tmp_path: Path,
     gateway: GatewayFactory,
     clock: FakeClock,
-    fake_sleep: FakeSleep,
     keys: list[str],
 ) -> None:
     """A second run upserts: no duplicates, changed records counted as updated."""
     gw = gateway(good(keys), sizes={"11": 15})
     settings = make_settings(tmp_path, keys, gw.base_url)
-    await run(settings, clock, fake_sleep, ("11",))
+    await run(settings, clock, ("11",))
     gw.modify(4, province="11")
-    report = await run(settings, clock, fake_sleep, ("11",))
+    report = await run(settings, clock, ("11",))
     assert (report.listing.new, report.listing.updated) == (0, 4)
     assert len(stored_ids(settings)) == 15
 
@@ -232,21 +229,20 @@ async def test_no_usable_key_exits_4_without_calling_and_keeps_the_work(
     tmp_path: Path,
     gateway: GatewayFactory,
     clock: FakeClock,
-    fake_sleep: FakeSleep,
     keys: list[str],
 ) -> None:
     """With every key spent, the run stops before any call; stored records stay."""
     gw = gateway(good(keys), sizes={"11": 5})
     settings = make_settings(tmp_path, keys, gw.base_url, KTO_API_DAILY_LIMIT="2")
-    await run(settings, clock, fake_sleep, ("11",))
+    await run(settings, clock, ("11",))
     gw.reset_counts()
-    runtime = open_runtime(settings, clock)
-    for key in runtime.pool.keys:
-        runtime.pool.state(key).usage[LIST] = 2
-    runtime.save()
+    session = open_session(settings, clock)
+    for key in session.pool.keys:
+        session.pool.state(key).usage[LIST] = 2
+    session.save()
     with pytest.raises(NoUsableKeyError) as raised:
-        await run(settings, clock, fake_sleep, ("11",))
-    assert raised.value.exit_code == 4 and "recover" in str(raised.value)
+        await run(settings, clock, ("11",))
+    assert exit_code(raised.value) == 4 and "recover" in said(raised.value)
     assert gw.total() == 0
     assert len(stored_ids(settings)) == 5
 
@@ -255,7 +251,6 @@ def test_export_round_trips_every_record(
     tmp_path: Path,
     gateway: GatewayFactory,
     clock: FakeClock,
-    fake_sleep: FakeSleep,
     keys: list[str],
 ) -> None:
     """JSONL and CSV (UTF-8 with BOM) carry every record under the service's field names."""
@@ -264,7 +259,7 @@ def test_export_round_trips_every_record(
 
     gw = gateway(good(keys), sizes={"11": 8, "26": 4})
     settings = make_settings(tmp_path, keys, gw.base_url)
-    asyncio.run(run(settings, clock, fake_sleep, ("11", "26")))
+    asyncio.run(run(settings, clock, ("11", "26")))
     jsonl, table = tmp_path / "out.jsonl", tmp_path / "out.csv"
     assert export_records(settings.db_path, "jsonl", jsonl) == 12
     assert export_records(settings.db_path, "csv", table) == 12
@@ -474,7 +469,6 @@ async def test_records_hidden_mid_run_do_not_hide_others(
     tmp_path: Path,
     gateway: GatewayFactory,
     clock: FakeClock,
-    fake_sleep: FakeSleep,
     keys: list[str],
 ) -> None:
     """Pages shift when a record is hidden mid-run: the province is listed again, nothing missed."""
@@ -488,9 +482,7 @@ async def test_records_hidden_mid_run_do_not_hide_others(
             if self.pages == 1:
                 hidden.extend(gw.hide(1, province="11"))
 
-    await run(
-        settings, clock, fake_sleep, ("11",), observer=HideOnce(), page_size=10, concurrency=1
-    )
+    await run(settings, clock, ("11",), observer=HideOnce(), page_size=10, concurrency=1)
     assert stored_ids(settings) == sorted(gw.dataset.contentids(province="11"))
     assert hidden and hidden[0] not in stored_ids(settings)
 
@@ -499,7 +491,6 @@ async def test_the_province_list_is_paged_when_the_service_caps_it(
     tmp_path: Path,
     gateway: GatewayFactory,
     clock: FakeClock,
-    fake_sleep: FakeSleep,
     keys: list[str],
 ) -> None:
     """`--mode all` with a page cap of 10 still sees all 17 provinces of ldongCode2."""
@@ -530,10 +521,8 @@ async def test_the_province_list_is_paged_when_the_service_caps_it(
         ),
     )
     settings = make_settings(tmp_path, keys, gw.base_url)
-    runtime = open_runtime(settings, clock)
-    report = await collect(
-        runtime, CollectOptions(Selection("all", ()), kinds=()), Silent(), sleep=fake_sleep
-    )
+    session = open_session(settings, clock)
+    report = await collect(session, CollectOptions(Selection("all", ()), kinds=()), Silent())
     assert len(report.provinces) == 17
     assert len(stored_ids(settings)) == 34
     assert gw.total(operation="ldongCode2") == 2
@@ -543,7 +532,6 @@ async def test_a_province_only_the_service_lists_can_be_chosen(
     tmp_path: Path,
     gateway: GatewayFactory,
     clock: FakeClock,
-    fake_sleep: FakeSleep,
     keys: list[str],
 ) -> None:
     """A merged code such as 12, listed by the service but not in the doc's table, is collected."""
@@ -553,13 +541,13 @@ async def test_a_province_only_the_service_lists_can_be_chosen(
         sizes={"11": 3, "12": 4},
     )
     settings = make_settings(tmp_path, keys, gw.base_url)
-    await run(settings, clock, fake_sleep, ("11",))
+    await run(settings, clock, ("11",))
     from kto_keys.core.regions import select
     from kto_keys.edges.store import Store
 
     with Store(settings.db_path) as store:
         listed = store.cached_provinces()[1]
     selection = select(None, None, "12", listed)
-    runtime = open_runtime(settings, clock)
-    await collect(runtime, CollectOptions(selection, kinds=()), Silent(), sleep=fake_sleep)
+    session = open_session(settings, clock)
+    await collect(session, CollectOptions(selection, kinds=()), Silent())
     assert len(stored_ids(settings, "12")) == 4

@@ -7,14 +7,14 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-from conftest import FakeSleep, GatewayFactory, hex_key, make_settings
+from conftest import GatewayFactory, exit_code, hex_key, make_settings, said
 from test_collect import run, stored_ids
 
 from kto_keys.core.clock import FakeClock
 from kto_keys.core.errors import BudgetExhaustedError, NoUsableKeyError, SettingsError
-from kto_keys.jobs.details import parse_kinds
+from kto_keys.core.operations import parse_detail_kinds
 from kto_keys.jobs.export import export_records
-from kto_keys.jobs.session import open_runtime
+from kto_keys.jobs.session import open_session
 from kto_keys.sim import KeyBehaviour
 
 INTRO, COMMON, IMAGE = "detailIntro2", "detailCommon2", "detailImage2"
@@ -27,13 +27,13 @@ def detail_calls(gw: object, operation: str) -> list[str]:
 
 
 async def test_first_run_makes_one_call_per_record_and_operation(
-    tmp_path: Path, gateway: GatewayFactory, clock: FakeClock, fake_sleep: FakeSleep
+    tmp_path: Path, gateway: GatewayFactory, clock: FakeClock
 ) -> None:
     """N records: N detailIntro2 and N detailCommon2 calls, none twice; details stored and exported."""
     keys = [hex_key(), hex_key()]
     gw = gateway({k: KeyBehaviour(f"k{i}") for i, k in enumerate(keys)}, sizes={"11": 40, "26": 20})
     settings = make_settings(tmp_path, keys, gw.base_url)
-    report = await run(settings, clock, fake_sleep, ("11", "26"), kinds=BOTH)
+    report = await run(settings, clock, ("11", "26"), kinds=BOTH)
     ids = sorted(gw.dataset.contentids())
     assert sorted(detail_calls(gw, INTRO)) == ids
     assert sorted(detail_calls(gw, COMMON)) == ids
@@ -51,22 +51,22 @@ async def test_first_run_makes_one_call_per_record_and_operation(
 
 
 async def test_records_without_intro_data_are_not_asked_again(
-    tmp_path: Path, gateway: GatewayFactory, clock: FakeClock, fake_sleep: FakeSleep
+    tmp_path: Path, gateway: GatewayFactory, clock: FakeClock
 ) -> None:
     """A record whose intro answer is `items: ""` is recorded as having none."""
     key = hex_key()
     gw = gateway({key: KeyBehaviour("k")}, sizes={"11": 40})
     settings = make_settings(tmp_path, [key], gw.base_url)
-    report = await run(settings, clock, fake_sleep, ("11",), kinds=("intro",))
+    report = await run(settings, clock, ("11",), kinds=("intro",))
     assert report.details.without_data[INTRO] >= 1
     gw.reset_counts()
     clock.advance(86400)
-    await run(settings, clock, fake_sleep, ("11",), kinds=("intro",))
+    await run(settings, clock, ("11",), kinds=("intro",))
     assert gw.total(operation=INTRO) == 0
 
 
 async def test_two_keys_of_200_a_day_enrich_300_records_without_code_22(
-    tmp_path: Path, gateway: GatewayFactory, clock: FakeClock, fake_sleep: FakeSleep
+    tmp_path: Path, gateway: GatewayFactory, clock: FakeClock
 ) -> None:
     """Quota is per operation: 600 detail calls fit in two keys of 200 calls per operation."""
     keys = [hex_key(), hex_key()]
@@ -74,27 +74,27 @@ async def test_two_keys_of_200_a_day_enrich_300_records_without_code_22(
         {k: KeyBehaviour(f"k{i}", daily_limit=200) for i, k in enumerate(keys)}, sizes={"11": 300}
     )
     settings = make_settings(tmp_path, keys, gw.base_url, KTO_API_DAILY_LIMIT="200")
-    report = await run(settings, clock, fake_sleep, ("11",), kinds=BOTH, page_size=100)
+    report = await run(settings, clock, ("11",), kinds=BOTH, page_size=100)
     assert report.outcome == "complete"
     assert not [c for c in gw.history() if c.outcome == "22"]
     assert gw.total(operation=INTRO) == gw.total(operation=COMMON) == 300
 
 
 async def test_nightly_rerun_fetches_details_of_changed_records_only(
-    tmp_path: Path, gateway: GatewayFactory, clock: FakeClock, fake_sleep: FakeSleep
+    tmp_path: Path, gateway: GatewayFactory, clock: FakeClock
 ) -> None:
     """5 modified, 3 inserted, 2 hidden: exactly 8 calls per detail operation; hidden leave the export."""
     keys = [hex_key(), hex_key()]
     gw = gateway({k: KeyBehaviour(f"k{i}") for i, k in enumerate(keys)}, sizes={"11": 50})
     settings = make_settings(tmp_path, keys, gw.base_url)
-    await run(settings, clock, fake_sleep, ("11",), kinds=BOTH)
+    await run(settings, clock, ("11",), kinds=BOTH)
     modified = gw.modify(5, province="11")
     inserted = gw.insert("11", 3)
     hidden = gw.hide(2, province="11")
     gw.new_day()
     gw.reset_counts()
     clock.advance(86400)
-    report = await run(settings, clock, fake_sleep, ("11",), kinds=BOTH)
+    report = await run(settings, clock, ("11",), kinds=BOTH)
     changed = sorted(set(modified) - set(hidden) | set(inserted))
     assert sorted(detail_calls(gw, INTRO)) == changed
     assert sorted(detail_calls(gw, COMMON)) == changed
@@ -111,50 +111,48 @@ async def test_nightly_rerun_fetches_details_of_changed_records_only(
 
 
 async def test_too_little_quota_stops_with_exit_4_and_the_next_run_makes_exactly_the_rest(
-    tmp_path: Path, gateway: GatewayFactory, clock: FakeClock, fake_sleep: FakeSleep
+    tmp_path: Path, gateway: GatewayFactory, clock: FakeClock
 ) -> None:
     """Run 1 stops at the quota with everything kept; run 2 on a fresh day does only the rest."""
     key = hex_key()
     gw = gateway({key: KeyBehaviour("k", daily_limit=30)}, sizes={"11": 50})
     settings = make_settings(tmp_path, [key], gw.base_url, KTO_API_DAILY_LIMIT="30")
     with pytest.raises(NoUsableKeyError) as raised:
-        await run(settings, clock, fake_sleep, ("11",), kinds=BOTH)
-    assert raised.value.exit_code == 4
+        await run(settings, clock, ("11",), kinds=BOTH)
+    assert exit_code(raised.value) == 4
     first = set(detail_calls(gw, INTRO)), set(detail_calls(gw, COMMON))
     assert len(first[0]) == len(first[1]) == 30
     assert len(stored_ids(settings)) == 50
     gw.new_day()
     gw.reset_counts()
     clock.advance(86400)
-    await run(settings, clock, fake_sleep, ("11",), kinds=BOTH)
+    await run(settings, clock, ("11",), kinds=BOTH)
     second = set(detail_calls(gw, INTRO)), set(detail_calls(gw, COMMON))
     assert len(second[0]) == len(second[1]) == 20
     assert not first[0] & second[0] and not first[1] & second[1]
 
 
 async def test_reserve_is_respected_per_key_and_operation(
-    tmp_path: Path, gateway: GatewayFactory, clock: FakeClock, fake_sleep: FakeSleep
+    tmp_path: Path, gateway: GatewayFactory, clock: FakeClock
 ) -> None:
     """With a limit of 25 and a reserve of 5, no key makes more than 20 calls of an operation."""
     keys = [hex_key(), hex_key()]
     gw = gateway({k: KeyBehaviour(f"k{i}") for i, k in enumerate(keys)}, sizes={"11": 60})
     settings = make_settings(tmp_path, keys, gw.base_url, KTO_API_DAILY_LIMIT="25", KTO_RESERVE="5")
     with pytest.raises(NoUsableKeyError):
-        await run(settings, clock, fake_sleep, ("11",), kinds=BOTH)
+        await run(settings, clock, ("11",), kinds=BOTH)
     for label, operations in gw.counts().items():
         assert operations[INTRO] == operations[COMMON] == 20, label
 
 
 async def test_plan_counts_calls_and_makes_no_detail_call(
-    tmp_path: Path, gateway: GatewayFactory, clock: FakeClock, fake_sleep: FakeSleep
+    tmp_path: Path, gateway: GatewayFactory, clock: FakeClock
 ) -> None:
     """`--plan`: needed, left today, this run and days to go; no detail call."""
     keys = [hex_key(), hex_key()]
     gw = gateway({k: KeyBehaviour(f"k{i}") for i, k in enumerate(keys)}, sizes={"11": 90})
     settings = make_settings(tmp_path, keys, gw.base_url, KTO_API_DAILY_LIMIT="20")
-    report = await run(
-        settings, clock, fake_sleep, ("11",), kinds=BOTH, plan_only=True, page_size=50
-    )
+    report = await run(settings, clock, ("11",), kinds=BOTH, plan_only=True, page_size=50)
     plan = report.details.plan
     assert plan is not None
     intro = next(op for op in plan.operations if op.operation == INTRO)
@@ -163,28 +161,28 @@ async def test_plan_counts_calls_and_makes_no_detail_call(
 
 
 async def test_budget_caps_the_run_and_the_rest_waits_for_the_next(
-    tmp_path: Path, gateway: GatewayFactory, clock: FakeClock, fake_sleep: FakeSleep
+    tmp_path: Path, gateway: GatewayFactory, clock: FakeClock
 ) -> None:
     """`--budget 21`: 1 list call, 20 detail calls, exit 4 with the work kept."""
     key = hex_key()
     gw = gateway({key: KeyBehaviour("k")}, sizes={"11": 30})
     settings = make_settings(tmp_path, [key], gw.base_url)
-    runtime = open_runtime(settings, clock)
-    runtime.save()
+    session = open_session(settings, clock)
+    session.save()
     with pytest.raises(BudgetExhaustedError) as raised:
-        await run(settings, clock, fake_sleep, ("11",), kinds=BOTH, budget=22)
-    assert raised.value.exit_code == 4
+        await run(settings, clock, ("11",), kinds=BOTH, budget=22)
+    assert exit_code(raised.value) == 4
     assert gw.total() == 22  # ldongCode2 + one list page + 20 detail calls
 
 
 async def test_images_go_into_a_table_of_their_own(
-    tmp_path: Path, gateway: GatewayFactory, clock: FakeClock, fake_sleep: FakeSleep
+    tmp_path: Path, gateway: GatewayFactory, clock: FakeClock
 ) -> None:
     """`--details all` adds detailImage2, one call per record, images stored per record."""
     key = hex_key()
     gw = gateway({key: KeyBehaviour("k")}, sizes={"11": 12})
     settings = make_settings(tmp_path, [key], gw.base_url)
-    await run(settings, clock, fake_sleep, ("11",), kinds=parse_kinds("all"))
+    await run(settings, clock, ("11",), kinds=parse_detail_kinds("all"))
     assert gw.total(operation=IMAGE) == 12
     with sqlite3.connect(settings.db_path) as db:
         assert db.execute("SELECT COUNT(*) FROM restaurant_images").fetchone()[0] > 0
@@ -201,10 +199,13 @@ async def test_images_go_into_a_table_of_their_own(
 )
 def test_details_option_values(text: str, kinds: tuple[str, ...]) -> None:
     """`--details` takes a list of intro, common, images, or none, or all."""
-    assert parse_kinds(text) == kinds
+    assert parse_detail_kinds(text) == kinds
 
 
 def test_unknown_details_value_lists_the_valid_ones() -> None:
     """A bad `--details` value is a usage error naming what is valid."""
-    with pytest.raises(SettingsError, match="intro, common, images, none, all"):
-        parse_kinds("menu")
+    with pytest.raises(SettingsError) as raised:
+        parse_detail_kinds("menu")
+    assert said(raised.value) == (
+        "--details: unknown value menu; valid: intro, common, images, none, all"
+    )

@@ -1,0 +1,423 @@
+"""What each command does for a person: load settings, call a job, render the result, and give
+the exit code. The typer app and the menu both call these; neither does work of its own."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from kto_keys.cli import exits
+from kto_keys.cli.demo import DEMO_DIR, demo_gateway_config, demo_key_list, demo_settings
+from kto_keys.cli.messages import Messages
+from kto_keys.cli.progress import ProgressDisplay
+from kto_keys.cli.render import (
+    health_lines,
+    make_console,
+    print_json,
+    region_table_view,
+    status_table,
+    summary_lines,
+)
+from kto_keys.cli.signals import run_async
+from kto_keys.core.clock import KST, Clock
+from kto_keys.core.errors import KtoKeysError, SettingsError, SettingsProblem
+from kto_keys.core.health import HealthLevel
+from kto_keys.core.keys import ServiceKey, redact
+from kto_keys.core.operations import parse_detail_kinds
+from kto_keys.core.pool import KeyPool, PoolEvent
+from kto_keys.core.regions import region_table, select
+from kto_keys.edges.atomic import atomic_write_text
+from kto_keys.edges.clock import SystemClock
+from kto_keys.edges.logbook import logger, setup_logging
+from kto_keys.edges.settings import (
+    DEFAULT_CONCURRENCY,
+    DEFAULT_DETAILS,
+    DEFAULT_PAGE_SIZE,
+    Settings,
+    load_settings,
+)
+from kto_keys.edges.store import Store
+from kto_keys.jobs import keys as key_jobs
+from kto_keys.jobs.collect import CollectOptions, CollectReport
+from kto_keys.jobs.collect import collect as collect_job
+from kto_keys.jobs.export import export_records
+from kto_keys.jobs.session import Session, open_session
+
+
+@dataclass(frozen=True, slots=True)
+class CliOptions:
+    """The global options of one invocation (typer keeps them on its context)."""
+
+    env_file: Path | None = None
+    lang: str | None = None
+    debug: bool = False
+    clock: Clock = field(default_factory=SystemClock)
+
+
+@dataclass(frozen=True, slots=True)
+class CollectRequest:
+    """The options of `kto-keys collect`; every default is the settings' own."""
+
+    mode: str | None = None
+    regions: str | None = None
+    ldong: str | None = None
+    details: str = ",".join(DEFAULT_DETAILS)
+    page_size: int = DEFAULT_PAGE_SIZE
+    concurrency: int = DEFAULT_CONCURRENCY
+    budget: int | None = None
+    reserve: int | None = None
+    plan: bool = False
+    fresh: bool = False
+    quiet: bool = False
+    as_json: bool = False
+
+
+Command = Callable[[], int]
+
+
+# --- the one choke point ------------------------------------------------------------------------
+def run_guarded(options: CliOptions, command: Command) -> int:
+    """Run a command; turn whatever stops it into one line on stderr and the promised exit code."""
+    try:
+        return command()
+    except (KtoKeysError, KeyboardInterrupt) as error:
+        return report_error(options, error)
+    except BrokenPipeError:  # the reader (e.g. `| head`) went away: stop quietly
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return exits.FAILED
+    except Exception as error:  # the last resort: one line, traceback only with --debug
+        if options.debug:
+            raise
+        return report_error(options, error)
+
+
+def report_error(options: CliOptions, error: BaseException) -> int:
+    """Write one line for an error on stderr, in the user's language; return its exit code."""
+    lang, keys = _language_and_keys(options)
+    line = redact(" ".join(Messages(lang).error(error).split()), keys)
+    sys.stderr.write(f"kto-keys: {line}\n")
+    return exits.exit_code_for(error)
+
+
+def _language_and_keys(options: CliOptions) -> tuple[str, tuple[ServiceKey, ...]]:
+    """The language to speak and the keys to mask, as far as the settings can be read."""
+    try:
+        settings = load_settings(options.env_file, _lang_override(options))
+    except KtoKeysError:
+        wanted = options.lang or os.environ.get("KTO_LANG", "")
+        return ("en" if wanted.strip().lower() == "en" else "ko"), ()
+    return settings.lang, settings.keys
+
+
+def _lang_override(options: CliOptions) -> dict[str, str]:
+    return {"KTO_LANG": options.lang} if options.lang else {}
+
+
+def load(options: CliOptions, require_keys: bool = True, **overrides: str | None) -> Settings:
+    """Settings with the command line's options on top; odd key entries are warned about."""
+    merged = {**_lang_override(options), **overrides}
+    settings = load_settings(options.env_file, {k: v for k, v in merged.items() if v is not None})
+    m = Messages(settings.lang)
+    for warning in settings.key_warnings:
+        _say(f"⚠️  {m.key_warning(warning)}")
+    if require_keys:
+        settings.require_keys()
+    return settings
+
+
+def _open(options: CliOptions, settings: Settings, logs: bool = False) -> Session:
+    """A session whose key events become log lines, and whose lost cache is reported."""
+    m = Messages(settings.lang)
+    if logs:
+        setup_logging(settings.log_dir, settings.keys, options.clock.now())
+
+    def log_event(event: PoolEvent, pool: KeyPool) -> None:
+        level, line = m.event(event, pool)
+        logger().log(level, line)
+
+    session = open_session(settings, options.clock, log_event)
+    if session.cache_notice:
+        _say(m("cache.set_aside", notice=session.cache_notice))
+    return session
+
+
+def _say(line: str) -> None:
+    """One whole line on stderr: never wrapped, so that a log reader sees it as one."""
+    sys.stderr.write(line + "\n")
+    sys.stderr.flush()
+
+
+# --- the commands -----------------------------------------------------------------------------
+def status(options: CliOptions, as_json: bool) -> int:
+    """Every key: state, usage today per operation, errors, next usable."""
+    settings = load(options)
+    session = _open(options, settings)
+    rows = key_jobs.status_of(session)
+    if as_json:
+        now = options.clock.now()
+        print_json({"now": now.isoformat(), "keys": [row.to_json() for row in rows]})
+        return exits.OK
+    make_console().print(status_table(rows, Messages(settings.lang)))
+    return exits.OK
+
+
+def health(options: CliOptions, as_json: bool) -> int:
+    """The health score: exit 0 healthy, 1 warning, 2 danger or critical, 3 unknown."""
+    try:
+        settings = load(options, require_keys=False)
+        report = key_jobs.health_of(_open(options, settings)) if settings.keys else None
+    except KtoKeysError as error:
+        report_error(options, error)
+        return exits.HEALTH_EXIT_CODES[HealthLevel.UNKNOWN]
+    m = Messages(settings.lang)
+    if report is None:
+        sys.stderr.write(f"kto-keys: {m('health.no_keys')}\n")
+        if as_json:
+            print_json({"level": "unknown", "score": None, "working": 0, "total": 0})
+        return exits.HEALTH_EXIT_CODES[HealthLevel.UNKNOWN]
+    if as_json:
+        print_json(key_jobs.health_json(report))
+    else:
+        console = make_console()
+        for line in health_lines(report, m):
+            console.print(line, markup=False)
+    return exits.HEALTH_EXIT_CODES[report.level]
+
+
+def recover(options: CliOptions, force: bool, as_json: bool) -> int:
+    """Probe deactivated keys whose recovery time has come, each with a call of its own."""
+    settings = load(options)
+    session = _open(options, settings, logs=True)
+    results = asyncio.run(key_jobs.recover_keys(session, force=force))
+    if as_json:
+        print_json(
+            [
+                {
+                    "key": f"#{r.key.index}",
+                    "preview": r.key.preview,
+                    "recovered": r.recovered,
+                    "code": r.outcome.code,
+                    "outcome": str(r.outcome.kind),
+                }
+                for r in results
+            ]
+        )
+        return exits.OK
+    m = Messages(settings.lang)
+    console = make_console()
+    if not results:
+        console.print(m("recover.none"), markup=False)
+    for result in results:
+        outcome = result.outcome
+        what = (
+            m.code(outcome.code, outcome.symbol)
+            if outcome.code
+            else outcome.message or str(outcome.kind)
+        )
+        verdict = m("recover.recovered") if result.recovered else m("recover.still_unusable")
+        console.print(f"#{result.key.index} {result.key.preview}: {verdict} ({what})", markup=False)
+    return exits.OK
+
+
+TEST_MODES = ("basic", "monitor", "all")
+
+
+def test_keys(options: CliOptions, mode: str) -> int:
+    """One call per key and/or the health report, also written under KTO_LOG_DIR."""
+    if mode not in TEST_MODES:
+        raise SettingsError(
+            SettingsProblem.UNKNOWN_MODE, setting="test-keys", value=mode, valid=TEST_MODES
+        )
+    settings = load(options)
+    m = Messages(settings.lang)
+    now = options.clock.now()
+    log_path = settings.log_dir / f"api_key_test_{now.astimezone(KST):%Y%m%d_%H%M%S}.log"
+    lines: list[str] = []
+    code = exits.OK
+    if mode in ("basic", "all"):
+        session = _open(options, settings, logs=True)
+        for test in asyncio.run(key_jobs.test_all_keys(session)):
+            outcome = test.outcome
+            what = m.code(outcome.code, outcome.symbol) if outcome.code else outcome.message
+            mark = "✅" if outcome.is_success else "❌"
+            latency = f" {test.latency_ms:.0f}ms" if test.latency_ms is not None else ""
+            lines.append(
+                f"{mark} #{test.index} {test.preview}: {outcome.kind}{latency} {what or ''}".rstrip()
+            )
+            code = code if outcome.is_success else exits.FAILED
+    if mode in ("monitor", "all"):
+        report = key_jobs.health_of(_open(options, settings))
+        lines.extend(health_lines(report, m))
+        code = max(code, exits.HEALTH_EXIT_CODES[report.level])
+    console = make_console()
+    for line in lines:
+        console.print(line, markup=False)
+    atomic_write_text(log_path, redact("\n".join(lines) + "\n", settings.keys))
+    make_console(stderr=True).print(m("test_keys.written", path=log_path), markup=False)
+    return min(code, exits.FAILED)
+
+
+def disable(options: CliOptions, index: int, reason: str) -> int:
+    """Take key #N out of the pool until `enable N`."""
+    settings = load(options)
+    row = key_jobs.disable(_open(options, settings), index, reason)
+    make_console().print(f"#{row.index} {row.preview}: {row.state} ({reason})", markup=False)
+    return exits.OK
+
+
+def enable(options: CliOptions, index: int) -> int:
+    """Put key #N back into the pool."""
+    settings = load(options)
+    row = key_jobs.enable(_open(options, settings), index)
+    make_console().print(f"#{row.index} {row.preview}: {row.state}", markup=False)
+    return exits.OK
+
+
+def collect(options: CliOptions, request: CollectRequest) -> int:
+    """List every restaurant of the chosen provinces, then fetch their details."""
+    kinds = parse_detail_kinds(request.details)
+    reserve = None if request.reserve is None else str(request.reserve)
+    settings = load(options, KTO_RESERVE=reserve)
+    selection = select(request.mode, request.regions, request.ldong, cached_provinces(settings))
+    collect_options = CollectOptions(
+        selection,
+        kinds,
+        request.page_size,
+        request.concurrency,
+        request.budget,
+        request.plan,
+        request.fresh,
+    )
+    return _run_collect(
+        options, settings, collect_options, quiet=request.quiet, as_json=request.as_json
+    )
+
+
+def export(options: CliOptions, fmt: str, output: Path | None, include_removed: bool) -> int:
+    """The stored records as JSONL or CSV (UTF-8 with BOM), streamed."""
+    settings = load(options, require_keys=False)
+    count = export_records(settings.db_path, fmt.lower(), output, include_removed)
+    if output is not None:
+        make_console(stderr=True).print(
+            Messages(settings.lang)("export.written", count=count, path=output), markup=False
+        )
+    return exits.OK
+
+
+def cached_provinces(settings: Settings) -> dict[str, str] | None:
+    """The service's province list as last fetched, or None when never fetched."""
+    if not settings.db_path.exists():
+        return None
+    with Store(settings.db_path, readonly=True) as store:
+        _, cached = store.cached_provinces()
+    return cached or None
+
+
+def regions(options: CliOptions, as_json: bool) -> int:
+    """The legacy area codes, province codes and names, with the service's own list."""
+    settings = load(options, require_keys=False)
+    rows = region_table(cached_provinces(settings))
+    if as_json:
+        print_json(
+            [
+                {
+                    "area": r.area,
+                    "lDongRegnCd": r.ldong,
+                    "name": r.name_ko,
+                    "name_en": r.name_en,
+                    "listed": r.listed,
+                }
+                for r in rows
+            ]
+        )
+        return exits.OK
+    make_console().print(region_table_view(rows, Messages(settings.lang)))
+    return exits.OK
+
+
+def gateway(options: CliOptions, port: int, config: Path | None, host: str) -> int:
+    """Run the local gateway, which behaves like the real one, faults included."""
+    from kto_keys.sim import GatewayConfig, GatewayConfigError, serve
+
+    if config is None:
+        gateway_config = demo_gateway_config()
+        env_path = DEMO_DIR / "gateway.env"
+        base_url = f"http://{host}:{port}/B551011/KorService2"
+        atomic_write_text(
+            env_path,
+            f"KTO_API_KEY={demo_key_list()}\nKTO_API_BASE_URL={base_url}\n"
+            f"KTO_CACHE_PATH={DEMO_DIR}/gateway_cache.json\nKTO_DB_PATH={DEMO_DIR}/gateway.db\n",
+        )
+        lang, _ = _language_and_keys(options)
+        make_console(stderr=True).print(
+            Messages(lang)("gateway.demo_keys", path=env_path), markup=False
+        )
+    else:
+        try:
+            gateway_config = GatewayConfig.from_json(config)
+        except (GatewayConfigError, OSError) as error:
+            raise SettingsError(
+                SettingsProblem.BAD_GATEWAY_CONFIG, path=config, reason=str(error)
+            ) from None
+    serve(gateway_config, host=host, port=port)
+    return exits.OK
+
+
+def demo(options: CliOptions, details: str, reset: bool, as_json: bool) -> int:
+    """The whole tool without a key: a local gateway, demo keys of every kind, a collection."""
+    from kto_keys.sim import run_gateway
+
+    kinds = parse_detail_kinds(details)
+    if reset:
+        shutil.rmtree(DEMO_DIR, ignore_errors=True)
+    with run_gateway(demo_gateway_config()) as server:
+        settings = demo_settings(server.base_url, lang=options.lang)
+        m = Messages(settings.lang)
+        make_console(stderr=True).print(
+            m("demo.start", url=server.base_url, count=len(settings.keys)), markup=False
+        )
+        code = _run_collect(
+            options, settings, CollectOptions(select("major"), kinds), quiet=False, as_json=as_json
+        )
+        make_console(stderr=True).print(m("demo.end", db=settings.db_path), markup=False)
+        return code
+
+
+def _run_collect(
+    options: CliOptions,
+    settings: Settings,
+    collect_options: CollectOptions,
+    quiet: bool,
+    as_json: bool,
+) -> int:
+    session = _open(options, settings, logs=True)
+    console = make_console(stderr=True)
+    m = Messages(settings.lang)
+    display = ProgressDisplay(console, m, options.clock, quiet=quiet, pool=session.pool)
+    error: BaseException | None = None
+    try:
+        with display:
+            run_async(collect_job(session, collect_options, display))
+    except (KtoKeysError, KeyboardInterrupt) as caught:
+        error = caught  # the summary comes first, whatever stopped the run
+    _print_summary(display.report, m, console, as_json)
+    if error is not None:
+        raise error
+    return exits.OK
+
+
+def _print_summary(report: CollectReport | None, m: Messages, console: Any, as_json: bool) -> None:
+    if report is None:
+        return
+    data = report.to_json()
+    if as_json:
+        print_json(data)
+        return
+    for line in summary_lines(data, m):
+        console.print(line, markup=False)

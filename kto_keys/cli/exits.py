@@ -1,0 +1,58 @@
+"""The one table from what happened to the exit code a command gives (the README shows it too)."""
+
+from __future__ import annotations
+
+from kto_keys.core.errors import (
+    BudgetExhaustedError,
+    CacheLockedError,
+    CollectLockedError,
+    GatewayUnavailableError,
+    HostBlockedError,
+    KtoKeysError,
+    NoUsableKeyError,
+    RequestError,
+    ServiceConfigError,
+    SettingsError,
+    Terminated,
+)
+from kto_keys.core.health import HealthLevel
+
+OK = 0
+FAILED = 1
+USAGE = 2  # a bad setting or option, or a wrong service URL: fix the configuration
+STOPPED = 4  # no usable key, quota or budget left: the work is kept, the next run goes on
+HOST_REFUSED = 5
+INTERRUPTED = 130  # Ctrl-C
+TERMINATED = 143  # SIGTERM
+
+ERROR_EXIT_CODES: dict[type[KtoKeysError], int] = {
+    SettingsError: USAGE,
+    ServiceConfigError: USAGE,
+    RequestError: FAILED,
+    NoUsableKeyError: STOPPED,
+    BudgetExhaustedError: STOPPED,
+    GatewayUnavailableError: STOPPED,
+    HostBlockedError: HOST_REFUSED,
+    CacheLockedError: FAILED,
+    CollectLockedError: FAILED,
+    Terminated: TERMINATED,
+}
+
+# `health` follows the monitoring convention: 0 ok, 1 warning, 2 critical, 3 unknown.
+HEALTH_EXIT_CODES: dict[HealthLevel, int] = {
+    HealthLevel.HEALTHY: 0,
+    HealthLevel.WARNING: 1,
+    HealthLevel.DANGER: 2,
+    HealthLevel.CRITICAL: 2,
+    HealthLevel.UNKNOWN: 3,
+}
+
+
+def exit_code_for(error: BaseException) -> int:
+    """The exit code for an error that ended a command."""
+    if isinstance(error, KeyboardInterrupt):
+        return INTERRUPTED
+    for kind in type(error).__mro__:
+        if kind in ERROR_EXIT_CODES:
+            return ERROR_EXIT_CODES[kind]
+    return FAILED

@@ -1,0 +1,581 @@
+"""Every sentence kto-keys says to a person, in Korean (the default) and English.
+
+The library raises errors with data and reports events as values; this catalog words them. A
+message is looked up by its id and filled in with named fields: `Messages("en")("recover.none")`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from typing import Any
+
+from kto_keys.core.clock import KST, format_time
+from kto_keys.core.codes import lookup
+from kto_keys.core.errors import (
+    BudgetExhaustedError,
+    CacheLockedError,
+    CollectLockedError,
+    GatewayUnavailableError,
+    HostBlockedError,
+    KtoKeysError,
+    NoUsableKeyError,
+    RequestError,
+    ServiceConfigError,
+    SettingsError,
+    SettingsProblem,
+    Terminated,
+)
+from kto_keys.core.keys import KeyWarning, KeyWarningKind, ServiceKey
+from kto_keys.core.pool import EventKind, KeyPool, PoolEvent
+from kto_keys.core.regions import BY_LDONG, REGIONS
+
+LANGUAGES = ("ko", "en")
+
+# id -> (Korean, English). Fields in braces are filled in by name.
+CATALOG: dict[str, tuple[str, str]] = {
+    # --- errors ---------------------------------------------------------------------------
+    "error.interrupted": ("중단됨: 작업은 저장되었습니다", "interrupted: the work is kept"),
+    "error.terminated": (
+        "SIGTERM으로 종료됨: 작업은 저장되었습니다",
+        "terminated by SIGTERM: the work is kept",
+    ),
+    "error.unexpected": ("예기치 않은 오류: {kind}: {text}", "unexpected error: {kind}: {text}"),
+    "error.no_key_at_all": (
+        "{operation}에 사용할 수 있는 키가 없습니다: 모든 키가 비활성화되었습니다. `kto-keys health`로 확인하고 `kto-keys recover`를 시도하세요",
+        "no usable key for {operation}: every key is disabled. See `kto-keys health` and try `kto-keys recover`",
+    ),
+    "error.no_key_now": (
+        "{operation}에 사용할 수 있는 키가 없습니다. 가장 빠른 키: {key} ({reason}) {when}. 작업은 저장되었습니다; `kto-keys recover`를 시도하세요",
+        "no usable key for {operation}. Soonest: key {key} ({reason}) at {when}. The work is kept; try `kto-keys recover`",
+    ),
+    "error.details_left": ("남은 상세: {left}. ", "details left: {left}. "),
+    "error.budget": (
+        "--budget {budget} 도달: 남은 작업은 저장되었고 다음 실행에서 이어집니다",
+        "--budget {budget} reached with work left: the work is kept and the next run continues",
+    ),
+    "error.budget_left": (" (남은 상세: {left})", " (details left: {left})"),
+    "error.gateway_down": (
+        "게이트웨이가 {since}부터 모든 키에 오류를 돌려줍니다: 작업은 저장되었고, 나중에 다시 실행하세요",
+        "the gateway has failed for every key since {since}: the work is kept, run again later",
+    ),
+    "error.host_refused_uncoded": (
+        "모든 키가 코드 없는 HTTP 401/403으로 거절됨: 키가 아니라 이 컴퓨터(IP) 또는 User-Agent가 차단된 것으로 보입니다",
+        "every key was refused with HTTP 401/403 and no code: the gateway refuses this host or its User-Agent, not the keys",
+    ),
+    "error.host_blocked": (
+        "게이트웨이가 이 컴퓨터를 차단했습니다: {what}. 키 문제가 아니므로 키는 그대로 둡니다",
+        "the gateway refuses this machine: {what}. The keys are not to blame and were left as they are",
+    ),
+    "error.service_config": (
+        "설정 오류: {what} - KTO_API_BASE_URL={base_url} 를 확인하세요 (KorService2)",
+        "configuration error: {what} - check KTO_API_BASE_URL={base_url} (KorService2)",
+    ),
+    "error.request": (
+        "요청 오류 {what}{parameter}: 키 문제가 아닙니다 - {message}",
+        "request error {what}{parameter}: not a key problem - {message}",
+    ),
+    "error.collect_locked": (
+        "다른 수집이 같은 데이터베이스({path})에서 실행 중입니다: 끝난 뒤 다시 실행하세요",
+        "another collection is running on {path}: run again when it has finished",
+    ),
+    "error.cache_locked": (
+        "키 캐시 {path}를 다른 프로세스가 잠그고 있습니다",
+        "the key cache {path} is locked by another process",
+    ),
+    # --- settings and options ---------------------------------------------------------------
+    "settings.keys_empty": (
+        "KTO_API_KEY가 비어 있습니다: 환경 변수 또는 {path}에 KTO_API_KEY=key1,key2,... 를 설정하세요",
+        "KTO_API_KEY is empty: set KTO_API_KEY=key1,key2,... in the environment or in {path}",
+    ),
+    "settings.env_file_unreadable": (
+        "env 파일 {path}을(를) 읽을 수 없습니다: {reason}",
+        "cannot read env file {path}: {reason}",
+    ),
+    "settings.not_whole_number": (
+        "{setting}={value!r}: 정수가 아닙니다",
+        "{setting}={value!r} is not a whole number",
+    ),
+    "settings.too_small": (
+        "{setting}={value}: {minimum} 이상이어야 합니다",
+        "{setting}={value} must be at least {minimum}",
+    ),
+    "settings.not_seconds": (
+        "{setting}={value!r}: 초 단위 숫자가 아닙니다",
+        "{setting}={value!r} is not a number of seconds",
+    ),
+    "settings.not_finite": (
+        "{setting}={value!r}: 유한한 초 값이 아닙니다",
+        "{setting}={value!r} is not a finite number of seconds",
+    ),
+    "settings.negative": (
+        "{setting}={value}: 음수일 수 없습니다",
+        "{setting}={value} must not be negative",
+    ),
+    "settings.too_long": (
+        "{setting}={value}: {maximum:,}초를 넘습니다",
+        "{setting}={value} is more than {maximum:,} seconds",
+    ),
+    "settings.not_positive_timeout": (
+        "KTO_CONNECT_TIMEOUT_S와 KTO_READ_TIMEOUT_S는 0보다 커야 합니다",
+        "KTO_CONNECT_TIMEOUT_S and KTO_READ_TIMEOUT_S must be more than 0",
+    ),
+    "settings.not_http_url": (
+        "{setting}={value!r}: http(s) URL이 아닙니다",
+        "{setting}={value!r} is not an http(s) URL",
+    ),
+    "settings.unknown_language": (
+        "{setting}={value!r}: 다음 중 하나여야 합니다: {valid}",
+        "{setting}={value!r} is not one of: {valid}",
+    ),
+    "settings.unknown_details": (
+        "--details: 알 수 없는 값 {values}; 가능한 값: {valid}",
+        "--details: unknown value {values}; valid: {valid}",
+    ),
+    "settings.unknown_format": (
+        "--format: 알 수 없는 형식 {value!r}; 가능한 값: {valid}",
+        "--format: unknown format {value!r}; valid: {valid}",
+    ),
+    "settings.unknown_mode": (
+        "{setting}: 알 수 없는 모드 {value!r}; 가능한 값: {valid}",
+        "{setting}: unknown mode {value!r}; valid: {valid}",
+    ),
+    "settings.unknown_area_codes": (
+        "--regions: 알 수 없는 지역 코드 {values}; 가능한 값: {valid}",
+        "--regions: unknown area code {values}; valid: {valid}",
+    ),
+    "settings.unknown_province_codes": (
+        "--ldong: 알 수 없는 시도 코드 {values}; 가능한 값: {valid}",
+        "--ldong: unknown province code {values}; valid: {valid}",
+    ),
+    "settings.reserve_too_large": (
+        "KTO_RESERVE={value}: KTO_API_DAILY_LIMIT={limit} 중 쓸 수 있는 호출이 남지 않습니다",
+        "KTO_RESERVE={value} leaves no calls of KTO_API_DAILY_LIMIT={limit}",
+    ),
+    "settings.no_such_key": (
+        "키 #{value} 없음: 키는 #0부터 #{last}까지 있습니다",
+        "no key #{value}: the pool has #0 to #{last}",
+    ),
+    "settings.no_database": (
+        "{path}에 데이터베이스가 없습니다: 먼저 `kto-keys collect` (또는 `kto-keys demo`)를 실행하세요",
+        "no database at {path}: run `kto-keys collect` (or `kto-keys demo`) first",
+    ),
+    "settings.empty_codes": (
+        "{setting}이(가) 비어 있습니다: 코드를 쉼표로 구분해 주세요 (예: 1,6,31)",
+        "{setting} is empty: give codes separated by commas, e.g. 1,6,31",
+    ),
+    "settings.not_a_number": (
+        "{setting}: {value!r}는 숫자가 아닙니다",
+        "{setting}: {value!r} is not a number",
+    ),
+    "settings.ldong_alone": (
+        "--ldong은 시도 코드만 받습니다: --mode와 --regions를 빼세요",
+        "--ldong takes province codes on its own: drop --mode and --regions",
+    ),
+    "settings.regions_needed": (
+        '--mode regions에는 --regions "1,6,31"이 필요합니다; 가능한 값: {valid}',
+        '--mode regions needs --regions "1,6,31"; valid: {valid}',
+    ),
+    "settings.regions_without_mode": (
+        "--regions는 --mode regions와 함께 씁니다 (--mode {value}가 아님)",
+        "--regions goes with --mode regions, not --mode {value}",
+    ),
+    "settings.no_longer_listed": (
+        "서비스 목록에 더 이상 없는 시도: {values}. 서비스 목록: {listed}",
+        "the service no longer lists province {values}. The service lists: {listed}",
+    ),
+    "settings.bad_gateway_config": ("--config {path}: {reason}", "--config {path}: {reason}"),
+    "settings.area_code": (" (지역 코드 {area})", " (area code {area})"),
+    # --- key warnings -------------------------------------------------------------------------
+    "warning.duplicate_key": (
+        "KTO_API_KEY {position}번째 항목은 키 #{index}와 같습니다: 한 번만 사용합니다",
+        "KTO_API_KEY entry {position} duplicates key #{index}: used once",
+    ),
+    "warning.odd_key": (
+        "키 #{index} {preview}은(는) 64자리 16진수도 88자 base64도 아닙니다 (길이 {length}): 그대로 사용합니다",
+        "key #{index} {preview} is neither 64 hex nor 88 base64 characters (length {length}): used anyway",
+    ),
+    # --- log lines, one per pool event -----------------------------------------------------------
+    "event.success": (
+        "✅ KTO API 키 {name} 호출 성공: {preview} ({op} 사용량: {used})",
+        "✅ KTO API key {name} call ok: {preview} ({op} usage: {used})",
+    ),
+    "event.quota_spent": (
+        "🚫 KTO API 키 {name} {op} 한도 소진: {preview} ({used}, 초기화: {until})",
+        "🚫 KTO API key {name} {op} quota spent: {preview} ({used}, resets {until})",
+    ),
+    "event.failure": (
+        "❌ KTO API 키 {name} 호출 실패: {preview} - 오류: {what} (연속 오류: {consecutive}회)",
+        "❌ KTO API key {name} call failed: {preview} - error: {what} (consecutive errors: {consecutive})",
+    ),
+    "event.daily_limit": (
+        "🚫 KTO API 키 {name} 한도 초과: {preview} ({op}, 재시도 가능: {until})",
+        "🚫 KTO API key {name} limit reached: {preview} ({op}, retry at {until})",
+    ),
+    "event.rate_limited": (
+        "🐢 KTO API 키 {name} 초당 한도: {preview} (잠시 대기, {until}까지)",
+        "🐢 KTO API key {name} per-second limit: {preview} (backing off until {until})",
+    ),
+    "event.deactivated": (
+        "🚨 KTO API 키 {name} 자동 비활성화: {preview} ({detail}; 누적 오류: {total}회; 복구 시도: {until})",
+        "🚨 KTO API key {name} deactivated: {preview} ({detail}; total errors: {total}; recovery probe after {until})",
+    ),
+    "event.recovered": (
+        "♻️ KTO API 키 {name} 복구됨: {preview}",
+        "♻️ KTO API key {name} recovered: {preview}",
+    ),
+    "event.probe_failed": (
+        "⛔ KTO API 키 {name} 복구 실패: {preview} - {what} (다음 시도: {until})",
+        "⛔ KTO API key {name} recovery failed: {preview} - {what} (next probe after {until})",
+    ),
+    "event.outage": (
+        "🌩️ 모든 키가 연달아 실패: 게이트웨이 장애로 보고 키를 탓하지 않고 잠시 기다립니다",
+        "🌩️ every key just failed: treating it as a gateway fault, backing off without blaming keys",
+    ),
+    "event.request_error": (
+        "⚠️ 요청 오류 (키 {name} 책임 아님): {what}",
+        "⚠️ request error (not key {name}'s fault): {what}",
+    ),
+    "event.skipped": (
+        "⏭️ KTO 키 #{index} 건너뜀: {preview} - 비활성화됨 ({reason})",
+        "⏭️ KTO key #{index} skipped: {preview} - deactivated ({reason})",
+    ),
+    # --- commands ------------------------------------------------------------------------------
+    "recover.none": (
+        "복구할 때가 된 비활성 키가 없습니다 (--force로 모두 시도)",
+        "no deactivated key is due for recovery (--force probes them all)",
+    ),
+    "recover.recovered": ("♻️ 복구됨", "♻️ recovered"),
+    "recover.still_unusable": ("⛔ 여전히 사용 불가", "⛔ still unusable"),
+    "test_keys.written": ("기록: {path}", "written: {path}"),
+    "export.written": ("{count}건 기록: {path}", "{count} records written to {path}"),
+    "health.no_keys": (
+        "KTO_API_KEY가 비어 있습니다: 건강 상태를 알 수 없습니다",
+        "KTO_API_KEY is empty: health is unknown",
+    ),
+    "gateway.demo_keys": (
+        "데모 키: kto-keys --env-file {path} status",
+        "demo keys: kto-keys --env-file {path} status",
+    ),
+    "demo.start": (
+        "🧪 데모: 로컬 게이트웨이 {url}, 데모 키 {count}개 (정상 3, 미등록 1, 한도 작음 1, 불안정 1)",
+        "🧪 demo: local gateway at {url}, {count} demo keys (3 good, 1 unregistered, 1 small quota, 1 flaky)",
+    ),
+    "demo.end": (
+        "📦 데모 기록: {db}\n   내보내기: KTO_DB_PATH={db} kto-keys export --format csv --output restaurants.csv\n   키 상태: 위 요약의 #0(미등록)은 한 번만 호출된 뒤 제외되었습니다",
+        "📦 demo records: {db}\n   export: KTO_DB_PATH={db} kto-keys export --format csv --output restaurants.csv\n   keys: #0 (unregistered) was called once, then left out",
+    ),
+    "cache.set_aside": ("⚠️  {notice}", "⚠️  {notice}"),
+    # --- status ---------------------------------------------------------------------------------
+    "status.title": ("KTO API 키 상태", "KTO API key status"),
+    "status.key": ("키", "key"),
+    "status.source": ("출처", "source"),
+    "status.state": ("상태", "state"),
+    "status.usage": ("오늘 사용량", "usage today"),
+    "status.errors": ("오류 연속/누적", "errors consec/total"),
+    "status.last_error": ("마지막 오류", "last error"),
+    "status.stats": ("오늘 성공률 · p50/p95", "success today · p50/p95"),
+    "status.next_usable": ("다음 사용 가능", "next usable"),
+    # --- health ---------------------------------------------------------------------------------
+    "health.level.healthy": ("정상", "healthy"),
+    "health.level.warning": ("주의", "warning"),
+    "health.level.danger": ("위험", "danger"),
+    "health.level.critical": ("치명적", "critical"),
+    "health.level.unknown": ("알 수 없음", "unknown"),
+    "health.headline": (
+        "{icon} 키 건강 상태: {level} ({score:.0f}%, 작동 {working}/{total})",
+        "{icon} key health: {level} ({score:.0f}%, {working}/{total} working)",
+    ),
+    "health.recovery_probe": (" — 복구 시도 {when}", " — recovery probe {when}"),
+    "health.spent": ("{operation} 한도 소진, 초기화", "quota for {operation} spent until"),
+    "health.cooling": ("{operation} 한도 초과로 대기, 재시도", "{operation} cooling down until"),
+    "attention.expired": (
+        "사용 기간 만료: 포털에서 연장하세요",
+        "expired: extend it on the portal",
+    ),
+    "attention.not_approved": (
+        "이 서비스에 승인되지 않음: 포털에서 활용 신청을 확인하세요",
+        "not approved for this service: check the application on the portal",
+    ),
+    "attention.not_activated_yet": (
+        "아직 활성화 전일 수 있음 (발급 후 최대 2시간)",
+        "may not be activated yet (up to 2 hours after issue)",
+    ),
+    "attention.not_registered": (
+        "등록되지 않은 키: 키 값(인코딩/디코딩)을 확인하세요",
+        "not registered: check the key (Encoding vs Decoding form)",
+    ),
+    "attention.temporarily_disabled": ("일시 중지된 키", "temporarily disabled"),
+    "attention.ip_restricted": ("다른 IP로 제한된 키", "limited to other IPs"),
+    "attention.too_many_errors": ("연속 오류로 비활성화", "deactivated after consecutive errors"),
+    "attention.disabled_by_hand": (
+        "수동으로 비활성화됨 (`kto-keys enable N`)",
+        "disabled by hand (`kto-keys enable N`)",
+    ),
+    "attention.error_wait": ("최근 오류로 잠시 대기", "waiting after a recent error"),
+    "advice.set_keys": ("💡 KTO_API_KEY에 키를 설정하세요", "💡 set keys in KTO_API_KEY"),
+    "advice.nothing": ("💡 조치 필요 없음", "💡 nothing to do"),
+    "advice.recover": (
+        "💡 `kto-keys recover`로 복구를 시도하고, 만료/미승인 키는 공공데이터포털에서 확인하세요",
+        "💡 try `kto-keys recover`; check expired or unapproved keys on the data.go.kr portal",
+    ),
+    # --- the end of a run -----------------------------------------------------------------------
+    "summary.complete": ("✅ 수집 완료", "✅ collection complete"),
+    "summary.stopped": ("⏸️ 수집 중단 (작업은 저장됨)", "⏸️ collection stopped (the work is kept)"),
+    "summary.interrupted": (
+        "⏹️ 수집 중단됨 (작업은 저장됨)",
+        "⏹️ collection interrupted (the work is kept)",
+    ),
+    "summary.failed": ("❌ 수집 실패", "❌ collection failed"),
+    "summary.headline": (
+        "{outcome} — run #{run_id}, {elapsed:.1f}s",
+        "{outcome} — run #{run_id}, {elapsed:.1f}s",
+    ),
+    "summary.records": (
+        "  기록: {records}건 (신규 {new}, 변경 {updated}, 삭제 표시 {removed})",
+        "  records: {records} (new {new}, updated {updated}, removed {removed})",
+    ),
+    "summary.list_calls": (
+        "  목록 호출: {calls}회 (최소 {minimum}), 페이지 {pages}",
+        "  list calls: {calls} (minimum {minimum}), pages {pages}",
+    ),
+    "summary.operation": (
+        "  {operation}: 이번 {fetched}회 / 필요 {needed}회, 남은 {left}회 (약 {days}일)",
+        "  {operation}: {fetched} fetched / {needed} needed, {left} left (~{days} more day(s))",
+    ),
+    "summary.calls": (
+        "  전체 호출: {calls}회 (최소 {minimum}), 키 전환 {failovers}회",
+        "  calls: {calls} (minimum {minimum}), failovers {failovers}",
+    ),
+    # --- regions --------------------------------------------------------------------------------
+    "regions.title": ("지역 코드", "region codes"),
+    "regions.area": ("지역코드 (구)", "area code (legacy)"),
+    "regions.ldong": ("법정동 시도코드", "lDongRegnCd"),
+    "regions.name": ("이름", "name"),
+    "regions.listed": ("서비스 목록", "listed by service"),
+    "regions.missing": ("✗ 없음", "✗ missing"),
+    # --- progress -------------------------------------------------------------------------------
+    "progress.province": (
+        "{province} {name}: {total}건, {pages}쪽 (이미 {done}쪽 완료)",
+        "{province} {name}: {total} records, {pages} pages ({done} already done)",
+    ),
+    "progress.province_done": (
+        "{province} 완료: {records}건 보유, {removed}건 삭제 표시",
+        "{province} done: {records} records held, {removed} marked removed",
+    ),
+    "progress.plan": (
+        "📋 {operation}: 필요 {needed}회, 오늘 남은 한도 {left}회, 이번 실행 {this_run}회, 남은 일수 {days}일",
+        "📋 {operation}: {needed} calls needed, {left} left today, {this_run} this run, {days} more day(s)",
+    ),
+    "progress.pool": (
+        "· 오늘 호출 {calls} · 키 {working}/{total}",
+        "· {calls} calls today · keys {working}/{total} working",
+    ),
+    # --- the menu -------------------------------------------------------------------------------
+    "menu.bye": ("종료합니다", "bye"),
+    "menu.cancelled": ("취소: 메뉴로 돌아갑니다", "cancelled: back to the menu"),
+    "menu.choose": ("번호를 선택하세요 (0-7): ", "choose a number (0-7): "),
+    "menu.choose_hint": ("0부터 7까지의 번호를 입력하세요", "enter a number from 0 to 7"),
+    "menu.exit_code": ("(종료 코드 {code})", "(exit code {code})"),
+    "menu.area_codes": (
+        "지역 코드를 쉼표로 입력하세요 (예: 1,6,31; 빈 줄은 메뉴로): ",
+        "area codes separated by commas (e.g. 1,6,31; empty line: back to the menu): ",
+    ),
+    "menu.recover_first": (
+        "사용 가능한 키가 없습니다. 먼저 키 복구를 시도할까요? [y/N]: ",
+        "no key is usable. Try to recover keys first? [y/N]: ",
+    ),
+    "menu.nothing_collected": (
+        "사용 가능한 키가 없어 수집하지 않습니다 (5번: 다음 사용 가능 시각)",
+        "no usable key: nothing collected (item 5 shows when keys are next usable)",
+    ),
+    "menu.calls_left": ("오늘 남은 호출: {left}", "calls left today: {left}"),
+}
+
+_EVENT_MESSAGES: dict[EventKind, tuple[int, str]] = {
+    EventKind.SUCCESS: (logging.INFO, "event.success"),
+    EventKind.QUOTA_SPENT: (logging.WARNING, "event.quota_spent"),
+    EventKind.FAILURE: (logging.WARNING, "event.failure"),
+    EventKind.DAILY_LIMIT: (logging.WARNING, "event.daily_limit"),
+    EventKind.RATE_LIMITED: (logging.WARNING, "event.rate_limited"),
+    EventKind.DEACTIVATED: (logging.ERROR, "event.deactivated"),
+    EventKind.RECOVERED: (logging.WARNING, "event.recovered"),
+    EventKind.PROBE_FAILED: (logging.WARNING, "event.probe_failed"),
+    EventKind.OUTAGE: (logging.WARNING, "event.outage"),
+    EventKind.REQUEST_ERROR: (logging.ERROR, "event.request_error"),
+}
+
+
+class Messages:
+    """The catalog in one language."""
+
+    def __init__(self, lang: str) -> None:
+        self.lang = lang if lang in LANGUAGES else "ko"
+        self._column = 1 if self.lang == "en" else 0
+
+    def __call__(self, message_id: str, **fields: Any) -> str:
+        """The message `message_id` with its fields filled in."""
+        return CATALOG[message_id][self._column].format(**fields)
+
+    def pick(self, ko: str, en: str) -> str:
+        """A word or short label given in place (table headers, units)."""
+        return en if self.lang == "en" else ko
+
+    # --- gateway codes ----------------------------------------------------------------------
+    def code(self, code: str | None, symbol: str = "") -> str:
+        """`22 LIMITED_… (meaning)`, the way a code is named to people."""
+        if code is None:
+            return "-"
+        row = lookup(code, symbol)
+        if row is None:
+            return f"{code} {symbol}".strip()
+        meaning = row.meaning_en if self.lang == "en" else row.meaning_ko
+        return f"{row.code} {row.symbol} ({meaning})"
+
+    # --- errors ------------------------------------------------------------------------------
+    def error(self, error: BaseException) -> str:
+        """One line for an error that stopped a command."""
+        if isinstance(error, KeyboardInterrupt):
+            return self("error.interrupted")
+        if isinstance(error, Terminated):
+            return self("error.terminated")
+        if isinstance(error, SettingsError):
+            return self.settings_problem(error.problem, error.details)
+        if isinstance(error, NoUsableKeyError):
+            return self._no_usable_key(error)
+        if isinstance(error, BudgetExhaustedError):
+            left = self("error.budget_left", left=_counts(error.left)) if error.left else ""
+            return self("error.budget", budget=error.budget) + left
+        if isinstance(error, GatewayUnavailableError):
+            return self("error.gateway_down", since=format_time(error.since))
+        if isinstance(error, HostBlockedError):
+            if error.code is None:
+                return self("error.host_refused_uncoded")
+            return self("error.host_blocked", what=self.code(error.code, error.symbol))
+        if isinstance(error, ServiceConfigError):
+            return self(
+                "error.service_config",
+                what=self.code(error.code, error.symbol),
+                base_url=error.base_url,
+            )
+        if isinstance(error, RequestError):
+            parameter = f" [{error.parameter}]" if error.parameter else ""
+            return self(
+                "error.request",
+                what=self.code(error.code, error.symbol),
+                parameter=parameter,
+                message=error.message,
+            )
+        if isinstance(error, CollectLockedError):
+            return self("error.collect_locked", path=error.path)
+        if isinstance(error, CacheLockedError):
+            return self("error.cache_locked", path=error.path)
+        if isinstance(error, KtoKeysError):
+            return str(error)
+        return self("error.unexpected", kind=type(error).__name__, text=error)
+
+    def _no_usable_key(self, error: NoUsableKeyError) -> str:
+        left = self("error.details_left", left=_counts(error.left)) if error.left else ""
+        operation = error.operation or "-"
+        if error.key is None or error.until is None:
+            return left + self("error.no_key_at_all", operation=operation)
+        key: ServiceKey = error.key
+        return left + self(
+            "error.no_key_now",
+            operation=operation,
+            key=key.label,
+            reason=error.reason or "-",
+            when=format_time(error.until),
+        )
+
+    def settings_problem(self, problem: SettingsProblem, details: Mapping[str, Any]) -> str:
+        """One line for a bad setting or option."""
+        fields = dict(details)
+        if "values" in fields:
+            fields["values"] = ", ".join(str(value) for value in fields["values"])
+        if (
+            problem is SettingsProblem.UNKNOWN_AREA_CODES
+            or problem is SettingsProblem.REGIONS_NEEDED
+        ):
+            fields["valid"] = self.area_codes()
+        elif problem is SettingsProblem.UNKNOWN_PROVINCE_CODES:
+            fields["valid"] = self.province_codes()
+        elif "valid" in fields:
+            fields["valid"] = ", ".join(str(value) for value in fields["valid"])
+        if problem is SettingsProblem.NO_LONGER_LISTED:
+            fields["values"] = "; ".join(self._missing(code) for code in details["values"])
+            fields["listed"] = ", ".join(
+                f"{code} {name}" for code, name in details["listed"].items()
+            )
+        return self(f"settings.{problem.value}", **fields)
+
+    def area_codes(self) -> str:
+        """The legacy area codes with their names."""
+        return ", ".join(f"{r.area} {self._name(r.name_ko, r.name_en)}" for r in REGIONS if r.area)
+
+    def province_codes(self) -> str:
+        """The province codes with their names."""
+        return ", ".join(f"{r.ldong} {self._name(r.name_ko, r.name_en)}" for r in REGIONS)
+
+    def _missing(self, code: str) -> str:
+        region = BY_LDONG.get(code)
+        if region is None:
+            return code
+        area = self("settings.area_code", area=region.area) if region.area else ""
+        return f"{code} {self._name(region.name_ko, region.name_en)}{area}"
+
+    def _name(self, korean: str, english: str) -> str:
+        return english if self.lang == "en" else korean
+
+    # --- keys and events ------------------------------------------------------------------------
+    def key_warning(self, warning: KeyWarning) -> str:
+        """One line about an odd entry of KTO_API_KEY."""
+        if warning.kind is KeyWarningKind.DUPLICATE:
+            return self("warning.duplicate_key", position=warning.position, index=warning.index)
+        return self(
+            "warning.odd_key", index=warning.index, preview=warning.preview, length=warning.length
+        )
+
+    def event(self, event: PoolEvent, pool: KeyPool) -> tuple[int, str]:
+        """The log level and line for one pool event."""
+        key, state, outcome = event.key, pool.state(event.key), event.outcome
+        code = (outcome.code if outcome else None) or ""
+        if code:
+            what = self.code(code, outcome.symbol if outcome else "")
+        else:
+            what = outcome.message if outcome else ""
+        level, message_id = _EVENT_MESSAGES[event.kind]
+        line = self(
+            message_id,
+            name=f"#{key.index}",
+            preview=key.preview,
+            op=event.operation,
+            used=f"{pool.used(key, event.operation)}/{pool.policy.usable_limit}",
+            until=_clock_time(event.until),
+            what=what,
+            consecutive=state.consecutive_errors,
+            total=state.total_errors,
+            detail=event.detail,
+        )
+        return level, line
+
+    def skipped(self, keys: Iterable[ServiceKey], pool: KeyPool) -> list[str]:
+        """One line per deactivated key left out of a run."""
+        return [
+            self(
+                "event.skipped",
+                index=key.index,
+                preview=key.preview,
+                reason=pool.state(key).deactivation_reason or "-",
+            )
+            for key in keys
+        ]
+
+
+def _counts(counts: Mapping[str, int]) -> str:
+    return ", ".join(f"{name} {count}" for name, count in counts.items())
+
+
+def _clock_time(when: datetime | None) -> str:
+    return when.astimezone(KST).strftime("%H:%M:%S KST") if when else "-"

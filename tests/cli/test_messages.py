@@ -1,0 +1,129 @@
+"""The message catalog: every line in Korean and English, events as log lines, errors in one line."""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from conftest import hex_key
+
+from kto_keys.cli.messages import Messages
+from kto_keys.core.answers import Outcome
+from kto_keys.core.clock import FakeClock
+from kto_keys.core.codes import OutcomeKind
+from kto_keys.core.keys import ServiceKey
+from kto_keys.core.pool import EventKind, KeyPool, Policy, PoolEvent
+
+
+@pytest.mark.parametrize("kind", [pytest.param(kind, id=str(kind)) for kind in EventKind])
+@pytest.mark.parametrize("lang", ["ko", "en"])
+def test_every_event_has_a_complete_line_in_both_languages(
+    clock: FakeClock, kind: EventKind, lang: str
+) -> None:
+    """No template field is left unfilled, and the raw key never appears."""
+    raw = hex_key()
+    key = ServiceKey.from_raw(raw, 3, "environment")
+    pool = KeyPool([key], Policy(), clock.now())
+    outcome = Outcome(OutcomeKind.KEY_UNUSABLE, "31", "DEADLINE_HAS_EXPIRED_ERROR")
+    level, line = Messages(lang).event(
+        PoolEvent(kind, key, "detailIntro2", outcome, clock.now(), "31"), pool
+    )
+    assert "{" not in line and "}" not in line
+    assert raw not in line and raw[:11] not in line
+    assert level in (logging.INFO, logging.WARNING, logging.ERROR)
+    if kind is not EventKind.OUTAGE:
+        assert "#3" in line
+
+
+def test_deactivation_line_names_the_code_the_errors_and_the_probe_time(clock: FakeClock) -> None:
+    """The line a person greps for: key, preview, reason, error count, next probe in KST."""
+    key = ServiceKey.from_raw(hex_key(), 3, "environment")
+    pool = KeyPool([key], Policy(), clock.now())
+    outcome = Outcome(OutcomeKind.KEY_UNUSABLE, "31", "DEADLINE_HAS_EXPIRED_ERROR")
+    event = PoolEvent(
+        EventKind.DEACTIVATED,
+        key,
+        "areaBasedList2",
+        outcome,
+        clock.now(),
+        "31 DEADLINE_HAS_EXPIRED_ERROR",
+    )
+    level, line = Messages("ko").event(event, pool)
+    assert level == logging.ERROR
+    assert line == (
+        f"🚨 KTO API 키 #3 자동 비활성화: {key.preview} (31 DEADLINE_HAS_EXPIRED_ERROR; "
+        "누적 오류: 0회; 복구 시도: 10:00:00 KST)"
+    )
+
+
+def _fields(template: str) -> set[str]:
+    import string
+
+    return {name for _, name, _, _ in string.Formatter().parse(template) if name}
+
+
+def test_every_message_exists_in_both_languages_with_the_same_fields() -> None:
+    """Korean and English lines of the catalog take the same fields; English has no Hangul."""
+    import re
+
+    from kto_keys.cli.messages import CATALOG
+
+    hangul = re.compile(r"[\uac00-\ud7a3]")
+    for message_id, (korean, english) in CATALOG.items():
+        assert korean and english, message_id
+        assert _fields(korean) == _fields(english), message_id
+        assert not hangul.search(english), message_id
+
+
+def test_every_settings_problem_has_a_line() -> None:
+    """Each kind of configuration error can be worded in both languages."""
+    from kto_keys.cli.messages import CATALOG
+    from kto_keys.core.errors import SettingsProblem
+
+    for problem in SettingsProblem:
+        assert f"settings.{problem.value}" in CATALOG, problem
+
+
+def test_every_error_type_has_an_exit_code_and_is_worded_without_its_repr() -> None:
+    """The exit-code table covers every error the library raises, and no line shows field names."""
+    from kto_keys.cli.exits import ERROR_EXIT_CODES
+    from kto_keys.core import errors
+
+    raised = [
+        errors.ServiceConfigError("https://x/KorService1", "12", "NO_OPENAPI_SERVICE_ERROR"),
+        errors.RequestError("11", "NO_MANDATORY_REQUEST_PARAMETERS_ERROR", "MobileOS"),
+        errors.NoUsableKeyError("detailIntro2"),
+        errors.BudgetExhaustedError(10, {"detailIntro2": 4}),
+        errors.HostBlockedError("29", "BLACKLIST_IP_ACCESS_ERROR"),
+        errors.HostBlockedError(None),
+        errors.CacheLockedError(Path("cache.json")),
+        errors.CollectLockedError(Path("kto.db")),
+        errors.Terminated(),
+    ]
+    kinds = {
+        kind
+        for kind in vars(errors).values()
+        if isinstance(kind, type) and issubclass(kind, errors.KtoKeysError)
+    } - {errors.KtoKeysError}
+    assert kinds <= set(ERROR_EXIT_CODES)
+    for error in raised:
+        for lang in ("ko", "en"):
+            line = Messages(lang).error(error)
+            assert line and "\n" not in line and "Error(" not in line, (lang, error)
+
+
+def test_a_stop_for_lack_of_keys_names_the_key_the_reason_and_the_time() -> None:
+    """Exit 4's line: operation, soonest key by index and preview, why, and when in KST."""
+    from kto_keys.core.errors import NoUsableKeyError
+
+    key = ServiceKey.from_raw(hex_key(), 2, "environment")
+    until = datetime(2026, 11, 24, 15, 0, tzinfo=UTC)
+    error = NoUsableKeyError("detailIntro2", key, "quota_spent", until, {"detailIntro2": 7})
+    assert Messages("en").error(error) == (
+        f"details left: detailIntro2 7. no usable key for detailIntro2. Soonest: key #2 "
+        f"{key.preview} (quota_spent) at 2026-11-25 00:00:00 KST. The work is kept; "
+        "try `kto-keys recover`"
+    )
+    assert "detailIntro2 7" in Messages("ko").error(error)
