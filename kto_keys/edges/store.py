@@ -13,70 +13,16 @@ from typing import Any
 from kto_keys.core.answers import Item
 from kto_keys.core.calls import CallRecord, CallStats, summarize
 from kto_keys.core.clock import kst_day
-from kto_keys.core.text import homepage_url, plain_text
+from kto_keys.core.records import (
+    LIST_COLUMNS,
+    common_values,
+    export_row,
+    homepage_url,
+    intro_values,
+    list_values,
+    plain_text,
+)
 
-LIST_COLUMNS: dict[str, str] = {
-    # service field -> column
-    "contentid": "contentid",
-    "contenttypeid": "contenttypeid",
-    "title": "title",
-    "addr1": "addr1",
-    "addr2": "addr2",
-    "zipcode": "zipcode",
-    "tel": "tel",
-    "lDongRegnCd": "ldong_regn_cd",
-    "lDongSignguCd": "ldong_signgu_cd",
-    "lclsSystm1": "lcls_systm1",
-    "lclsSystm2": "lcls_systm2",
-    "lclsSystm3": "lcls_systm3",
-    "areacode": "areacode",
-    "sigungucode": "sigungucode",
-    "cat1": "cat1",
-    "cat2": "cat2",
-    "cat3": "cat3",
-    "mapx": "mapx",
-    "mapy": "mapy",
-    "mlevel": "mlevel",
-    "firstimage": "firstimage",
-    "firstimage2": "firstimage2",
-    "cpyrhtDivCd": "cpyrht_div_cd",
-    "createdtime": "createdtime",
-    "modifiedtime": "modifiedtime",
-}
-INTRO_FIELDS = (
-    "firstmenu",
-    "treatmenu",
-    "opentimefood",
-    "restdatefood",
-    "infocenterfood",
-    "parkingfood",
-    "reservationfood",
-    "packing",
-    "seat",
-    "smoking",
-    "kidsfacility",
-    "scalefood",
-    "opendatefood",
-    "discountinfofood",
-    "chkcreditcardfood",
-    "lcnsno",
-)
-COMMON_FIELDS = ("overview", "homepage", "telname", "tel")
-EXPORT_FIELDS = (
-    *LIST_COLUMNS,
-    *INTRO_FIELDS,
-    "overview",
-    "overview_text",
-    "homepage",
-    "telname",
-    "images",
-    "removed",
-    "first_seen_at",
-    "last_seen_at",
-    "removed_at",
-    "intro_fetched_at",
-    "common_fetched_at",
-)
 DETAIL_OPERATIONS = {"intro": "detailIntro2", "common": "detailCommon2", "images": "detailImage2"}
 
 _MIGRATIONS: tuple[str, ...] = (
@@ -157,7 +103,6 @@ _UPDATE_RECORD = (
     "raw_json = ?, last_seen_at = ?, last_run_id = ?, listed_day = ?, removed_at = NULL "
     "WHERE contentid = ?"
 )
-_INTRO_COLUMNS = {f: f for f in INTRO_FIELDS}
 
 
 @dataclass(frozen=True, slots=True)
@@ -323,7 +268,7 @@ class Store:
             contentid = str(item.get("contentid", "")).strip()
             if contentid:
                 rows[contentid] = (
-                    _list_values(item),
+                    list_values(item),
                     json.dumps(item, ensure_ascii=False, sort_keys=True),
                 )
         with self._transaction():
@@ -427,7 +372,7 @@ class Store:
 
     def save_intro(self, todo: DetailTodo, item: Item | None, now: datetime) -> None:
         """Store the intro details (None: the service has none for this record)."""
-        data = {field: str(item.get(field, "")) for field in INTRO_FIELDS} if item else None
+        data = intro_values(item) if item else None
         with self._transaction():
             self.db.execute(
                 "UPDATE restaurants SET intro_json = ?, intro_for = ?, intro_at = ? WHERE contentid = ?",
@@ -441,7 +386,7 @@ class Store:
 
     def save_common(self, todo: DetailTodo, item: Item | None, now: datetime) -> None:
         """Store the common details: overview raw and as text, homepage URL, phone names."""
-        data = {field: str(item.get(field, "")) for field in COMMON_FIELDS} if item else None
+        data = common_values(item) if item else None
         overview = plain_text(data["overview"]) if data else None
         homepage = homepage_url(data["homepage"]) if data else None
         with self._transaction():
@@ -493,9 +438,9 @@ class Store:
         cursor.execute(f"SELECT * FROM restaurants {where} ORDER BY contentid", params)
         while rows := cursor.fetchmany(batch):
             for row in rows:
-                yield _export_row(
-                    row, self._images(row["contentid"]) if row["images_for"] else None
-                )
+                record = dict(row)
+                images = self._images(row["contentid"]) if record.get("images_for") else None
+                yield export_row(record, images)
 
     def _images(self, contentid: str) -> list[dict[str, str]]:
         rows = self.db.execute(
@@ -568,24 +513,6 @@ def _statements(script: str) -> list[str]:
     return [part.strip() for part in script.split(";") if part.strip()]
 
 
-def _list_values(item: Item) -> dict[str, Any]:
-    values: dict[str, Any] = {}
-    for field, column in LIST_COLUMNS.items():
-        value = item.get(field)
-        if column in ("mapx", "mapy"):
-            values[column] = _number(value)
-        else:
-            values[column] = None if value is None else str(value)
-    return values
-
-
-def _number(value: Any) -> float | None:
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        return None
-
-
 def _where(provinces: Iterable[str] | None, include_removed: bool) -> tuple[str, list[Any]]:
     clauses: list[str] = []
     params: list[Any] = []
@@ -596,26 +523,3 @@ def _where(provinces: Iterable[str] | None, include_removed: bool) -> tuple[str,
     if not include_removed:
         clauses.append("removed_at IS NULL")
     return ("WHERE " + " AND ".join(clauses)) if clauses else "", params
-
-
-def _export_row(row: sqlite3.Row, images: list[dict[str, str]] | None) -> dict[str, Any]:
-    raw = json.loads(row["raw_json"])
-    record: dict[str, Any] = {field: raw.get(field, "") for field in LIST_COLUMNS}
-    intro = json.loads(row["intro_json"]) if row["intro_json"] else {}
-    common = json.loads(row["common_json"]) if row["common_json"] else {}
-    for field in INTRO_FIELDS:
-        record[field] = intro.get(field, "")
-    record["overview"] = common.get("overview", "")
-    record["overview_text"] = row["overview_text"] or ""
-    record["homepage"] = row["homepage_url"] or ""
-    record["telname"] = common.get("telname", "")
-    if common.get("tel") and not record.get("tel"):
-        record["tel"] = common["tel"]
-    record["images"] = images if images is not None else []
-    record["removed"] = row["removed_at"] is not None
-    record["first_seen_at"] = row["first_seen_at"]
-    record["last_seen_at"] = row["last_seen_at"]
-    record["removed_at"] = row["removed_at"] or ""
-    record["intro_fetched_at"] = row["intro_at"] or ""
-    record["common_fetched_at"] = row["common_at"] or ""
-    return record

@@ -11,8 +11,9 @@ from pathlib import Path
 from typing import IO, Any
 
 from kto_keys.core.errors import SettingsError
+from kto_keys.core.records import EXPORT_FIELDS
 from kto_keys.edges.atomic import atomic_open
-from kto_keys.edges.store import EXPORT_FIELDS, Store
+from kto_keys.edges.store import Store
 
 FORMATS = ("jsonl", "csv")
 
