@@ -1,4 +1,4 @@
-"""SQLite storage: schema and migrations, records, list checkpoints, runs, call history, details."""
+"""SQLite storage: records, list checkpoints, runs, call history, details (schema: schema.py)."""
 
 from __future__ import annotations
 
@@ -22,77 +22,10 @@ from kto_keys.core.records import (
     list_values,
     plain_text,
 )
+from kto_keys.edges.schema import migrate, schema_version
 
 DETAIL_OPERATIONS = {"intro": "detailIntro2", "common": "detailCommon2", "images": "detailImage2"}
 
-_MIGRATIONS: tuple[str, ...] = (
-    # 1: the list phase
-    """
-    CREATE TABLE restaurants (
-        contentid TEXT PRIMARY KEY,
-        contenttypeid TEXT, title TEXT, addr1 TEXT, addr2 TEXT, zipcode TEXT, tel TEXT,
-        ldong_regn_cd TEXT, ldong_signgu_cd TEXT,
-        lcls_systm1 TEXT, lcls_systm2 TEXT, lcls_systm3 TEXT,
-        areacode TEXT, sigungucode TEXT, cat1 TEXT, cat2 TEXT, cat3 TEXT,
-        mapx REAL, mapy REAL, mlevel TEXT,
-        firstimage TEXT, firstimage2 TEXT, cpyrht_div_cd TEXT,
-        createdtime TEXT, modifiedtime TEXT,
-        raw_json TEXT NOT NULL,
-        first_seen_at TEXT NOT NULL, last_seen_at TEXT NOT NULL,
-        first_run_id INTEGER, last_run_id INTEGER,
-        listed_day TEXT,
-        removed_at TEXT
-    );
-    CREATE INDEX restaurants_province ON restaurants (ldong_regn_cd, listed_day);
-    CREATE TABLE list_pages (
-        day TEXT NOT NULL, province TEXT NOT NULL, page_size INTEGER NOT NULL,
-        page_no INTEGER NOT NULL, total_count INTEGER NOT NULL, items INTEGER NOT NULL,
-        run_id INTEGER, done_at TEXT NOT NULL,
-        PRIMARY KEY (day, province, page_size, page_no)
-    );
-    CREATE TABLE list_provinces (
-        day TEXT NOT NULL, province TEXT NOT NULL, total_count INTEGER NOT NULL,
-        records INTEGER NOT NULL, removed INTEGER NOT NULL, completed_at TEXT NOT NULL,
-        PRIMARY KEY (day, province)
-    );
-    CREATE TABLE runs (
-        id INTEGER PRIMARY KEY AUTOINCREMENT,
-        started_at TEXT NOT NULL, ended_at TEXT, mode TEXT, provinces TEXT,
-        pages INTEGER DEFAULT 0, records INTEGER DEFAULT 0,
-        new_records INTEGER DEFAULT 0, updated_records INTEGER DEFAULT 0,
-        removed_records INTEGER DEFAULT 0,
-        calls TEXT, failovers INTEGER DEFAULT 0, outcome TEXT, summary TEXT
-    );
-    CREATE TABLE calls (
-        at TEXT NOT NULL, day TEXT NOT NULL, fingerprint TEXT NOT NULL, key_index INTEGER,
-        operation TEXT NOT NULL, outcome TEXT NOT NULL, code TEXT, http_status INTEGER,
-        latency_ms REAL
-    );
-    CREATE INDEX calls_day ON calls (day, fingerprint);
-    CREATE TABLE provinces (
-        code TEXT PRIMARY KEY, name TEXT NOT NULL, fetched_at TEXT NOT NULL
-    );
-    """,
-    # 2: the detail phase
-    """
-    ALTER TABLE restaurants ADD COLUMN intro_json TEXT;
-    ALTER TABLE restaurants ADD COLUMN intro_for TEXT;
-    ALTER TABLE restaurants ADD COLUMN intro_at TEXT;
-    ALTER TABLE restaurants ADD COLUMN common_json TEXT;
-    ALTER TABLE restaurants ADD COLUMN common_for TEXT;
-    ALTER TABLE restaurants ADD COLUMN common_at TEXT;
-    ALTER TABLE restaurants ADD COLUMN images_for TEXT;
-    ALTER TABLE restaurants ADD COLUMN images_at TEXT;
-    ALTER TABLE restaurants ADD COLUMN overview_text TEXT;
-    ALTER TABLE restaurants ADD COLUMN homepage_url TEXT;
-    CREATE TABLE restaurant_images (
-        contentid TEXT NOT NULL, serialnum TEXT NOT NULL, originimgurl TEXT,
-        smallimageurl TEXT, imgname TEXT, cpyrht_div_cd TEXT,
-        PRIMARY KEY (contentid, serialnum)
-    );
-    """,
-)
-SCHEMA_VERSION = len(_MIGRATIONS)
 _RECORD_COLUMNS = [*LIST_COLUMNS.values()]
 _INSERT_RECORD = (
     f"INSERT INTO restaurants ({', '.join(_RECORD_COLUMNS)}, raw_json, first_seen_at, last_seen_at, "
@@ -135,7 +68,8 @@ class Store:
         self.db.execute("PRAGMA synchronous = NORMAL")
         self._pending_calls: list[tuple[Any, ...]] = []
         if not readonly:
-            self._migrate()
+            with self._transaction():
+                migrate(self.db)
 
     def close(self) -> None:
         """Flush the call history and close the database."""
@@ -148,24 +82,10 @@ class Store:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    # --- schema --------------------------------------------------------------------------
-    def _migrate(self) -> None:
-        self.db.execute("BEGIN IMMEDIATE")
-        try:
-            version = self.db.execute("PRAGMA user_version").fetchone()[0]
-            for number, script in enumerate(_MIGRATIONS, start=1):
-                if version < number:
-                    for statement in _statements(script):
-                        self.db.execute(statement)
-            self.db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-            self.db.execute("COMMIT")
-        except BaseException:
-            self.db.execute("ROLLBACK")
-            raise
-
+    # --- schema ---------------------------------------------------------------------------
     def schema_version(self) -> int:
         """The schema version of the file."""
-        return int(self.db.execute("PRAGMA user_version").fetchone()[0])
+        return schema_version(self.db)
 
     # --- runs ----------------------------------------------------------------------------
     def start_run(self, mode: str, provinces: Sequence[str], now: datetime) -> int:
@@ -507,10 +427,6 @@ class _Transaction:
 
     def __exit__(self, exc_type: type[BaseException] | None, *rest: object) -> None:
         self.db.execute("ROLLBACK" if exc_type else "COMMIT")
-
-
-def _statements(script: str) -> list[str]:
-    return [part.strip() for part in script.split(";") if part.strip()]
 
 
 def _where(provinces: Iterable[str] | None, include_removed: bool) -> tuple[str, list[Any]]:
