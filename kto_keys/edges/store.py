@@ -1,10 +1,11 @@
-"""SQLite storage: records, list checkpoints, runs, call history, details (schema: schema.py)."""
+"""SQLite storage: records, list checkpoints, runs, call history and details, in transactions."""
 
 from __future__ import annotations
 
 import json
 import sqlite3
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -24,6 +25,9 @@ from kto_keys.core.records import (
 )
 from kto_keys.edges.schema import migrate, schema_version
 
+# One name for every nested savepoint: RELEASE and ROLLBACK TO address the innermost one of a name,
+# and blocks always nest properly, so the innermost one is always the current block's.
+_SAVEPOINT = "kto_keys_nested"
 DETAIL_OPERATIONS = {"intro": "detailIntro2", "common": "detailCommon2", "images": "detailImage2"}
 
 _RECORD_COLUMNS = [*LIST_COLUMNS.values()]
@@ -68,7 +72,7 @@ class Store:
         self.db.execute("PRAGMA synchronous = NORMAL")
         self._pending_calls: list[tuple[Any, ...]] = []
         if not readonly:
-            with self._transaction():
+            with self.transaction():
                 migrate(self.db)
 
     def close(self) -> None:
@@ -136,7 +140,7 @@ class Store:
 
     def save_provinces(self, provinces: Mapping[str, str], now: datetime) -> None:
         """Replace the cached province list."""
-        with self._transaction():
+        with self.transaction():
             self.db.execute("DELETE FROM provinces")
             self.db.executemany(
                 "INSERT INTO provinces (code, name, fetched_at) VALUES (?, ?, ?)",
@@ -162,7 +166,7 @@ class Store:
 
     def forget_day(self, day: date) -> None:
         """Drop today's list checkpoints (`--fresh`)."""
-        with self._transaction():
+        with self.transaction():
             self.db.execute("DELETE FROM list_pages WHERE day = ?", (day.isoformat(),))
             self.db.execute("DELETE FROM list_provinces WHERE day = ?", (day.isoformat(),))
             self.db.execute(
@@ -191,7 +195,7 @@ class Store:
                     list_values(item),
                     json.dumps(item, ensure_ascii=False, sort_keys=True),
                 )
-        with self._transaction():
+        with self.transaction():
             known = (
                 {
                     row["contentid"]: (row["raw_json"], row["removed_at"])
@@ -235,7 +239,7 @@ class Store:
 
     def unlist(self, province: str, day: date) -> None:
         """Forget which records today's listing of a province saw, before listing it again."""
-        with self._transaction():
+        with self.transaction():
             self.db.execute(
                 "UPDATE restaurants SET listed_day = NULL WHERE ldong_regn_cd = ? AND listed_day = ?",
                 (province, day.isoformat()),
@@ -254,7 +258,7 @@ class Store:
     ) -> int:
         """Mark the province listed today; records its listing no longer returned are removed."""
         day_text = (day or kst_day(now)).isoformat()
-        with self._transaction():
+        with self.transaction():
             cursor = self.db.execute(
                 """UPDATE restaurants SET removed_at = ?
                    WHERE ldong_regn_cd = ? AND removed_at IS NULL
@@ -293,7 +297,7 @@ class Store:
     def save_intro(self, todo: DetailTodo, item: Item | None, now: datetime) -> None:
         """Store the intro details (None: the service has none for this record)."""
         data = intro_values(item) if item else None
-        with self._transaction():
+        with self.transaction():
             self.db.execute(
                 "UPDATE restaurants SET intro_json = ?, intro_for = ?, intro_at = ? WHERE contentid = ?",
                 (
@@ -309,7 +313,7 @@ class Store:
         data = common_values(item) if item else None
         overview = plain_text(data["overview"]) if data else None
         homepage = homepage_url(data["homepage"]) if data else None
-        with self._transaction():
+        with self.transaction():
             self.db.execute(
                 """UPDATE restaurants SET common_json = ?, common_for = ?, common_at = ?,
                    overview_text = ?, homepage_url = ? WHERE contentid = ?""",
@@ -325,7 +329,7 @@ class Store:
 
     def save_images(self, todo: DetailTodo, items: Sequence[Item], now: datetime) -> None:
         """Replace the images of a record."""
-        with self._transaction():
+        with self.transaction():
             self.db.execute("DELETE FROM restaurant_images WHERE contentid = ?", (todo.contentid,))
             self.db.executemany(
                 """INSERT OR REPLACE INTO restaurant_images
@@ -394,7 +398,7 @@ class Store:
         if not self._pending_calls:
             return
         pending, self._pending_calls = self._pending_calls, []
-        with self._transaction():
+        with self.transaction():
             self.db.executemany("INSERT INTO calls VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", pending)
 
     def call_stats(self, now: datetime) -> dict[str, CallStats]:
@@ -411,22 +415,43 @@ class Store:
             )
         return {fp: summarize(calls) for fp, calls in grouped.items()}
 
-    # --- internals -----------------------------------------------------------------------
-    def _transaction(self) -> _Transaction:
-        return _Transaction(self.db)
+    # --- transactions --------------------------------------------------------------------
+    def transaction(self) -> AbstractContextManager[None]:
+        """All or nothing: see `transaction`; nested calls roll back only their own part."""
+        return transaction(self.db)
 
 
-class _Transaction:
-    """BEGIN IMMEDIATE ... COMMIT, rolled back on any error."""
+@contextmanager
+def transaction(connection: sqlite3.Connection) -> Iterator[None]:
+    """BEGIN IMMEDIATE ... COMMIT, or a SAVEPOINT when already inside one; rolled back on error.
 
-    def __init__(self, db: sqlite3.Connection) -> None:
-        self.db = db
-
-    def __enter__(self) -> None:
-        self.db.execute("BEGIN IMMEDIATE")
-
-    def __exit__(self, exc_type: type[BaseException] | None, *rest: object) -> None:
-        self.db.execute("ROLLBACK" if exc_type else "COMMIT")
+    IMMEDIATE takes the write lock up front, so a transaction waits for another writer (up to
+    busy_timeout) at its start instead of failing halfway with SQLITE_BUSY. An error inside a
+    nested block undoes that block only and reaches the enclosing one, which may go on.
+    """
+    if connection.in_transaction:
+        connection.execute(f"SAVEPOINT {_SAVEPOINT}")
+        try:
+            yield
+        except BaseException:
+            # SQLite rolls the whole transaction back by itself after some errors (a full disk,
+            # an I/O error); then there is no savepoint left to return to.
+            if connection.in_transaction:
+                connection.execute(f"ROLLBACK TO {_SAVEPOINT}")
+                connection.execute(f"RELEASE {_SAVEPOINT}")
+            raise
+        connection.execute(f"RELEASE {_SAVEPOINT}")
+        return
+    connection.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+        # Inside the try: COMMIT itself can fail (a deferred constraint, SQLITE_BUSY) and then
+        # leaves the transaction open, which would hold the write lock and swallow later writes.
+        connection.execute("COMMIT")
+    except BaseException:
+        if connection.in_transaction:
+            connection.execute("ROLLBACK")
+        raise
 
 
 def _where(provinces: Iterable[str] | None, include_removed: bool) -> tuple[str, list[Any]]:

@@ -1,4 +1,4 @@
-"""The SQLite store on real files: schema and migrations."""
+"""The SQLite store on real files: schema, nested transactions, and commits that fail."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from kto_keys.core.answers import Item
+from kto_keys.core.clock import kst_day
 from kto_keys.edges.schema import MIGRATIONS, SCHEMA_VERSION, migrate
 from kto_keys.edges.store import Store
 
@@ -111,3 +112,90 @@ def test_migrate_refuses_to_run_outside_a_transaction(tmp_path: Path) -> None:
         migrate(connection)
     assert connection.execute("PRAGMA user_version").fetchone()[0] == 0
     connection.close()
+
+
+# --- transactions ------------------------------------------------------------------------------
+def test_nested_transaction_that_fails_rolls_back_the_inner_part_only(
+    store: Store, db_path: Path
+) -> None:
+    """The inner block's error undoes the inner block; the outer one goes on and commits."""
+    with store.transaction():
+        store.save_provinces({"11": "서울특별시"}, NOW)
+        with pytest.raises(Boom), store.transaction():
+            store.save_provinces({"26": "부산광역시"}, NOW)
+            raise Boom
+        store.start_run("test", ["11"], NOW)
+    assert not store.db.in_transaction
+    assert provinces_in(db_path) == {"11": "서울특별시"}
+    assert count(db_path, "runs") == 1
+
+
+def test_nested_transactions_that_succeed_commit_together(store: Store, db_path: Path) -> None:
+    """Inner blocks that succeed are kept, and reach the file only when the outer one commits."""
+    with store.transaction():
+        with store.transaction():
+            store.save_provinces({"11": "서울특별시"}, NOW)
+        with store.transaction(), store.transaction():
+            store.start_run("test", ["11"], NOW)
+        assert provinces_in(db_path) == {}
+    assert provinces_in(db_path) == {"11": "서울특별시"}
+    assert count(db_path, "runs") == 1
+
+
+@pytest.mark.parametrize(
+    "error", [pytest.param(Boom, id="error"), pytest.param(KeyboardInterrupt, id="ctrl-c")]
+)
+def test_error_in_the_outer_transaction_rolls_back_everything(
+    store: Store, db_path: Path, error: type[BaseException]
+) -> None:
+    """An error after an inner block succeeded undoes the inner block too."""
+    with pytest.raises(error), store.transaction():
+        with store.transaction():
+            store.save_provinces({"11": "서울특별시"}, NOW)
+        store.start_run("test", ["11"], NOW)
+        raise error
+    assert not store.db.in_transaction
+    assert provinces_in(db_path) == {}
+    assert count(db_path, "runs") == 0
+    assert can_take_write_lock(db_path)
+
+
+def test_failed_commit_leaves_no_open_transaction_and_nothing_written(
+    store: Store, db_path: Path
+) -> None:
+    """A COMMIT refused by a deferred foreign key rolls back: no lock held, nothing on disk."""
+    store.db.execute("PRAGMA foreign_keys = ON")
+    store.db.execute("CREATE TABLE parent (id INTEGER PRIMARY KEY)")
+    store.db.execute(
+        "CREATE TABLE child (parent_id INTEGER "
+        "REFERENCES parent (id) DEFERRABLE INITIALLY DEFERRED)"
+    )
+    with pytest.raises(sqlite3.IntegrityError), store.transaction():
+        store.save_provinces({"11": "서울특별시"}, NOW)
+        # Accepted now, checked only at COMMIT: the parent never comes.
+        store.db.execute("INSERT INTO child (parent_id) VALUES (42)")
+    assert not store.db.in_transaction
+    assert count(db_path, "child") == 0
+    assert provinces_in(db_path) == {}
+    assert can_take_write_lock(db_path)
+    store.save_provinces({"26": "부산광역시"}, NOW)
+    assert provinces_in(db_path) == {"26": "부산광역시"}
+
+
+def test_page_rows_and_checkpoint_are_written_together_or_not_at_all(
+    store: Store, db_path: Path
+) -> None:
+    """When the page's checkpoint cannot be written, its records are not kept either."""
+    run = store.start_run("test", ["11"], NOW)
+    store.db.execute(
+        "CREATE TEMP TRIGGER refuse_checkpoint BEFORE INSERT ON list_pages "
+        "BEGIN SELECT RAISE(ABORT, 'no room for the checkpoint'); END"
+    )
+    with pytest.raises(sqlite3.IntegrityError, match="no room"):
+        store.save_page(run, "11", 100, 1, 2, [entry("1"), entry("2")], NOW)
+    assert count(db_path, "restaurants") == 0
+    store.db.execute("DROP TRIGGER refuse_checkpoint")
+    saved = store.save_page(run, "11", 100, 1, 2, [entry("1"), entry("2")], NOW)
+    assert (saved.new, saved.updated) == (2, 0)
+    assert count(db_path, "restaurants") == 2
+    assert store.pages_done(kst_day(NOW), "11") == {(100, 1): 2}
