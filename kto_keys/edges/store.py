@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import sqlite3
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -60,24 +61,36 @@ class DetailTodo:
 
 
 class Store:
-    """The tool's SQLite database, in WAL mode so that readers never wait."""
+    """The tool's SQLite database, in WAL mode so that readers never wait.
+
+    `Store(path)` is the writer: it creates the folder and the file and migrates it.
+    `Store(path, readonly=True)` (or `Store.open_readonly(path)`) only reads an existing file:
+    no folder, no pragma that writes, no migration, no call-history flush, and every write
+    fails with sqlite3.OperationalError.
+    """
 
     def __init__(self, path: Path, readonly: bool = False) -> None:
         self.path = path
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self.db = sqlite3.connect(path, timeout=30, isolation_level=None)
-        self.db.row_factory = sqlite3.Row
-        self.db.execute("PRAGMA busy_timeout = 30000")
-        self.db.execute("PRAGMA journal_mode = WAL")
-        self.db.execute("PRAGMA synchronous = NORMAL")
+        self.readonly = readonly
         self._pending_calls: list[tuple[Any, ...]] = []
-        if not readonly:
-            with self.transaction():
-                migrate(self.db)
+        # Set when the file is read without locks (see _connect_reader): how it looked then.
+        self._unlocked_stamp: _FileStamp | None = None
+        if readonly:
+            self.db, self._unlocked_stamp = _connect_reader(path)
+            return
+        self.db = _connect_writer(path)
+        with self.transaction():
+            migrate(self.db)
+
+    @classmethod
+    def open_readonly(cls, path: Path) -> Store:
+        """A reader of an existing database (FileNotFoundError when there is none)."""
+        return cls(path, readonly=True)
 
     def close(self) -> None:
-        """Flush the call history and close the database."""
-        self.flush_calls()
+        """Flush the call history (a writer's) and close the database."""
+        if not self.readonly:
+            self.flush_calls()
         self.db.close()
 
     def __enter__(self) -> Store:
@@ -89,7 +102,9 @@ class Store:
     # --- schema ---------------------------------------------------------------------------
     def schema_version(self) -> int:
         """The schema version of the file."""
-        return schema_version(self.db)
+        version = schema_version(self.db)
+        self._ensure_unchanged()
+        return version
 
     # --- runs ----------------------------------------------------------------------------
     def start_run(self, mode: str, provinces: Sequence[str], now: datetime) -> int:
@@ -126,13 +141,13 @@ class Store:
 
     def runs(self, limit: int = 20) -> list[dict[str, Any]]:
         """The latest runs, newest first."""
-        rows = self.db.execute("SELECT * FROM runs ORDER BY id DESC LIMIT ?", (limit,))
+        rows = self._read("SELECT * FROM runs ORDER BY id DESC LIMIT ?", (limit,))
         return [dict(row) for row in rows]
 
     # --- province list -------------------------------------------------------------------
     def cached_provinces(self) -> tuple[datetime | None, dict[str, str]]:
         """The service's province list as last fetched, and when."""
-        rows = self.db.execute("SELECT code, name, fetched_at FROM provinces").fetchall()
+        rows = self._read("SELECT code, name, fetched_at FROM provinces")
         if not rows:
             return None, {}
         fetched = min(datetime.fromisoformat(row["fetched_at"]) for row in rows)
@@ -150,7 +165,7 @@ class Store:
     # --- listing -------------------------------------------------------------------------
     def pages_done(self, day: date, province: str) -> dict[tuple[int, int], int]:
         """Pages of a province stored today: (page size, page number) -> total count seen."""
-        rows = self.db.execute(
+        rows = self._read(
             "SELECT page_size, page_no, total_count FROM list_pages WHERE day = ? AND province = ?",
             (day.isoformat(), province),
         )
@@ -158,11 +173,11 @@ class Store:
 
     def province_completed(self, day: date, province: str) -> int | None:
         """The total count of a province listed completely today, or None."""
-        row = self.db.execute(
+        rows = self._read(
             "SELECT total_count FROM list_provinces WHERE day = ? AND province = ?",
             (day.isoformat(), province),
-        ).fetchone()
-        return None if row is None else int(row["total_count"])
+        )
+        return int(rows[0]["total_count"]) if rows else None
 
     def forget_day(self, day: date) -> None:
         """Drop today's list checkpoints (`--fresh`)."""
@@ -247,11 +262,11 @@ class Store:
 
     def listed_today(self, province: str, day: date) -> int:
         """Distinct records of a province seen in today's listing."""
-        row = self.db.execute(
+        rows = self._read(
             "SELECT COUNT(*) FROM restaurants WHERE ldong_regn_cd = ? AND listed_day = ?",
             (province, day.isoformat()),
-        ).fetchone()
-        return int(row[0])
+        )
+        return int(rows[0][0])
 
     def complete_province(
         self, province: str, total_count: int, now: datetime, day: date | None = None
@@ -283,7 +298,7 @@ class Store:
         """Records lacking this detail, or whose list entry changed since it was fetched."""
         where, params = _where(provinces, include_removed=False)
         column = f"{kind}_for"
-        rows = self.db.execute(
+        rows = self._read(
             f"""SELECT contentid, contenttypeid, modifiedtime FROM restaurants {where}
                 {"AND" if where else "WHERE"} ({column} IS NULL OR {column} <> modifiedtime)
                 ORDER BY contentid""",
@@ -358,15 +373,20 @@ class Store:
     ) -> Iterator[dict[str, Any]]:
         """Every stored record under the service's field names, streamed."""
         where, params = _where(None, include_removed)
+        # One statement for the whole export: it reads one snapshot even while a writer commits.
         cursor = self.db.cursor()
         cursor.execute(f"SELECT * FROM restaurants {where} ORDER BY contentid", params)
         while rows := cursor.fetchmany(batch):
+            records = []
             for row in rows:
-                record = dict(row)
-                images = self._images(row["contentid"]) if record.get("images_for") else None
-                yield export_row(record, images)
+                stored = dict(row)
+                images = self._images(stored["contentid"]) if stored.get("images_for") else None
+                records.append(export_row(stored, images))
+            # Checked before a batch leaves: nothing read without locks reaches the caller torn.
+            self._ensure_unchanged()
+            yield from records
 
-    def _images(self, contentid: str) -> list[dict[str, str]]:
+    def _images(self, contentid: str) -> list[dict[str, Any]]:
         rows = self.db.execute(
             "SELECT originimgurl, smallimageurl, imgname, serialnum FROM restaurant_images "
             "WHERE contentid = ? ORDER BY serialnum",
@@ -377,6 +397,9 @@ class Store:
     # --- call history --------------------------------------------------------------------
     def record_call(self, call: CallRecord) -> None:
         """Append one call to the history (written in batches)."""
+        if self.readonly:
+            # Refused now rather than at the flush, which a reader never does: the call would be lost.
+            raise sqlite3.OperationalError("attempt to write a readonly database")
         self._pending_calls.append(
             (
                 call.at.isoformat(),
@@ -403,8 +426,9 @@ class Store:
 
     def call_stats(self, now: datetime) -> dict[str, CallStats]:
         """Today's success rate and p50/p95 latency per key fingerprint."""
-        self.flush_calls()
-        rows = self.db.execute(
+        if not self.readonly:
+            self.flush_calls()
+        rows = self._read(
             "SELECT fingerprint, outcome, latency_ms FROM calls WHERE day = ?",
             (kst_day(now).isoformat(),),
         )
@@ -414,6 +438,17 @@ class Store:
                 (row["outcome"], row["latency_ms"] or 0.0)
             )
         return {fp: summarize(calls) for fp, calls in grouped.items()}
+
+    # --- reading ---------------------------------------------------------------------------
+    def _read(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
+        rows = self.db.execute(sql, params).fetchall()
+        self._ensure_unchanged()
+        return rows
+
+    def _ensure_unchanged(self) -> None:
+        """Refuse what a lock-free read returned if a writer changed the file meanwhile."""
+        if self._unlocked_stamp is not None and _FileStamp.of(self.path) != self._unlocked_stamp:
+            raise StoreChangedError(self.path)
 
     # --- transactions --------------------------------------------------------------------
     def transaction(self) -> AbstractContextManager[None]:
@@ -452,6 +487,69 @@ def transaction(connection: sqlite3.Connection) -> Iterator[None]:
         if connection.in_transaction:
             connection.execute("ROLLBACK")
         raise
+
+
+class StoreChangedError(sqlite3.OperationalError):
+    """A reader that read the file without locks saw a writer change it: read it again."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(f"{path} changed while it was read")
+        self.path = path
+
+
+@dataclass(frozen=True, slots=True)
+class _FileStamp:
+    """What changes when anyone writes a file: its identity, size and modification time."""
+
+    inode: int
+    size: int
+    mtime_ns: int
+
+    @classmethod
+    def of(cls, path: Path) -> _FileStamp:
+        status = path.stat()
+        return cls(status.st_ino, status.st_size, status.st_mtime_ns)
+
+
+def _connect_writer(path: Path) -> sqlite3.Connection:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    db = sqlite3.connect(path, timeout=30, isolation_level=None)
+    db.row_factory = sqlite3.Row
+    db.execute("PRAGMA busy_timeout = 30000")
+    db.execute("PRAGMA journal_mode = WAL")
+    db.execute("PRAGMA synchronous = NORMAL")
+    return db
+
+
+def _connect_reader(path: Path) -> tuple[sqlite3.Connection, _FileStamp | None]:
+    """A read-only connection that leaves the file and its folder exactly as they were.
+
+    SQLite's `mode=ro` still creates the -wal and -shm files of a WAL database when they are
+    missing (and leaves them behind). They are missing only when no connection has the file
+    open, so there is nobody to read the WAL from: then `immutable=1` reads the file alone,
+    without locks, and the stamp taken first lets every read check that no writer that started
+    since has written into the file under it. With a -wal present (a writer is open) the reader
+    uses the -shm like any connection: it sees each commit and never blocks the writer.
+    """
+    if not path.is_file():
+        raise FileNotFoundError(errno.ENOENT, "no database", str(path))
+    real = path.resolve()  # SQLite follows links too: its -wal sits beside the real file
+    unlocked = _is_wal(real) and not Path(f"{real}-wal").exists()
+    stamp = _FileStamp.of(real) if unlocked else None
+    uri = f"{real.as_uri()}?mode=ro{'&immutable=1' if unlocked else ''}"
+    db = sqlite3.connect(uri, uri=True, timeout=30, isolation_level=None)
+    db.row_factory = sqlite3.Row
+    # Both settings belong to this connection only: nothing reaches the file.
+    db.execute("PRAGMA busy_timeout = 30000")
+    db.execute("PRAGMA query_only = ON")
+    return db, stamp
+
+
+def _is_wal(path: Path) -> bool:
+    # Bytes 18 and 19 of the header are the read and write format versions: 2 means WAL.
+    with path.open("rb") as handle:
+        header = handle.read(20)
+    return header[18:20] == b"\x02\x02"
 
 
 def _where(provinces: Iterable[str] | None, include_removed: bool) -> tuple[str, list[Any]]:

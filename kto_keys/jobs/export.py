@@ -28,7 +28,7 @@ def export_records(
         raise SettingsError(
             f"no database at {db_path}: run `kto-keys collect` (or `kto-keys demo`) first"
         )
-    with Store(db_path) as store, _target(output, fmt) as handle:
+    with Store.open_readonly(db_path) as store, _target(output, fmt) as handle:
         records = store.iter_export(include_removed=include_removed)
         return _write_csv(handle, records) if fmt == "csv" else _write_jsonl(handle, records)
 
