@@ -10,11 +10,13 @@ from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 from kto_keys.core.answers import Item
 from kto_keys.core.calls import CallRecord, CallStats, summarize
 from kto_keys.core.clock import kst_day
+from kto_keys.core.operations import DetailKind
 from kto_keys.core.records import (
     LIST_COLUMNS,
     common_values,
@@ -29,7 +31,10 @@ from kto_keys.edges.schema import migrate, schema_version
 # One name for every nested savepoint: RELEASE and ROLLBACK TO address the innermost one of a name,
 # and blocks always nest properly, so the innermost one is always the current block's.
 _SAVEPOINT = "kto_keys_nested"
-DETAIL_OPERATIONS = {"intro": "detailIntro2", "common": "detailCommon2", "images": "detailImage2"}
+# Detail kind -> the operation that fetches it, as plain text; the rule lives in core/operations.py.
+DETAIL_OPERATIONS: Mapping[str, str] = MappingProxyType(
+    {kind.value: kind.operation.value for kind in DetailKind}
+)
 
 _RECORD_COLUMNS = [*LIST_COLUMNS.values()]
 _INSERT_RECORD = (
