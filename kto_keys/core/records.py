@@ -1,4 +1,4 @@
-"""A restaurant record's shape: the service's fields, the stored columns, the exported row (pure)."""
+"""A restaurant record's shape: service fields, stored columns, the exported row (pure)."""
 
 from __future__ import annotations
 

@@ -403,7 +403,7 @@ class Store:
     def record_call(self, call: CallRecord) -> None:
         """Append one call to the history (written in batches)."""
         if self.readonly:
-            # Refused now rather than at the flush, which a reader never does: the call would be lost.
+            # Refused now, not at a flush a reader never makes: the call would be lost.
             raise sqlite3.OperationalError("attempt to write a readonly database")
         self._pending_calls.append(
             (

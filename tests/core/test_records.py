@@ -227,7 +227,7 @@ def test_export_row_has_every_export_field_in_order() -> None:
 def test_export_row_shapes_a_stored_record(
     columns: dict[str, Any], images: list[dict[str, str]] | None, expected: dict[str, Any]
 ) -> None:
-    """Details fill their fields, absent ones export as "", and the list's phone wins over common."""
+    """Details fill their fields, absent ones export as "", the list's phone wins over common."""
     record = export_row(stored_row(**columns), images)
     assert {field: record[field] for field in expected} == expected
 

@@ -212,7 +212,7 @@ OLD_MTIME_NS = 1_000_000_000 * 1_600_000_000
 
 
 def fill(path: Path) -> None:
-    """A database with a bit of everything: runs, pages, details, images, a removed record, calls."""
+    """A database with runs, pages, details, images, a removed record and a call."""
     with Store(path) as store:
         store.save_provinces({"11": "서울특별시", "26": "부산광역시"}, NOW)
         run = store.start_run("test", ["11"], NOW)
@@ -285,7 +285,7 @@ OPENERS = [
 def test_reading_never_changes_the_file_or_its_folder(
     filled: Path, tmp_path: Path, open_reader: Callable[[Path], Store]
 ) -> None:
-    """Every query of a reader leaves the bytes and mtime alone, and adds no -wal, -shm or -journal."""
+    """Every query of a reader keeps the bytes and mtime, and adds no -wal, -shm or -journal."""
     before = snapshot(tmp_path)
     with open_reader(filled) as reader:
         answers = read_everything(reader)
@@ -343,7 +343,7 @@ def test_reader_beside_a_writer_refuses_every_write(
 
 
 def test_reader_works_while_a_writer_holds_the_database_open(filled: Path) -> None:
-    """A reader beside an open writer sees each commit, never its open transaction, and never blocks it."""
+    """Beside an open writer a reader sees each commit, never an open transaction, never blocks."""
     with Store(filled) as writer:
         files = sorted(entry.name for entry in filled.parent.iterdir())
         with Store.open_readonly(filled) as reader:
@@ -401,7 +401,7 @@ def test_reader_leaves_an_older_file_at_its_version_and_still_exports(
 
 
 def test_lock_free_reader_refuses_rows_a_writer_changed_under_it(filled: Path) -> None:
-    """Read alone (no -wal), the file is re-checked: a writer that wrote into it meanwhile is an error."""
+    """A lock-free read (no -wal at open) fails if a writer wrote into the file meanwhile."""
     with Store.open_readonly(filled) as reader:
         export = reader.iter_export(batch=1)
         assert next(export)["contentid"] == "1"
