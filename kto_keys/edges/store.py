@@ -1,152 +1,41 @@
-"""SQLite storage: schema and migrations, records, list checkpoints, runs, call history, details."""
+"""SQLite storage: records, list checkpoints, runs, call history and details, in transactions."""
 
 from __future__ import annotations
 
+import errno
 import json
 import sqlite3
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 from kto_keys.core.answers import Item
 from kto_keys.core.calls import CallRecord, CallStats, summarize
 from kto_keys.core.clock import kst_day
-from kto_keys.core.text import homepage_url, plain_text
+from kto_keys.core.operations import DetailKind
+from kto_keys.core.records import (
+    LIST_COLUMNS,
+    common_values,
+    export_row,
+    homepage_url,
+    intro_values,
+    list_values,
+    plain_text,
+)
+from kto_keys.edges.schema import migrate, schema_version
 
-LIST_COLUMNS: dict[str, str] = {
-    # service field -> column
-    "contentid": "contentid",
-    "contenttypeid": "contenttypeid",
-    "title": "title",
-    "addr1": "addr1",
-    "addr2": "addr2",
-    "zipcode": "zipcode",
-    "tel": "tel",
-    "lDongRegnCd": "ldong_regn_cd",
-    "lDongSignguCd": "ldong_signgu_cd",
-    "lclsSystm1": "lcls_systm1",
-    "lclsSystm2": "lcls_systm2",
-    "lclsSystm3": "lcls_systm3",
-    "areacode": "areacode",
-    "sigungucode": "sigungucode",
-    "cat1": "cat1",
-    "cat2": "cat2",
-    "cat3": "cat3",
-    "mapx": "mapx",
-    "mapy": "mapy",
-    "mlevel": "mlevel",
-    "firstimage": "firstimage",
-    "firstimage2": "firstimage2",
-    "cpyrhtDivCd": "cpyrht_div_cd",
-    "createdtime": "createdtime",
-    "modifiedtime": "modifiedtime",
-}
-INTRO_FIELDS = (
-    "firstmenu",
-    "treatmenu",
-    "opentimefood",
-    "restdatefood",
-    "infocenterfood",
-    "parkingfood",
-    "reservationfood",
-    "packing",
-    "seat",
-    "smoking",
-    "kidsfacility",
-    "scalefood",
-    "opendatefood",
-    "discountinfofood",
-    "chkcreditcardfood",
-    "lcnsno",
+# One name for every nested savepoint: RELEASE and ROLLBACK TO address the innermost one of a name,
+# and blocks always nest properly, so the innermost one is always the current block's.
+_SAVEPOINT = "kto_keys_nested"
+# Detail kind -> the operation that fetches it, as plain text; the rule lives in core/operations.py.
+DETAIL_OPERATIONS: Mapping[str, str] = MappingProxyType(
+    {kind.value: kind.operation.value for kind in DetailKind}
 )
-COMMON_FIELDS = ("overview", "homepage", "telname", "tel")
-EXPORT_FIELDS = (
-    *LIST_COLUMNS,
-    *INTRO_FIELDS,
-    "overview",
-    "overview_text",
-    "homepage",
-    "telname",
-    "images",
-    "removed",
-    "first_seen_at",
-    "last_seen_at",
-    "removed_at",
-    "intro_fetched_at",
-    "common_fetched_at",
-)
-DETAIL_OPERATIONS = {"intro": "detailIntro2", "common": "detailCommon2", "images": "detailImage2"}
 
-_MIGRATIONS: tuple[str, ...] = (
-    # 1: the list phase
-    """
-    CREATE TABLE restaurants (
-        contentid TEXT PRIMARY KEY,
-        contenttypeid TEXT, title TEXT, addr1 TEXT, addr2 TEXT, zipcode TEXT, tel TEXT,
-        ldong_regn_cd TEXT, ldong_signgu_cd TEXT,
-        lcls_systm1 TEXT, lcls_systm2 TEXT, lcls_systm3 TEXT,
-        areacode TEXT, sigungucode TEXT, cat1 TEXT, cat2 TEXT, cat3 TEXT,
-        mapx REAL, mapy REAL, mlevel TEXT,
-        firstimage TEXT, firstimage2 TEXT, cpyrht_div_cd TEXT,
-        createdtime TEXT, modifiedtime TEXT,
-        raw_json TEXT NOT NULL,
-        first_seen_at TEXT NOT NULL, last_seen_at TEXT NOT NULL,
-        first_run_id INTEGER, last_run_id INTEGER,
-        listed_day TEXT,
-        removed_at TEXT
-    );
-    CREATE INDEX restaurants_province ON restaurants (ldong_regn_cd, listed_day);
-    CREATE TABLE list_pages (
-        day TEXT NOT NULL, province TEXT NOT NULL, page_size INTEGER NOT NULL,
-        page_no INTEGER NOT NULL, total_count INTEGER NOT NULL, items INTEGER NOT NULL,
-        run_id INTEGER, done_at TEXT NOT NULL,
-        PRIMARY KEY (day, province, page_size, page_no)
-    );
-    CREATE TABLE list_provinces (
-        day TEXT NOT NULL, province TEXT NOT NULL, total_count INTEGER NOT NULL,
-        records INTEGER NOT NULL, removed INTEGER NOT NULL, completed_at TEXT NOT NULL,
-        PRIMARY KEY (day, province)
-    );
-    CREATE TABLE runs (
-        id INTEGER PRIMARY KEY AUTOINCREMENT,
-        started_at TEXT NOT NULL, ended_at TEXT, mode TEXT, provinces TEXT,
-        pages INTEGER DEFAULT 0, records INTEGER DEFAULT 0,
-        new_records INTEGER DEFAULT 0, updated_records INTEGER DEFAULT 0,
-        removed_records INTEGER DEFAULT 0,
-        calls TEXT, failovers INTEGER DEFAULT 0, outcome TEXT, summary TEXT
-    );
-    CREATE TABLE calls (
-        at TEXT NOT NULL, day TEXT NOT NULL, fingerprint TEXT NOT NULL, key_index INTEGER,
-        operation TEXT NOT NULL, outcome TEXT NOT NULL, code TEXT, http_status INTEGER,
-        latency_ms REAL
-    );
-    CREATE INDEX calls_day ON calls (day, fingerprint);
-    CREATE TABLE provinces (
-        code TEXT PRIMARY KEY, name TEXT NOT NULL, fetched_at TEXT NOT NULL
-    );
-    """,
-    # 2: the detail phase
-    """
-    ALTER TABLE restaurants ADD COLUMN intro_json TEXT;
-    ALTER TABLE restaurants ADD COLUMN intro_for TEXT;
-    ALTER TABLE restaurants ADD COLUMN intro_at TEXT;
-    ALTER TABLE restaurants ADD COLUMN common_json TEXT;
-    ALTER TABLE restaurants ADD COLUMN common_for TEXT;
-    ALTER TABLE restaurants ADD COLUMN common_at TEXT;
-    ALTER TABLE restaurants ADD COLUMN images_for TEXT;
-    ALTER TABLE restaurants ADD COLUMN images_at TEXT;
-    ALTER TABLE restaurants ADD COLUMN overview_text TEXT;
-    ALTER TABLE restaurants ADD COLUMN homepage_url TEXT;
-    CREATE TABLE restaurant_images (
-        contentid TEXT NOT NULL, serialnum TEXT NOT NULL, originimgurl TEXT,
-        smallimageurl TEXT, imgname TEXT, cpyrht_div_cd TEXT,
-        PRIMARY KEY (contentid, serialnum)
-    );
-    """,
-)
-SCHEMA_VERSION = len(_MIGRATIONS)
 _RECORD_COLUMNS = [*LIST_COLUMNS.values()]
 _INSERT_RECORD = (
     f"INSERT INTO restaurants ({', '.join(_RECORD_COLUMNS)}, raw_json, first_seen_at, last_seen_at, "
@@ -157,7 +46,6 @@ _UPDATE_RECORD = (
     "raw_json = ?, last_seen_at = ?, last_run_id = ?, listed_day = ?, removed_at = NULL "
     "WHERE contentid = ?"
 )
-_INTRO_COLUMNS = {f: f for f in INTRO_FIELDS}
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,23 +66,36 @@ class DetailTodo:
 
 
 class Store:
-    """The tool's SQLite database, in WAL mode so that readers never wait."""
+    """The tool's SQLite database, in WAL mode so that readers never wait.
+
+    `Store(path)` is the writer: it creates the folder and the file and migrates it.
+    `Store(path, readonly=True)` (or `Store.open_readonly(path)`) only reads an existing file:
+    no folder, no pragma that writes, no migration, no call-history flush, and every write
+    fails with sqlite3.OperationalError.
+    """
 
     def __init__(self, path: Path, readonly: bool = False) -> None:
         self.path = path
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self.db = sqlite3.connect(path, timeout=30, isolation_level=None)
-        self.db.row_factory = sqlite3.Row
-        self.db.execute("PRAGMA busy_timeout = 30000")
-        self.db.execute("PRAGMA journal_mode = WAL")
-        self.db.execute("PRAGMA synchronous = NORMAL")
+        self.readonly = readonly
         self._pending_calls: list[tuple[Any, ...]] = []
-        if not readonly:
-            self._migrate()
+        # Set when the file is read without locks (see _connect_reader): how it looked then.
+        self._unlocked_stamp: _FileStamp | None = None
+        if readonly:
+            self.db, self._unlocked_stamp = _connect_reader(path)
+            return
+        self.db = _connect_writer(path)
+        with self.transaction():
+            migrate(self.db)
+
+    @classmethod
+    def open_readonly(cls, path: Path) -> Store:
+        """A reader of an existing database (FileNotFoundError when there is none)."""
+        return cls(path, readonly=True)
 
     def close(self) -> None:
-        """Flush the call history and close the database."""
-        self.flush_calls()
+        """Flush the call history (a writer's) and close the database."""
+        if not self.readonly:
+            self.flush_calls()
         self.db.close()
 
     def __enter__(self) -> Store:
@@ -203,24 +104,12 @@ class Store:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    # --- schema --------------------------------------------------------------------------
-    def _migrate(self) -> None:
-        self.db.execute("BEGIN IMMEDIATE")
-        try:
-            version = self.db.execute("PRAGMA user_version").fetchone()[0]
-            for number, script in enumerate(_MIGRATIONS, start=1):
-                if version < number:
-                    for statement in _statements(script):
-                        self.db.execute(statement)
-            self.db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-            self.db.execute("COMMIT")
-        except BaseException:
-            self.db.execute("ROLLBACK")
-            raise
-
+    # --- schema ---------------------------------------------------------------------------
     def schema_version(self) -> int:
         """The schema version of the file."""
-        return int(self.db.execute("PRAGMA user_version").fetchone()[0])
+        version = schema_version(self.db)
+        self._ensure_unchanged()
+        return version
 
     # --- runs ----------------------------------------------------------------------------
     def start_run(self, mode: str, provinces: Sequence[str], now: datetime) -> int:
@@ -257,13 +146,13 @@ class Store:
 
     def runs(self, limit: int = 20) -> list[dict[str, Any]]:
         """The latest runs, newest first."""
-        rows = self.db.execute("SELECT * FROM runs ORDER BY id DESC LIMIT ?", (limit,))
+        rows = self._read("SELECT * FROM runs ORDER BY id DESC LIMIT ?", (limit,))
         return [dict(row) for row in rows]
 
     # --- province list -------------------------------------------------------------------
     def cached_provinces(self) -> tuple[datetime | None, dict[str, str]]:
         """The service's province list as last fetched, and when."""
-        rows = self.db.execute("SELECT code, name, fetched_at FROM provinces").fetchall()
+        rows = self._read("SELECT code, name, fetched_at FROM provinces")
         if not rows:
             return None, {}
         fetched = min(datetime.fromisoformat(row["fetched_at"]) for row in rows)
@@ -271,7 +160,7 @@ class Store:
 
     def save_provinces(self, provinces: Mapping[str, str], now: datetime) -> None:
         """Replace the cached province list."""
-        with self._transaction():
+        with self.transaction():
             self.db.execute("DELETE FROM provinces")
             self.db.executemany(
                 "INSERT INTO provinces (code, name, fetched_at) VALUES (?, ?, ?)",
@@ -281,7 +170,7 @@ class Store:
     # --- listing -------------------------------------------------------------------------
     def pages_done(self, day: date, province: str) -> dict[tuple[int, int], int]:
         """Pages of a province stored today: (page size, page number) -> total count seen."""
-        rows = self.db.execute(
+        rows = self._read(
             "SELECT page_size, page_no, total_count FROM list_pages WHERE day = ? AND province = ?",
             (day.isoformat(), province),
         )
@@ -289,15 +178,15 @@ class Store:
 
     def province_completed(self, day: date, province: str) -> int | None:
         """The total count of a province listed completely today, or None."""
-        row = self.db.execute(
+        rows = self._read(
             "SELECT total_count FROM list_provinces WHERE day = ? AND province = ?",
             (day.isoformat(), province),
-        ).fetchone()
-        return None if row is None else int(row["total_count"])
+        )
+        return int(rows[0]["total_count"]) if rows else None
 
     def forget_day(self, day: date) -> None:
         """Drop today's list checkpoints (`--fresh`)."""
-        with self._transaction():
+        with self.transaction():
             self.db.execute("DELETE FROM list_pages WHERE day = ?", (day.isoformat(),))
             self.db.execute("DELETE FROM list_provinces WHERE day = ?", (day.isoformat(),))
             self.db.execute(
@@ -323,10 +212,10 @@ class Store:
             contentid = str(item.get("contentid", "")).strip()
             if contentid:
                 rows[contentid] = (
-                    _list_values(item),
+                    list_values(item),
                     json.dumps(item, ensure_ascii=False, sort_keys=True),
                 )
-        with self._transaction():
+        with self.transaction():
             known = (
                 {
                     row["contentid"]: (row["raw_json"], row["removed_at"])
@@ -370,7 +259,7 @@ class Store:
 
     def unlist(self, province: str, day: date) -> None:
         """Forget which records today's listing of a province saw, before listing it again."""
-        with self._transaction():
+        with self.transaction():
             self.db.execute(
                 "UPDATE restaurants SET listed_day = NULL WHERE ldong_regn_cd = ? AND listed_day = ?",
                 (province, day.isoformat()),
@@ -378,18 +267,18 @@ class Store:
 
     def listed_today(self, province: str, day: date) -> int:
         """Distinct records of a province seen in today's listing."""
-        row = self.db.execute(
+        rows = self._read(
             "SELECT COUNT(*) FROM restaurants WHERE ldong_regn_cd = ? AND listed_day = ?",
             (province, day.isoformat()),
-        ).fetchone()
-        return int(row[0])
+        )
+        return int(rows[0][0])
 
     def complete_province(
         self, province: str, total_count: int, now: datetime, day: date | None = None
     ) -> int:
         """Mark the province listed today; records its listing no longer returned are removed."""
         day_text = (day or kst_day(now)).isoformat()
-        with self._transaction():
+        with self.transaction():
             cursor = self.db.execute(
                 """UPDATE restaurants SET removed_at = ?
                    WHERE ldong_regn_cd = ? AND removed_at IS NULL
@@ -414,7 +303,7 @@ class Store:
         """Records lacking this detail, or whose list entry changed since it was fetched."""
         where, params = _where(provinces, include_removed=False)
         column = f"{kind}_for"
-        rows = self.db.execute(
+        rows = self._read(
             f"""SELECT contentid, contenttypeid, modifiedtime FROM restaurants {where}
                 {"AND" if where else "WHERE"} ({column} IS NULL OR {column} <> modifiedtime)
                 ORDER BY contentid""",
@@ -427,8 +316,8 @@ class Store:
 
     def save_intro(self, todo: DetailTodo, item: Item | None, now: datetime) -> None:
         """Store the intro details (None: the service has none for this record)."""
-        data = {field: str(item.get(field, "")) for field in INTRO_FIELDS} if item else None
-        with self._transaction():
+        data = intro_values(item) if item else None
+        with self.transaction():
             self.db.execute(
                 "UPDATE restaurants SET intro_json = ?, intro_for = ?, intro_at = ? WHERE contentid = ?",
                 (
@@ -441,10 +330,10 @@ class Store:
 
     def save_common(self, todo: DetailTodo, item: Item | None, now: datetime) -> None:
         """Store the common details: overview raw and as text, homepage URL, phone names."""
-        data = {field: str(item.get(field, "")) for field in COMMON_FIELDS} if item else None
+        data = common_values(item) if item else None
         overview = plain_text(data["overview"]) if data else None
         homepage = homepage_url(data["homepage"]) if data else None
-        with self._transaction():
+        with self.transaction():
             self.db.execute(
                 """UPDATE restaurants SET common_json = ?, common_for = ?, common_at = ?,
                    overview_text = ?, homepage_url = ? WHERE contentid = ?""",
@@ -460,7 +349,7 @@ class Store:
 
     def save_images(self, todo: DetailTodo, items: Sequence[Item], now: datetime) -> None:
         """Replace the images of a record."""
-        with self._transaction():
+        with self.transaction():
             self.db.execute("DELETE FROM restaurant_images WHERE contentid = ?", (todo.contentid,))
             self.db.executemany(
                 """INSERT OR REPLACE INTO restaurant_images
@@ -489,15 +378,20 @@ class Store:
     ) -> Iterator[dict[str, Any]]:
         """Every stored record under the service's field names, streamed."""
         where, params = _where(None, include_removed)
+        # One statement for the whole export: it reads one snapshot even while a writer commits.
         cursor = self.db.cursor()
         cursor.execute(f"SELECT * FROM restaurants {where} ORDER BY contentid", params)
         while rows := cursor.fetchmany(batch):
+            records = []
             for row in rows:
-                yield _export_row(
-                    row, self._images(row["contentid"]) if row["images_for"] else None
-                )
+                stored = dict(row)
+                images = self._images(stored["contentid"]) if stored.get("images_for") else None
+                records.append(export_row(stored, images))
+            # Checked before a batch leaves: nothing read without locks reaches the caller torn.
+            self._ensure_unchanged()
+            yield from records
 
-    def _images(self, contentid: str) -> list[dict[str, str]]:
+    def _images(self, contentid: str) -> list[dict[str, Any]]:
         rows = self.db.execute(
             "SELECT originimgurl, smallimageurl, imgname, serialnum FROM restaurant_images "
             "WHERE contentid = ? ORDER BY serialnum",
@@ -508,6 +402,9 @@ class Store:
     # --- call history --------------------------------------------------------------------
     def record_call(self, call: CallRecord) -> None:
         """Append one call to the history (written in batches)."""
+        if self.readonly:
+            # Refused now, not at a flush a reader never makes: the call would be lost.
+            raise sqlite3.OperationalError("attempt to write a readonly database")
         self._pending_calls.append(
             (
                 call.at.isoformat(),
@@ -529,13 +426,14 @@ class Store:
         if not self._pending_calls:
             return
         pending, self._pending_calls = self._pending_calls, []
-        with self._transaction():
+        with self.transaction():
             self.db.executemany("INSERT INTO calls VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", pending)
 
     def call_stats(self, now: datetime) -> dict[str, CallStats]:
         """Today's success rate and p50/p95 latency per key fingerprint."""
-        self.flush_calls()
-        rows = self.db.execute(
+        if not self.readonly:
+            self.flush_calls()
+        rows = self._read(
             "SELECT fingerprint, outcome, latency_ms FROM calls WHERE day = ?",
             (kst_day(now).isoformat(),),
         )
@@ -546,44 +444,117 @@ class Store:
             )
         return {fp: summarize(calls) for fp, calls in grouped.items()}
 
-    # --- internals -----------------------------------------------------------------------
-    def _transaction(self) -> _Transaction:
-        return _Transaction(self.db)
+    # --- reading ---------------------------------------------------------------------------
+    def _read(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
+        rows = self.db.execute(sql, params).fetchall()
+        self._ensure_unchanged()
+        return rows
+
+    def _ensure_unchanged(self) -> None:
+        """Refuse what a lock-free read returned if a writer changed the file meanwhile."""
+        if self._unlocked_stamp is not None and _FileStamp.of(self.path) != self._unlocked_stamp:
+            raise StoreChangedError(self.path)
+
+    # --- transactions --------------------------------------------------------------------
+    def transaction(self) -> AbstractContextManager[None]:
+        """All or nothing: see `transaction`; nested calls roll back only their own part."""
+        return transaction(self.db)
 
 
-class _Transaction:
-    """BEGIN IMMEDIATE ... COMMIT, rolled back on any error."""
+@contextmanager
+def transaction(connection: sqlite3.Connection) -> Iterator[None]:
+    """BEGIN IMMEDIATE ... COMMIT, or a SAVEPOINT when already inside one; rolled back on error.
 
-    def __init__(self, db: sqlite3.Connection) -> None:
-        self.db = db
-
-    def __enter__(self) -> None:
-        self.db.execute("BEGIN IMMEDIATE")
-
-    def __exit__(self, exc_type: type[BaseException] | None, *rest: object) -> None:
-        self.db.execute("ROLLBACK" if exc_type else "COMMIT")
-
-
-def _statements(script: str) -> list[str]:
-    return [part.strip() for part in script.split(";") if part.strip()]
-
-
-def _list_values(item: Item) -> dict[str, Any]:
-    values: dict[str, Any] = {}
-    for field, column in LIST_COLUMNS.items():
-        value = item.get(field)
-        if column in ("mapx", "mapy"):
-            values[column] = _number(value)
-        else:
-            values[column] = None if value is None else str(value)
-    return values
-
-
-def _number(value: Any) -> float | None:
+    IMMEDIATE takes the write lock up front, so a transaction waits for another writer (up to
+    busy_timeout) at its start instead of failing halfway with SQLITE_BUSY. An error inside a
+    nested block undoes that block only and reaches the enclosing one, which may go on.
+    """
+    if connection.in_transaction:
+        connection.execute(f"SAVEPOINT {_SAVEPOINT}")
+        try:
+            yield
+        except BaseException:
+            # SQLite rolls the whole transaction back by itself after some errors (a full disk,
+            # an I/O error); then there is no savepoint left to return to.
+            if connection.in_transaction:
+                connection.execute(f"ROLLBACK TO {_SAVEPOINT}")
+                connection.execute(f"RELEASE {_SAVEPOINT}")
+            raise
+        connection.execute(f"RELEASE {_SAVEPOINT}")
+        return
+    connection.execute("BEGIN IMMEDIATE")
     try:
-        return float(value)
-    except (TypeError, ValueError):
-        return None
+        yield
+        # Inside the try: COMMIT itself can fail (a deferred constraint, SQLITE_BUSY) and then
+        # leaves the transaction open, which would hold the write lock and swallow later writes.
+        connection.execute("COMMIT")
+    except BaseException:
+        if connection.in_transaction:
+            connection.execute("ROLLBACK")
+        raise
+
+
+class StoreChangedError(sqlite3.OperationalError):
+    """A reader that read the file without locks saw a writer change it: read it again."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(f"{path} changed while it was read")
+        self.path = path
+
+
+@dataclass(frozen=True, slots=True)
+class _FileStamp:
+    """What changes when anyone writes a file: its identity, size and modification time."""
+
+    inode: int
+    size: int
+    mtime_ns: int
+
+    @classmethod
+    def of(cls, path: Path) -> _FileStamp:
+        status = path.stat()
+        return cls(status.st_ino, status.st_size, status.st_mtime_ns)
+
+
+def _connect_writer(path: Path) -> sqlite3.Connection:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    db = sqlite3.connect(path, timeout=30, isolation_level=None)
+    db.row_factory = sqlite3.Row
+    db.execute("PRAGMA busy_timeout = 30000")
+    db.execute("PRAGMA journal_mode = WAL")
+    db.execute("PRAGMA synchronous = NORMAL")
+    return db
+
+
+def _connect_reader(path: Path) -> tuple[sqlite3.Connection, _FileStamp | None]:
+    """A read-only connection that leaves the file and its folder exactly as they were.
+
+    SQLite's `mode=ro` still creates the -wal and -shm files of a WAL database when they are
+    missing (and leaves them behind). They are missing only when no connection has the file
+    open, so there is nobody to read the WAL from: then `immutable=1` reads the file alone,
+    without locks, and the stamp taken first lets every read check that no writer that started
+    since has written into the file under it. With a -wal present (a writer is open) the reader
+    uses the -shm like any connection: it sees each commit and never blocks the writer.
+    """
+    if not path.is_file():
+        raise FileNotFoundError(errno.ENOENT, "no database", str(path))
+    real = path.resolve()  # SQLite follows links too: its -wal sits beside the real file
+    unlocked = _is_wal(real) and not Path(f"{real}-wal").exists()
+    stamp = _FileStamp.of(real) if unlocked else None
+    uri = f"{real.as_uri()}?mode=ro{'&immutable=1' if unlocked else ''}"
+    db = sqlite3.connect(uri, uri=True, timeout=30, isolation_level=None)
+    db.row_factory = sqlite3.Row
+    # Both settings belong to this connection only: nothing reaches the file.
+    db.execute("PRAGMA busy_timeout = 30000")
+    db.execute("PRAGMA query_only = ON")
+    return db, stamp
+
+
+def _is_wal(path: Path) -> bool:
+    # Bytes 18 and 19 of the header are the read and write format versions: 2 means WAL.
+    with path.open("rb") as handle:
+        header = handle.read(20)
+    return header[18:20] == b"\x02\x02"
 
 
 def _where(provinces: Iterable[str] | None, include_removed: bool) -> tuple[str, list[Any]]:
@@ -596,26 +567,3 @@ def _where(provinces: Iterable[str] | None, include_removed: bool) -> tuple[str,
     if not include_removed:
         clauses.append("removed_at IS NULL")
     return ("WHERE " + " AND ".join(clauses)) if clauses else "", params
-
-
-def _export_row(row: sqlite3.Row, images: list[dict[str, str]] | None) -> dict[str, Any]:
-    raw = json.loads(row["raw_json"])
-    record: dict[str, Any] = {field: raw.get(field, "") for field in LIST_COLUMNS}
-    intro = json.loads(row["intro_json"]) if row["intro_json"] else {}
-    common = json.loads(row["common_json"]) if row["common_json"] else {}
-    for field in INTRO_FIELDS:
-        record[field] = intro.get(field, "")
-    record["overview"] = common.get("overview", "")
-    record["overview_text"] = row["overview_text"] or ""
-    record["homepage"] = row["homepage_url"] or ""
-    record["telname"] = common.get("telname", "")
-    if common.get("tel") and not record.get("tel"):
-        record["tel"] = common["tel"]
-    record["images"] = images if images is not None else []
-    record["removed"] = row["removed_at"] is not None
-    record["first_seen_at"] = row["first_seen_at"]
-    record["last_seen_at"] = row["last_seen_at"]
-    record["removed_at"] = row["removed_at"] or ""
-    record["intro_fetched_at"] = row["intro_at"] or ""
-    record["common_fetched_at"] = row["common_at"] or ""
-    return record

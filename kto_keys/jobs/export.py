@@ -11,8 +11,9 @@ from pathlib import Path
 from typing import IO, Any
 
 from kto_keys.core.errors import SettingsError
+from kto_keys.core.records import EXPORT_FIELDS
 from kto_keys.edges.atomic import atomic_open
-from kto_keys.edges.store import EXPORT_FIELDS, Store
+from kto_keys.edges.store import Store
 
 FORMATS = ("jsonl", "csv")
 
@@ -27,7 +28,7 @@ def export_records(
         raise SettingsError(
             f"no database at {db_path}: run `kto-keys collect` (or `kto-keys demo`) first"
         )
-    with Store(db_path) as store, _target(output, fmt) as handle:
+    with Store.open_readonly(db_path) as store, _target(output, fmt) as handle:
         records = store.iter_export(include_removed=include_removed)
         return _write_csv(handle, records) if fmt == "csv" else _write_jsonl(handle, records)
 
