@@ -78,10 +78,8 @@ class Store:
         self.path = path
         self.readonly = readonly
         self._pending_calls: list[tuple[Any, ...]] = []
-        # Set when the file is read without locks (see _connect_reader): how it looked then.
-        self._unlocked_stamp: _FileStamp | None = None
         if readonly:
-            self.db, self._unlocked_stamp = _connect_reader(path)
+            self.db = _connect_reader(path)
             return
         self.db = _connect_writer(path)
         with self.transaction():
@@ -107,9 +105,7 @@ class Store:
     # --- schema ---------------------------------------------------------------------------
     def schema_version(self) -> int:
         """The schema version of the file."""
-        version = schema_version(self.db)
-        self._ensure_unchanged()
-        return version
+        return schema_version(self.db)
 
     # --- runs ----------------------------------------------------------------------------
     def start_run(self, mode: str, provinces: Sequence[str], now: datetime) -> int:
@@ -387,8 +383,6 @@ class Store:
                 stored = dict(row)
                 images = self._images(stored["contentid"]) if stored.get("images_for") else None
                 records.append(export_row(stored, images))
-            # Checked before a batch leaves: nothing read without locks reaches the caller torn.
-            self._ensure_unchanged()
             yield from records
 
     def _images(self, contentid: str) -> list[dict[str, Any]]:
@@ -446,14 +440,7 @@ class Store:
 
     # --- reading ---------------------------------------------------------------------------
     def _read(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
-        rows = self.db.execute(sql, params).fetchall()
-        self._ensure_unchanged()
-        return rows
-
-    def _ensure_unchanged(self) -> None:
-        """Refuse what a lock-free read returned if a writer changed the file meanwhile."""
-        if self._unlocked_stamp is not None and _FileStamp.of(self.path) != self._unlocked_stamp:
-            raise StoreChangedError(self.path)
+        return self.db.execute(sql, params).fetchall()
 
     # --- transactions --------------------------------------------------------------------
     def transaction(self) -> AbstractContextManager[None]:
@@ -494,28 +481,6 @@ def transaction(connection: sqlite3.Connection) -> Iterator[None]:
         raise
 
 
-class StoreChangedError(sqlite3.OperationalError):
-    """A reader that read the file without locks saw a writer change it: read it again."""
-
-    def __init__(self, path: Path) -> None:
-        super().__init__(f"{path} changed while it was read")
-        self.path = path
-
-
-@dataclass(frozen=True, slots=True)
-class _FileStamp:
-    """What changes when anyone writes a file: its identity, size and modification time."""
-
-    inode: int
-    size: int
-    mtime_ns: int
-
-    @classmethod
-    def of(cls, path: Path) -> _FileStamp:
-        status = path.stat()
-        return cls(status.st_ino, status.st_size, status.st_mtime_ns)
-
-
 def _connect_writer(path: Path) -> sqlite3.Connection:
     path.parent.mkdir(parents=True, exist_ok=True)
     db = sqlite3.connect(path, timeout=30, isolation_level=None)
@@ -526,35 +491,19 @@ def _connect_writer(path: Path) -> sqlite3.Connection:
     return db
 
 
-def _connect_reader(path: Path) -> tuple[sqlite3.Connection, _FileStamp | None]:
-    """A read-only connection that leaves the file and its folder exactly as they were.
-
-    SQLite's `mode=ro` still creates the -wal and -shm files of a WAL database when they are
-    missing (and leaves them behind). They are missing only when no connection has the file
-    open, so there is nobody to read the WAL from: then `immutable=1` reads the file alone,
-    without locks, and the stamp taken first lets every read check that no writer that started
-    since has written into the file under it. With a -wal present (a writer is open) the reader
-    uses the -shm like any connection: it sees each commit and never blocks the writer.
-    """
+def _connect_reader(path: Path) -> sqlite3.Connection:
+    """A read-only connection: it never writes a page of the database, makes no folder, migrates
+    nothing. Like any connection to a WAL database it shares the -wal and -shm files (SQLite makes
+    them when they are missing), so it sees every commit and never reads a torn page."""
     if not path.is_file():
         raise FileNotFoundError(errno.ENOENT, "no database", str(path))
-    real = path.resolve()  # SQLite follows links too: its -wal sits beside the real file
-    unlocked = _is_wal(real) and not Path(f"{real}-wal").exists()
-    stamp = _FileStamp.of(real) if unlocked else None
-    uri = f"{real.as_uri()}?mode=ro{'&immutable=1' if unlocked else ''}"
+    uri = f"{path.resolve().as_uri()}?mode=ro"
     db = sqlite3.connect(uri, uri=True, timeout=30, isolation_level=None)
     db.row_factory = sqlite3.Row
     # Both settings belong to this connection only: nothing reaches the file.
     db.execute("PRAGMA busy_timeout = 30000")
     db.execute("PRAGMA query_only = ON")
-    return db, stamp
-
-
-def _is_wal(path: Path) -> bool:
-    # Bytes 18 and 19 of the header are the read and write format versions: 2 means WAL.
-    with path.open("rb") as handle:
-        header = handle.read(20)
-    return header[18:20] == b"\x02\x02"
+    return db
 
 
 def _where(provinces: Iterable[str] | None, include_removed: bool) -> tuple[str, list[Any]]:

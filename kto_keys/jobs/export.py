@@ -10,7 +10,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
 
-from kto_keys.core.errors import SettingsError
+from kto_keys.core.errors import SettingsError, SettingsProblem
 from kto_keys.core.records import EXPORT_FIELDS
 from kto_keys.edges.atomic import atomic_open
 from kto_keys.edges.store import Store
@@ -23,11 +23,9 @@ def export_records(
 ) -> int:
     """Write every stored record to `output` (stdout when None); return how many."""
     if fmt not in FORMATS:
-        raise SettingsError(f"--format: unknown format {fmt!r}; valid: {', '.join(FORMATS)}")
+        raise SettingsError(SettingsProblem.UNKNOWN_FORMAT, value=fmt, valid=FORMATS)
     if not db_path.exists():
-        raise SettingsError(
-            f"no database at {db_path}: run `kto-keys collect` (or `kto-keys demo`) first"
-        )
+        raise SettingsError(SettingsProblem.NO_DATABASE, path=db_path)
     with Store.open_readonly(db_path) as store, _target(output, fmt) as handle:
         records = store.iter_export(include_removed=include_removed)
         return _write_csv(handle, records) if fmt == "csv" else _write_jsonl(handle, records)

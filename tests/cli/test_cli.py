@@ -316,7 +316,7 @@ def test_regions_needs_no_key() -> None:
 
 def test_export_without_a_database_says_so() -> None:
     """Nothing collected yet: one line and exit 2."""
-    code, _, err = invoke("export", env={"KTO_API_KEY": ""})
+    code, _, err = invoke("--lang", "en", "export", env={"KTO_API_KEY": ""})
     assert code == 2 and "no database" in err
 
 
