@@ -8,6 +8,7 @@ redacting filter) is timed beside them, as context: the issue's figure leaves lo
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 import time
@@ -21,9 +22,10 @@ from kto_keys.core.answers import Outcome, Payload
 from kto_keys.core.clock import FakeClock
 from kto_keys.core.codes import OutcomeKind
 from kto_keys.core.keys import parse_keys
-from kto_keys.core.pool import KeyPool, Lease, Policy
+from kto_keys.core.pool import KeyPool, Lease
 from kto_keys.core.calls import CallRecord
 from kto_keys.edges.logbook import event_line, logger, setup_logging
+from kto_keys.edges.settings import load_settings
 from kto_keys.edges.state import StateCache
 from kto_keys.edges.store import Store
 
@@ -43,7 +45,10 @@ def _one_pool(folder: Path, key_count: int) -> dict[str, Any]:
     keys = parse_keys(",".join(fake_key() for _ in range(key_count)), "bench").keys
     clock = FakeClock(START)
     # A quota no loop reaches: the figure is about selection, not about running dry.
-    pool = KeyPool(keys, Policy(daily_limit=10**9), clock.now())
+    policy = dataclasses.replace(
+        load_settings(environ={}, read_env_file=False).policy(), daily_limit=10**9
+    )
+    pool = KeyPool(keys, policy, clock.now())
     cache = StateCache(folder / "cache.json")
     cache.load()
     store = Store(folder / "kto.db")

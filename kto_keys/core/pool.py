@@ -14,19 +14,21 @@ from kto_keys.core.keys import ServiceKey
 
 MIN_PAUSE = timedelta(seconds=1)
 MAX_PAUSE = timedelta(seconds=60)
+# How long after issue the portal may still refuse a new key with code 30: not a setting.
+ACTIVATION_WINDOW = timedelta(hours=2)
 
 
 @dataclass(frozen=True, slots=True)
 class Policy:
-    """The thresholds of the pool, all taken from the settings."""
+    """The thresholds of the pool; their defaults live once, in the settings (edges/settings.py)."""
 
-    daily_limit: int = 1000
-    reserve: int = 0
-    max_consecutive_errors: int = 5
-    rate_limit_cooldown: timedelta = timedelta(hours=1)
-    error_wait: timedelta = timedelta(minutes=10)
-    recovery_after: timedelta = timedelta(minutes=30)
-    activation_window: timedelta = timedelta(hours=2)
+    daily_limit: int
+    reserve: int
+    max_consecutive_errors: int
+    rate_limit_cooldown: timedelta
+    error_wait: timedelta
+    recovery_after: timedelta
+    activation_window: timedelta = ACTIVATION_WINDOW
 
     @property
     def usable_limit(self) -> int:

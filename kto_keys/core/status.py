@@ -9,6 +9,7 @@ from typing import Any
 
 from kto_keys.core.calls import CallStats
 from kto_keys.core.codes import describe
+from kto_keys.core.operations import Operation
 from kto_keys.core.pool import KeyPool, Reason
 
 
@@ -49,7 +50,7 @@ def key_status(
     rows = []
     for key in pool.keys:
         state = pool.state(key)
-        operations = sorted(set(state.usage) | set(state.cooldowns)) or ["areaBasedList2"]
+        operations = sorted(set(state.usage) | set(state.cooldowns)) or [Operation.LIST]
         verdicts = [(operation, pool.availability(key, operation, now)) for operation in operations]
         blocked = [(op, av) for op, av in verdicts if not av.is_usable]
         if state.disabled_by_hand:

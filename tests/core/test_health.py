@@ -5,16 +5,17 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from conftest import base64_key, hex_key
+from conftest import base64_key, hex_key, make_policy
 
 from kto_keys.core.answers import Outcome
 from kto_keys.core.clock import KST, FakeClock
 from kto_keys.core.codes import OutcomeKind, lookup
 from kto_keys.core.health import Attention, HealthLevel, assess, level_for
 from kto_keys.core.keys import ServiceKey
-from kto_keys.core.pool import KeyPool, KeyState, Lease, Policy
+from kto_keys.core.operations import Operation
+from kto_keys.core.pool import KeyPool, KeyState, Lease
 
-OP = "areaBasedList2"
+OP = Operation.LIST
 SUCCESS = Outcome(OutcomeKind.SUCCESS, "0000")
 FAULT = Outcome(OutcomeKind.TRANSIENT, "05", "SERVICETIMEOUT_ERROR", "service timed out")
 
@@ -32,7 +33,7 @@ def make_pool(clock: FakeClock, count: int, **policy: object) -> KeyPool:
         ServiceKey.from_raw(hex_key() if i % 2 else base64_key(), i, "environment")
         for i in range(count)
     ]
-    return KeyPool(keys, Policy(**policy), clock.now())  # type: ignore[arg-type]
+    return KeyPool(keys, make_policy(**policy), clock.now())
 
 
 def answer_with(pool: KeyPool, key: ServiceKey, outcome: Outcome, now: datetime) -> None:
@@ -139,7 +140,10 @@ def test_spent_quota_and_cool_downs_do_not_lower_health(clock):
     today = clock.now().astimezone(KST).date()
     used_up = KeyState(spent.fingerprint, clock.now(), usage_day=today, usage={OP: 2})
     pool = KeyPool(
-        [spent, cooling, paused], Policy(daily_limit=2), clock.now(), {spent.fingerprint: used_up}
+        [spent, cooling, paused],
+        make_policy(daily_limit=2),
+        clock.now(),
+        {spent.fingerprint: used_up},
     )
     assert pool.quota_left(spent, OP) == 0
     answer_with(pool, cooling, coded("22"), clock.now())
@@ -163,7 +167,7 @@ def test_a_night_that_spent_every_quota_looks_healthy_next_morning(clock):
         key.fingerprint: KeyState(key.fingerprint, clock.now(), usage_day=today, usage={OP: 1000})
         for key in keys
     }
-    pool = KeyPool(keys, Policy(), clock.now(), states)
+    pool = KeyPool(keys, make_policy(), clock.now(), states)
     night = assess(pool, clock.now())
     assert night.level is HealthLevel.HEALTHY
     assert len(night.limits) == 2
@@ -196,7 +200,7 @@ def test_deactivated_key_needs_attention_with_its_reason(clock, code, symbol, ag
     key = ServiceKey.from_raw(base64_key(), 0, "environment")
     state = KeyState(key.fingerprint, first_seen=clock.now() - age)
     other = ServiceKey.from_raw(hex_key(), 1, "environment")
-    pool = KeyPool([key, other], Policy(), clock.now(), {key.fingerprint: state})
+    pool = KeyPool([key, other], make_policy(), clock.now(), {key.fingerprint: state})
     answer_with(pool, key, coded(code, symbol), clock.now())
     health = assess(pool, clock.now())
     [note] = health.attention

@@ -5,25 +5,25 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from conftest import base64_key, hex_key
+from conftest import base64_key, hex_key, make_policy
 
 from kto_keys.core.answers import Outcome
 from kto_keys.core.clock import KST, FakeClock
 from kto_keys.core.codes import OutcomeKind, lookup
 from kto_keys.core.keys import ServiceKey
+from kto_keys.core.operations import PROBE_OPERATION, Operation
 from kto_keys.core.pool import (
     EventKind,
     Exhausted,
     KeyPool,
     KeyState,
     Lease,
-    Policy,
     Reason,
     Wait,
 )
 
-OP = "areaBasedList2"
-OTHER = "detailIntro2"
+OP = Operation.LIST
+OTHER = Operation.DETAIL_INTRO
 SUCCESS = Outcome(OutcomeKind.SUCCESS, "0000", http_status=200)
 FAULT = Outcome(OutcomeKind.TRANSIENT, "01", "APPLICATION_ERROR", "gateway fault", 200)
 BARE_403 = Outcome(OutcomeKind.TRANSIENT, None, "", "HTTP 403", 403, uncoded_auth=True)
@@ -48,7 +48,7 @@ def make_keys(count: int) -> list[ServiceKey]:
 
 def make_pool(clock: FakeClock, count: int = 1, **policy: object) -> KeyPool:
     """A pool of fresh keys under the given policy."""
-    return KeyPool(make_keys(count), Policy(**policy), clock.now())  # type: ignore[arg-type]
+    return KeyPool(make_keys(count), make_policy(**policy), clock.now())
 
 
 def lease_of(pool: KeyPool, clock: FakeClock, operation: str = OP) -> Lease:
@@ -73,7 +73,7 @@ def with_usage(clock: FakeClock, usages: list[dict[str, int]], **policy: object)
         key.fingerprint: KeyState(key.fingerprint, clock.now(), usage_day=today, usage=dict(usage))
         for key, usage in zip(keys, usages, strict=True)
     }
-    return KeyPool(keys, Policy(**policy), clock.now(), states)  # type: ignore[arg-type]
+    return KeyPool(keys, make_policy(**policy), clock.now(), states)
 
 
 # --- usage -------------------------------------------------------------------------------------
@@ -391,7 +391,7 @@ def test_30_on_a_key_first_seen_under_2_hours_ago_may_not_be_activated_yet(clock
     """A 30 on a newly seen key says it may not be activated yet; on an old key it does not."""
     key = make_keys(1)[0]
     state = KeyState(key.fingerprint, first_seen=clock.now() - age)
-    pool = KeyPool([key], Policy(), clock.now(), {key.fingerprint: state})
+    pool = KeyPool([key], make_policy(), clock.now(), {key.fingerprint: state})
     pool.record_outcome(lease_of(pool, clock), coded("30"), clock.now())
     reason = pool.state(key).deactivation_reason or ""
     assert ("may not be activated yet" in reason) is hinted
@@ -469,7 +469,7 @@ def test_usage_from_yesterday_loaded_from_the_cache_does_not_count_today(clock):
     key = make_keys(1)[0]
     yesterday = clock.now().astimezone(KST).date() - timedelta(days=1)
     state = KeyState(key.fingerprint, clock.now(), usage_day=yesterday, usage={OP: 1000})
-    pool = KeyPool([key], Policy(), clock.now(), {key.fingerprint: state})
+    pool = KeyPool([key], make_policy(), clock.now(), {key.fingerprint: state})
     assert pool.used(key, OP) == 0
     assert pool.quota_left(key, OP) == 1000
 
@@ -524,7 +524,7 @@ def test_probe_that_gets_through_reactivates_the_key(clock, outcome, still_cooli
     call(pool, clock, coded("30"))
     clock.advance(1800)
     assert pool.recovery_candidates(clock.now()) == [key]
-    probe = pool.begin_probe(key, "ldongCode2", clock.now())
+    probe = pool.begin_probe(key, PROBE_OPERATION, clock.now())
     assert probe.probe
     events = pool.record_outcome(probe, outcome, clock.now())
     state = pool.state(key)
@@ -533,8 +533,8 @@ def test_probe_that_gets_through_reactivates_the_key(clock, outcome, still_cooli
     assert state.deactivation_reason is None
     assert state.consecutive_errors == 0
     assert pool.recovery_candidates(clock.now(), force=True) == []
-    assert pool.used(key, "ldongCode2") == 1
-    cooling = pool.availability(key, "ldongCode2", clock.now()).reason is Reason.COOLING
+    assert pool.used(key, PROBE_OPERATION) == 1
+    cooling = pool.availability(key, PROBE_OPERATION, clock.now()).reason is Reason.COOLING
     assert cooling is still_cooling
     assert lease_of(pool, clock).key == key
 
@@ -808,7 +808,7 @@ def test_outage_is_judged_on_the_keys_usable_for_the_operation(clock, limited):
     spare.usage = dict(limited.get("usage", {}))
     if limited.get("cooldown"):
         spare.cooldowns[OP] = clock.now() + timedelta(hours=1)
-    pool = KeyPool(keys, Policy(), clock.now(), {keys[2].fingerprint: spare})
+    pool = KeyPool(keys, make_policy(), clock.now(), {keys[2].fingerprint: spare})
     for _ in range(2):
         call(pool, clock, FAULT)
     assert pool.outage_since == clock.now()

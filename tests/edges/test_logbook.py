@@ -5,13 +5,13 @@ from __future__ import annotations
 import logging
 
 import pytest
-from conftest import hex_key
+from conftest import hex_key, make_policy
 
 from kto_keys.core.answers import Outcome
 from kto_keys.core.clock import FakeClock
 from kto_keys.core.codes import OutcomeKind
 from kto_keys.core.keys import ServiceKey
-from kto_keys.core.pool import EventKind, KeyPool, Policy, PoolEvent
+from kto_keys.core.pool import EventKind, KeyPool, PoolEvent
 from kto_keys.edges.logbook import event_line
 
 
@@ -23,7 +23,7 @@ def test_every_event_has_a_complete_line_in_both_languages(
     """No template field is left unfilled, and the raw key never appears."""
     raw = hex_key()
     key = ServiceKey.from_raw(raw, 3, "environment")
-    pool = KeyPool([key], Policy(), clock.now())
+    pool = KeyPool([key], make_policy(), clock.now())
     outcome = Outcome(OutcomeKind.KEY_UNUSABLE, "31", "DEADLINE_HAS_EXPIRED_ERROR")
     level, line = event_line(
         PoolEvent(kind, key, "detailIntro2", outcome, clock.now(), "31"), pool, lang
@@ -38,7 +38,7 @@ def test_every_event_has_a_complete_line_in_both_languages(
 def test_deactivation_line_names_the_code_the_errors_and_the_probe_time(clock: FakeClock) -> None:
     """The line a person greps for: key, preview, reason, error count, next probe in KST."""
     key = ServiceKey.from_raw(hex_key(), 3, "environment")
-    pool = KeyPool([key], Policy(), clock.now())
+    pool = KeyPool([key], make_policy(), clock.now())
     outcome = Outcome(OutcomeKind.KEY_UNUSABLE, "31", "DEADLINE_HAS_EXPIRED_ERROR")
     event = PoolEvent(
         EventKind.DEACTIVATED,

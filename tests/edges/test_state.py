@@ -15,19 +15,20 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from conftest import base64_key, encoded, hex_key
+from conftest import base64_key, encoded, hex_key, make_policy
 
 from kto_keys.core.answers import Outcome
 from kto_keys.core.clock import KST, FakeClock
 from kto_keys.core.codes import OutcomeKind, lookup
 from kto_keys.core.keys import ServiceKey, parse_keys
-from kto_keys.core.pool import ErrorRecord, KeyPool, KeyState, Lease, Policy
+from kto_keys.core.operations import Operation
+from kto_keys.core.pool import ErrorRecord, KeyPool, KeyState, Lease
 from kto_keys.edges import state as state_module
 from kto_keys.edges.atomic import atomic_open, atomic_write_text
 from kto_keys.edges.state import SCHEMA_VERSION, StateCache, state_from_dict, state_to_dict
 
-OP = "areaBasedList2"
-OTHER = "detailIntro2"
+OP = Operation.LIST
+OTHER = Operation.DETAIL_INTRO
 SUCCESS = Outcome(OutcomeKind.SUCCESS, "0000")
 FAULT = Outcome(OutcomeKind.TRANSIENT, "04", "HTTP_ERROR", "SERVICE ERROR - HTTP ROUTING ERROR")
 WORKER = Path(__file__).with_name("cache_worker.py")
@@ -55,7 +56,7 @@ def make_keys(*raws: str) -> tuple[ServiceKey, ...]:
 def open_pool(cache: StateCache, keys: tuple[ServiceKey, ...], clock: FakeClock) -> KeyPool:
     """What a run does at start: load the cache, build the pool on it."""
     loaded = cache.load()
-    return KeyPool(keys, Policy(), clock.now(), loaded.states)
+    return KeyPool(keys, make_policy(), clock.now(), loaded.states)
 
 
 def call(pool: KeyPool, clock: FakeClock, outcome: Outcome, operation: str = OP) -> Lease:
@@ -139,7 +140,7 @@ def test_every_field_survives_a_sync_and_a_load(cache_path, clock):
     """What one run saves, the next run loads unchanged, field by field."""
     key = make_keys(base64_key())[0]
     saved = full_state(key.fingerprint, clock.now())
-    pool = KeyPool([key], Policy(), clock.now(), {key.fingerprint: dataclasses.replace(saved)})
+    pool = KeyPool([key], make_policy(), clock.now(), {key.fingerprint: dataclasses.replace(saved)})
     StateCache(cache_path).sync(pool)
     loaded = StateCache(cache_path).load()
     assert loaded.notice is None
