@@ -91,15 +91,24 @@ class Reason(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class Availability:
-    """Whether a key may be used for an operation, and if not, until when."""
+    """Whether a key may take a call for an operation now, and if not, why and until when."""
 
     reason: Reason
     until: datetime | None = None
 
     @property
-    def is_usable(self) -> bool:
-        """True when the key can take the call now."""
+    def is_ready(self) -> bool:
+        """True when the key can take the call this instant."""
         return self.reason is Reason.OK
+
+    @property
+    def is_in_play(self) -> bool:
+        """True when the key takes calls for the operation today without a cool-down, a new day,
+        a recovery or a person: at once, or after a pause, an error wait or a call in flight."""
+        return self.reason in _IN_PLAY
+
+
+_IN_PLAY = frozenset({Reason.OK, Reason.BUSY, Reason.PAUSED, Reason.ERROR_WAIT})
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,6 +164,98 @@ class PoolEvent:
     detail: str = ""
 
 
+class _Slot:
+    """One key with its state and what this run knows of it: calls in flight, operations proven."""
+
+    __slots__ = ("in_flight", "key", "proven", "state")
+
+    def __init__(self, key: ServiceKey, state: KeyState) -> None:
+        self.key = key
+        self.state = state
+        self.in_flight = 0
+        self.proven: set[str] = set()
+
+
+# The members as plain names: reading `Reason.OK` is an enum lookup, too slow for 1,000 keys.
+_OK, _DISABLED, _DEACTIVATED, _COOLING = (
+    Reason.OK,
+    Reason.DISABLED,
+    Reason.DEACTIVATED,
+    Reason.COOLING,
+)
+_QUOTA_SPENT, _PAUSED, _BUSY, _ERROR_WAIT = (
+    Reason.QUOTA_SPENT,
+    Reason.PAUSED,
+    Reason.BUSY,
+    Reason.ERROR_WAIT,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class _Survey:
+    """The one rule applied to some keys: the best ready key, the best key in an error wait,
+    when busy keys free up (None: at a release), and the verdict on the last key surveyed."""
+
+    last: Reason
+    ready: _Slot | None
+    waiting: _Slot | None
+    busy_until: list[datetime | None]
+
+
+def _survey(slots: Sequence[_Slot], operation: str, now: datetime, limit: int) -> _Survey:
+    """The one rule: can each key take a call for `operation` now, and if not, why.
+
+    `availability` asks it about one key, `acquire` about all of them in a single pass, so the
+    rule is written here only. The order matters: a key taken out says so before any limit, a
+    limit of the operation before a pause of seconds, and an error wait comes last because acquire
+    still hands out such a key when no other can take the call. Among ready keys (and then among
+    waiting ones) the one with the most quota left wins; ties go to the lowest index.
+    """
+    ready: _Slot | None = None
+    waiting: _Slot | None = None
+    ready_used = waiting_used = limit
+    busy_until: list[datetime | None] = []
+    verdict = ok = _OK  # a local name: this loop runs before every call, over every key
+    for slot in slots:
+        state = slot.state
+        if state.disabled_by_hand:
+            verdict = _DISABLED
+            continue
+        if state.deactivated_at is not None:
+            verdict = _DEACTIVATED
+            continue
+        if state.cooldowns:
+            cooling = state.cooldowns.get(operation)
+            if cooling is not None and cooling > now:
+                verdict = _COOLING
+                continue
+        used = state.usage.get(operation, 0)
+        if used >= limit:
+            verdict = _QUOTA_SPENT
+            continue
+        pause = state.pause_until
+        if pause is not None and pause > now:
+            verdict = _PAUSED
+            busy_until.append(pause)
+            continue
+        # Until it answers this operation once, a key carries one call at a time: a dead key
+        # costs one call, not one per concurrent caller.
+        if slot.in_flight and operation not in slot.proven:
+            verdict = _BUSY
+            busy_until.append(None)
+            continue
+        wait = state.error_wait_until
+        if wait is not None and wait > now:
+            verdict = _ERROR_WAIT
+            if used < waiting_used:
+                waiting, waiting_used = slot, used
+        else:
+            verdict = ok
+            if used < ready_used:
+                ready, ready_used = slot, used
+    return _Survey(verdict, ready, waiting, busy_until)
+
+
 class KeyPool:
     """Picks keys per operation, records outcomes, and applies every policy."""
 
@@ -168,12 +269,11 @@ class KeyPool:
         self.keys = tuple(keys)
         self.policy = policy
         known = states or {}
-        self._states = {
-            key.fingerprint: known.get(key.fingerprint) or KeyState(key.fingerprint, now)
+        self._slots = tuple(
+            _Slot(key, known.get(key.fingerprint) or KeyState(key.fingerprint, now))
             for key in self.keys
-        }
-        self._in_flight = {key.fingerprint: 0 for key in self.keys}
-        self._proven: set[tuple[str, str]] = set()
+        )
+        self._slot_of = {slot.key.fingerprint: slot for slot in self._slots}
         self._failed_since_success: set[str] = set()
         self._uncoded_auth: set[str] = set()
         self.outage_since: datetime | None = None
@@ -185,17 +285,18 @@ class KeyPool:
     # --- reading -------------------------------------------------------------------------
     def state(self, key: ServiceKey) -> KeyState:
         """The state of one key."""
-        return self._states[key.fingerprint]
+        return self._slot_of[key.fingerprint].state
 
     def states(self) -> dict[str, KeyState]:
         """Every state, by fingerprint (what the cache saves)."""
-        return dict(self._states)
+        return {slot.key.fingerprint: slot.state for slot in self._slots}
 
     def replace_states(self, states: Mapping[str, KeyState]) -> None:
         """Adopt states merged with another process's saves."""
         for fingerprint, state in states.items():
-            if fingerprint in self._states:
-                self._states[fingerprint] = state
+            slot = self._slot_of.get(fingerprint)
+            if slot is not None:
+                slot.state = state
         self._rolled_day = None
 
     def key_by_index(self, index: int) -> ServiceKey:
@@ -223,37 +324,35 @@ class KeyPool:
         )
 
     def availability(self, key: ServiceKey, operation: str, now: datetime) -> Availability:
-        """Whether `key` may take a call for `operation` now, ignoring in-flight limits."""
+        """Whether `key` may take a call for `operation` now, and if not, why and until when."""
         state = self.state(key)
-        if state.disabled_by_hand:
-            return Availability(Reason.DISABLED)
-        if state.deactivated_at is not None:
-            return Availability(
-                Reason.DEACTIVATED, state.deactivated_at + self.policy.recovery_after
-            )
-        cooling = self._cooling_until(key, operation, now)
-        if cooling is not None:
-            return Availability(Reason.COOLING, cooling)
-        if self.quota_left(key, operation) <= 0:
-            return Availability(Reason.QUOTA_SPENT, next_kst_midnight(now))
-        if state.pause_until is not None and state.pause_until > now:
-            return Availability(Reason.PAUSED, state.pause_until)
-        if state.error_wait_until is not None and state.error_wait_until > now:
-            return Availability(Reason.ERROR_WAIT, state.error_wait_until)
-        return Availability(Reason.OK)
+        reason = _survey(
+            (self._slot_of[key.fingerprint],), operation, now, self.policy.usable_limit
+        ).last
+        until: datetime | None = None
+        if reason is Reason.DEACTIVATED and state.deactivated_at is not None:
+            until = state.deactivated_at + self.policy.recovery_after
+        elif reason is Reason.COOLING:
+            until = state.cooldowns[operation]
+        elif reason is Reason.QUOTA_SPENT:
+            until = next_kst_midnight(now)
+        elif reason is Reason.PAUSED:
+            until = state.pause_until
+        elif reason is Reason.ERROR_WAIT:
+            until = state.error_wait_until
+        return Availability(reason, until)
 
     def is_usable(self, key: ServiceKey, operation: str, now: datetime) -> bool:
-        """True when the key could take a call for the operation now (error waits allowed)."""
-        reason = self.availability(key, operation, now).reason
-        return reason in (Reason.OK, Reason.ERROR_WAIT, Reason.PAUSED)
+        """True when the key is in play for the operation today (see Availability.is_in_play)."""
+        return self.availability(key, operation, now).is_in_play
 
     def is_proven(self, key: ServiceKey, operation: str) -> bool:
         """True once the key answered this operation successfully in this run."""
-        return (key.fingerprint, operation) in self._proven
+        return operation in self._slot_of[key.fingerprint].proven
 
     def in_flight(self, key: ServiceKey) -> int:
         """Calls under way with this key."""
-        return self._in_flight[key.fingerprint]
+        return self._slot_of[key.fingerprint].in_flight
 
     def recovery_candidates(self, now: datetime, force: bool = False) -> list[ServiceKey]:
         """Deactivated keys whose recovery time has come (all of them with `force`)."""
@@ -281,52 +380,22 @@ class KeyPool:
 
     # --- choosing ------------------------------------------------------------------------
     def acquire(self, operation: str, now: datetime) -> Lease | Wait | Exhausted:
-        """Hand out the best key for the operation and count the call against it."""
+        """Hand out the best key for the operation (see `_survey`) and count the call against it."""
         self.roll_day(now)
-        limit = self.policy.usable_limit
-        ready: ServiceKey | None = None
-        waiting: ServiceKey | None = None
-        ready_used = waiting_used = limit
-        busy_until: list[datetime | None] = []
-        # One tight pass over the keys: this runs before every call, with up to thousands of keys.
-        for key in self.keys:
-            state = self._states[key.fingerprint]
-            if state.disabled_by_hand or state.deactivated_at is not None:
-                continue
-            if state.cooldowns:
-                cooling = state.cooldowns.get(operation)
-                if cooling is not None and cooling > now:
-                    continue
-            used = state.usage.get(operation, 0)
-            if used >= limit:
-                continue
-            if state.pause_until is not None and state.pause_until > now:
-                busy_until.append(state.pause_until)
-                continue
-            if (
-                self._in_flight[key.fingerprint]
-                and (key.fingerprint, operation) not in self._proven
-            ):
-                busy_until.append(None)
-                continue
-            if state.error_wait_until is not None and state.error_wait_until > now:
-                if used < waiting_used:
-                    waiting, waiting_used = key, used
-            elif used < ready_used:
-                ready, ready_used = key, used
-        chosen = ready or waiting
+        survey = _survey(self._slots, operation, now, self.policy.usable_limit)
+        chosen = survey.ready or survey.waiting
         if chosen is not None:
             self._count_call(chosen, operation)
-            return Lease(chosen, operation)
-        if busy_until:
-            known = [moment for moment in busy_until if moment is not None]
-            return Wait(None if len(known) < len(busy_until) else min(known))
+            return Lease(chosen.key, operation)
+        if survey.busy_until:
+            known = [moment for moment in survey.busy_until if moment is not None]
+            return Wait(None if len(known) < len(survey.busy_until) else min(known))
         return self.next_usable(operation, now)
 
     def begin_probe(self, key: ServiceKey, operation: str, now: datetime) -> Lease:
         """Hand out a deactivated key for one recovery probe."""
         self.roll_day(now)
-        self._count_call(key, operation)
+        self._count_call(self._slot_of[key.fingerprint], operation)
         return Lease(key, operation, probe=True)
 
     def lease_key(self, key: ServiceKey, operation: str, now: datetime) -> Lease:
@@ -334,7 +403,7 @@ class KeyPool:
         if self.state(key).deactivated_at is not None and not self.state(key).disabled_by_hand:
             return self.begin_probe(key, operation, now)
         self.roll_day(now)
-        self._count_call(key, operation)
+        self._count_call(self._slot_of[key.fingerprint], operation)
         return Lease(key, operation)
 
     # --- recording -----------------------------------------------------------------------
@@ -343,7 +412,8 @@ class KeyPool:
     ) -> list[PoolEvent]:
         """Apply the policy for one answer and say what changed."""
         key, operation = lease.key, lease.operation
-        self._in_flight[key.fingerprint] = max(0, self._in_flight[key.fingerprint] - 1)
+        slot = self._slot_of[key.fingerprint]
+        slot.in_flight = max(0, slot.in_flight - 1)
         self.revision += 1
         state = self.state(key)
         if latency_s is not None:
@@ -391,7 +461,8 @@ class KeyPool:
         if today == self._rolled_day:
             return
         self._rolled_day = today
-        for state in self._states.values():
+        for slot in self._slots:
+            state = slot.state
             if state.usage_day != today:
                 if state.usage_day is not None and state.usage:
                     state.cooldowns.clear()
@@ -408,11 +479,11 @@ class KeyPool:
         return sum(1 for key in self.keys if self.is_usable(key, operation, now))
 
     # --- internals -----------------------------------------------------------------------
-    def _count_call(self, key: ServiceKey, operation: str) -> None:
-        state = self.state(key)
+    def _count_call(self, slot: _Slot, operation: str) -> None:
+        state = slot.state
         state.usage[operation] = state.usage.get(operation, 0) + 1
         state.total_calls += 1
-        self._in_flight[key.fingerprint] += 1
+        slot.in_flight += 1
         self.revision += 1
 
     def _cooling_until(self, key: ServiceKey, operation: str, now: datetime) -> datetime | None:
@@ -432,7 +503,7 @@ class KeyPool:
         state.last_success = now
         state.error_wait_until = None
         state.cooldowns.pop(operation, None)
-        self._proven.add((key.fingerprint, operation))
+        self._slot_of[key.fingerprint].proven.add(operation)
         self._failed_since_success.clear()
         self._uncoded_auth.clear()
         if self.outage_since is not None:
@@ -446,7 +517,7 @@ class KeyPool:
         self, key: ServiceKey, operation: str, outcome: Outcome, now: datetime
     ) -> list[PoolEvent]:
         state = self.state(key)
-        self._proven.discard((key.fingerprint, operation))
+        self._slot_of[key.fingerprint].proven.discard(operation)
         if outcome.uncoded_auth:
             self._uncoded_auth.add(key.fingerprint)
         self._failed_since_success.add(key.fingerprint)
@@ -463,8 +534,8 @@ class KeyPool:
         state.error_wait_until = now + self.policy.error_wait
         if self._is_outage(operation, now):
             self.outage_since = now
-            for other in self._states.values():
-                other.error_wait_until = None
+            for other in self._slots:
+                other.state.error_wait_until = None
             self._durable_change()
             events.append(PoolEvent(EventKind.OUTAGE, key, operation, outcome))
         return events
@@ -481,7 +552,7 @@ class KeyPool:
         until = now + self.policy.rate_limit_cooldown
         state.cooldowns[operation] = until
         state.last_error = _error_record(outcome, now)
-        self._proven.discard((key.fingerprint, operation))
+        self._slot_of[key.fingerprint].proven.discard(operation)
         self._durable_change()
         return PoolEvent(EventKind.DAILY_LIMIT, key, operation, outcome, until)
 
@@ -493,7 +564,7 @@ class KeyPool:
         state.deactivation_reason = reason
         state.deactivation_code = outcome.code
         state.error_wait_until = None
-        self._proven = {pair for pair in self._proven if pair[0] != key.fingerprint}
+        self._slot_of[key.fingerprint].proven.clear()
         self._durable_change()
         return PoolEvent(
             EventKind.DEACTIVATED,

@@ -52,7 +52,7 @@ def key_status(
         state = pool.state(key)
         operations = sorted(set(state.usage) | set(state.cooldowns)) or [Operation.LIST]
         verdicts = [(operation, pool.availability(key, operation, now)) for operation in operations]
-        blocked = [(op, av) for op, av in verdicts if not av.is_usable]
+        blocked = [(op, av) for op, av in verdicts if not av.is_ready]
         if state.disabled_by_hand:
             label, until = "disabled", None
         elif state.deactivated_at is not None:

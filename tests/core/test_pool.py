@@ -326,7 +326,7 @@ def test_per_second_limit_pauses_the_key_briefly_without_an_error(clock, outcome
     assert availability.until == clock.now() + timedelta(seconds=pause_s)
     assert lease_of(pool, clock).key == second
     clock.advance(pause_s)
-    assert pool.availability(first, OP, clock.now()).is_usable
+    assert pool.availability(first, OP, clock.now()).is_ready
 
 
 def test_per_second_pause_is_short_even_with_a_long_retry_after(clock):
@@ -578,6 +578,133 @@ def test_probe_of_a_key_deactivated_for_errors_reactivates_it(clock):
     assert not state.is_deactivated
     assert state.consecutive_errors == 0
     assert state.total_errors == 5
+
+
+# --- the one rule: availability and acquire agree ------------------------------------------------
+def put(pool: KeyPool, key: ServiceKey, now: datetime, situation: str) -> None:
+    """Bring one key into a named situation, through the pool's own doors where there is one."""
+    state = pool.state(key)
+    if situation.startswith("used-"):
+        state.usage[OP] = int(situation.removeprefix("used-"))
+    elif situation == "disabled-by-hand":
+        pool.deactivate_by_hand(key, "testing", now)
+    elif situation == "deactivated":
+        pool.record_outcome(Lease(key, OP), coded("31"), now)
+    elif situation == "cooling-after-22":
+        pool.record_outcome(Lease(key, OP), coded("22"), now)
+    elif situation == "quota-spent":
+        state.usage[OP] = pool.policy.usable_limit
+    elif situation == "paused":
+        pool.record_outcome(Lease(key, OP), coded("23", retry_after=5), now)
+    elif situation == "error-wait":
+        pool.record_outcome(Lease(key, OP), FAULT, now)
+    elif situation == "unproven-in-flight":
+        pool.lease_key(key, OP, now)
+    elif situation == "proven-in-flight":
+        pool.record_outcome(pool.lease_key(key, OP, now), SUCCESS, now)
+        pool.lease_key(key, OP, now)
+    else:
+        assert situation == "ok", situation
+
+
+def choice_from_verdicts(pool: KeyPool, now: datetime) -> ServiceKey | type[Wait] | type[Exhausted]:
+    """What acquire must do, worked out from availability alone: ready keys first, then keys in
+    an error wait, the most quota left winning (ties: lowest index); else wait, else give up."""
+    verdicts = {key: pool.availability(key, OP, now).reason for key in pool.keys}
+    for wanted in (Reason.OK, Reason.ERROR_WAIT):
+        group = [key for key, reason in verdicts.items() if reason is wanted]
+        if group:
+            return min(group, key=lambda key: (pool.used(key, OP), key.index))
+    if any(reason in (Reason.PAUSED, Reason.BUSY) for reason in verdicts.values()):
+        return Wait
+    return Exhausted
+
+
+@pytest.mark.parametrize(
+    "first, second, reason, expected",
+    [
+        pytest.param("ok", "disabled-by-hand", Reason.OK, 0, id="ok"),
+        pytest.param(
+            "disabled-by-hand",
+            "disabled-by-hand",
+            Reason.DISABLED,
+            Exhausted,
+            id="disabled-by-hand",
+        ),
+        pytest.param(
+            "deactivated", "disabled-by-hand", Reason.DEACTIVATED, Exhausted, id="deactivated"
+        ),
+        pytest.param(
+            "cooling-after-22", "disabled-by-hand", Reason.COOLING, Exhausted, id="cooling-after-22"
+        ),
+        pytest.param(
+            "quota-spent", "disabled-by-hand", Reason.QUOTA_SPENT, Exhausted, id="quota-spent"
+        ),
+        pytest.param(
+            "used-7", "disabled-by-hand", Reason.QUOTA_SPENT, Exhausted, id="reserve-reached"
+        ),
+        pytest.param("paused", "disabled-by-hand", Reason.PAUSED, Wait, id="paused-per-second"),
+        pytest.param("error-wait", "disabled-by-hand", Reason.ERROR_WAIT, 0, id="error-wait-alone"),
+        pytest.param(
+            "unproven-in-flight", "disabled-by-hand", Reason.BUSY, Wait, id="unproven-in-flight"
+        ),
+        pytest.param("proven-in-flight", "disabled-by-hand", Reason.OK, 0, id="proven-in-flight"),
+        pytest.param("used-2", "used-1", Reason.OK, 1, id="second-key-better"),
+        pytest.param("used-2", "used-3", Reason.OK, 0, id="second-key-worse"),
+        pytest.param("used-2", "used-2", Reason.OK, 0, id="tie-lowest-index"),
+        pytest.param("error-wait", "used-3", Reason.ERROR_WAIT, 1, id="error-wait-yields-to-ready"),
+        pytest.param("paused", "used-3", Reason.PAUSED, 1, id="paused-yields-to-ready"),
+        pytest.param("unproven-in-flight", "used-3", Reason.BUSY, 1, id="busy-yields-to-ready"),
+        pytest.param("cooling-after-22", "used-3", Reason.COOLING, 1, id="cooling-yields-to-ready"),
+        pytest.param(
+            "quota-spent", "error-wait", Reason.QUOTA_SPENT, 1, id="spent-yields-to-error-wait"
+        ),
+        pytest.param(
+            "deactivated", "paused", Reason.DEACTIVATED, Wait, id="deactivated-beside-paused"
+        ),
+    ],
+)
+def test_acquire_and_availability_agree_on_every_situation(clock, first, second, reason, expected):
+    """Each situation of a key gives one verdict, and acquire picks exactly what the verdicts say."""
+    pool = make_pool(clock, count=2, daily_limit=10, reserve=3)
+    now = clock.now()
+    subject, other = pool.keys
+    put(pool, subject, now, first)
+    put(pool, other, now, second)
+    assert pool.availability(subject, OP, now).reason is reason
+    predicted = choice_from_verdicts(pool, now)
+    soonest = pool.next_usable(OP, now)
+    chosen = pool.acquire(OP, now)
+    if isinstance(expected, int):
+        assert isinstance(chosen, Lease)
+        assert chosen.key == pool.keys[expected] == predicted
+    else:
+        assert isinstance(chosen, expected)
+        assert predicted is expected
+    if isinstance(chosen, Exhausted):
+        assert chosen == soonest
+
+
+@pytest.mark.parametrize(
+    "situation, until",
+    [
+        pytest.param("ok", None, id="ok"),
+        pytest.param("disabled-by-hand", None, id="disabled-by-hand-no-return"),
+        pytest.param("deactivated", timedelta(minutes=30), id="deactivated-until-probe"),
+        pytest.param("cooling-after-22", timedelta(hours=1), id="cooling-one-hour"),
+        pytest.param("quota-spent", timedelta(hours=14), id="quota-until-midnight-kst"),
+        pytest.param("paused", timedelta(seconds=5), id="paused-retry-after"),
+        pytest.param("error-wait", timedelta(minutes=10), id="error-wait-ten-minutes"),
+        pytest.param("unproven-in-flight", None, id="busy-until-a-release"),
+    ],
+)
+def test_availability_says_until_when(clock, situation, until):
+    """Each verdict carries the moment it ends: the policies' 30 min, 1 h, 10 min, midnight KST."""
+    pool = make_pool(clock)
+    key = pool.keys[0]
+    put(pool, key, clock.now(), situation)
+    expected = None if until is None else clock.now() + until
+    assert pool.availability(key, OP, clock.now()).until == expected
 
 
 # --- selection ---------------------------------------------------------------------------------
