@@ -6,9 +6,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
-from kto_keys.core.clock import next_kst_midnight
 from kto_keys.core.keys import ServiceKey
-from kto_keys.core.pool import KeyPool, KeyState
+from kto_keys.core.pool import KeyPool, KeyState, Reason
 
 
 class HealthLevel(StrEnum):
@@ -118,7 +117,6 @@ def is_working(state: KeyState, now: datetime) -> bool:
 
 def assess(pool: KeyPool, now: datetime, cache_lost: bool = False) -> Health:
     """Score the pool and list the keys that need attention or are limited today."""
-    pool.roll_day(now)
     total = len(pool.keys)
     working = sum(1 for key in pool.keys if is_working(pool.state(key), now))
     score = 100.0 * working / total if total else 0.0
@@ -157,13 +155,11 @@ def _attention_of(state: KeyState, reason: str) -> Attention:
 def _limits(pool: KeyPool, now: datetime) -> tuple[KeyNote, ...]:
     notes = []
     for key in pool.keys:
-        state = pool.state(key)
-        if state.is_deactivated:
-            continue
-        for operation in sorted(set(state.usage) | set(state.cooldowns)):
-            cooling = state.cooldowns.get(operation)
-            if cooling is not None and cooling > now:
-                notes.append(KeyNote(key, None, f"cooling:{operation}", cooling))
-            elif pool.quota_left(key, operation) <= 0:
-                notes.append(KeyNote(key, None, f"spent:{operation}", next_kst_midnight(now)))
+        operations = set(pool.usage_today(key, now)) | set(pool.state(key).cooldowns)
+        for operation in sorted(operations):
+            availability = pool.availability(key, operation, now)
+            if availability.reason is Reason.COOLING:
+                notes.append(KeyNote(key, None, f"cooling:{operation}", availability.until))
+            elif availability.reason is Reason.QUOTA_SPENT:
+                notes.append(KeyNote(key, None, f"spent:{operation}", availability.until))
     return tuple(notes)

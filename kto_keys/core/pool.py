@@ -279,8 +279,10 @@ class KeyPool:
         self.outage_since: datetime | None = None
         self.revision = 0
         self.durable_revision = 0
-        self._rolled_day: date | None = None
-        self.roll_day(now)
+        # The Korea day usage counts for. It only moves forward: a clock stepped back across
+        # midnight must not reset the day's usage a second time.
+        self._day = kst_day(now)
+        self._start_day(self._slots)
 
     # --- reading -------------------------------------------------------------------------
     def state(self, key: ServiceKey) -> KeyState:
@@ -297,7 +299,7 @@ class KeyPool:
             slot = self._slot_of.get(fingerprint)
             if slot is not None:
                 slot.state = state
-        self._rolled_day = None
+        self._start_day(self._slots)
 
     def key_by_index(self, index: int) -> ServiceKey:
         """The key shown as `#index`."""
@@ -306,16 +308,21 @@ class KeyPool:
         return self.keys[index]
 
     def used(self, key: ServiceKey, operation: str) -> int:
-        """Calls made today with this key for this operation."""
+        """Calls made with this key for this operation on the latest day the pool was given."""
         return self.state(key).usage.get(operation, 0)
 
     def quota_left(self, key: ServiceKey, operation: str) -> int:
-        """Calls this key may still make today for this operation."""
+        """Calls this key may still make for this operation on the latest day the pool was given."""
         return max(0, self.policy.usable_limit - self.used(key, operation))
+
+    def usage_today(self, key: ServiceKey, now: datetime) -> dict[str, int]:
+        """Calls made with this key today, per operation."""
+        self._roll_day(now)
+        return dict(self.state(key).usage)
 
     def pool_quota_left(self, operation: str, now: datetime) -> int:
         """Calls the whole pool may still make today for this operation, usable keys only."""
-        self.roll_day(now)
+        self._roll_day(now)
         return sum(
             self.quota_left(key, operation)
             for key in self.keys
@@ -325,10 +332,12 @@ class KeyPool:
 
     def availability(self, key: ServiceKey, operation: str, now: datetime) -> Availability:
         """Whether `key` may take a call for `operation` now, and if not, why and until when."""
-        state = self.state(key)
-        reason = _survey(
-            (self._slot_of[key.fingerprint],), operation, now, self.policy.usable_limit
-        ).last
+        self._roll_day(now)
+        return self._availability(self._slot_of[key.fingerprint], operation, now)
+
+    def _availability(self, slot: _Slot, operation: str, now: datetime) -> Availability:
+        state = slot.state
+        reason = _survey((slot,), operation, now, self.policy.usable_limit).last
         until: datetime | None = None
         if reason is Reason.DEACTIVATED and state.deactivated_at is not None:
             until = state.deactivated_at + self.policy.recovery_after
@@ -356,6 +365,7 @@ class KeyPool:
 
     def recovery_candidates(self, now: datetime, force: bool = False) -> list[ServiceKey]:
         """Deactivated keys whose recovery time has come (all of them with `force`)."""
+        self._roll_day(now)
         due = []
         for key in self.keys:
             state = self.state(key)
@@ -367,13 +377,14 @@ class KeyPool:
 
     def next_usable(self, operation: str, now: datetime) -> Exhausted:
         """Which key is usable soonest for the operation, and when."""
+        self._roll_day(now)
         best: tuple[datetime, ServiceKey, Reason] | None = None
-        for key in self.keys:
-            availability = self.availability(key, operation, now)
+        for slot in self._slots:
+            availability = self._availability(slot, operation, now)
             if availability.until is None:
                 continue
             if best is None or availability.until < best[0]:
-                best = (availability.until, key, availability.reason)
+                best = (availability.until, slot.key, availability.reason)
         if best is None:
             return Exhausted(operation, None, None, None)
         return Exhausted(operation, best[1], best[0], best[2])
@@ -381,7 +392,7 @@ class KeyPool:
     # --- choosing ------------------------------------------------------------------------
     def acquire(self, operation: str, now: datetime) -> Lease | Wait | Exhausted:
         """Hand out the best key for the operation (see `_survey`) and count the call against it."""
-        self.roll_day(now)
+        self._roll_day(now)
         survey = _survey(self._slots, operation, now, self.policy.usable_limit)
         chosen = survey.ready or survey.waiting
         if chosen is not None:
@@ -394,7 +405,7 @@ class KeyPool:
 
     def begin_probe(self, key: ServiceKey, operation: str, now: datetime) -> Lease:
         """Hand out a deactivated key for one recovery probe."""
-        self.roll_day(now)
+        self._roll_day(now)
         self._count_call(self._slot_of[key.fingerprint], operation)
         return Lease(key, operation, probe=True)
 
@@ -402,7 +413,7 @@ class KeyPool:
         """Hand out one given key for a test call; a deactivated key's call is a probe."""
         if self.state(key).deactivated_at is not None and not self.state(key).disabled_by_hand:
             return self.begin_probe(key, operation, now)
-        self.roll_day(now)
+        self._roll_day(now)
         self._count_call(self._slot_of[key.fingerprint], operation)
         return Lease(key, operation)
 
@@ -411,6 +422,7 @@ class KeyPool:
         self, lease: Lease, outcome: Outcome, now: datetime, latency_s: float | None = None
     ) -> list[PoolEvent]:
         """Apply the policy for one answer and say what changed."""
+        self._roll_day(now)
         key, operation = lease.key, lease.operation
         slot = self._slot_of[key.fingerprint]
         slot.in_flight = max(0, slot.in_flight - 1)
@@ -444,6 +456,7 @@ class KeyPool:
 
     def deactivate_by_hand(self, key: ServiceKey, reason: str, now: datetime) -> None:
         """Take a key out of the pool until it is enabled again."""
+        self._roll_day(now)
         state = self.state(key)
         state.disabled_by_hand = True
         state.deactivation_reason = reason
@@ -455,30 +468,36 @@ class KeyPool:
         self._reactivate(self.state(key))
         self._durable_change()
 
-    def roll_day(self, now: datetime) -> None:
-        """Reset usage at midnight Korea time; spent-quota cool-downs end with the day."""
-        today = kst_day(now)
-        if today == self._rolled_day:
-            return
-        self._rolled_day = today
-        for slot in self._slots:
-            state = slot.state
-            if state.usage_day != today:
-                if state.usage_day is not None and state.usage:
-                    state.cooldowns.clear()
-                state.usage_day = today
-                state.usage = {}
-
     def uncoded_auth_everywhere(self) -> bool:
         """True when every key in the pool was refused with a bare 401/403 this run."""
         candidates = {key.fingerprint for key in self.keys if not self.state(key).is_deactivated}
         return len(candidates) >= 2 and candidates <= self._uncoded_auth
 
     def usable_count(self, operation: str, now: datetime) -> int:
-        """How many keys could take a call for the operation now, error waits included."""
-        return sum(1 for key in self.keys if self.is_usable(key, operation, now))
+        """How many keys are in play for the operation today (see Availability.is_in_play)."""
+        self._roll_day(now)
+        return sum(1 for slot in self._slots if self._availability(slot, operation, now).is_in_play)
 
     # --- internals -----------------------------------------------------------------------
+    def _roll_day(self, now: datetime) -> None:
+        """Every entry that takes `now` calls this first, so no reading sees yesterday's usage."""
+        today = kst_day(now)
+        if today > self._day:
+            self._day = today
+            self._start_day(self._slots)
+
+    def _start_day(self, slots: Sequence[_Slot]) -> None:
+        """Usage from before the pool's day is gone; a spent quota's cool-downs end with it."""
+        day = self._day
+        for slot in slots:
+            state = slot.state
+            # A later day (another process whose clock is ahead) keeps its usage.
+            if state.usage_day is None or state.usage_day < day:
+                if state.usage_day is not None and state.usage:
+                    state.cooldowns.clear()
+                state.usage_day = day
+                state.usage = {}
+
     def _count_call(self, slot: _Slot, operation: str) -> None:
         state = slot.state
         state.usage[operation] = state.usage.get(operation, 0) + 1

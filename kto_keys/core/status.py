@@ -46,11 +46,11 @@ def key_status(
     pool: KeyPool, now: datetime, lang: str, stats: Mapping[str, CallStats] | None = None
 ) -> list[KeyStatusRow]:
     """Describe every key of the pool."""
-    pool.roll_day(now)
     rows = []
     for key in pool.keys:
+        usage = pool.usage_today(key, now)
         state = pool.state(key)
-        operations = sorted(set(state.usage) | set(state.cooldowns)) or [Operation.LIST]
+        operations = sorted(set(usage) | set(state.cooldowns)) or [Operation.LIST]
         verdicts = [(operation, pool.availability(key, operation, now)) for operation in operations]
         blocked = [(op, av) for op, av in verdicts if not av.is_ready]
         if state.disabled_by_hand:
@@ -74,7 +74,7 @@ def key_status(
                 fingerprint=key.fingerprint,
                 source=key.source,
                 state=label,
-                usage=dict(state.usage),
+                usage=usage,
                 limit=pool.policy.usable_limit,
                 consecutive_errors=state.consecutive_errors,
                 total_errors=state.total_errors,

@@ -474,6 +474,55 @@ def test_usage_from_yesterday_loaded_from_the_cache_does_not_count_today(clock):
     assert pool.quota_left(key, OP) == 1000
 
 
+def test_a_clock_stepping_back_over_midnight_does_not_forget_the_days_usage(clock):
+    """The day only moves forward: 7 calls after midnight survive the clock going back and forth."""
+    clock.set(datetime(2026, 11, 24, 14, 59, 50, tzinfo=UTC))  # 23:59:50 KST
+    pool = make_pool(clock)
+    key = pool.keys[0]
+    call(pool, clock, SUCCESS)
+    clock.set(datetime(2026, 11, 24, 15, 0, 5, tzinfo=UTC))  # 00:00:05 KST, the 25th
+    for _ in range(7):
+        call(pool, clock, SUCCESS)
+    assert pool.used(key, OP) == 7
+    clock.set(datetime(2026, 11, 24, 14, 59, 55, tzinfo=UTC))  # back to 23:59:55 KST
+    assert pool.usage_today(key, clock.now()) == {OP: 7}
+    assert pool.availability(key, OP, clock.now()).is_ready
+    call(pool, clock, SUCCESS)
+    clock.set(datetime(2026, 11, 24, 15, 0, 10, tzinfo=UTC))  # forward again
+    call(pool, clock, SUCCESS)
+    assert pool.used(key, OP) == 9
+    assert pool.state(key).usage_day == datetime(2026, 11, 25).date()
+    assert pool.state(key).total_calls == 10
+
+
+def test_every_reading_after_midnight_sees_the_new_day_without_a_call(clock):
+    """Status, health and the plan read the pool without acquiring: they see the reset too."""
+    clock.set(datetime(2026, 11, 24, 14, 59, 59, tzinfo=UTC))  # 23:59:59 KST
+    pool = make_pool(clock, daily_limit=2)
+    key = pool.keys[0]
+    call(pool, clock, SUCCESS)
+    call(pool, clock, SUCCESS)
+    assert not pool.is_usable(key, OP, clock.now())
+    clock.advance(1)
+    assert pool.availability(key, OP, clock.now()).reason is Reason.OK
+    assert pool.pool_quota_left(OP, clock.now()) == 2
+    assert pool.usage_today(key, clock.now()) == {}
+    assert pool.used(key, OP) == 0
+
+
+def test_usage_of_a_later_day_from_another_process_is_kept(clock):
+    """A state saved by a process whose clock is already past midnight keeps its usage."""
+    key = make_keys(1)[0]
+    tomorrow = clock.now().astimezone(KST).date() + timedelta(days=1)
+    state = KeyState(key.fingerprint, clock.now(), usage_day=tomorrow, usage={OP: 5})
+    pool = KeyPool([key], make_policy(), clock.now(), {key.fingerprint: state})
+    assert pool.used(key, OP) == 5
+    clock.advance(86400)
+    assert pool.usage_today(key, clock.now()) == {OP: 5}
+    clock.advance(86400)
+    assert pool.usage_today(key, clock.now()) == {}
+
+
 def test_daily_limit_cool_down_ends_with_the_korea_day(clock):
     """A 22 near midnight does not outlive the day's reset; one call tests the key after it."""
     clock.set(datetime(2026, 11, 24, 14, 30, tzinfo=UTC))  # 23:30 KST
