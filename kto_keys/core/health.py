@@ -110,15 +110,14 @@ def level_for(working: int, total: int) -> HealthLevel:
 
 
 def is_working(state: KeyState, now: datetime) -> bool:
-    """Not deactivated and not in an error wait; spent quota still counts as working."""
-    in_wait = state.error_wait_until is not None and state.error_wait_until > now
-    return not state.is_deactivated and not in_wait
+    """KeyState.is_working, for callers that hold a state rather than the pool (cli/progress.py)."""
+    return state.is_working(now)
 
 
 def assess(pool: KeyPool, now: datetime, cache_lost: bool = False) -> Health:
     """Score the pool and list the keys that need attention or are limited today."""
     total = len(pool.keys)
-    working = sum(1 for key in pool.keys if is_working(pool.state(key), now))
+    working = len(pool.working_keys(now))
     score = 100.0 * working / total if total else 0.0
     level = HealthLevel.UNKNOWN if cache_lost else level_for(working, total)
     attention = tuple(note for key in pool.keys if (note := attention_for(pool, key, now)))

@@ -75,6 +75,15 @@ class KeyState:
         """True when the key is out of the pool, by a policy or by hand."""
         return self.deactivated_at is not None or self.disabled_by_hand
 
+    def is_working(self, now: datetime) -> bool:
+        """The one definition of a working key: in the pool and not waiting after an error.
+
+        A spent quota, a cool-down after code 22 or a pause of seconds still counts as working:
+        the key is fine, only today's calls for an operation are limited.
+        """
+        wait = self.error_wait_until
+        return not self.is_deactivated and (wait is None or wait <= now)
+
 
 class Reason(StrEnum):
     """Why a key can or cannot take a call for an operation now."""
@@ -320,14 +329,25 @@ class KeyPool:
         self._roll_day(now)
         return dict(self.state(key).usage)
 
-    def pool_quota_left(self, operation: str, now: datetime) -> int:
-        """Calls the whole pool may still make today for this operation, usable keys only."""
+    def is_working(self, key: ServiceKey, now: datetime) -> bool:
+        """True when the key works (see KeyState.is_working): health, status and the plan ask this."""
         self._roll_day(now)
+        return self.state(key).is_working(now)
+
+    def working_keys(self, now: datetime) -> list[ServiceKey]:
+        """The keys that work now, in index order."""
+        self._roll_day(now)
+        return [slot.key for slot in self._slots if slot.state.is_working(now)]
+
+    def pool_quota_left(self, operation: str, now: datetime) -> int:
+        """Calls the working keys may still make today for this operation.
+
+        A key cooling after code 22 for the operation adds nothing: the gateway said it is spent.
+        """
         return sum(
             self.quota_left(key, operation)
-            for key in self.keys
-            if not self.state(key).is_deactivated
-            and self._cooling_until(key, operation, now) is None
+            for key in self.working_keys(now)
+            if self.availability(key, operation, now).reason is not Reason.COOLING
         )
 
     def availability(self, key: ServiceKey, operation: str, now: datetime) -> Availability:
@@ -504,10 +524,6 @@ class KeyPool:
         state.total_calls += 1
         slot.in_flight += 1
         self.revision += 1
-
-    def _cooling_until(self, key: ServiceKey, operation: str, now: datetime) -> datetime | None:
-        until = self.state(key).cooldowns.get(operation)
-        return until if until is not None and until > now else None
 
     def _durable_change(self) -> None:
         self.revision += 1

@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Protocol
 
 from kto_keys.core.errors import BudgetExhaustedError, NoUsableKeyError, SettingsError
-from kto_keys.core.plan import DetailPlan, make_plan
+from kto_keys.core.plan import DetailPlan, plan_details
 from kto_keys.edges.client import TourClient
 from kto_keys.edges.store import DETAIL_OPERATIONS, DetailTodo, Store
 
@@ -84,12 +84,8 @@ class Enricher:
         """Count what each operation needs and what the pool can give today."""
         codes = list(provinces) if provinces is not None else None
         todo = {kind: self.store.detail_todo(kind, codes) for kind in kinds}
-        pool, now = self.client.pool, self.now()
         needed = {DETAIL_OPERATIONS[kind]: len(items) for kind, items in todo.items()}
-        left = {op: pool.pool_quota_left(op, now) for op in needed}
-        working = sum(1 for key in pool.keys if not pool.state(key).is_deactivated)
-        capacity = dict.fromkeys(needed, working * pool.policy.usable_limit)
-        plan = make_plan(needed, left, capacity, self.budget)
+        plan = plan_details(self.client.pool, needed, self.now(), self.budget)
         self.result.plan = plan
         return plan, todo
 

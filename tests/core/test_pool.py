@@ -297,6 +297,49 @@ def test_pool_quota_left_counts_only_keys_that_can_be_used(clock):
     assert pool.pool_quota_left(OTHER, clock.now()) == 10 + 10 + 10
 
 
+def test_pool_quota_left_leaves_out_a_key_waiting_after_an_error(clock):
+    """The pool's quota counts working keys only, the one definition health and status use."""
+    pool = with_usage(clock, [{}, {OP: 4}], daily_limit=10)
+    assert call(pool, clock, FAULT).key == pool.keys[0]
+    assert pool.pool_quota_left(OP, clock.now()) == 6
+    clock.advance(600)
+    assert pool.pool_quota_left(OP, clock.now()) == 9 + 6
+
+
+# --- working -----------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "situation, working",
+    [
+        pytest.param("ok", True, id="ok"),
+        pytest.param("quota-spent", True, id="quota-spent-still-works"),
+        pytest.param("cooling-after-22", True, id="cooling-after-22-still-works"),
+        pytest.param("paused", True, id="paused-still-works"),
+        pytest.param("unproven-in-flight", True, id="in-flight-still-works"),
+        pytest.param("error-wait", False, id="error-wait"),
+        pytest.param("deactivated", False, id="deactivated"),
+        pytest.param("disabled-by-hand", False, id="disabled-by-hand"),
+    ],
+)
+def test_a_key_works_unless_it_is_out_or_waiting_after_an_error(clock, situation, working):
+    """Working: in the pool and not in an error wait; limits of today's quota do not count."""
+    pool = make_pool(clock, count=2)
+    key, other = pool.keys
+    put(pool, key, clock.now(), situation)
+    assert pool.is_working(key, clock.now()) is working
+    assert pool.working_keys(clock.now()) == ([key, other] if working else [other])
+
+
+def test_a_key_works_again_when_its_error_wait_ends(clock):
+    """The error wait lowers the count of working keys for its 10 minutes only."""
+    pool = make_pool(clock)
+    key = pool.keys[0]
+    call(pool, clock, FAULT)
+    clock.advance(599)
+    assert not pool.is_working(key, clock.now())
+    clock.advance(1)
+    assert pool.is_working(key, clock.now())
+
+
 # --- per-second limit (23, bare 429) -----------------------------------------------------------
 @pytest.mark.parametrize(
     "outcome, pause_s",
