@@ -19,6 +19,7 @@ from kto_keys.cli.progress import ProgressDisplay
 from kto_keys.cli.render import (
     health_lines,
     make_console,
+    note_detail,
     print_json,
     region_table_view,
     status_table,
@@ -30,6 +31,7 @@ from kto_keys.core.codes import describe
 from kto_keys.core.errors import KtoKeysError, SettingsError
 from kto_keys.core.keys import ServiceKey, redact
 from kto_keys.core.lang import pick
+from kto_keys.core.pool import Reason
 from kto_keys.core.regions import region_table, select
 from kto_keys.core.version import __version__
 from kto_keys.edges.atomic import atomic_write_text
@@ -192,7 +194,7 @@ def health(as_json: Json = False) -> None:
                         "key": f"#{n.key.index}",
                         "preview": n.key.preview,
                         "reason": str(n.attention),
-                        "detail": n.text,
+                        "detail": note_detail(n),
                         "recovery_at": n.until.isoformat() if n.until else None,
                     }
                     for n in report.attention
@@ -201,7 +203,7 @@ def health(as_json: Json = False) -> None:
                     {
                         "key": f"#{n.key.index}",
                         "preview": n.key.preview,
-                        "limit": n.text,
+                        "limit": f"{'spent' if n.reason is Reason.QUOTA_SPENT else 'cooling'}:{n.operation}",
                         "until": n.until.isoformat() if n.until else None,
                     }
                     for n in report.limits

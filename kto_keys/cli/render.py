@@ -11,8 +11,9 @@ from rich.console import Console
 from rich.table import Table
 
 from kto_keys.core.clock import format_time
-from kto_keys.core.health import Health
+from kto_keys.core.health import Attention, Health, KeyNote
 from kto_keys.core.lang import pick
+from kto_keys.core.pool import Reason
 from kto_keys.core.regions import RegionRow
 from kto_keys.core.status import KeyStatusRow
 
@@ -102,19 +103,37 @@ def health_lines(health: Health, lang: str) -> list[str]:
             if note.until
             else ""
         )
-        lines.append(f"  ⚠️ #{note.key.index} {note.key.preview}: {what} ({note.text}){until}")
-    for note in health.limits:
-        kind, _, operation = note.text.partition(":")
+        lines.append(
+            f"  ⚠️ #{note.key.index} {note.key.preview}: {what} ({note_detail(note)}){until}"
+        )
+    for limit in health.limits:
+        operation = limit.operation
         text = (
             pick(lang, f"{operation} 한도 소진, 초기화", f"quota for {operation} spent until")
-            if kind == "spent"
+            if limit.reason is Reason.QUOTA_SPENT
             else pick(
                 lang, f"{operation} 한도 초과로 대기, 재시도", f"{operation} cooling down until"
             )
         )
-        lines.append(f"  ⏳ #{note.key.index} {note.key.preview}: {text} {format_time(note.until)}")
+        lines.append(
+            f"  ⏳ #{limit.key.index} {limit.key.preview}: {text} {format_time(limit.until)}"
+        )
     lines.append(suggestion(health, lang))
     return lines
+
+
+def note_detail(note: KeyNote) -> str:
+    """The facts behind a health note, the same in every language: the words given by hand, or
+    the last error's code and symbol (with the count when errors in a row took the key out)."""
+    if note.reason:
+        return note.reason
+    error = note.error
+    if error is None:
+        return ""
+    what = f"{error.code or ''} {error.symbol}".strip() or error.message
+    if note.attention is Attention.TOO_MANY_ERRORS:
+        return f"{note.consecutive_errors}× {what}"
+    return what
 
 
 def attention_text(attention: str, lang: str) -> str:

@@ -7,7 +7,7 @@ from datetime import datetime
 from enum import StrEnum
 
 from kto_keys.core.keys import ServiceKey
-from kto_keys.core.pool import KeyPool, KeyState, Reason
+from kto_keys.core.pool import DeactivationCause, ErrorRecord, KeyPool, KeyState, Reason
 
 
 class HealthLevel(StrEnum):
@@ -60,22 +60,39 @@ class Attention(StrEnum):
     ERROR_WAIT = "error_wait"
 
 
-_ATTENTION_BY_CODE = {
-    "31": Attention.EXPIRED,
-    "20": Attention.NOT_APPROVED,
-    "21": Attention.TEMPORARILY_DISABLED,
-    "32": Attention.IP_RESTRICTED,
+_ATTENTION_BY_CAUSE = {
+    DeactivationCause.EXPIRED: Attention.EXPIRED,
+    DeactivationCause.NOT_APPROVED: Attention.NOT_APPROVED,
+    DeactivationCause.NOT_ACTIVATED_YET: Attention.NOT_ACTIVATED_YET,
+    DeactivationCause.NOT_REGISTERED: Attention.NOT_REGISTERED,
+    DeactivationCause.TEMPORARILY_DISABLED: Attention.TEMPORARILY_DISABLED,
+    DeactivationCause.IP_RESTRICTED: Attention.IP_RESTRICTED,
+    DeactivationCause.TOO_MANY_ERRORS: Attention.TOO_MANY_ERRORS,
 }
 
 
 @dataclass(frozen=True, slots=True)
 class KeyNote:
-    """One line about one key: what is wrong or limited, and until when."""
+    """A key that does not work now: why, until when, and the facts behind it (no sentences)."""
 
     key: ServiceKey
-    attention: Attention | None
-    text: str
+    attention: Attention
+    # When the recovery probe is due, or the error wait ends (None: until a person enables it).
     until: datetime | None = None
+    error: ErrorRecord | None = None
+    consecutive_errors: int = 0
+    # The words given with `disable --reason`.
+    reason: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class KeyLimit:
+    """A working key that cannot make one operation's calls until `until`."""
+
+    key: ServiceKey
+    operation: str
+    reason: Reason  # Reason.QUOTA_SPENT or Reason.COOLING
+    until: datetime | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,7 +104,7 @@ class Health:
     working: int
     total: int
     attention: tuple[KeyNote, ...]
-    limits: tuple[KeyNote, ...]
+    limits: tuple[KeyLimit, ...]
 
     @property
     def exit_code(self) -> int:
@@ -125,40 +142,26 @@ def assess(pool: KeyPool, now: datetime, cache_lost: bool = False) -> Health:
 
 
 def attention_for(pool: KeyPool, key: ServiceKey, now: datetime) -> KeyNote | None:
-    """What a person should know about a key that does not work now."""
+    """What a person should know about a key that does not work now (None: it works)."""
+    if pool.is_working(key, now):
+        return None
     state = pool.state(key)
     if state.disabled_by_hand:
-        return KeyNote(key, Attention.DISABLED_BY_HAND, state.deactivation_reason or "by hand")
+        return KeyNote(key, Attention.DISABLED_BY_HAND, reason=state.deactivation_reason)
+    error, errors = state.last_error, state.consecutive_errors
     if state.deactivated_at is not None:
+        cause = state.deactivation_cause or DeactivationCause.TOO_MANY_ERRORS
         recovery = state.deactivated_at + pool.policy.recovery_after
-        reason = state.deactivation_reason or ""
-        return KeyNote(key, _attention_of(state, reason), reason, recovery)
-    if state.error_wait_until is not None and state.error_wait_until > now:
-        error = state.last_error
-        text = f"{error.code or ''} {error.message}".strip() if error else ""
-        return KeyNote(key, Attention.ERROR_WAIT, text, state.error_wait_until)
-    return None
+        return KeyNote(key, _ATTENTION_BY_CAUSE[cause], recovery, error, errors)
+    return KeyNote(key, Attention.ERROR_WAIT, state.error_wait_until, error, errors)
 
 
-def _attention_of(state: KeyState, reason: str) -> Attention:
-    code = state.deactivation_code
-    if code == "30":
-        if "activated" in reason:
-            return Attention.NOT_ACTIVATED_YET
-        return Attention.NOT_REGISTERED
-    if code in _ATTENTION_BY_CODE:
-        return _ATTENTION_BY_CODE[code]
-    return Attention.TOO_MANY_ERRORS
-
-
-def _limits(pool: KeyPool, now: datetime) -> tuple[KeyNote, ...]:
-    notes = []
+def _limits(pool: KeyPool, now: datetime) -> tuple[KeyLimit, ...]:
+    limits = []
     for key in pool.keys:
         operations = set(pool.usage_today(key, now)) | set(pool.state(key).cooldowns)
         for operation in sorted(operations):
             availability = pool.availability(key, operation, now)
-            if availability.reason is Reason.COOLING:
-                notes.append(KeyNote(key, None, f"cooling:{operation}", availability.until))
-            elif availability.reason is Reason.QUOTA_SPENT:
-                notes.append(KeyNote(key, None, f"spent:{operation}", availability.until))
-    return tuple(notes)
+            if availability.reason in (Reason.COOLING, Reason.QUOTA_SPENT):
+                limits.append(KeyLimit(key, operation, availability.reason, availability.until))
+    return tuple(limits)

@@ -36,6 +36,32 @@ class Policy:
         return max(0, self.daily_limit - self.reserve)
 
 
+class DeactivationCause(StrEnum):
+    """Why the pool took a key out; what a person should do about it follows from this."""
+
+    EXPIRED = "expired"
+    NOT_APPROVED = "not_approved"
+    NOT_ACTIVATED_YET = "not_activated_yet"
+    NOT_REGISTERED = "not_registered"
+    TEMPORARILY_DISABLED = "temporarily_disabled"
+    IP_RESTRICTED = "ip_restricted"
+    TOO_MANY_ERRORS = "too_many_errors"
+
+
+_CAUSE_BY_CODE = {
+    "20": DeactivationCause.NOT_APPROVED,
+    "21": DeactivationCause.TEMPORARILY_DISABLED,
+    "30": DeactivationCause.NOT_REGISTERED,
+    "31": DeactivationCause.EXPIRED,
+    "32": DeactivationCause.IP_RESTRICTED,
+}
+
+
+def cause_of_code(code: str | None) -> DeactivationCause:
+    """The cause a gateway code stands for; any other code, or none, means errors in a row."""
+    return _CAUSE_BY_CODE.get(code or "", DeactivationCause.TOO_MANY_ERRORS)
+
+
 @dataclass(frozen=True, slots=True)
 class ErrorRecord:
     """The last error a key met."""
@@ -66,8 +92,11 @@ class KeyState:
     pause_until: datetime | None = None
     cooldowns: dict[str, datetime] = field(default_factory=dict)
     deactivated_at: datetime | None = None
-    deactivation_reason: str | None = None
+    # Why, and on which gateway code, the pool took the key out (None: in the pool, or out by hand).
+    deactivation_cause: DeactivationCause | None = None
     deactivation_code: str | None = None
+    # The words a person gave with `disable --reason`; the pool writes no words of its own.
+    deactivation_reason: str | None = None
     disabled_by_hand: bool = False
 
     @property
@@ -170,7 +199,7 @@ class PoolEvent:
     operation: str
     outcome: Outcome | None = None
     until: datetime | None = None
-    detail: str = ""
+    cause: DeactivationCause | None = None
 
 
 class _Slot:
@@ -467,15 +496,12 @@ class KeyPool:
             return [self._cool_down(key, operation, outcome, now)]
         if kind is OutcomeKind.KEY_UNUSABLE:
             self._note_error(state, outcome, now)
-            return [
-                self._deactivate(
-                    key, operation, outcome, now, self._reason_for(state, outcome, now)
-                )
-            ]
+            cause = self._cause_of(state, outcome, now)
+            return [self._deactivate(key, operation, outcome, now, cause)]
         return self._record_transient(key, operation, outcome, now)
 
     def deactivate_by_hand(self, key: ServiceKey, reason: str, now: datetime) -> None:
-        """Take a key out of the pool until it is enabled again."""
+        """Take a key out of the pool until it is enabled again; `reason` is the person's words."""
         self._roll_day(now)
         state = self.state(key)
         state.disabled_by_hand = True
@@ -559,12 +585,12 @@ class KeyPool:
         if self.outage_since is not None:
             state.total_errors += 1
             state.last_error = _error_record(outcome, now)
-            return [PoolEvent(EventKind.FAILURE, key, operation, outcome, detail="outage")]
+            return [PoolEvent(EventKind.FAILURE, key, operation, outcome)]
         self._note_error(state, outcome, now)
         events = [PoolEvent(EventKind.FAILURE, key, operation, outcome)]
         if state.consecutive_errors >= self.policy.max_consecutive_errors:
-            reason = f"{state.consecutive_errors} consecutive errors"
-            events.append(self._deactivate(key, operation, outcome, now, reason))
+            cause = DeactivationCause.TOO_MANY_ERRORS
+            events.append(self._deactivate(key, operation, outcome, now, cause))
             return events
         state.error_wait_until = now + self.policy.error_wait
         if self._is_outage(operation, now):
@@ -592,30 +618,30 @@ class KeyPool:
         return PoolEvent(EventKind.DAILY_LIMIT, key, operation, outcome, until)
 
     def _deactivate(
-        self, key: ServiceKey, operation: str, outcome: Outcome, now: datetime, reason: str
+        self,
+        key: ServiceKey,
+        operation: str,
+        outcome: Outcome,
+        now: datetime,
+        cause: DeactivationCause,
     ) -> PoolEvent:
         state = self.state(key)
         state.deactivated_at = now
-        state.deactivation_reason = reason
+        state.deactivation_cause = cause
         state.deactivation_code = outcome.code
         state.error_wait_until = None
         self._slot_of[key.fingerprint].proven.clear()
         self._durable_change()
-        return PoolEvent(
-            EventKind.DEACTIVATED,
-            key,
-            operation,
-            outcome,
-            now + self.policy.recovery_after,
-            reason,
-        )
+        until = now + self.policy.recovery_after
+        return PoolEvent(EventKind.DEACTIVATED, key, operation, outcome, until, cause)
 
-    def _reason_for(self, state: KeyState, outcome: Outcome, now: datetime) -> str:
-        reason = f"{outcome.code} {outcome.symbol}".strip() or "key refused"
+    def _cause_of(self, state: KeyState, outcome: Outcome, now: datetime) -> DeactivationCause:
+        """A refusal's cause; a 30 on a key that never worked and is new may be one not active yet."""
+        cause = cause_of_code(outcome.code)
         recent = now - state.first_seen < self.policy.activation_window
-        if outcome.code == "30" and state.last_success is None and recent:
-            reason += " (may not be activated yet)"
-        return reason
+        if cause is DeactivationCause.NOT_REGISTERED and state.last_success is None and recent:
+            return DeactivationCause.NOT_ACTIVATED_YET
+        return cause
 
     def _record_probe(
         self, key: ServiceKey, operation: str, outcome: Outcome, now: datetime
@@ -634,19 +660,12 @@ class KeyPool:
             )
             state.deactivated_at = now
             if outcome.kind is OutcomeKind.KEY_UNUSABLE:
-                state.deactivation_reason = self._reason_for(state, outcome, now)
+                state.deactivation_cause = self._cause_of(state, outcome, now)
                 state.deactivation_code = outcome.code
             self._durable_change()
-            return [
-                PoolEvent(
-                    EventKind.PROBE_FAILED,
-                    key,
-                    operation,
-                    outcome,
-                    now + self.policy.recovery_after,
-                    state.deactivation_reason or "",
-                )
-            ]
+            until = now + self.policy.recovery_after
+            cause = state.deactivation_cause
+            return [PoolEvent(EventKind.PROBE_FAILED, key, operation, outcome, until, cause)]
         self._reactivate(state)
         self._durable_change()
         events = [PoolEvent(EventKind.RECOVERED, key, operation, outcome)]
@@ -659,6 +678,7 @@ class KeyPool:
     def _reactivate(self, state: KeyState) -> None:
         state.deactivated_at = None
         state.deactivation_reason = None
+        state.deactivation_cause = None
         state.deactivation_code = None
         state.disabled_by_hand = False
         state.consecutive_errors = 0

@@ -12,7 +12,7 @@ from kto_keys.core.clock import KST
 from kto_keys.core.codes import describe
 from kto_keys.core.keys import Redactor, ServiceKey
 from kto_keys.core.lang import pick
-from kto_keys.core.pool import EventKind, KeyPool, PoolEvent
+from kto_keys.core.pool import DeactivationCause, EventKind, KeyPool, PoolEvent
 
 LOGGER_NAME = "kto_keys"
 
@@ -150,9 +150,20 @@ def event_line(event: PoolEvent, pool: KeyPool, lang: str) -> tuple[int, str]:
         what=what,
         consecutive=state.consecutive_errors,
         total=state.total_errors,
-        detail=event.detail,
+        detail=_cause_text(event, state.consecutive_errors, lang),
     )
     return level, line
+
+
+def _cause_text(event: PoolEvent, consecutive: int, lang: str) -> str:
+    """What took a key out, from the event's typed cause (the pool writes no sentences)."""
+    if event.cause is DeactivationCause.TOO_MANY_ERRORS:
+        return pick(lang, f"연속 오류 {consecutive}회", f"{consecutive} consecutive errors")
+    outcome = event.outcome
+    text = f"{outcome.code or ''} {outcome.symbol}".strip() if outcome else ""
+    if event.cause is DeactivationCause.NOT_ACTIVATED_YET:
+        text += pick(lang, " (아직 활성화 전일 수 있음)", " (may not be activated yet)")
+    return text
 
 
 def skip_line(key: ServiceKey, reason: str, lang: str) -> str:

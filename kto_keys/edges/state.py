@@ -16,7 +16,7 @@ from filelock import FileLock, Timeout
 
 from kto_keys.core.clock import parse_time
 from kto_keys.core.errors import CacheLockedError
-from kto_keys.core.pool import ErrorRecord, KeyPool, KeyState
+from kto_keys.core.pool import DeactivationCause, ErrorRecord, KeyPool, KeyState, cause_of_code
 from kto_keys.edges.atomic import atomic_write_text
 
 SCHEMA_VERSION = 1
@@ -206,6 +206,9 @@ def state_to_dict(state: KeyState) -> StateDict:
         "pause_until": _iso(state.pause_until),
         "cooldowns": {operation: _iso(until) for operation, until in state.cooldowns.items()},
         "deactivated_at": _iso(state.deactivated_at),
+        "deactivation_cause": None
+        if state.deactivation_cause is None
+        else str(state.deactivation_cause),
         "deactivation_reason": state.deactivation_reason,
         "deactivation_code": state.deactivation_code,
         "disabled_by_hand": state.disabled_by_hand,
@@ -243,10 +246,44 @@ def state_from_dict(data: Mapping[str, Any]) -> KeyState:
         pause_until=parse_time(data.get("pause_until")),
         cooldowns={str(op): _time(until) for op, until in (data.get("cooldowns") or {}).items()},
         deactivated_at=parse_time(data.get("deactivated_at")),
-        deactivation_reason=data.get("deactivation_reason"),
+        deactivation_cause=_cause(data),
         deactivation_code=data.get("deactivation_code"),
+        deactivation_reason=_hand_reason(data),
         disabled_by_hand=bool(data.get("disabled_by_hand", False)),
     )
+
+
+_CAUSES = {str(cause): cause for cause in DeactivationCause}
+
+
+def _cause(data: Mapping[str, Any]) -> DeactivationCause | None:
+    """The typed cause; files written before it existed (or by a newer version that knows more
+    causes) get it from the stored gateway code."""
+    if "deactivation_cause" in data and data["deactivation_cause"] is None:
+        return None
+    known = _CAUSES.get(str(data.get("deactivation_cause")))
+    if known is not None:
+        return known
+    if data.get("deactivated_at") is None:
+        return None
+    code = data.get("deactivation_code")
+    if code is None and data.get("disabled_by_hand"):
+        return None  # out by hand only: no cause of the pool's
+    cause = cause_of_code(code)
+    # The old files said so in words: "30 SERVICE_KEY_IS_NOT_REGISTERED_ERROR (may not be activated yet)".
+    if cause is DeactivationCause.NOT_REGISTERED and "activated" in str(
+        data.get("deactivation_reason") or ""
+    ):
+        return DeactivationCause.NOT_ACTIVATED_YET
+    return cause
+
+
+def _hand_reason(data: Mapping[str, Any]) -> str | None:
+    """The words given with `disable --reason`; an old file's sentence of the pool is dropped."""
+    reason = data.get("deactivation_reason")
+    if "deactivation_cause" not in data and not data.get("disabled_by_hand"):
+        return None
+    return None if reason is None else str(reason)
 
 
 def _iso(when: datetime | None) -> str | None:

@@ -305,7 +305,7 @@ def _log_skipped(pool: KeyPool, now: datetime, lang: str) -> None:
     for key in pool.keys:
         state = pool.state(key)
         if state.is_deactivated:
-            reason = state.deactivation_reason or "deactivated"
+            reason = state.deactivation_reason or str(state.deactivation_cause or "deactivated")
             logger().warning(
                 skip_line(
                     key, pick(lang, f"비활성화됨 ({reason})", f"deactivated ({reason})"), lang

@@ -13,7 +13,7 @@ from kto_keys.core.codes import OutcomeKind, lookup
 from kto_keys.core.health import Attention, HealthLevel, assess, level_for
 from kto_keys.core.keys import ServiceKey
 from kto_keys.core.operations import Operation
-from kto_keys.core.pool import KeyPool, KeyState, Lease
+from kto_keys.core.pool import DeactivationCause, KeyPool, KeyState, Lease, Reason
 
 OP = Operation.LIST
 SUCCESS = Outcome(OutcomeKind.SUCCESS, "0000")
@@ -128,7 +128,7 @@ def test_key_in_error_wait_does_not_work_until_the_wait_ends(clock):
     [note] = health.attention
     assert note.attention is Attention.ERROR_WAIT
     assert note.until == clock.now() + timedelta(minutes=10)
-    assert "05" in note.text
+    assert note.error is not None and note.error.code == "05"
     clock.advance(600)
     health = assess(pool, clock.now())
     assert (health.working, health.level, health.attention) == (2, HealthLevel.HEALTHY, ())
@@ -151,10 +151,10 @@ def test_spent_quota_and_cool_downs_do_not_lower_health(clock):
     health = assess(pool, clock.now())
     assert (health.score, health.level, health.exit_code) == (100.0, HealthLevel.HEALTHY, 0)
     assert health.attention == ()
-    limits = {(note.key, note.text): note.until for note in health.limits}
+    limits = {(limit.key, limit.operation, limit.reason): limit.until for limit in health.limits}
     assert limits == {
-        (spent, f"spent:{OP}"): datetime(2026, 11, 25, 0, 0, tzinfo=KST),
-        (cooling, f"cooling:{OP}"): clock.now() + timedelta(hours=1),
+        (spent, OP, Reason.QUOTA_SPENT): datetime(2026, 11, 25, 0, 0, tzinfo=KST),
+        (cooling, OP, Reason.COOLING): clock.now() + timedelta(hours=1),
     }
 
 
@@ -206,7 +206,7 @@ def test_deactivated_key_needs_attention_with_its_reason(clock, code, symbol, ag
     [note] = health.attention
     assert note.key == key
     assert note.attention is attention
-    assert code in note.text
+    assert note.error is not None and note.error.code == code
     assert note.until == clock.now() + timedelta(minutes=30)
     assert key.reveal()[:11] not in repr(note)
 
@@ -218,7 +218,8 @@ def test_key_out_for_too_many_errors_needs_attention(clock):
         answer_with(pool, pool.keys[0], FAULT, clock.now())
     [note] = assess(pool, clock.now()).attention
     assert note.attention is Attention.TOO_MANY_ERRORS
-    assert "5" in note.text
+    assert note.consecutive_errors == 5
+    assert note.error is not None and note.error.code == "05"
 
 
 def test_key_disabled_by_hand_needs_attention_with_its_reason(clock):
@@ -228,7 +229,8 @@ def test_key_disabled_by_hand_needs_attention_with_its_reason(clock):
     health = assess(pool, clock.now())
     [note] = health.attention
     assert (note.key, note.attention) == (pool.keys[1], Attention.DISABLED_BY_HAND)
-    assert note.text == "kept for the other team"
+    assert note.reason == "kept for the other team"
+    assert note.until is None
     assert (health.working, health.level) == (1, HealthLevel.WARNING)
 
 
@@ -239,3 +241,30 @@ def test_working_keys_need_no_attention(clock):
         answer_with(pool, key, SUCCESS, clock.now())
     health = assess(pool, clock.now())
     assert (health.attention, health.limits, health.level) == ((), (), HealthLevel.HEALTHY)
+
+
+@pytest.mark.parametrize(
+    "cause", [pytest.param(cause, id=str(cause)) for cause in DeactivationCause]
+)
+def test_every_cause_of_deactivation_has_its_attention(clock, cause):
+    """Health maps the pool's typed cause straight to the reason a person sees, for every cause."""
+    pool = make_pool(clock, 2)
+    key = pool.keys[0]
+    pool.state(key).deactivated_at = clock.now()
+    pool.state(key).deactivation_cause = cause
+    [note] = assess(pool, clock.now()).attention
+    assert (note.key, str(note.attention)) == (key, str(cause))
+
+
+def test_a_key_out_by_hand_after_a_deactivation_is_listed_as_out_by_hand(clock):
+    """`disable N` on a key the pool already took out shows the person's words, not the code."""
+    pool = make_pool(clock, 2)
+    key = pool.keys[0]
+    answer_with(pool, key, coded("31"), clock.now())
+    pool.deactivate_by_hand(key, "retired", clock.now())
+    [note] = assess(pool, clock.now()).attention
+    assert (note.attention, note.reason, note.until) == (
+        Attention.DISABLED_BY_HAND,
+        "retired",
+        None,
+    )

@@ -13,6 +13,7 @@ from kto_keys.core.codes import OutcomeKind, lookup
 from kto_keys.core.keys import ServiceKey
 from kto_keys.core.operations import PROBE_OPERATION, Operation
 from kto_keys.core.pool import (
+    DeactivationCause,
     EventKind,
     Exhausted,
     KeyPool,
@@ -171,8 +172,10 @@ def test_consecutive_error_at_threshold_deactivates_key(clock, threshold):
     state = pool.state(key)
     assert state.is_deactivated
     assert state.deactivated_at == clock.now()
-    assert str(threshold) in (state.deactivation_reason or "")
+    assert state.deactivation_cause is DeactivationCause.TOO_MANY_ERRORS
+    assert state.consecutive_errors == threshold
     assert [event.kind for event in events] == [EventKind.FAILURE, EventKind.DEACTIVATED]
+    assert events[-1].cause is DeactivationCause.TOO_MANY_ERRORS
     assert isinstance(pool.acquire(OP, clock.now()), Exhausted)
 
 
@@ -392,17 +395,24 @@ def test_paused_only_key_makes_the_caller_wait_until_the_pause_ends(clock):
 
 # --- permanent key errors ----------------------------------------------------------------------
 @pytest.mark.parametrize(
-    "code, symbol",
+    "code, symbol, cause",
     [
-        pytest.param("20", "SERVICE_ACCESS_DENIED_ERROR", id="20-access-denied"),
-        pytest.param("21", "", id="21-temporarily-disabled"),
-        pytest.param("30", "", id="30-not-registered"),
-        pytest.param("31", "", id="31-expired"),
-        pytest.param("32", "", id="32-ip-not-allowed"),
+        pytest.param(
+            "20",
+            "SERVICE_ACCESS_DENIED_ERROR",
+            DeactivationCause.NOT_APPROVED,
+            id="20-access-denied",
+        ),
+        pytest.param(
+            "21", "", DeactivationCause.TEMPORARILY_DISABLED, id="21-temporarily-disabled"
+        ),
+        pytest.param("30", "", DeactivationCause.NOT_REGISTERED, id="30-not-registered"),
+        pytest.param("31", "", DeactivationCause.EXPIRED, id="31-expired"),
+        pytest.param("32", "", DeactivationCause.IP_RESTRICTED, id="32-ip-not-allowed"),
     ],
 )
-def test_permanent_key_error_deactivates_at_once_with_the_reason(clock, code, symbol):
-    """One answer of 20 (denied), 21, 30, 31 or 32 takes the key out, naming the code."""
+def test_permanent_key_error_deactivates_at_once_with_the_cause(clock, code, symbol, cause):
+    """One answer of 20 (denied), 21, 30, 31 or 32 takes the key out with its cause and code."""
     pool = make_pool(clock, count=2)
     first, second = pool.keys
     clock.advance(3 * 3600)  # an old key: no activation hint
@@ -411,10 +421,12 @@ def test_permanent_key_error_deactivates_at_once_with_the_reason(clock, code, sy
     state = pool.state(first)
     assert state.is_deactivated
     assert state.deactivation_code == code
-    assert outcome.symbol in (state.deactivation_reason or "")
-    assert code in (state.deactivation_reason or "")
-    assert "activated" not in (state.deactivation_reason or "")
+    assert state.deactivation_cause is cause
+    assert state.last_error is not None
+    assert (state.last_error.code, state.last_error.symbol) == (code, outcome.symbol)
+    assert state.deactivation_reason is None
     assert events[-1].kind is EventKind.DEACTIVATED
+    assert events[-1].cause is cause
     assert events[-1].until == clock.now() + pool.policy.recovery_after
     assert pool.availability(first, OP, clock.now()).reason is Reason.DEACTIVATED
     assert pool.availability(first, OTHER, clock.now()).reason is Reason.DEACTIVATED
@@ -436,9 +448,10 @@ def test_30_on_a_key_first_seen_under_2_hours_ago_may_not_be_activated_yet(clock
     state = KeyState(key.fingerprint, first_seen=clock.now() - age)
     pool = KeyPool([key], make_policy(), clock.now(), {key.fingerprint: state})
     pool.record_outcome(lease_of(pool, clock), coded("30"), clock.now())
-    reason = pool.state(key).deactivation_reason or ""
-    assert ("may not be activated yet" in reason) is hinted
-    assert reason.startswith("30")
+    state = pool.state(key)
+    assert (state.deactivation_cause is DeactivationCause.NOT_ACTIVATED_YET) is hinted
+    assert (state.deactivation_cause is DeactivationCause.NOT_REGISTERED) is not hinted
+    assert state.deactivation_code == "30"
 
 
 def test_new_key_first_seen_is_when_the_pool_first_met_it(clock):
@@ -447,7 +460,7 @@ def test_new_key_first_seen_is_when_the_pool_first_met_it(clock):
     assert pool.state(pool.keys[0]).first_seen == clock.now()
     clock.advance(2 * 3600 + 1)
     pool.record_outcome(lease_of(pool, clock), coded("30"), clock.now())
-    assert "activated" not in (pool.state(pool.keys[0]).deactivation_reason or "")
+    assert pool.state(pool.keys[0]).deactivation_cause is DeactivationCause.NOT_REGISTERED
 
 
 @pytest.mark.parametrize(
@@ -622,7 +635,7 @@ def test_probe_that_gets_through_reactivates_the_key(clock, outcome, still_cooli
     state = pool.state(key)
     assert events[0].kind is EventKind.RECOVERED
     assert not state.is_deactivated
-    assert state.deactivation_reason is None
+    assert (state.deactivation_reason, state.deactivation_cause) == (None, None)
     assert state.consecutive_errors == 0
     assert pool.recovery_candidates(clock.now(), force=True) == []
     assert pool.used(key, PROBE_OPERATION) == 1
@@ -632,15 +645,15 @@ def test_probe_that_gets_through_reactivates_the_key(clock, outcome, still_cooli
 
 
 @pytest.mark.parametrize(
-    "outcome",
+    "outcome, cause",
     [
-        pytest.param(coded("30"), id="still-not-registered"),
-        pytest.param(coded("31"), id="expired"),
-        pytest.param(FAULT, id="transient"),
+        pytest.param(coded("30"), DeactivationCause.NOT_ACTIVATED_YET, id="still-not-registered"),
+        pytest.param(coded("31"), DeactivationCause.EXPIRED, id="expired"),
+        pytest.param(FAULT, DeactivationCause.NOT_ACTIVATED_YET, id="transient-keeps-the-cause"),
     ],
 )
-def test_failed_probe_keeps_the_key_out_with_a_fresh_timestamp(clock, outcome):
-    """A probe that fails restarts the recovery wait from the probe's time."""
+def test_failed_probe_keeps_the_key_out_with_a_fresh_timestamp(clock, outcome, cause):
+    """A failed probe restarts the recovery wait; a refusal renews the cause, a fault keeps it."""
     pool = make_pool(clock, recovery_after=timedelta(minutes=30))
     key = pool.keys[0]
     call(pool, clock, coded("30"))
@@ -649,6 +662,7 @@ def test_failed_probe_keeps_the_key_out_with_a_fresh_timestamp(clock, outcome):
     events = pool.record_outcome(pool.begin_probe(key, OP, probed_at), outcome, probed_at)
     state = pool.state(key)
     assert events[0].kind is EventKind.PROBE_FAILED
+    assert events[0].cause is state.deactivation_cause is cause
     assert state.is_deactivated
     assert state.deactivated_at == probed_at
     assert pool.recovery_candidates(clock.now()) == []
@@ -928,6 +942,7 @@ def test_enable_by_hand_brings_back_a_key_the_policy_took_out(clock):
     state = pool.state(key)
     assert not state.is_deactivated
     assert (state.deactivation_code, state.consecutive_errors) == (None, 0)
+    assert state.deactivation_cause is None
     assert lease_of(pool, clock).key == key
 
 

@@ -11,7 +11,7 @@ from kto_keys.core.answers import Outcome
 from kto_keys.core.clock import FakeClock
 from kto_keys.core.codes import OutcomeKind
 from kto_keys.core.keys import ServiceKey
-from kto_keys.core.pool import EventKind, KeyPool, PoolEvent
+from kto_keys.core.pool import DeactivationCause, EventKind, KeyPool, PoolEvent
 from kto_keys.edges.logbook import event_line
 
 
@@ -26,7 +26,9 @@ def test_every_event_has_a_complete_line_in_both_languages(
     pool = KeyPool([key], make_policy(), clock.now())
     outcome = Outcome(OutcomeKind.KEY_UNUSABLE, "31", "DEADLINE_HAS_EXPIRED_ERROR")
     level, line = event_line(
-        PoolEvent(kind, key, "detailIntro2", outcome, clock.now(), "31"), pool, lang
+        PoolEvent(kind, key, "detailIntro2", outcome, clock.now(), DeactivationCause.EXPIRED),
+        pool,
+        lang,
     )
     assert "{" not in line and "}" not in line
     assert raw not in line and raw[:11] not in line
@@ -46,7 +48,7 @@ def test_deactivation_line_names_the_code_the_errors_and_the_probe_time(clock: F
         "areaBasedList2",
         outcome,
         clock.now(),
-        "31 DEADLINE_HAS_EXPIRED_ERROR",
+        DeactivationCause.EXPIRED,
     )
     level, line = event_line(event, pool, "ko")
     assert level == logging.ERROR

@@ -22,7 +22,7 @@ from kto_keys.core.clock import KST, FakeClock
 from kto_keys.core.codes import OutcomeKind, lookup
 from kto_keys.core.keys import ServiceKey, parse_keys
 from kto_keys.core.operations import Operation
-from kto_keys.core.pool import ErrorRecord, KeyPool, KeyState, Lease
+from kto_keys.core.pool import DeactivationCause, ErrorRecord, KeyPool, KeyState, Lease
 from kto_keys.edges import state as state_module
 from kto_keys.edges.atomic import atomic_open, atomic_write_text
 from kto_keys.edges.state import SCHEMA_VERSION, StateCache, state_from_dict, state_to_dict
@@ -117,8 +117,9 @@ def full_state(fingerprint: str, now: datetime) -> KeyState:
         pause_until=now + timedelta(seconds=3),
         cooldowns={OTHER: now + timedelta(hours=1)},
         deactivated_at=now - timedelta(minutes=5),
-        deactivation_reason="30 SERVICE_KEY_IS_NOT_REGISTERED_ERROR (may not be activated yet)",
+        deactivation_cause=DeactivationCause.NOT_ACTIVATED_YET,
         deactivation_code="30",
+        deactivation_reason="kept for the web team",
         disabled_by_hand=True,
     )
 
@@ -151,6 +152,100 @@ def test_state_dict_round_trip_is_exact(clock):
     """state_from_dict reads back exactly what state_to_dict wrote, through JSON."""
     state = full_state("0123456789abcdef", clock.now())
     assert state_from_dict(json.loads(json.dumps(state_to_dict(state)))) == state
+
+
+def legacy_document(path: Path, now: datetime, **fields: object) -> str:
+    """Write a cache file as versions before the typed cause wrote it; return the fingerprint."""
+    state = state_to_dict(KeyState("0123456789abcdef", now - timedelta(days=3)))
+    del state["deactivation_cause"]
+    state.update({"deactivated_at": now.isoformat(), **fields})
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"schema": SCHEMA_VERSION, "keys": {state["fingerprint"]: state}}))
+    return str(state["fingerprint"])
+
+
+@pytest.mark.parametrize(
+    "fields, cause, reason",
+    [
+        pytest.param(
+            {"deactivation_code": "31", "deactivation_reason": "31 DEADLINE_HAS_EXPIRED_ERROR"},
+            DeactivationCause.EXPIRED,
+            None,
+            id="31-expired",
+        ),
+        pytest.param(
+            {"deactivation_code": "20", "deactivation_reason": "20 SERVICE_ACCESS_DENIED_ERROR"},
+            DeactivationCause.NOT_APPROVED,
+            None,
+            id="20-not-approved",
+        ),
+        pytest.param(
+            {
+                "deactivation_code": "30",
+                "deactivation_reason": "30 SERVICE_KEY_IS_NOT_REGISTERED_ERROR (may not be activated yet)",
+            },
+            DeactivationCause.NOT_ACTIVATED_YET,
+            None,
+            id="30-with-the-activation-hint",
+        ),
+        pytest.param(
+            {
+                "deactivation_code": "30",
+                "deactivation_reason": "30 SERVICE_KEY_IS_NOT_REGISTERED_ERROR",
+            },
+            DeactivationCause.NOT_REGISTERED,
+            None,
+            id="30-without-it",
+        ),
+        pytest.param(
+            {"deactivation_code": "04", "deactivation_reason": "5 consecutive errors"},
+            DeactivationCause.TOO_MANY_ERRORS,
+            None,
+            id="errors-in-a-row-with-a-code",
+        ),
+        pytest.param(
+            {"deactivation_code": None, "deactivation_reason": "5 consecutive errors"},
+            DeactivationCause.TOO_MANY_ERRORS,
+            None,
+            id="errors-in-a-row-without-a-code",
+        ),
+        pytest.param(
+            {"deactivation_reason": "kept for the web team", "disabled_by_hand": True},
+            None,
+            "kept for the web team",
+            id="by-hand-keeps-the-words",
+        ),
+        pytest.param(
+            {
+                "deactivation_code": "32",
+                "deactivation_reason": "kept for the web team",
+                "disabled_by_hand": True,
+            },
+            DeactivationCause.IP_RESTRICTED,
+            "kept for the web team",
+            id="by-hand-after-a-refusal",
+        ),
+    ],
+)
+def test_cache_written_before_the_typed_cause_still_loads_with_a_cause(
+    cache_path, clock, fields, cause, reason
+):
+    """Old files have a code and a sentence: the cause comes from the code, a person's words stay."""
+    fingerprint = legacy_document(cache_path, clock.now(), **fields)
+    loaded = StateCache(cache_path).load()
+    assert loaded.notice is None
+    state = loaded.states[fingerprint]
+    assert (state.deactivation_cause, state.deactivation_reason) == (cause, reason)
+
+
+def test_a_cause_this_version_does_not_know_falls_back_to_the_code(cache_path, clock):
+    """A newer version's cause is not corruption: the stored code still says why."""
+    fingerprint = legacy_document(
+        cache_path, clock.now(), deactivation_cause="lost_at_sea", deactivation_code="31"
+    )
+    loaded = StateCache(cache_path).load()
+    assert loaded.notice is None
+    assert loaded.states[fingerprint].deactivation_cause is DeactivationCause.EXPIRED
 
 
 # --- secrecy -----------------------------------------------------------------------------------
