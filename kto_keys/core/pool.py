@@ -187,12 +187,26 @@ class EventKind(StrEnum):
     RECOVERED = "recovered"
     PROBE_FAILED = "probe_failed"
     OUTAGE = "outage"
+    OUTAGE_OVER = "outage_over"
     REQUEST_ERROR = "request_error"
+
+
+# A change of a key's fate, which another process must see at once: save it now.
+_DURABLE = frozenset(
+    {
+        EventKind.DAILY_LIMIT,
+        EventKind.DEACTIVATED,
+        EventKind.RECOVERED,
+        EventKind.PROBE_FAILED,
+        EventKind.OUTAGE,
+        EventKind.OUTAGE_OVER,
+    }
+)
 
 
 @dataclass(frozen=True, slots=True)
 class PoolEvent:
-    """One change in the pool, for logs and progress."""
+    """One change in the pool, for logs, progress and saving; data only, no sentences."""
 
     kind: EventKind
     key: ServiceKey
@@ -200,6 +214,12 @@ class PoolEvent:
     outcome: Outcome | None = None
     until: datetime | None = None
     cause: DeactivationCause | None = None
+
+    @property
+    def is_durable(self) -> bool:
+        """True for a change of a key's fate (out, back, cooling after 22, an outage begun or
+        over) that must be saved at once; usage alone can wait for the next periodic save."""
+        return self.kind in _DURABLE
 
 
 class _Slot:
@@ -315,8 +335,6 @@ class KeyPool:
         self._failed_since_success: set[str] = set()
         self._uncoded_auth: set[str] = set()
         self.outage_since: datetime | None = None
-        self.revision = 0
-        self.durable_revision = 0
         # The Korea day usage counts for. It only moves forward: a clock stepped back across
         # midnight must not reset the day's usage a second time.
         self._day = kst_day(now)
@@ -475,7 +493,6 @@ class KeyPool:
         key, operation = lease.key, lease.operation
         slot = self._slot_of[key.fingerprint]
         slot.in_flight = max(0, slot.in_flight - 1)
-        self.revision += 1
         state = self.state(key)
         if latency_s is not None:
             sample = latency_s * 1000
@@ -485,7 +502,7 @@ class KeyPool:
             return self._record_probe(key, operation, outcome, now)
         kind = outcome.kind
         if kind is OutcomeKind.SUCCESS:
-            return [self._record_success(key, operation, outcome, now)]
+            return self._record_success(key, operation, outcome, now)
         if kind in (OutcomeKind.REQUEST_ERROR, OutcomeKind.CONFIG_ERROR, OutcomeKind.HOST_BLOCKED):
             return [PoolEvent(EventKind.REQUEST_ERROR, key, operation, outcome)]
         if kind is OutcomeKind.RATE_LIMIT:
@@ -507,12 +524,10 @@ class KeyPool:
         state.disabled_by_hand = True
         state.deactivation_reason = reason
         state.deactivated_at = state.deactivated_at or now
-        self._durable_change()
 
     def enable_by_hand(self, key: ServiceKey) -> None:
         """Put a key back, whatever took it out."""
         self._reactivate(self.state(key))
-        self._durable_change()
 
     def uncoded_auth_everywhere(self) -> bool:
         """True when every key in the pool was refused with a bare 401/403 this run."""
@@ -549,15 +564,10 @@ class KeyPool:
         state.usage[operation] = state.usage.get(operation, 0) + 1
         state.total_calls += 1
         slot.in_flight += 1
-        self.revision += 1
-
-    def _durable_change(self) -> None:
-        self.revision += 1
-        self.durable_revision = self.revision
 
     def _record_success(
         self, key: ServiceKey, operation: str, outcome: Outcome, now: datetime
-    ) -> PoolEvent:
+    ) -> list[PoolEvent]:
         state = self.state(key)
         state.total_successes += 1
         state.consecutive_errors = 0
@@ -567,12 +577,15 @@ class KeyPool:
         self._slot_of[key.fingerprint].proven.add(operation)
         self._failed_since_success.clear()
         self._uncoded_auth.clear()
+        if self.quota_left(key, operation) <= 0:
+            midnight = next_kst_midnight(now)
+            events = [PoolEvent(EventKind.QUOTA_SPENT, key, operation, outcome, midnight)]
+        else:
+            events = [PoolEvent(EventKind.SUCCESS, key, operation, outcome)]
         if self.outage_since is not None:
             self.outage_since = None
-            self._durable_change()
-        if self.quota_left(key, operation) <= 0:
-            return PoolEvent(EventKind.QUOTA_SPENT, key, operation, outcome, next_kst_midnight(now))
-        return PoolEvent(EventKind.SUCCESS, key, operation, outcome)
+            events.append(PoolEvent(EventKind.OUTAGE_OVER, key, operation, outcome))
+        return events
 
     def _record_transient(
         self, key: ServiceKey, operation: str, outcome: Outcome, now: datetime
@@ -597,7 +610,6 @@ class KeyPool:
             self.outage_since = now
             for other in self._slots:
                 other.state.error_wait_until = None
-            self._durable_change()
             events.append(PoolEvent(EventKind.OUTAGE, key, operation, outcome))
         return events
 
@@ -614,7 +626,6 @@ class KeyPool:
         state.cooldowns[operation] = until
         state.last_error = _error_record(outcome, now)
         self._slot_of[key.fingerprint].proven.discard(operation)
-        self._durable_change()
         return PoolEvent(EventKind.DAILY_LIMIT, key, operation, outcome, until)
 
     def _deactivate(
@@ -631,7 +642,6 @@ class KeyPool:
         state.deactivation_code = outcome.code
         state.error_wait_until = None
         self._slot_of[key.fingerprint].proven.clear()
-        self._durable_change()
         until = now + self.policy.recovery_after
         return PoolEvent(EventKind.DEACTIVATED, key, operation, outcome, until, cause)
 
@@ -662,15 +672,15 @@ class KeyPool:
             if outcome.kind is OutcomeKind.KEY_UNUSABLE:
                 state.deactivation_cause = self._cause_of(state, outcome, now)
                 state.deactivation_code = outcome.code
-            self._durable_change()
             until = now + self.policy.recovery_after
             cause = state.deactivation_cause
             return [PoolEvent(EventKind.PROBE_FAILED, key, operation, outcome, until, cause)]
         self._reactivate(state)
-        self._durable_change()
         events = [PoolEvent(EventKind.RECOVERED, key, operation, outcome)]
         if outcome.kind is OutcomeKind.SUCCESS:
-            self._record_success(key, operation, outcome, now)
+            # The success itself is the recovery; only an outage it ends is news besides.
+            success = self._record_success(key, operation, outcome, now)
+            events += [event for event in success if event.kind is EventKind.OUTAGE_OVER]
         elif outcome.kind is OutcomeKind.DAILY_LIMIT:
             events.append(self._cool_down(key, operation, outcome, now))
         return events

@@ -119,6 +119,10 @@ class TourClient:
         self._released = asyncio.Event()
         self._backoff_s = 0.0
         self._saver: asyncio.Task[None] | None = None
+        # Until the session decides when to save: a change of a key's fate at once, usage at most
+        # once a second.
+        self._saved_at = monotonic()
+        self._unsaved = False
         self.budget = budget
         self._reserved = 0
 
@@ -162,7 +166,8 @@ class TourClient:
         """Usage is counted when a call starts: keep the cache and history no more than 1 s behind."""
         while True:
             await asyncio.sleep(SAVE_EVERY_S)
-            self.runtime.cache.save_if_due(self.pool)
+            if self._unsaved:
+                self._save()
             if self.call_log is not None:
                 self.call_log.flush_calls()
 
@@ -241,6 +246,7 @@ class TourClient:
         await self._released.wait()
 
     async def _exchange(self, lease: Lease, params: Params) -> Outcome:
+        self._unsaved = True  # the lease counted a call
         started = self._monotonic()
         outcome = await self._send(lease.key, lease.operation, params)
         latency = self._monotonic() - started
@@ -265,8 +271,15 @@ class TourClient:
         for event in events:
             level, line = event_line(event, self.pool, self.settings.lang)
             logger().log(level, line)
-        self.runtime.cache.save_if_due(self.pool)
+        durable = any(event.is_durable for event in events)
+        if durable or self._monotonic() - self._saved_at >= SAVE_EVERY_S:
+            self._save()
         return outcome
+
+    def _save(self) -> None:
+        self.runtime.save()
+        self._saved_at = self._monotonic()
+        self._unsaved = False
 
     async def _send(self, key: ServiceKey, operation: str, params: Params) -> Outcome:
         if self._session is None:

@@ -124,6 +124,11 @@ _LINES: dict[EventKind, tuple[int, str, str]] = {
         "🌩️ 모든 키가 연달아 실패: 게이트웨이 장애로 보고 키를 탓하지 않고 잠시 기다립니다",
         "🌩️ every key just failed: treating it as a gateway fault, backing off without blaming keys",
     ),
+    EventKind.OUTAGE_OVER: (
+        logging.WARNING,
+        "🌤️ KTO API 키 {name} 호출 성공: 게이트웨이 장애가 끝났습니다",
+        "🌤️ KTO API key {name} call ok: the gateway outage is over",
+    ),
     EventKind.REQUEST_ERROR: (
         logging.ERROR,
         "⚠️ 요청 오류 (키 {name} 책임 아님): {what}",

@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -14,13 +13,12 @@ from typing import Any
 
 from filelock import FileLock, Timeout
 
-from kto_keys.core.clock import parse_time
+from kto_keys.core.clock import KST, parse_time
 from kto_keys.core.errors import CacheLockedError
 from kto_keys.core.pool import DeactivationCause, ErrorRecord, KeyPool, KeyState, cause_of_code
 from kto_keys.edges.atomic import atomic_write_text
 
 SCHEMA_VERSION = 1
-SAVE_INTERVAL_S = 1.0
 _ADDITIVE = ("total_calls", "total_successes", "total_errors")
 StateDict = dict[str, Any]
 
@@ -39,19 +37,19 @@ class LoadResult:
 
 
 class StateCache:
-    """One cache file, shared safely between processes."""
+    """One cache file, shared safely between processes; the caller decides when to sync."""
 
     def __init__(self, path: Path, lock_timeout_s: float = 30.0) -> None:
         self.path = path
         self._lock = FileLock(str(path) + ".lock", timeout=lock_timeout_s)
         self._baseline: dict[str, StateDict] = {}
-        self._saved_revision = -1
-        self._saved_durable = 0
-        self._last_save = 0.0
+        # When the run loaded the cache: the stamp of a file set aside (this module reads no clock).
+        self._loaded_at: datetime | None = None
         self.notice: str | None = None
 
-    def load(self) -> LoadResult:
+    def load(self, now: datetime) -> LoadResult:
         """Read the cache; a corrupt file is moved aside and reported, never fatal."""
+        self._loaded_at = now
         with self._locked():
             disk, notice = self._read()
         self.notice = notice
@@ -72,19 +70,6 @@ class StateCache:
             self._write(merged)
         self._baseline = merged
         pool.replace_states({fp: state_from_dict(merged[fp]) for fp in ours})
-        self._saved_revision = pool.revision
-        self._saved_durable = pool.durable_revision
-        self._last_save = time.monotonic()
-
-    def save_if_due(self, pool: KeyPool, force: bool = False) -> bool:
-        """Save at once after a change of state, and usage at least once a second."""
-        if pool.revision == self._saved_revision and not force:
-            return False
-        urgent = pool.durable_revision > self._saved_durable
-        if force or urgent or time.monotonic() - self._last_save >= SAVE_INTERVAL_S:
-            self.sync(pool)
-            return True
-        return False
 
     @contextlib.contextmanager
     def _locked(self) -> Iterator[None]:
@@ -123,8 +108,15 @@ class StateCache:
         return dict(keys), None
 
     def _set_aside(self, why: str) -> str:
-        stamp = time.strftime("%Y%m%dT%H%M%S")
+        # Korea time, as the log files' names. A file broken mid-run takes the load's time and a
+        # suffix rather than replacing the one set aside at load; without a load, its own mtime.
+        when = self._loaded_at or _modified_at(self.path)
+        stamp = when.astimezone(KST).strftime("%Y%m%dT%H%M%S")
         target = self.path.with_name(f"{self.path.name}.{why.split()[0]}-{stamp}")
+        number = 1
+        while target.exists():
+            number += 1
+            target = self.path.with_name(f"{self.path.name}.{why.split()[0]}-{stamp}-{number}")
         try:
             os.replace(self.path, target)
         except OSError:
@@ -134,6 +126,13 @@ class StateCache:
     def _write(self, keys: Mapping[str, StateDict]) -> None:
         document = {"schema": SCHEMA_VERSION, "keys": keys}
         atomic_write_text(self.path, json.dumps(document, ensure_ascii=False, indent=1))
+
+
+def _modified_at(path: Path) -> datetime:
+    try:
+        return datetime.fromtimestamp(path.stat().st_mtime, UTC)
+    except OSError:
+        return datetime.fromtimestamp(0, UTC)
 
 
 def merge_state(disk: StateDict | None, baseline: StateDict | None, ours: StateDict) -> StateDict:

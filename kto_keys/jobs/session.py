@@ -26,14 +26,15 @@ class Runtime:
         return self.cache.notice
 
     def save(self, force: bool = True) -> None:
-        """Write the pool's state to the cache."""
-        self.cache.save_if_due(self.pool, force=force)
+        """Write the pool's state to the cache (every save is a full sync; `force` is kept for
+        callers until the session decides when to save from the pool's events)."""
+        self.cache.sync(self.pool)
 
 
 def open_runtime(settings: Settings, clock: Clock) -> Runtime:
     """Load the key states of the configured keys from the cache."""
     cache = StateCache(settings.cache_path)
-    loaded = cache.load()
+    loaded = cache.load(clock.now())
     if loaded.notice:
         logger().warning(f"⚠️  {loaded.notice}")
     pool = KeyPool(settings.keys, settings.policy(), clock.now(), loaded.states)

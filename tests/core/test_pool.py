@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -28,6 +29,7 @@ OTHER = Operation.DETAIL_INTRO
 SUCCESS = Outcome(OutcomeKind.SUCCESS, "0000", http_status=200)
 FAULT = Outcome(OutcomeKind.TRANSIENT, "01", "APPLICATION_ERROR", "gateway fault", 200)
 BARE_403 = Outcome(OutcomeKind.TRANSIENT, None, "", "HTTP 403", 403, uncoded_auth=True)
+START_DAY = datetime(2026, 11, 24).date()  # the fake clock's Korea day
 
 
 def coded(code: str, symbol: str = "", retry_after: float | None = None) -> Outcome:
@@ -919,9 +921,7 @@ def test_disable_by_hand_takes_the_key_out_until_enabled(clock):
     """`disable N` keeps the key out, with its reason; `enable N` brings it back clean."""
     pool = make_pool(clock, count=2)
     first, second = pool.keys
-    revision = pool.durable_revision
     pool.deactivate_by_hand(first, "shared with another team", clock.now())
-    assert pool.durable_revision > revision
     state = pool.state(first)
     assert state.is_deactivated
     assert state.deactivation_reason == "shared with another team"
@@ -1008,23 +1008,76 @@ def test_bare_refusals_on_every_key_point_at_the_host(clock):
     assert not pool.uncoded_auth_everywhere()
 
 
-# --- what the cache needs to know ---------------------------------------------------------------
+# --- what must be saved at once ----------------------------------------------------------------
 @pytest.mark.parametrize(
-    "outcome, durable",
+    "outcome, kinds",
     [
-        pytest.param(SUCCESS, False, id="success-is-usage-only"),
-        pytest.param(coded("10"), False, id="request-error-is-usage-only"),
-        pytest.param(coded("22"), True, id="cool-down-is-durable"),
-        pytest.param(coded("31"), True, id="deactivation-is-durable"),
+        pytest.param(SUCCESS, [EventKind.SUCCESS], id="success-is-usage-only"),
+        pytest.param(coded("10"), [EventKind.REQUEST_ERROR], id="request-error-is-usage-only"),
+        pytest.param(FAULT, [EventKind.FAILURE], id="one-failure-is-not-durable"),
+        pytest.param(coded("23"), [EventKind.RATE_LIMITED], id="per-second-pause-is-not"),
+        pytest.param(coded("22"), [EventKind.DAILY_LIMIT], id="cool-down-is-durable"),
+        pytest.param(coded("31"), [EventKind.DEACTIVATED], id="deactivation-is-durable"),
     ],
 )
-def test_changes_of_state_are_marked_durable(clock, outcome, durable):
-    """Cool-downs and deactivations ask for an immediate save; usage alone does not."""
+def test_changes_of_a_keys_fate_are_durable_and_usage_is_not(clock, outcome, kinds):
+    """Cool-downs and deactivations ask for an immediate save; usage and brief waits do not."""
+    pool = make_pool(clock, daily_limit=5)
+    events = pool.record_outcome(lease_of(pool, clock), outcome, clock.now())
+    assert [event.kind for event in events] == kinds
+    durable = {EventKind.DAILY_LIMIT, EventKind.DEACTIVATED}
+    assert [event.is_durable for event in events] == [kind in durable for kind in kinds]
+
+
+def test_the_last_call_of_the_quota_is_not_durable(clock):
+    """Spending the quota is usage: the next periodic save carries it."""
+    pool = make_pool(clock, daily_limit=1)
+    [event] = pool.record_outcome(lease_of(pool, clock), SUCCESS, clock.now())
+    assert (event.kind, event.is_durable) == (EventKind.QUOTA_SPENT, False)
+
+
+@pytest.mark.parametrize(
+    "outcome, kind",
+    [
+        pytest.param(SUCCESS, EventKind.RECOVERED, id="recovered"),
+        pytest.param(coded("31"), EventKind.PROBE_FAILED, id="probe-failed"),
+    ],
+)
+def test_a_probe_result_is_durable(clock, outcome, kind):
+    """A key coming back, or staying out with a fresh time, is saved at once."""
     pool = make_pool(clock)
-    before = (pool.revision, pool.durable_revision)
-    call(pool, clock, outcome)
-    assert pool.revision > before[0]
-    assert (pool.durable_revision > before[1]) is durable
+    key = pool.keys[0]
+    call(pool, clock, coded("30"))
+    events = pool.record_outcome(pool.begin_probe(key, OP, clock.now()), outcome, clock.now())
+    assert [(event.kind, event.is_durable) for event in events] == [(kind, True)]
+
+
+def test_an_outage_begun_and_over_are_durable(clock):
+    """The outage lifts every error wait when it begins, and its end is news too."""
+    pool = make_pool(clock, count=2)
+    call(pool, clock, FAULT)
+    events = pool.record_outcome(lease_of(pool, clock), FAULT, clock.now())
+    assert [(event.kind, event.is_durable) for event in events] == [
+        (EventKind.FAILURE, False),
+        (EventKind.OUTAGE, True),
+    ]
+    events = pool.record_outcome(lease_of(pool, clock), SUCCESS, clock.now())
+    assert [(event.kind, event.is_durable) for event in events] == [
+        (EventKind.SUCCESS, False),
+        (EventKind.OUTAGE_OVER, True),
+    ]
+    assert pool.outage_since is None
+
+
+def test_disable_and_enable_by_hand_change_the_key_and_nothing_else(clock):
+    """By hand is plain: the state changes, the caller saves."""
+    pool = make_pool(clock, count=2)
+    first, _ = pool.keys
+    before = {key.fingerprint: dataclasses.replace(pool.state(key)) for key in pool.keys[1:]}
+    assert pool.deactivate_by_hand(first, "testing", clock.now()) is None
+    assert pool.enable_by_hand(first) is None
+    assert {key.fingerprint: pool.state(key) for key in pool.keys[1:]} == before
+    assert pool.state(first) == KeyState(first.fingerprint, clock.now(), usage_day=START_DAY)
 
 
 @pytest.mark.parametrize(

@@ -32,7 +32,7 @@ SUCCESS = Outcome(OutcomeKind.SUCCESS, "0000")
 def open_pool(cache: StateCache) -> KeyPool:
     """The configured keys with the states the cache holds."""
     keys = parse_keys(os.environ["KTO_TEST_KEYS"], "environment").keys
-    loaded = cache.load()
+    loaded = cache.load(NOW)
     # The settings' defaults with a quota no worker reaches.
     policy = dataclasses.replace(
         load_settings(environ={}, read_env_file=False).policy(), daily_limit=1_000_000
