@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from kto_keys.core.clock import format_time
+from kto_keys.core.codes import describe
 from kto_keys.core.health import Attention, Health, KeyNote
 from kto_keys.core.lang import pick
 from kto_keys.core.pool import Reason
@@ -58,9 +59,14 @@ def status_table(rows: Sequence[KeyStatusRow], lang: str) -> Table:
         stats = (
             "-" if rate is None else f"{rate:.0%} · {_ms(row.stats.p50_ms)}/{_ms(row.stats.p95_ms)}"
         )
-        state = row.state
+        state = str(row.state)
+        for operation, reason in sorted(row.blocked.items()):
+            state += f"\n{operation}: {reason}"
         if row.deactivation_reason:
             state += f"\n{row.deactivation_reason}"
+        elif row.deactivation_cause:
+            state += f"\n{attention_text(str(row.deactivation_cause), lang)}"
+        error = row.last_error
         table.add_row(
             f"#{row.index}",
             row.preview,
@@ -68,7 +74,9 @@ def status_table(rows: Sequence[KeyStatusRow], lang: str) -> Table:
             state,
             usage,
             f"{row.consecutive_errors}/{row.total_errors}",
-            row.last_error or "-",
+            "-"
+            if error is None
+            else (describe(error.code, lang, error.symbol) if error.code else error.message),
             stats,
             format_time(row.next_usable_at) if row.next_usable_at else "-",
         )

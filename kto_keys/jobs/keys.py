@@ -36,10 +36,7 @@ def status_rows(settings: Settings | None = None, clock: Clock | None = None) ->
     """The detailed status of every key."""
     runtime = _open(settings, clock)
     rows = key_status(
-        runtime.pool,
-        runtime.clock.now(),
-        runtime.settings.lang,
-        call_stats(runtime.settings, runtime.clock),
+        runtime.pool, runtime.clock.now(), call_stats(runtime.settings, runtime.clock)
     )
     runtime.save()
     return rows
