@@ -315,7 +315,11 @@ def _survey(slots: Sequence[_Slot], operation: str, now: datetime, limit: int) -
 
 
 class KeyPool:
-    """Picks keys per operation, records outcomes, and applies every policy."""
+    """Picks keys per operation, records outcomes, and applies every policy.
+
+    Every method that takes `now` first brings the pool to now's Korea day, so whatever it reads
+    is today's; the day never moves back.
+    """
 
     def __init__(
         self,
@@ -402,22 +406,6 @@ class KeyPool:
         self._roll_day(now)
         return self._availability(self._slot_of[key.fingerprint], operation, now)
 
-    def _availability(self, slot: _Slot, operation: str, now: datetime) -> Availability:
-        state = slot.state
-        reason = _survey((slot,), operation, now, self.policy.usable_limit).last
-        until: datetime | None = None
-        if reason is Reason.DEACTIVATED and state.deactivated_at is not None:
-            until = state.deactivated_at + self.policy.recovery_after
-        elif reason is Reason.COOLING:
-            until = state.cooldowns[operation]
-        elif reason is Reason.QUOTA_SPENT:
-            until = next_kst_midnight(now)
-        elif reason is Reason.PAUSED:
-            until = state.pause_until
-        elif reason is Reason.ERROR_WAIT:
-            until = state.error_wait_until
-        return Availability(reason, until)
-
     def is_usable(self, key: ServiceKey, operation: str, now: datetime) -> bool:
         """True when the key is in play for the operation today (see Availability.is_in_play)."""
         return self.availability(key, operation, now).is_in_play
@@ -478,7 +466,8 @@ class KeyPool:
 
     def lease_key(self, key: ServiceKey, operation: str, now: datetime) -> Lease:
         """Hand out one given key for a test call; a deactivated key's call is a probe."""
-        if self.state(key).deactivated_at is not None and not self.state(key).disabled_by_hand:
+        state = self.state(key)
+        if state.deactivated_at is not None and not state.disabled_by_hand:
             return self.begin_probe(key, operation, now)
         self._roll_day(now)
         self._count_call(self._slot_of[key.fingerprint], operation)
@@ -540,6 +529,23 @@ class KeyPool:
         return sum(1 for slot in self._slots if self._availability(slot, operation, now).is_in_play)
 
     # --- internals -----------------------------------------------------------------------
+    def _availability(self, slot: _Slot, operation: str, now: datetime) -> Availability:
+        """The one rule's verdict on one key, with the moment it ends."""
+        state = slot.state
+        reason = _survey((slot,), operation, now, self.policy.usable_limit).last
+        until: datetime | None = None
+        if reason is Reason.DEACTIVATED and state.deactivated_at is not None:
+            until = state.deactivated_at + self.policy.recovery_after
+        elif reason is Reason.COOLING:
+            until = state.cooldowns[operation]
+        elif reason is Reason.QUOTA_SPENT:
+            until = next_kst_midnight(now)
+        elif reason is Reason.PAUSED:
+            until = state.pause_until
+        elif reason is Reason.ERROR_WAIT:
+            until = state.error_wait_until
+        return Availability(reason, until)
+
     def _roll_day(self, now: datetime) -> None:
         """Every entry that takes `now` calls this first, so no reading sees yesterday's usage."""
         today = kst_day(now)
@@ -615,8 +621,12 @@ class KeyPool:
 
     def _is_outage(self, operation: str, now: datetime) -> bool:
         # Keys that cannot take this operation (spent, cooling) will not be called to fail.
-        working = {key.fingerprint for key in self.keys if self.is_usable(key, operation, now)}
-        return len(working) >= 2 and working <= self._failed_since_success
+        in_play = {
+            slot.key.fingerprint
+            for slot in self._slots
+            if self._availability(slot, operation, now).is_in_play
+        }
+        return len(in_play) >= 2 and in_play <= self._failed_since_success
 
     def _cool_down(
         self, key: ServiceKey, operation: str, outcome: Outcome, now: datetime
