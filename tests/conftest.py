@@ -102,3 +102,16 @@ def exit_code(error: BaseException) -> int:
     from kto_keys.cli.exits import exit_code_for
 
     return exit_code_for(error)
+
+
+# --- the pool's policy -------------------------------------------------------------------------
+import dataclasses  # noqa: E402
+
+from kto_keys.core.pool import Policy  # noqa: E402
+from kto_keys.edges.settings import load_settings  # noqa: E402
+
+
+def make_policy(**overrides: Any) -> Policy:
+    """The policy the settings' defaults give, with the named thresholds changed."""
+    defaults = load_settings(environ={}, read_env_file=False).policy()
+    return dataclasses.replace(defaults, **overrides)

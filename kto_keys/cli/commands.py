@@ -143,7 +143,7 @@ def _open(options: CliOptions, settings: Settings, logs: bool = False) -> Sessio
 
     session = open_session(settings, options.clock, log_event)
     if session.cache_notice:
-        _say(m("cache.set_aside", notice=session.cache_notice))
+        _say(m.cache_lost(session.cache_notice))
     return session
 
 
@@ -267,7 +267,8 @@ def disable(options: CliOptions, index: int, reason: str) -> int:
     """Take key #N out of the pool until `enable N`."""
     settings = load(options)
     row = key_jobs.disable(_open(options, settings), index, reason)
-    make_console().print(f"#{row.index} {row.preview}: {row.state} ({reason})", markup=False)
+    state = Messages(settings.lang)(f"condition.{row.state.value}")
+    make_console().print(f"#{row.index} {row.preview}: {state} ({reason})", markup=False)
     return exits.OK
 
 
@@ -275,7 +276,8 @@ def enable(options: CliOptions, index: int) -> int:
     """Put key #N back into the pool."""
     settings = load(options)
     row = key_jobs.enable(_open(options, settings), index)
-    make_console().print(f"#{row.index} {row.preview}: {row.state}", markup=False)
+    state = Messages(settings.lang)(f"condition.{row.state.value}")
+    make_console().print(f"#{row.index} {row.preview}: {state}", markup=False)
     return exits.OK
 
 

@@ -28,8 +28,9 @@ from kto_keys.core.errors import (
     Terminated,
 )
 from kto_keys.core.keys import KeyWarning, KeyWarningKind, ServiceKey
-from kto_keys.core.pool import EventKind, KeyPool, PoolEvent
+from kto_keys.core.pool import DeactivationCause, EventKind, KeyPool, PoolEvent
 from kto_keys.core.regions import BY_LDONG, REGIONS
+from kto_keys.edges.state import CacheLost
 
 LANGUAGES = ("ko", "en")
 
@@ -233,6 +234,12 @@ CATALOG: dict[str, tuple[str, str]] = {
         "🌩️ 모든 키가 연달아 실패: 게이트웨이 장애로 보고 키를 탓하지 않고 잠시 기다립니다",
         "🌩️ every key just failed: treating it as a gateway fault, backing off without blaming keys",
     ),
+    "event.outage_over": (
+        "🌤️ KTO API 키 {name} 호출 성공: 게이트웨이 장애가 끝났습니다",
+        "🌤️ KTO API key {name} call ok: the gateway outage is over",
+    ),
+    "event.cause.too_many_errors": ("연속 오류 {count}회", "{count} consecutive errors"),
+    "event.cause.not_activated_yet": (" (아직 활성화 전일 수 있음)", " (may not be activated yet)"),
     "event.request_error": (
         "⚠️ 요청 오류 (키 {name} 책임 아님): {what}",
         "⚠️ request error (not key {name}'s fault): {what}",
@@ -266,7 +273,16 @@ CATALOG: dict[str, tuple[str, str]] = {
         "📦 데모 기록: {db}\n   내보내기: KTO_DB_PATH={db} kto-keys export --format csv --output restaurants.csv\n   키 상태: 위 요약의 #0(미등록)은 한 번만 호출된 뒤 제외되었습니다",
         "📦 demo records: {db}\n   export: KTO_DB_PATH={db} kto-keys export --format csv --output restaurants.csv\n   keys: #0 (unregistered) was called once, then left out",
     ),
-    "cache.set_aside": ("⚠️  {notice}", "⚠️  {notice}"),
+    "cache.moved": (
+        "⚠️  키 캐시 {path}: {why}; {moved}(으)로 옮기고 새 키 상태로 시작합니다",
+        "⚠️  key cache {path} was {why}; moved to {moved}, starting with fresh key state",
+    ),
+    "cache.lost": (
+        "⚠️  키 캐시 {path}: {why}; 새 키 상태로 시작합니다",
+        "⚠️  key cache {path} is {why}; starting with fresh key state",
+    ),
+    "cache.why.corrupt": ("손상됨", "corrupt"),
+    "cache.why.unreadable": ("읽을 수 없음 ({detail})", "unreadable ({detail})"),
     # --- status ---------------------------------------------------------------------------------
     "status.title": ("KTO API 키 상태", "KTO API key status"),
     "status.key": ("키", "key"),
@@ -277,6 +293,22 @@ CATALOG: dict[str, tuple[str, str]] = {
     "status.last_error": ("마지막 오류", "last error"),
     "status.stats": ("오늘 성공률 · p50/p95", "success today · p50/p95"),
     "status.next_usable": ("다음 사용 가능", "next usable"),
+    "condition.active": ("사용 가능", "active"),
+    "condition.active_with_limits": ("사용 가능 (일부 제한)", "active (some limits)"),
+    "condition.error_wait": ("오류 후 대기", "error wait"),
+    "condition.paused": ("초당 한도로 잠시 멈춤", "paused (per-second limit)"),
+    "condition.cooling": ("한도 초과로 대기", "cooling"),
+    "condition.quota_spent": ("오늘 한도 소진", "quota spent"),
+    "condition.deactivated": ("비활성화", "deactivated"),
+    "condition.disabled": ("수동 비활성화", "disabled"),
+    "reason.ok": ("사용 가능", "ok"),
+    "reason.disabled": ("수동 비활성화", "disabled"),
+    "reason.deactivated": ("비활성화", "deactivated"),
+    "reason.cooling": ("한도 초과로 대기", "cooling"),
+    "reason.quota_spent": ("오늘 한도 소진", "quota spent"),
+    "reason.error_wait": ("오류 후 대기", "error wait"),
+    "reason.paused": ("초당 한도로 잠시 멈춤", "paused"),
+    "reason.busy": ("호출 중", "busy"),
     # --- health ---------------------------------------------------------------------------------
     "health.level.healthy": ("정상", "healthy"),
     "health.level.warning": ("주의", "warning"),
@@ -403,6 +435,7 @@ _EVENT_MESSAGES: dict[EventKind, tuple[int, str]] = {
     EventKind.RECOVERED: (logging.WARNING, "event.recovered"),
     EventKind.PROBE_FAILED: (logging.WARNING, "event.probe_failed"),
     EventKind.OUTAGE: (logging.WARNING, "event.outage"),
+    EventKind.OUTAGE_OVER: (logging.WARNING, "event.outage_over"),
     EventKind.REQUEST_ERROR: (logging.ERROR, "event.request_error"),
 }
 
@@ -528,6 +561,13 @@ class Messages:
     def _name(self, korean: str, english: str) -> str:
         return english if self.lang == "en" else korean
 
+    def cache_lost(self, lost: CacheLost) -> str:
+        """One line for a key cache that could not be read and was set aside."""
+        why = self(f"cache.why.{lost.why}", detail=lost.detail or "-")
+        if lost.moved_to is None:
+            return self("cache.lost", path=lost.path, why=why)
+        return self("cache.moved", path=lost.path, why=why, moved=lost.moved_to.name)
+
     # --- keys and events ------------------------------------------------------------------------
     def key_warning(self, warning: KeyWarning) -> str:
         """One line about an odd entry of KTO_API_KEY."""
@@ -556,9 +596,27 @@ class Messages:
             what=what,
             consecutive=state.consecutive_errors,
             total=state.total_errors,
-            detail=event.detail,
+            detail=self._cause(event, state.consecutive_errors),
         )
         return level, line
+
+    def _cause(self, event: PoolEvent, consecutive: int) -> str:
+        """What took a key out, from the event's typed cause."""
+        if event.cause is DeactivationCause.TOO_MANY_ERRORS:
+            return self("event.cause.too_many_errors", count=consecutive)
+        outcome = event.outcome
+        text = f"{outcome.code or ''} {outcome.symbol}".strip() if outcome else ""
+        if event.cause is DeactivationCause.NOT_ACTIVATED_YET:
+            text += self("event.cause.not_activated_yet")
+        return text
+
+    def _skip_reason(self, pool: KeyPool, key: ServiceKey) -> str:
+        state = pool.state(key)
+        if state.deactivation_reason:
+            return state.deactivation_reason
+        if state.deactivation_cause is not None:
+            return self(f"attention.{state.deactivation_cause.value}")
+        return "-"
 
     def skipped(self, keys: Iterable[ServiceKey], pool: KeyPool) -> list[str]:
         """One line per deactivated key left out of a run."""
@@ -567,7 +625,7 @@ class Messages:
                 "event.skipped",
                 index=key.index,
                 preview=key.preview,
-                reason=pool.state(key).deactivation_reason or "-",
+                reason=self._skip_reason(pool, key),
             )
             for key in keys
         ]

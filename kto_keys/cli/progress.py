@@ -18,7 +18,6 @@ from rich.progress import (
 
 from kto_keys.cli.messages import Messages
 from kto_keys.core.clock import Clock, format_time
-from kto_keys.core.health import is_working
 from kto_keys.core.keys import ServiceKey
 from kto_keys.core.plan import DetailPlan
 from kto_keys.core.pool import KeyPool
@@ -168,7 +167,7 @@ class ProgressDisplay:
             return ""
         now = self.clock.now()
         calls = sum(sum(self.pool.state(key).usage.values()) for key in self.pool.keys)
-        working = sum(1 for key in self.pool.keys if is_working(self.pool.state(key), now))
+        working = len(self.pool.working_keys(now))
         return self.m("progress.pool", calls=calls, working=working, total=len(self.pool.keys))
 
     def _task_index(self, task: TaskID) -> int:

@@ -13,6 +13,7 @@ from rich.table import Table
 from kto_keys.cli.messages import Messages
 from kto_keys.core.clock import format_time
 from kto_keys.core.health import Health, HealthLevel
+from kto_keys.core.pool import Reason
 from kto_keys.core.regions import RegionRow
 from kto_keys.core.status import KeyStatusRow
 
@@ -57,9 +58,19 @@ def status_table(rows: Sequence[KeyStatusRow], m: Messages) -> Table:
         stats = (
             "-" if rate is None else f"{rate:.0%} · {_ms(row.stats.p50_ms)}/{_ms(row.stats.p95_ms)}"
         )
-        state = row.state
+        state = m(f"condition.{row.state.value}")
+        for operation, reason in sorted(row.blocked.items()):
+            state += f"\n{operation}: {m(f'reason.{reason.value}')}"
         if row.deactivation_reason:
             state += f"\n{row.deactivation_reason}"
+        elif row.deactivation_cause:
+            state += f"\n{m(f'attention.{row.deactivation_cause.value}')}"
+        error = row.last_error
+        last_error = (
+            "-"
+            if error is None
+            else (m.code(error.code, error.symbol) if error.code else error.message)
+        )
         table.add_row(
             f"#{row.index}",
             row.preview,
@@ -67,7 +78,7 @@ def status_table(rows: Sequence[KeyStatusRow], m: Messages) -> Table:
             state,
             usage,
             f"{row.consecutive_errors}/{row.total_errors}",
-            row.last_error or "-",
+            last_error,
             stats,
             format_time(row.next_usable_at) if row.next_usable_at else "-",
         )
@@ -94,11 +105,13 @@ def health_lines(health: Health, m: Messages) -> list[str]:
     for note in health.attention:
         what = m(f"attention.{note.attention}") if note.attention else ""
         until = m("health.recovery_probe", when=format_time(note.until)) if note.until else ""
-        lines.append(f"  ⚠️ #{note.key.index} {note.key.preview}: {what} ({note.text}){until}")
-    for note in health.limits:
-        kind, _, operation = note.text.partition(":")
-        text = m("health.spent" if kind == "spent" else "health.cooling", operation=operation)
-        lines.append(f"  ⏳ #{note.key.index} {note.key.preview}: {text} {format_time(note.until)}")
+        lines.append(f"  ⚠️ #{note.key.index} {note.key.preview}: {what} ({note.detail}){until}")
+    for limit in health.limits:
+        spent = limit.reason is Reason.QUOTA_SPENT
+        text = m("health.spent" if spent else "health.cooling", operation=limit.operation)
+        lines.append(
+            f"  ⏳ #{limit.key.index} {limit.key.preview}: {text} {format_time(limit.until)}"
+        )
     lines.append(suggestion(health, m))
     return lines
 

@@ -6,9 +6,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
-from kto_keys.core.clock import next_kst_midnight
 from kto_keys.core.keys import ServiceKey
-from kto_keys.core.pool import KeyPool, KeyState
+from kto_keys.core.pool import DeactivationCause, ErrorRecord, KeyPool, KeyState, Reason
 
 
 class HealthLevel(StrEnum):
@@ -25,11 +24,6 @@ class HealthLevel(StrEnum):
         """The emoji people know the level by."""
         return _ICONS[self]
 
-    @property
-    def exit_code(self) -> int:
-        """The monitoring convention: 0 ok, 1 warning, 2 critical, 3 unknown."""
-        return _EXIT_CODES[self]
-
 
 _ICONS = {
     HealthLevel.HEALTHY: "🟢",
@@ -37,13 +31,6 @@ _ICONS = {
     HealthLevel.DANGER: "🔴",
     HealthLevel.CRITICAL: "❌",
     HealthLevel.UNKNOWN: "❔",
-}
-_EXIT_CODES = {
-    HealthLevel.HEALTHY: 0,
-    HealthLevel.WARNING: 1,
-    HealthLevel.DANGER: 2,
-    HealthLevel.CRITICAL: 2,
-    HealthLevel.UNKNOWN: 3,
 }
 
 
@@ -61,22 +48,53 @@ class Attention(StrEnum):
     ERROR_WAIT = "error_wait"
 
 
-_ATTENTION_BY_CODE = {
-    "31": Attention.EXPIRED,
-    "20": Attention.NOT_APPROVED,
-    "21": Attention.TEMPORARILY_DISABLED,
-    "32": Attention.IP_RESTRICTED,
+_ATTENTION_BY_CAUSE = {
+    DeactivationCause.EXPIRED: Attention.EXPIRED,
+    DeactivationCause.NOT_APPROVED: Attention.NOT_APPROVED,
+    DeactivationCause.NOT_ACTIVATED_YET: Attention.NOT_ACTIVATED_YET,
+    DeactivationCause.NOT_REGISTERED: Attention.NOT_REGISTERED,
+    DeactivationCause.TEMPORARILY_DISABLED: Attention.TEMPORARILY_DISABLED,
+    DeactivationCause.IP_RESTRICTED: Attention.IP_RESTRICTED,
+    DeactivationCause.TOO_MANY_ERRORS: Attention.TOO_MANY_ERRORS,
 }
 
 
 @dataclass(frozen=True, slots=True)
 class KeyNote:
-    """One line about one key: what is wrong or limited, and until when."""
+    """A key that does not work now: why, until when, and the facts behind it (no sentences)."""
 
     key: ServiceKey
-    attention: Attention | None
-    text: str
+    attention: Attention
+    # When the recovery probe is due, or the error wait ends (None: until a person enables it).
     until: datetime | None = None
+    error: ErrorRecord | None = None
+    consecutive_errors: int = 0
+    # The words given with `disable --reason`.
+    reason: str | None = None
+
+    @property
+    def detail(self) -> str:
+        """The facts behind the note, the same in every language: the words given by hand, or
+        the last error's code and symbol (with the count when errors in a row took the key out)."""
+        if self.reason:
+            return self.reason
+        error = self.error
+        if error is None:
+            return ""
+        what = f"{error.code or ''} {error.symbol}".strip() or error.message
+        if self.attention is Attention.TOO_MANY_ERRORS:
+            return f"{self.consecutive_errors}× {what}"
+        return what
+
+
+@dataclass(frozen=True, slots=True)
+class KeyLimit:
+    """A working key that cannot make one operation's calls until `until`."""
+
+    key: ServiceKey
+    operation: str
+    reason: Reason  # Reason.QUOTA_SPENT or Reason.COOLING
+    until: datetime | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,12 +106,7 @@ class Health:
     working: int
     total: int
     attention: tuple[KeyNote, ...]
-    limits: tuple[KeyNote, ...]
-
-    @property
-    def exit_code(self) -> int:
-        """The exit code `kto-keys health` gives this report."""
-        return self.level.exit_code
+    limits: tuple[KeyLimit, ...]
 
 
 def level_for(working: int, total: int) -> HealthLevel:
@@ -111,16 +124,14 @@ def level_for(working: int, total: int) -> HealthLevel:
 
 
 def is_working(state: KeyState, now: datetime) -> bool:
-    """Not deactivated and not in an error wait; spent quota still counts as working."""
-    in_wait = state.error_wait_until is not None and state.error_wait_until > now
-    return not state.is_deactivated and not in_wait
+    """KeyState.is_working, for callers that hold a state rather than the pool (cli/progress.py)."""
+    return state.is_working(now)
 
 
 def assess(pool: KeyPool, now: datetime, cache_lost: bool = False) -> Health:
     """Score the pool and list the keys that need attention or are limited today."""
-    pool.roll_day(now)
     total = len(pool.keys)
-    working = sum(1 for key in pool.keys if is_working(pool.state(key), now))
+    working = len(pool.working_keys(now))
     score = 100.0 * working / total if total else 0.0
     level = HealthLevel.UNKNOWN if cache_lost else level_for(working, total)
     attention = tuple(note for key in pool.keys if (note := attention_for(pool, key, now)))
@@ -128,42 +139,26 @@ def assess(pool: KeyPool, now: datetime, cache_lost: bool = False) -> Health:
 
 
 def attention_for(pool: KeyPool, key: ServiceKey, now: datetime) -> KeyNote | None:
-    """What a person should know about a key that does not work now."""
+    """What a person should know about a key that does not work now (None: it works)."""
+    if pool.is_working(key, now):
+        return None
     state = pool.state(key)
     if state.disabled_by_hand:
-        return KeyNote(key, Attention.DISABLED_BY_HAND, state.deactivation_reason or "by hand")
+        return KeyNote(key, Attention.DISABLED_BY_HAND, reason=state.deactivation_reason)
+    error, errors = state.last_error, state.consecutive_errors
     if state.deactivated_at is not None:
+        cause = state.deactivation_cause or DeactivationCause.TOO_MANY_ERRORS
         recovery = state.deactivated_at + pool.policy.recovery_after
-        reason = state.deactivation_reason or ""
-        return KeyNote(key, _attention_of(state, reason), reason, recovery)
-    if state.error_wait_until is not None and state.error_wait_until > now:
-        error = state.last_error
-        text = f"{error.code or ''} {error.message}".strip() if error else ""
-        return KeyNote(key, Attention.ERROR_WAIT, text, state.error_wait_until)
-    return None
+        return KeyNote(key, _ATTENTION_BY_CAUSE[cause], recovery, error, errors)
+    return KeyNote(key, Attention.ERROR_WAIT, state.error_wait_until, error, errors)
 
 
-def _attention_of(state: KeyState, reason: str) -> Attention:
-    code = state.deactivation_code
-    if code == "30":
-        if "activated" in reason:
-            return Attention.NOT_ACTIVATED_YET
-        return Attention.NOT_REGISTERED
-    if code in _ATTENTION_BY_CODE:
-        return _ATTENTION_BY_CODE[code]
-    return Attention.TOO_MANY_ERRORS
-
-
-def _limits(pool: KeyPool, now: datetime) -> tuple[KeyNote, ...]:
-    notes = []
+def _limits(pool: KeyPool, now: datetime) -> tuple[KeyLimit, ...]:
+    limits = []
     for key in pool.keys:
-        state = pool.state(key)
-        if state.is_deactivated:
-            continue
-        for operation in sorted(set(state.usage) | set(state.cooldowns)):
-            cooling = state.cooldowns.get(operation)
-            if cooling is not None and cooling > now:
-                notes.append(KeyNote(key, None, f"cooling:{operation}", cooling))
-            elif pool.quota_left(key, operation) <= 0:
-                notes.append(KeyNote(key, None, f"spent:{operation}", next_kst_midnight(now)))
-    return tuple(notes)
+        operations = set(pool.usage_today(key, now)) | set(pool.state(key).cooldowns)
+        for operation in sorted(operations):
+            availability = pool.availability(key, operation, now)
+            if availability.reason in (Reason.COOLING, Reason.QUOTA_SPENT):
+                limits.append(KeyLimit(key, operation, availability.reason, availability.until))
+    return tuple(limits)

@@ -5,7 +5,10 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
+from datetime import datetime
 from typing import Any
+
+from kto_keys.core.pool import KeyPool
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,3 +99,12 @@ def make_plan(
         ),
         budget,
     )
+
+
+def plan_details(
+    pool: KeyPool, needed: Mapping[str, int], now: datetime, budget: int | None
+) -> DetailPlan:
+    """The plan a pool allows: its working keys' quota left today, and their quota per day."""
+    left_today = {operation: pool.pool_quota_left(operation, now) for operation in needed}
+    per_day = len(pool.working_keys(now)) * pool.policy.usable_limit
+    return make_plan(needed, left_today, dict.fromkeys(needed, per_day), budget)

@@ -14,24 +14,52 @@ from kto_keys.core.keys import ServiceKey
 
 MIN_PAUSE = timedelta(seconds=1)
 MAX_PAUSE = timedelta(seconds=60)
+# How long after issue the portal may still refuse a new key with code 30: not a setting.
+ACTIVATION_WINDOW = timedelta(hours=2)
 
 
 @dataclass(frozen=True, slots=True)
 class Policy:
-    """The thresholds of the pool, all taken from the settings."""
+    """The thresholds of the pool; their defaults live once, in the settings (edges/settings.py)."""
 
-    daily_limit: int = 1000
-    reserve: int = 0
-    max_consecutive_errors: int = 5
-    rate_limit_cooldown: timedelta = timedelta(hours=1)
-    error_wait: timedelta = timedelta(minutes=10)
-    recovery_after: timedelta = timedelta(minutes=30)
-    activation_window: timedelta = timedelta(hours=2)
+    daily_limit: int
+    reserve: int
+    max_consecutive_errors: int
+    rate_limit_cooldown: timedelta
+    error_wait: timedelta
+    recovery_after: timedelta
+    activation_window: timedelta = ACTIVATION_WINDOW
 
     @property
     def usable_limit(self) -> int:
         """Calls per key and operation this tool may make today."""
         return max(0, self.daily_limit - self.reserve)
+
+
+class DeactivationCause(StrEnum):
+    """Why the pool took a key out; what a person should do about it follows from this."""
+
+    EXPIRED = "expired"
+    NOT_APPROVED = "not_approved"
+    NOT_ACTIVATED_YET = "not_activated_yet"
+    NOT_REGISTERED = "not_registered"
+    TEMPORARILY_DISABLED = "temporarily_disabled"
+    IP_RESTRICTED = "ip_restricted"
+    TOO_MANY_ERRORS = "too_many_errors"
+
+
+_CAUSE_BY_CODE = {
+    "20": DeactivationCause.NOT_APPROVED,
+    "21": DeactivationCause.TEMPORARILY_DISABLED,
+    "30": DeactivationCause.NOT_REGISTERED,
+    "31": DeactivationCause.EXPIRED,
+    "32": DeactivationCause.IP_RESTRICTED,
+}
+
+
+def cause_of_code(code: str | None) -> DeactivationCause:
+    """The cause a gateway code stands for; any other code, or none, means errors in a row."""
+    return _CAUSE_BY_CODE.get(code or "", DeactivationCause.TOO_MANY_ERRORS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,14 +92,26 @@ class KeyState:
     pause_until: datetime | None = None
     cooldowns: dict[str, datetime] = field(default_factory=dict)
     deactivated_at: datetime | None = None
-    deactivation_reason: str | None = None
+    # Why, and on which gateway code, the pool took the key out (None: in the pool, or out by hand).
+    deactivation_cause: DeactivationCause | None = None
     deactivation_code: str | None = None
+    # The words a person gave with `disable --reason`; the pool writes no words of its own.
+    deactivation_reason: str | None = None
     disabled_by_hand: bool = False
 
     @property
     def is_deactivated(self) -> bool:
         """True when the key is out of the pool, by a policy or by hand."""
         return self.deactivated_at is not None or self.disabled_by_hand
+
+    def is_working(self, now: datetime) -> bool:
+        """The one definition of a working key: in the pool and not waiting after an error.
+
+        A spent quota, a cool-down after code 22 or a pause of seconds still counts as working:
+        the key is fine, only today's calls for an operation are limited.
+        """
+        wait = self.error_wait_until
+        return not self.is_deactivated and (wait is None or wait <= now)
 
 
 class Reason(StrEnum):
@@ -89,15 +129,24 @@ class Reason(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class Availability:
-    """Whether a key may be used for an operation, and if not, until when."""
+    """Whether a key may take a call for an operation now, and if not, why and until when."""
 
     reason: Reason
     until: datetime | None = None
 
     @property
-    def is_usable(self) -> bool:
-        """True when the key can take the call now."""
+    def is_ready(self) -> bool:
+        """True when the key can take the call this instant."""
         return self.reason is Reason.OK
+
+    @property
+    def is_in_play(self) -> bool:
+        """True when the key takes calls for the operation today without a cool-down, a new day,
+        a recovery or a person: at once, or after a pause, an error wait or a call in flight."""
+        return self.reason in _IN_PLAY
+
+
+_IN_PLAY = frozenset({Reason.OK, Reason.BUSY, Reason.PAUSED, Reason.ERROR_WAIT})
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,34 +187,139 @@ class EventKind(StrEnum):
     RECOVERED = "recovered"
     PROBE_FAILED = "probe_failed"
     OUTAGE = "outage"
+    OUTAGE_OVER = "outage_over"
     REQUEST_ERROR = "request_error"
+
+
+# A change of a key's fate, which another process must see at once: save it now.
+_DURABLE = frozenset(
+    {
+        EventKind.DAILY_LIMIT,
+        EventKind.DEACTIVATED,
+        EventKind.RECOVERED,
+        EventKind.PROBE_FAILED,
+        EventKind.OUTAGE,
+        EventKind.OUTAGE_OVER,
+    }
+)
 
 
 @dataclass(frozen=True, slots=True)
 class PoolEvent:
-    """One change in the pool, for logs and progress."""
+    """One change in the pool, for logs, progress and saving; data only, no sentences."""
 
     kind: EventKind
     key: ServiceKey
     operation: str
     outcome: Outcome | None = None
     until: datetime | None = None
-    detail: str = ""
+    cause: DeactivationCause | None = None
 
     @property
     def is_durable(self) -> bool:
-        """True for a change of a key's fate, which is saved at once."""
-        return self.kind not in (
-            EventKind.SUCCESS,
-            EventKind.FAILURE,
-            EventKind.QUOTA_SPENT,
-            EventKind.RATE_LIMITED,
-            EventKind.REQUEST_ERROR,
-        )
+        """True for a change of a key's fate (out, back, cooling after 22, an outage begun or
+        over) that must be saved at once; usage alone can wait for the next periodic save."""
+        return self.kind in _DURABLE
+
+
+class _Slot:
+    """One key with its state and what this run knows of it: calls in flight, operations proven."""
+
+    __slots__ = ("in_flight", "key", "proven", "state")
+
+    def __init__(self, key: ServiceKey, state: KeyState) -> None:
+        self.key = key
+        self.state = state
+        self.in_flight = 0
+        self.proven: set[str] = set()
+
+
+# The members as plain names: reading `Reason.OK` is an enum lookup, too slow for 1,000 keys.
+_OK, _DISABLED, _DEACTIVATED, _COOLING = (
+    Reason.OK,
+    Reason.DISABLED,
+    Reason.DEACTIVATED,
+    Reason.COOLING,
+)
+_QUOTA_SPENT, _PAUSED, _BUSY, _ERROR_WAIT = (
+    Reason.QUOTA_SPENT,
+    Reason.PAUSED,
+    Reason.BUSY,
+    Reason.ERROR_WAIT,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class _Survey:
+    """The one rule applied to some keys: the best ready key, the best key in an error wait,
+    when busy keys free up (None: at a release), and the verdict on the last key surveyed."""
+
+    last: Reason
+    ready: _Slot | None
+    waiting: _Slot | None
+    busy_until: list[datetime | None]
+
+
+def _survey(slots: Sequence[_Slot], operation: str, now: datetime, limit: int) -> _Survey:
+    """The one rule: can each key take a call for `operation` now, and if not, why.
+
+    `availability` asks it about one key, `acquire` about all of them in a single pass, so the
+    rule is written here only. The order matters: a key taken out says so before any limit, a
+    limit of the operation before a pause of seconds, and an error wait comes last because acquire
+    still hands out such a key when no other can take the call. Among ready keys (and then among
+    waiting ones) the one with the most quota left wins; ties go to the lowest index.
+    """
+    ready: _Slot | None = None
+    waiting: _Slot | None = None
+    ready_used = waiting_used = limit
+    busy_until: list[datetime | None] = []
+    verdict = ok = _OK  # a local name: this loop runs before every call, over every key
+    for slot in slots:
+        state = slot.state
+        if state.disabled_by_hand:
+            verdict = _DISABLED
+            continue
+        if state.deactivated_at is not None:
+            verdict = _DEACTIVATED
+            continue
+        if state.cooldowns:
+            cooling = state.cooldowns.get(operation)
+            if cooling is not None and cooling > now:
+                verdict = _COOLING
+                continue
+        used = state.usage.get(operation, 0)
+        if used >= limit:
+            verdict = _QUOTA_SPENT
+            continue
+        pause = state.pause_until
+        if pause is not None and pause > now:
+            verdict = _PAUSED
+            busy_until.append(pause)
+            continue
+        # Until it answers this operation once, a key carries one call at a time: a dead key
+        # costs one call, not one per concurrent caller.
+        if slot.in_flight and operation not in slot.proven:
+            verdict = _BUSY
+            busy_until.append(None)
+            continue
+        wait = state.error_wait_until
+        if wait is not None and wait > now:
+            verdict = _ERROR_WAIT
+            if used < waiting_used:
+                waiting, waiting_used = slot, used
+        else:
+            verdict = ok
+            if used < ready_used:
+                ready, ready_used = slot, used
+    return _Survey(verdict, ready, waiting, busy_until)
 
 
 class KeyPool:
-    """Picks keys per operation, records outcomes, and applies every policy."""
+    """Picks keys per operation, records outcomes, and applies every policy.
+
+    Every method that takes `now` first brings the pool to now's Korea day, so whatever it reads
+    is today's; the day never moves back.
+    """
 
     def __init__(
         self,
@@ -177,35 +331,35 @@ class KeyPool:
         self.keys = tuple(keys)
         self.policy = policy
         known = states or {}
-        self._states = {
-            key.fingerprint: known.get(key.fingerprint) or KeyState(key.fingerprint, now)
+        self._slots = tuple(
+            _Slot(key, known.get(key.fingerprint) or KeyState(key.fingerprint, now))
             for key in self.keys
-        }
-        self._in_flight = {key.fingerprint: 0 for key in self.keys}
-        self._proven: set[tuple[str, str]] = set()
+        )
+        self._slot_of = {slot.key.fingerprint: slot for slot in self._slots}
         self._failed_since_success: set[str] = set()
         self._uncoded_auth: set[str] = set()
         self.outage_since: datetime | None = None
-        self.revision = 0
-        self.durable_revision = 0
-        self._rolled_day: date | None = None
-        self.roll_day(now)
+        # The Korea day usage counts for. It only moves forward: a clock stepped back across
+        # midnight must not reset the day's usage a second time.
+        self._day = kst_day(now)
+        self._start_day(self._slots)
 
     # --- reading -------------------------------------------------------------------------
     def state(self, key: ServiceKey) -> KeyState:
         """The state of one key."""
-        return self._states[key.fingerprint]
+        return self._slot_of[key.fingerprint].state
 
     def states(self) -> dict[str, KeyState]:
         """Every state, by fingerprint (what the cache saves)."""
-        return dict(self._states)
+        return {slot.key.fingerprint: slot.state for slot in self._slots}
 
     def replace_states(self, states: Mapping[str, KeyState]) -> None:
         """Adopt states merged with another process's saves."""
         for fingerprint, state in states.items():
-            if fingerprint in self._states:
-                self._states[fingerprint] = state
-        self._rolled_day = None
+            slot = self._slot_of.get(fingerprint)
+            if slot is not None:
+                slot.state = state
+        self._start_day(self._slots)
 
     def key_by_index(self, index: int) -> ServiceKey:
         """The key shown as `#index`."""
@@ -214,58 +368,59 @@ class KeyPool:
         return self.keys[index]
 
     def used(self, key: ServiceKey, operation: str) -> int:
-        """Calls made today with this key for this operation."""
+        """Calls made with this key for this operation on the latest day the pool was given."""
         return self.state(key).usage.get(operation, 0)
 
     def quota_left(self, key: ServiceKey, operation: str) -> int:
-        """Calls this key may still make today for this operation."""
+        """Calls this key may still make for this operation on the latest day the pool was given."""
         return max(0, self.policy.usable_limit - self.used(key, operation))
 
+    def usage_today(self, key: ServiceKey, now: datetime) -> dict[str, int]:
+        """Calls made with this key today, per operation."""
+        self._roll_day(now)
+        return dict(self.state(key).usage)
+
+    def is_working(self, key: ServiceKey, now: datetime) -> bool:
+        """True when the key works (see KeyState.is_working): health, status and the plan ask this."""
+        self._roll_day(now)
+        return self.state(key).is_working(now)
+
+    def working_keys(self, now: datetime) -> list[ServiceKey]:
+        """The keys that work now, in index order."""
+        self._roll_day(now)
+        return [slot.key for slot in self._slots if slot.state.is_working(now)]
+
     def pool_quota_left(self, operation: str, now: datetime) -> int:
-        """Calls the whole pool may still make today for this operation, usable keys only."""
-        self.roll_day(now)
+        """Calls the working keys may still make today for this operation.
+
+        A key cooling after code 22 for the operation adds nothing: the gateway said it is spent.
+        """
         return sum(
             self.quota_left(key, operation)
-            for key in self.keys
-            if not self.state(key).is_deactivated
-            and self._cooling_until(key, operation, now) is None
+            for key in self.working_keys(now)
+            if self.availability(key, operation, now).reason is not Reason.COOLING
         )
 
     def availability(self, key: ServiceKey, operation: str, now: datetime) -> Availability:
-        """Whether `key` may take a call for `operation` now, ignoring in-flight limits."""
-        state = self.state(key)
-        if state.disabled_by_hand:
-            return Availability(Reason.DISABLED)
-        if state.deactivated_at is not None:
-            return Availability(
-                Reason.DEACTIVATED, state.deactivated_at + self.policy.recovery_after
-            )
-        cooling = self._cooling_until(key, operation, now)
-        if cooling is not None:
-            return Availability(Reason.COOLING, cooling)
-        if self.quota_left(key, operation) <= 0:
-            return Availability(Reason.QUOTA_SPENT, next_kst_midnight(now))
-        if state.pause_until is not None and state.pause_until > now:
-            return Availability(Reason.PAUSED, state.pause_until)
-        if state.error_wait_until is not None and state.error_wait_until > now:
-            return Availability(Reason.ERROR_WAIT, state.error_wait_until)
-        return Availability(Reason.OK)
+        """Whether `key` may take a call for `operation` now, and if not, why and until when."""
+        self._roll_day(now)
+        return self._availability(self._slot_of[key.fingerprint], operation, now)
 
     def is_usable(self, key: ServiceKey, operation: str, now: datetime) -> bool:
-        """True when the key could take a call for the operation now (error waits allowed)."""
-        reason = self.availability(key, operation, now).reason
-        return reason in (Reason.OK, Reason.ERROR_WAIT, Reason.PAUSED)
+        """True when the key is in play for the operation today (see Availability.is_in_play)."""
+        return self.availability(key, operation, now).is_in_play
 
     def is_proven(self, key: ServiceKey, operation: str) -> bool:
         """True once the key answered this operation successfully in this run."""
-        return (key.fingerprint, operation) in self._proven
+        return operation in self._slot_of[key.fingerprint].proven
 
     def in_flight(self, key: ServiceKey) -> int:
         """Calls under way with this key."""
-        return self._in_flight[key.fingerprint]
+        return self._slot_of[key.fingerprint].in_flight
 
     def recovery_candidates(self, now: datetime, force: bool = False) -> list[ServiceKey]:
         """Deactivated keys whose recovery time has come (all of them with `force`)."""
+        self._roll_day(now)
         due = []
         for key in self.keys:
             state = self.state(key)
@@ -277,73 +432,45 @@ class KeyPool:
 
     def next_usable(self, operation: str, now: datetime) -> Exhausted:
         """Which key is usable soonest for the operation, and when."""
+        self._roll_day(now)
         best: tuple[datetime, ServiceKey, Reason] | None = None
-        for key in self.keys:
-            availability = self.availability(key, operation, now)
+        for slot in self._slots:
+            availability = self._availability(slot, operation, now)
             if availability.until is None:
                 continue
             if best is None or availability.until < best[0]:
-                best = (availability.until, key, availability.reason)
+                best = (availability.until, slot.key, availability.reason)
         if best is None:
             return Exhausted(operation, None, None, None)
         return Exhausted(operation, best[1], best[0], best[2])
 
     # --- choosing ------------------------------------------------------------------------
     def acquire(self, operation: str, now: datetime) -> Lease | Wait | Exhausted:
-        """Hand out the best key for the operation and count the call against it."""
-        self.roll_day(now)
-        limit = self.policy.usable_limit
-        ready: ServiceKey | None = None
-        waiting: ServiceKey | None = None
-        ready_used = waiting_used = limit
-        busy_until: list[datetime | None] = []
-        # One tight pass over the keys: this runs before every call, with up to thousands of keys.
-        for key in self.keys:
-            state = self._states[key.fingerprint]
-            if state.disabled_by_hand or state.deactivated_at is not None:
-                continue
-            if state.cooldowns:
-                cooling = state.cooldowns.get(operation)
-                if cooling is not None and cooling > now:
-                    continue
-            used = state.usage.get(operation, 0)
-            if used >= limit:
-                continue
-            if state.pause_until is not None and state.pause_until > now:
-                busy_until.append(state.pause_until)
-                continue
-            if (
-                self._in_flight[key.fingerprint]
-                and (key.fingerprint, operation) not in self._proven
-            ):
-                busy_until.append(None)
-                continue
-            if state.error_wait_until is not None and state.error_wait_until > now:
-                if used < waiting_used:
-                    waiting, waiting_used = key, used
-            elif used < ready_used:
-                ready, ready_used = key, used
-        chosen = ready or waiting
+        """Hand out the best key for the operation (see `_survey`) and count the call against it."""
+        self._roll_day(now)
+        survey = _survey(self._slots, operation, now, self.policy.usable_limit)
+        chosen = survey.ready or survey.waiting
         if chosen is not None:
             self._count_call(chosen, operation)
-            return Lease(chosen, operation)
-        if busy_until:
-            known = [moment for moment in busy_until if moment is not None]
-            return Wait(None if len(known) < len(busy_until) else min(known))
+            return Lease(chosen.key, operation)
+        if survey.busy_until:
+            known = [moment for moment in survey.busy_until if moment is not None]
+            return Wait(None if len(known) < len(survey.busy_until) else min(known))
         return self.next_usable(operation, now)
 
     def begin_probe(self, key: ServiceKey, operation: str, now: datetime) -> Lease:
         """Hand out a deactivated key for one recovery probe."""
-        self.roll_day(now)
-        self._count_call(key, operation)
+        self._roll_day(now)
+        self._count_call(self._slot_of[key.fingerprint], operation)
         return Lease(key, operation, probe=True)
 
     def lease_key(self, key: ServiceKey, operation: str, now: datetime) -> Lease:
         """Hand out one given key for a test call; a deactivated key's call is a probe."""
-        if self.state(key).deactivated_at is not None and not self.state(key).disabled_by_hand:
+        state = self.state(key)
+        if state.deactivated_at is not None and not state.disabled_by_hand:
             return self.begin_probe(key, operation, now)
-        self.roll_day(now)
-        self._count_call(key, operation)
+        self._roll_day(now)
+        self._count_call(self._slot_of[key.fingerprint], operation)
         return Lease(key, operation)
 
     # --- recording -----------------------------------------------------------------------
@@ -351,9 +478,10 @@ class KeyPool:
         self, lease: Lease, outcome: Outcome, now: datetime, latency_s: float | None = None
     ) -> list[PoolEvent]:
         """Apply the policy for one answer and say what changed."""
+        self._roll_day(now)
         key, operation = lease.key, lease.operation
-        self._in_flight[key.fingerprint] = max(0, self._in_flight[key.fingerprint] - 1)
-        self.revision += 1
+        slot = self._slot_of[key.fingerprint]
+        slot.in_flight = max(0, slot.in_flight - 1)
         state = self.state(key)
         if latency_s is not None:
             sample = latency_s * 1000
@@ -363,7 +491,7 @@ class KeyPool:
             return self._record_probe(key, operation, outcome, now)
         kind = outcome.kind
         if kind is OutcomeKind.SUCCESS:
-            return [self._record_success(key, operation, outcome, now)]
+            return self._record_success(key, operation, outcome, now)
         if kind in (OutcomeKind.REQUEST_ERROR, OutcomeKind.CONFIG_ERROR, OutcomeKind.HOST_BLOCKED):
             return [PoolEvent(EventKind.REQUEST_ERROR, key, operation, outcome)]
         if kind is OutcomeKind.RATE_LIMIT:
@@ -374,38 +502,21 @@ class KeyPool:
             return [self._cool_down(key, operation, outcome, now)]
         if kind is OutcomeKind.KEY_UNUSABLE:
             self._note_error(state, outcome, now)
-            return [
-                self._deactivate(
-                    key, operation, outcome, now, self._reason_for(state, outcome, now)
-                )
-            ]
+            cause = self._cause_of(state, outcome, now)
+            return [self._deactivate(key, operation, outcome, now, cause)]
         return self._record_transient(key, operation, outcome, now)
 
     def deactivate_by_hand(self, key: ServiceKey, reason: str, now: datetime) -> None:
-        """Take a key out of the pool until it is enabled again."""
+        """Take a key out of the pool until it is enabled again; `reason` is the person's words."""
+        self._roll_day(now)
         state = self.state(key)
         state.disabled_by_hand = True
         state.deactivation_reason = reason
         state.deactivated_at = state.deactivated_at or now
-        self._durable_change()
 
     def enable_by_hand(self, key: ServiceKey) -> None:
         """Put a key back, whatever took it out."""
         self._reactivate(self.state(key))
-        self._durable_change()
-
-    def roll_day(self, now: datetime) -> None:
-        """Reset usage at midnight Korea time; spent-quota cool-downs end with the day."""
-        today = kst_day(now)
-        if today == self._rolled_day:
-            return
-        self._rolled_day = today
-        for state in self._states.values():
-            if state.usage_day != today:
-                if state.usage_day is not None and state.usage:
-                    state.cooldowns.clear()
-                state.usage_day = today
-                state.usage = {}
 
     def uncoded_auth_everywhere(self) -> bool:
         """True when every key in the pool was refused with a bare 401/403 this run."""
@@ -413,75 +524,109 @@ class KeyPool:
         return len(candidates) >= 2 and candidates <= self._uncoded_auth
 
     def usable_count(self, operation: str, now: datetime) -> int:
-        """How many keys could take a call for the operation now, error waits included."""
-        return sum(1 for key in self.keys if self.is_usable(key, operation, now))
+        """How many keys are in play for the operation today (see Availability.is_in_play)."""
+        self._roll_day(now)
+        return sum(1 for slot in self._slots if self._availability(slot, operation, now).is_in_play)
 
     # --- internals -----------------------------------------------------------------------
-    def _count_call(self, key: ServiceKey, operation: str) -> None:
-        state = self.state(key)
+    def _availability(self, slot: _Slot, operation: str, now: datetime) -> Availability:
+        """The one rule's verdict on one key, with the moment it ends."""
+        state = slot.state
+        reason = _survey((slot,), operation, now, self.policy.usable_limit).last
+        until: datetime | None = None
+        if reason is Reason.DEACTIVATED and state.deactivated_at is not None:
+            until = state.deactivated_at + self.policy.recovery_after
+        elif reason is Reason.COOLING:
+            until = state.cooldowns[operation]
+        elif reason is Reason.QUOTA_SPENT:
+            until = next_kst_midnight(now)
+        elif reason is Reason.PAUSED:
+            until = state.pause_until
+        elif reason is Reason.ERROR_WAIT:
+            until = state.error_wait_until
+        return Availability(reason, until)
+
+    def _roll_day(self, now: datetime) -> None:
+        """Every entry that takes `now` calls this first, so no reading sees yesterday's usage."""
+        today = kst_day(now)
+        if today > self._day:
+            self._day = today
+            self._start_day(self._slots)
+
+    def _start_day(self, slots: Sequence[_Slot]) -> None:
+        """Usage from before the pool's day is gone; a spent quota's cool-downs end with it."""
+        day = self._day
+        for slot in slots:
+            state = slot.state
+            # A later day (another process whose clock is ahead) keeps its usage.
+            if state.usage_day is None or state.usage_day < day:
+                if state.usage_day is not None and state.usage:
+                    state.cooldowns.clear()
+                state.usage_day = day
+                state.usage = {}
+
+    def _count_call(self, slot: _Slot, operation: str) -> None:
+        state = slot.state
         state.usage[operation] = state.usage.get(operation, 0) + 1
         state.total_calls += 1
-        self._in_flight[key.fingerprint] += 1
-        self.revision += 1
-
-    def _cooling_until(self, key: ServiceKey, operation: str, now: datetime) -> datetime | None:
-        until = self.state(key).cooldowns.get(operation)
-        return until if until is not None and until > now else None
-
-    def _durable_change(self) -> None:
-        self.revision += 1
-        self.durable_revision = self.revision
+        slot.in_flight += 1
 
     def _record_success(
         self, key: ServiceKey, operation: str, outcome: Outcome, now: datetime
-    ) -> PoolEvent:
+    ) -> list[PoolEvent]:
         state = self.state(key)
         state.total_successes += 1
         state.consecutive_errors = 0
         state.last_success = now
         state.error_wait_until = None
         state.cooldowns.pop(operation, None)
-        self._proven.add((key.fingerprint, operation))
+        self._slot_of[key.fingerprint].proven.add(operation)
         self._failed_since_success.clear()
         self._uncoded_auth.clear()
+        if self.quota_left(key, operation) <= 0:
+            midnight = next_kst_midnight(now)
+            events = [PoolEvent(EventKind.QUOTA_SPENT, key, operation, outcome, midnight)]
+        else:
+            events = [PoolEvent(EventKind.SUCCESS, key, operation, outcome)]
         if self.outage_since is not None:
             self.outage_since = None
-            self._durable_change()
-        if self.quota_left(key, operation) <= 0:
-            return PoolEvent(EventKind.QUOTA_SPENT, key, operation, outcome, next_kst_midnight(now))
-        return PoolEvent(EventKind.SUCCESS, key, operation, outcome)
+            events.append(PoolEvent(EventKind.OUTAGE_OVER, key, operation, outcome))
+        return events
 
     def _record_transient(
         self, key: ServiceKey, operation: str, outcome: Outcome, now: datetime
     ) -> list[PoolEvent]:
         state = self.state(key)
-        self._proven.discard((key.fingerprint, operation))
+        self._slot_of[key.fingerprint].proven.discard(operation)
         if outcome.uncoded_auth:
             self._uncoded_auth.add(key.fingerprint)
         self._failed_since_success.add(key.fingerprint)
         if self.outage_since is not None:
             state.total_errors += 1
             state.last_error = _error_record(outcome, now)
-            return [PoolEvent(EventKind.FAILURE, key, operation, outcome, detail="outage")]
+            return [PoolEvent(EventKind.FAILURE, key, operation, outcome)]
         self._note_error(state, outcome, now)
         events = [PoolEvent(EventKind.FAILURE, key, operation, outcome)]
         if state.consecutive_errors >= self.policy.max_consecutive_errors:
-            reason = f"{state.consecutive_errors} consecutive errors"
-            events.append(self._deactivate(key, operation, outcome, now, reason))
+            cause = DeactivationCause.TOO_MANY_ERRORS
+            events.append(self._deactivate(key, operation, outcome, now, cause))
             return events
         state.error_wait_until = now + self.policy.error_wait
         if self._is_outage(operation, now):
             self.outage_since = now
-            for other in self._states.values():
-                other.error_wait_until = None
-            self._durable_change()
+            for other in self._slots:
+                other.state.error_wait_until = None
             events.append(PoolEvent(EventKind.OUTAGE, key, operation, outcome))
         return events
 
     def _is_outage(self, operation: str, now: datetime) -> bool:
         # Keys that cannot take this operation (spent, cooling) will not be called to fail.
-        working = {key.fingerprint for key in self.keys if self.is_usable(key, operation, now)}
-        return len(working) >= 2 and working <= self._failed_since_success
+        in_play = {
+            slot.key.fingerprint
+            for slot in self._slots
+            if self._availability(slot, operation, now).is_in_play
+        }
+        return len(in_play) >= 2 and in_play <= self._failed_since_success
 
     def _cool_down(
         self, key: ServiceKey, operation: str, outcome: Outcome, now: datetime
@@ -490,35 +635,33 @@ class KeyPool:
         until = now + self.policy.rate_limit_cooldown
         state.cooldowns[operation] = until
         state.last_error = _error_record(outcome, now)
-        self._proven.discard((key.fingerprint, operation))
-        self._durable_change()
+        self._slot_of[key.fingerprint].proven.discard(operation)
         return PoolEvent(EventKind.DAILY_LIMIT, key, operation, outcome, until)
 
     def _deactivate(
-        self, key: ServiceKey, operation: str, outcome: Outcome, now: datetime, reason: str
+        self,
+        key: ServiceKey,
+        operation: str,
+        outcome: Outcome,
+        now: datetime,
+        cause: DeactivationCause,
     ) -> PoolEvent:
         state = self.state(key)
         state.deactivated_at = now
-        state.deactivation_reason = reason
+        state.deactivation_cause = cause
         state.deactivation_code = outcome.code
         state.error_wait_until = None
-        self._proven = {pair for pair in self._proven if pair[0] != key.fingerprint}
-        self._durable_change()
-        return PoolEvent(
-            EventKind.DEACTIVATED,
-            key,
-            operation,
-            outcome,
-            now + self.policy.recovery_after,
-            reason,
-        )
+        self._slot_of[key.fingerprint].proven.clear()
+        until = now + self.policy.recovery_after
+        return PoolEvent(EventKind.DEACTIVATED, key, operation, outcome, until, cause)
 
-    def _reason_for(self, state: KeyState, outcome: Outcome, now: datetime) -> str:
-        reason = f"{outcome.code} {outcome.symbol}".strip() or "key refused"
+    def _cause_of(self, state: KeyState, outcome: Outcome, now: datetime) -> DeactivationCause:
+        """A refusal's cause; a 30 on a key that never worked and is new may be one not active yet."""
+        cause = cause_of_code(outcome.code)
         recent = now - state.first_seen < self.policy.activation_window
-        if outcome.code == "30" and state.last_success is None and recent:
-            reason += " (may not be activated yet)"
-        return reason
+        if cause is DeactivationCause.NOT_REGISTERED and state.last_success is None and recent:
+            return DeactivationCause.NOT_ACTIVATED_YET
+        return cause
 
     def _record_probe(
         self, key: ServiceKey, operation: str, outcome: Outcome, now: datetime
@@ -537,24 +680,17 @@ class KeyPool:
             )
             state.deactivated_at = now
             if outcome.kind is OutcomeKind.KEY_UNUSABLE:
-                state.deactivation_reason = self._reason_for(state, outcome, now)
+                state.deactivation_cause = self._cause_of(state, outcome, now)
                 state.deactivation_code = outcome.code
-            self._durable_change()
-            return [
-                PoolEvent(
-                    EventKind.PROBE_FAILED,
-                    key,
-                    operation,
-                    outcome,
-                    now + self.policy.recovery_after,
-                    state.deactivation_reason or "",
-                )
-            ]
+            until = now + self.policy.recovery_after
+            cause = state.deactivation_cause
+            return [PoolEvent(EventKind.PROBE_FAILED, key, operation, outcome, until, cause)]
         self._reactivate(state)
-        self._durable_change()
         events = [PoolEvent(EventKind.RECOVERED, key, operation, outcome)]
         if outcome.kind is OutcomeKind.SUCCESS:
-            self._record_success(key, operation, outcome, now)
+            # The success itself is the recovery; only an outage it ends is news besides.
+            success = self._record_success(key, operation, outcome, now)
+            events += [event for event in success if event.kind is EventKind.OUTAGE_OVER]
         elif outcome.kind is OutcomeKind.DAILY_LIMIT:
             events.append(self._cool_down(key, operation, outcome, now))
         return events
@@ -562,6 +698,7 @@ class KeyPool:
     def _reactivate(self, state: KeyState) -> None:
         state.deactivated_at = None
         state.deactivation_reason = None
+        state.deactivation_cause = None
         state.deactivation_code = None
         state.disabled_by_hand = False
         state.consecutive_errors = 0

@@ -1,15 +1,48 @@
-"""The per-key status report behind `kto-keys status` and its JSON (pure)."""
+"""The per-key status report behind `kto-keys status` and its JSON (pure, data only: the CLI
+renders the words)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 from kto_keys.core.calls import CallStats
-from kto_keys.core.codes import describe
-from kto_keys.core.pool import KeyPool, Reason
+from kto_keys.core.operations import Operation
+from kto_keys.core.pool import (
+    Availability,
+    DeactivationCause,
+    ErrorRecord,
+    KeyPool,
+    Reason,
+)
+
+
+class KeyCondition(StrEnum):
+    """A key's condition, read from the pool's one availability rule over its operations today."""
+
+    ACTIVE = "active"
+    # Takes calls, but not for every operation it used today: see KeyStatusRow.blocked.
+    ACTIVE_WITH_LIMITS = "active_with_limits"
+    ERROR_WAIT = "error_wait"
+    PAUSED = "paused"
+    COOLING = "cooling"
+    QUOTA_SPENT = "quota_spent"
+    DEACTIVATED = "deactivated"
+    DISABLED = "disabled"
+
+
+# When every operation is blocked, the condition is the block that ends first in the usual case.
+_CONDITION_BY_REASON = {
+    Reason.ERROR_WAIT: KeyCondition.ERROR_WAIT,
+    Reason.PAUSED: KeyCondition.PAUSED,
+    Reason.COOLING: KeyCondition.COOLING,
+    Reason.QUOTA_SPENT: KeyCondition.QUOTA_SPENT,
+}
+# A call in flight is a moment, not a condition.
+_NOT_BLOCKING = frozenset({Reason.OK, Reason.BUSY})
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,14 +53,20 @@ class KeyStatusRow:
     preview: str
     fingerprint: str
     source: str
-    state: str
+    state: KeyCondition
+    # The operations used today that the key cannot take now, and why (empty when out).
+    blocked: dict[str, Reason]
+    working: bool
     usage: dict[str, int]
     limit: int
     consecutive_errors: int
     total_errors: int
     total_calls: int
-    last_error: str | None
+    last_error: ErrorRecord | None
     last_error_at: datetime | None
+    deactivation_cause: DeactivationCause | None
+    deactivation_code: str | None
+    # The words given with `disable --reason`.
     deactivation_reason: str | None
     next_usable_at: datetime | None
     stats: CallStats = field(default_factory=CallStats)
@@ -35,36 +74,28 @@ class KeyStatusRow:
     def to_json(self) -> dict[str, Any]:
         """The row as JSON-ready data."""
         data = asdict(self)
+        data["state"] = str(self.state)
+        data["blocked"] = {operation: str(reason) for operation, reason in self.blocked.items()}
+        data["last_error"] = _error_json(self.last_error)
         data["last_error_at"] = _iso(self.last_error_at)
+        data["deactivation_cause"] = _str(self.deactivation_cause)
         data["next_usable_at"] = _iso(self.next_usable_at)
         data["stats"]["success_rate"] = self.stats.success_rate
         return data
 
 
 def key_status(
-    pool: KeyPool, now: datetime, lang: str, stats: Mapping[str, CallStats] | None = None
+    pool: KeyPool, now: datetime, stats: Mapping[str, CallStats] | None = None
 ) -> list[KeyStatusRow]:
     """Describe every key of the pool."""
-    pool.roll_day(now)
     rows = []
     for key in pool.keys:
+        usage = pool.usage_today(key, now)
         state = pool.state(key)
-        operations = sorted(set(state.usage) | set(state.cooldowns)) or ["areaBasedList2"]
-        verdicts = [(operation, pool.availability(key, operation, now)) for operation in operations]
-        blocked = [(op, av) for op, av in verdicts if not av.is_usable]
-        if state.disabled_by_hand:
-            label, until = "disabled", None
-        elif state.deactivated_at is not None:
-            label, until = "deactivated", verdicts[0][1].until
-        elif len(blocked) == len(verdicts):
-            reasons = {av.reason for _, av in blocked}
-            label = _label(reasons, [op for op, _ in blocked])
-            until = min(av.until for _, av in blocked if av.until) if blocked else None
-        elif blocked:
-            label = "active (" + ", ".join(f"{op}: {av.reason}" for op, av in blocked) + ")"
-            until = None
-        else:
-            label, until = "active", None
+        operations = sorted(set(usage) | set(state.cooldowns)) or [Operation.LIST]
+        verdicts = {operation: pool.availability(key, operation, now) for operation in operations}
+        condition, until = condition_of(verdicts)
+        out = condition in (KeyCondition.DISABLED, KeyCondition.DEACTIVATED)
         error = state.last_error
         rows.append(
             KeyStatusRow(
@@ -72,16 +103,24 @@ def key_status(
                 preview=key.preview,
                 fingerprint=key.fingerprint,
                 source=key.source,
-                state=label,
-                usage=dict(state.usage),
+                state=condition,
+                blocked={}
+                if out
+                else {
+                    operation: verdict.reason
+                    for operation, verdict in verdicts.items()
+                    if verdict.reason not in _NOT_BLOCKING
+                },
+                working=pool.is_working(key, now),
+                usage=usage,
                 limit=pool.policy.usable_limit,
                 consecutive_errors=state.consecutive_errors,
                 total_errors=state.total_errors,
                 total_calls=state.total_calls,
-                last_error=describe(error.code, lang, error.symbol)
-                if error and error.code
-                else (error.message if error else None),
+                last_error=error,
                 last_error_at=error.at if error else None,
+                deactivation_cause=state.deactivation_cause,
+                deactivation_code=state.deactivation_code,
                 deactivation_reason=state.deactivation_reason,
                 next_usable_at=until,
                 stats=(stats or {}).get(key.fingerprint, CallStats()),
@@ -90,12 +129,42 @@ def key_status(
     return rows
 
 
-def _label(reasons: set[Reason], operations: list[str]) -> str:
-    if reasons == {Reason.ERROR_WAIT}:
-        return "error wait"
-    if reasons == {Reason.PAUSED}:
-        return "paused (per-second limit)"
-    return ", ".join(sorted(str(reason) for reason in reasons)) + " (" + ", ".join(operations) + ")"
+def condition_of(verdicts: Mapping[str, Availability]) -> tuple[KeyCondition, datetime | None]:
+    """A key's condition from its verdicts per operation, and when it is next usable."""
+    reasons = {verdict.reason for verdict in verdicts.values()}
+    if Reason.DISABLED in reasons:
+        return KeyCondition.DISABLED, None
+    if Reason.DEACTIVATED in reasons:
+        return KeyCondition.DEACTIVATED, min(_untils(verdicts.values()), default=None)
+    blocked = [verdict for verdict in verdicts.values() if verdict.reason not in _NOT_BLOCKING]
+    if not blocked:
+        return KeyCondition.ACTIVE, None
+    if len(blocked) < len(verdicts):
+        return KeyCondition.ACTIVE_WITH_LIMITS, None
+    condition = next(
+        condition for reason, condition in _CONDITION_BY_REASON.items() if reason in reasons
+    )
+    return condition, min(_untils(blocked), default=None)
+
+
+def _untils(verdicts: Iterable[Availability]) -> list[datetime]:
+    return [verdict.until for verdict in verdicts if verdict.until is not None]
+
+
+def _error_json(error: ErrorRecord | None) -> dict[str, Any] | None:
+    if error is None:
+        return None
+    return {
+        "code": error.code,
+        "symbol": error.symbol,
+        "message": error.message,
+        "at": _iso(error.at),
+        "kind": error.kind,
+    }
+
+
+def _str(value: StrEnum | None) -> str | None:
+    return None if value is None else str(value)
 
 
 def _iso(when: datetime | None) -> str | None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -14,23 +13,32 @@ from typing import Any
 
 from filelock import FileLock, Timeout
 
-from kto_keys.core.clock import parse_time
+from kto_keys.core.clock import KST, parse_time
 from kto_keys.core.errors import CacheLockedError
-from kto_keys.core.pool import ErrorRecord, KeyPool, KeyState
+from kto_keys.core.pool import DeactivationCause, ErrorRecord, KeyPool, KeyState, cause_of_code
 from kto_keys.edges.atomic import atomic_write_text
 
 SCHEMA_VERSION = 1
-SAVE_INTERVAL_S = 1.0
 _ADDITIVE = ("total_calls", "total_successes", "total_errors")
 StateDict = dict[str, Any]
 
 
 @dataclass(frozen=True, slots=True)
+class CacheLost:
+    """The cache could not be read: why, what the system said, and where it was moved (if)."""
+
+    path: Path
+    why: str  # "corrupt" or "unreadable"
+    moved_to: Path | None = None
+    detail: str | None = None  # the system's words for an unreadable file
+
+
+@dataclass(frozen=True, slots=True)
 class LoadResult:
-    """What the cache held, and a one-line notice when it had to be set aside."""
+    """What the cache held, and what was lost when it had to be set aside."""
 
     states: dict[str, KeyState]
-    notice: str | None = None
+    notice: CacheLost | None = None
 
     @property
     def was_lost(self) -> bool:
@@ -39,19 +47,19 @@ class LoadResult:
 
 
 class StateCache:
-    """One cache file, shared safely between processes."""
+    """One cache file, shared safely between processes; the caller decides when to sync."""
 
     def __init__(self, path: Path, lock_timeout_s: float = 30.0) -> None:
         self.path = path
         self._lock = FileLock(str(path) + ".lock", timeout=lock_timeout_s)
         self._baseline: dict[str, StateDict] = {}
-        self._saved_revision = -1
-        self._saved_durable = 0
-        self._last_save = 0.0
-        self.notice: str | None = None
+        # When the run loaded the cache: the stamp of a file set aside (this module reads no clock).
+        self._loaded_at: datetime | None = None
+        self.notice: CacheLost | None = None
 
-    def load(self) -> LoadResult:
+    def load(self, now: datetime) -> LoadResult:
         """Read the cache; a corrupt file is moved aside and reported, never fatal."""
+        self._loaded_at = now
         with self._locked():
             disk, notice = self._read()
         self.notice = notice
@@ -72,19 +80,6 @@ class StateCache:
             self._write(merged)
         self._baseline = merged
         pool.replace_states({fp: state_from_dict(merged[fp]) for fp in ours})
-        self._saved_revision = pool.revision
-        self._saved_durable = pool.durable_revision
-        self._last_save = time.monotonic()
-
-    def save_if_due(self, pool: KeyPool, force: bool = False) -> bool:
-        """Save at once after a change of state, and usage at least once a second."""
-        if pool.revision == self._saved_revision and not force:
-            return False
-        urgent = pool.durable_revision > self._saved_durable
-        if force or urgent or time.monotonic() - self._last_save >= SAVE_INTERVAL_S:
-            self.sync(pool)
-            return True
-        return False
 
     @contextlib.contextmanager
     def _locked(self) -> Iterator[None]:
@@ -92,15 +87,13 @@ class StateCache:
         try:
             self._lock.acquire()
         except Timeout as error:
-            raise CacheLockedError(
-                f"the key cache {self.path} is locked by another process"
-            ) from error
+            raise CacheLockedError(self.path) from error
         try:
             yield
         finally:
             self._lock.release()
 
-    def _read(self) -> tuple[dict[str, StateDict], str | None]:
+    def _read(self) -> tuple[dict[str, StateDict], CacheLost | None]:
         try:
             text = self.path.read_text(encoding="utf-8")
         except FileNotFoundError:
@@ -108,7 +101,7 @@ class StateCache:
         except UnicodeDecodeError:
             return {}, self._set_aside("corrupt")
         except OSError as error:
-            return {}, self._set_aside(f"unreadable ({error.strerror})")
+            return {}, self._set_aside("unreadable", error.strerror)
         try:
             document = json.loads(text)
             if not isinstance(document, dict) or document.get("schema") != SCHEMA_VERSION:
@@ -122,18 +115,32 @@ class StateCache:
             return {}, self._set_aside("corrupt")
         return dict(keys), None
 
-    def _set_aside(self, why: str) -> str:
-        stamp = time.strftime("%Y%m%dT%H%M%S")
-        target = self.path.with_name(f"{self.path.name}.{why.split()[0]}-{stamp}")
+    def _set_aside(self, why: str, detail: str | None = None) -> CacheLost:
+        # Korea time, as the log files' names. A file broken mid-run takes the load's time and a
+        # suffix rather than replacing the one set aside at load; without a load, its own mtime.
+        when = self._loaded_at or _modified_at(self.path)
+        stamp = when.astimezone(KST).strftime("%Y%m%dT%H%M%S")
+        target = self.path.with_name(f"{self.path.name}.{why}-{stamp}")
+        number = 1
+        while target.exists():
+            number += 1
+            target = self.path.with_name(f"{self.path.name}.{why}-{stamp}-{number}")
         try:
             os.replace(self.path, target)
         except OSError:
-            return f"key cache {self.path} is {why}; starting with fresh key state"
-        return f"key cache {self.path} was {why}; moved to {target.name}, starting with fresh key state"
+            return CacheLost(self.path, why, None, detail)
+        return CacheLost(self.path, why, target, detail)
 
     def _write(self, keys: Mapping[str, StateDict]) -> None:
         document = {"schema": SCHEMA_VERSION, "keys": keys}
         atomic_write_text(self.path, json.dumps(document, ensure_ascii=False, indent=1))
+
+
+def _modified_at(path: Path) -> datetime:
+    try:
+        return datetime.fromtimestamp(path.stat().st_mtime, UTC)
+    except OSError:
+        return datetime.fromtimestamp(0, UTC)
 
 
 def merge_state(disk: StateDict | None, baseline: StateDict | None, ours: StateDict) -> StateDict:
@@ -206,6 +213,9 @@ def state_to_dict(state: KeyState) -> StateDict:
         "pause_until": _iso(state.pause_until),
         "cooldowns": {operation: _iso(until) for operation, until in state.cooldowns.items()},
         "deactivated_at": _iso(state.deactivated_at),
+        "deactivation_cause": None
+        if state.deactivation_cause is None
+        else str(state.deactivation_cause),
         "deactivation_reason": state.deactivation_reason,
         "deactivation_code": state.deactivation_code,
         "disabled_by_hand": state.disabled_by_hand,
@@ -243,10 +253,44 @@ def state_from_dict(data: Mapping[str, Any]) -> KeyState:
         pause_until=parse_time(data.get("pause_until")),
         cooldowns={str(op): _time(until) for op, until in (data.get("cooldowns") or {}).items()},
         deactivated_at=parse_time(data.get("deactivated_at")),
-        deactivation_reason=data.get("deactivation_reason"),
+        deactivation_cause=_cause(data),
         deactivation_code=data.get("deactivation_code"),
+        deactivation_reason=_hand_reason(data),
         disabled_by_hand=bool(data.get("disabled_by_hand", False)),
     )
+
+
+_CAUSES = {str(cause): cause for cause in DeactivationCause}
+
+
+def _cause(data: Mapping[str, Any]) -> DeactivationCause | None:
+    """The typed cause; files written before it existed (or by a newer version that knows more
+    causes) get it from the stored gateway code."""
+    if "deactivation_cause" in data and data["deactivation_cause"] is None:
+        return None
+    known = _CAUSES.get(str(data.get("deactivation_cause")))
+    if known is not None:
+        return known
+    if data.get("deactivated_at") is None:
+        return None
+    code = data.get("deactivation_code")
+    if code is None and data.get("disabled_by_hand"):
+        return None  # out by hand only: no cause of the pool's
+    cause = cause_of_code(code)
+    # The old files said so in words: "30 SERVICE_KEY_IS_NOT_REGISTERED_ERROR (may not be activated yet)".
+    if cause is DeactivationCause.NOT_REGISTERED and "activated" in str(
+        data.get("deactivation_reason") or ""
+    ):
+        return DeactivationCause.NOT_ACTIVATED_YET
+    return cause
+
+
+def _hand_reason(data: Mapping[str, Any]) -> str | None:
+    """The words given with `disable --reason`; an old file's sentence of the pool is dropped."""
+    reason = data.get("deactivation_reason")
+    if "deactivation_cause" not in data and not data.get("disabled_by_hand"):
+        return None
+    return None if reason is None else str(reason)
 
 
 def _iso(when: datetime | None) -> str | None:

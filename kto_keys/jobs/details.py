@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from kto_keys.core.errors import BudgetExhaustedError, NoUsableKeyError
 from kto_keys.core.operations import DetailKind, Operation
-from kto_keys.core.plan import DetailPlan, make_plan
+from kto_keys.core.plan import DetailPlan, plan_details
 from kto_keys.edges.client import TourClient
 from kto_keys.edges.store import DetailTodo, Store
 
@@ -67,12 +67,10 @@ class Enricher:
         """Count what each operation needs and what the pool can give today."""
         codes = list(provinces) if provinces is not None else None
         todo = {DetailKind(kind): self.store.detail_todo(kind, codes) for kind in kinds}
-        pool, now = self.session.pool, self.session.clock.now()
         needed: dict[str, int] = {kind.operation: len(items) for kind, items in todo.items()}
-        left: dict[str, int] = {op: pool.pool_quota_left(op, now) for op in needed}
-        working = sum(1 for key in pool.keys if not pool.state(key).is_deactivated)
-        capacity = dict.fromkeys(needed, working * pool.policy.usable_limit)
-        plan = make_plan(needed, left, capacity, self.session.budget_left)
+        plan = plan_details(
+            self.session.pool, needed, self.session.clock.now(), self.session.budget_left
+        )
         self.result.plan = plan
         return plan, todo
 

@@ -16,6 +16,7 @@ from kto_keys.core.clock import Clock
 from kto_keys.core.errors import SettingsError, SettingsProblem
 from kto_keys.core.health import Attention, Health, assess
 from kto_keys.core.keys import ServiceKey
+from kto_keys.core.pool import Reason
 from kto_keys.core.status import KeyStatusRow, key_status
 from kto_keys.edges.client import ProbeResult
 from kto_keys.edges.clock import SystemClock
@@ -48,7 +49,7 @@ def call_stats(session: Session) -> dict[str, CallStats]:
 
 def status_of(session: Session) -> list[KeyStatusRow]:
     """The detailed status of every key."""
-    rows = key_status(session.pool, session.clock.now(), session.settings.lang, call_stats(session))
+    rows = key_status(session.pool, session.clock.now(), call_stats(session))
     session.save()
     return rows
 
@@ -72,7 +73,7 @@ def health_json(health: Health) -> dict[str, Any]:
                 "key": f"#{n.key.index}",
                 "preview": n.key.preview,
                 "reason": str(n.attention),
-                "detail": n.text,
+                "detail": n.detail,
                 "recovery_at": n.until.isoformat() if n.until else None,
             }
             for n in health.attention
@@ -81,7 +82,7 @@ def health_json(health: Health) -> dict[str, Any]:
             {
                 "key": f"#{n.key.index}",
                 "preview": n.key.preview,
-                "limit": n.text,
+                "limit": f"{'spent' if n.reason is Reason.QUOTA_SPENT else 'cooling'}:{n.operation}",
                 "until": n.until.isoformat() if n.until else None,
             }
             for n in health.limits

@@ -19,7 +19,7 @@ from kto_keys.core.errors import BudgetExhaustedError
 from kto_keys.core.pool import KeyPool, Lease, PoolEvent
 from kto_keys.edges.client import USER_AGENT, CallLog, TourClient
 from kto_keys.edges.settings import Settings
-from kto_keys.edges.state import StateCache
+from kto_keys.edges.state import CacheLost, StateCache
 
 # Usage is counted when a call starts: the cache is never more than this far behind.
 SAVE_EVERY_S = 1.0
@@ -38,7 +38,7 @@ class Session:
     clock: Clock
     pool: KeyPool
     cache: StateCache
-    cache_notice: str | None = None
+    cache_notice: CacheLost | None = None
     events: EventSink = _ignore
     history: CallLog | None = None
     budget: int | None = None
@@ -140,7 +140,7 @@ def open_session(
 ) -> Session:
     """Load the key states of the configured keys from the cache."""
     cache = StateCache(settings.cache_path)
-    loaded = cache.load()
+    loaded = cache.load(clock.now())
     pool = KeyPool(settings.keys, settings.policy(), clock.now(), loaded.states)
     session = Session(settings, clock, pool, cache, loaded.notice, events, budget=budget)
     session._last_save = clock.monotonic()

@@ -397,3 +397,18 @@ def test_a_corrupt_cache_is_reported_in_one_line_by_every_command(isolated: Path
     code, _, err = invoke("status", env=env_for([hex_key()]))
     assert code == 0
     assert "moved to api_key_cache.json.corrupt-" in err and err.count("\n") == 1
+
+
+def test_json_output_is_the_same_in_korean_and_english(gateway: GatewayFactory) -> None:
+    """`status --json` and `health --json` are data: --lang changes no byte of them."""
+    good, dead = hex_key(), hex_key()
+    gw = gateway(
+        {good: KeyBehaviour("good"), dead: KeyBehaviour("dead", BehaviourKind.NOT_REGISTERED)}
+    )
+    env = env_for([dead, good], gw.base_url)
+    invoke("collect", "--ldong", "11", "--details", "none", env=env)
+    for command in ("status", "health"):
+        korean = invoke("--lang", "ko", command, "--json", env=env)
+        english = invoke("--lang", "en", command, "--json", env=env)
+        assert korean[0] == english[0]
+        assert json.loads(korean[1]) == json.loads(english[1]), command

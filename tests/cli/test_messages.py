@@ -7,14 +7,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from conftest import hex_key
+from conftest import hex_key, make_policy
 
 from kto_keys.cli.messages import Messages
 from kto_keys.core.answers import Outcome
 from kto_keys.core.clock import FakeClock
 from kto_keys.core.codes import OutcomeKind
 from kto_keys.core.keys import ServiceKey
-from kto_keys.core.pool import EventKind, KeyPool, Policy, PoolEvent
+from kto_keys.core.pool import DeactivationCause, EventKind, KeyPool, PoolEvent
 
 
 @pytest.mark.parametrize("kind", [pytest.param(kind, id=str(kind)) for kind in EventKind])
@@ -25,10 +25,10 @@ def test_every_event_has_a_complete_line_in_both_languages(
     """No template field is left unfilled, and the raw key never appears."""
     raw = hex_key()
     key = ServiceKey.from_raw(raw, 3, "environment")
-    pool = KeyPool([key], Policy(), clock.now())
+    pool = KeyPool([key], make_policy(), clock.now())
     outcome = Outcome(OutcomeKind.KEY_UNUSABLE, "31", "DEADLINE_HAS_EXPIRED_ERROR")
     level, line = Messages(lang).event(
-        PoolEvent(kind, key, "detailIntro2", outcome, clock.now(), "31"), pool
+        PoolEvent(kind, key, "detailIntro2", outcome, clock.now(), DeactivationCause.EXPIRED), pool
     )
     assert "{" not in line and "}" not in line
     assert raw not in line and raw[:11] not in line
@@ -40,7 +40,7 @@ def test_every_event_has_a_complete_line_in_both_languages(
 def test_deactivation_line_names_the_code_the_errors_and_the_probe_time(clock: FakeClock) -> None:
     """The line a person greps for: key, preview, reason, error count, next probe in KST."""
     key = ServiceKey.from_raw(hex_key(), 3, "environment")
-    pool = KeyPool([key], Policy(), clock.now())
+    pool = KeyPool([key], make_policy(), clock.now())
     outcome = Outcome(OutcomeKind.KEY_UNUSABLE, "31", "DEADLINE_HAS_EXPIRED_ERROR")
     event = PoolEvent(
         EventKind.DEACTIVATED,
@@ -48,7 +48,7 @@ def test_deactivation_line_names_the_code_the_errors_and_the_probe_time(clock: F
         "areaBasedList2",
         outcome,
         clock.now(),
-        "31 DEADLINE_HAS_EXPIRED_ERROR",
+        DeactivationCause.EXPIRED,
     )
     level, line = Messages("ko").event(event, pool)
     assert level == logging.ERROR

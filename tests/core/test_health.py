@@ -5,16 +5,18 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from conftest import base64_key, hex_key
+from conftest import base64_key, hex_key, make_policy
 
+from kto_keys.cli.exits import HEALTH_EXIT_CODES
 from kto_keys.core.answers import Outcome
 from kto_keys.core.clock import KST, FakeClock
 from kto_keys.core.codes import OutcomeKind, lookup
 from kto_keys.core.health import Attention, HealthLevel, assess, level_for
 from kto_keys.core.keys import ServiceKey
-from kto_keys.core.pool import KeyPool, KeyState, Lease, Policy
+from kto_keys.core.operations import Operation
+from kto_keys.core.pool import DeactivationCause, KeyPool, KeyState, Lease, Reason
 
-OP = "areaBasedList2"
+OP = Operation.LIST
 SUCCESS = Outcome(OutcomeKind.SUCCESS, "0000")
 FAULT = Outcome(OutcomeKind.TRANSIENT, "05", "SERVICETIMEOUT_ERROR", "service timed out")
 
@@ -32,7 +34,7 @@ def make_pool(clock: FakeClock, count: int, **policy: object) -> KeyPool:
         ServiceKey.from_raw(hex_key() if i % 2 else base64_key(), i, "environment")
         for i in range(count)
     ]
-    return KeyPool(keys, Policy(**policy), clock.now())  # type: ignore[arg-type]
+    return KeyPool(keys, make_policy(**policy), clock.now())
 
 
 def answer_with(pool: KeyPool, key: ServiceKey, outcome: Outcome, now: datetime) -> None:
@@ -81,7 +83,7 @@ def test_level_boundaries(working, total, level):
 )
 def test_exit_code_per_level(level, code):
     """`health` exits 0 healthy, 1 warning, 2 danger or critical, 3 unknown."""
-    assert level.exit_code == code
+    assert HEALTH_EXIT_CODES[level] == code
 
 
 @pytest.mark.parametrize(
@@ -103,19 +105,23 @@ def test_assess_scores_the_working_keys(clock, total, out, score, level, exit_co
     assert (health.working, health.total) == (total - out, total)
     assert health.score == pytest.approx(score)
     assert health.level is level
-    assert health.exit_code == exit_code
+    assert HEALTH_EXIT_CODES[health.level] == exit_code
 
 
 def test_no_keys_is_unknown_with_exit_3(clock):
     """A pool without keys cannot be judged: unknown, exit 3."""
     health = assess(make_pool(clock, 0), clock.now())
-    assert (health.level, health.exit_code, health.total) == (HealthLevel.UNKNOWN, 3, 0)
+    assert (health.level, HEALTH_EXIT_CODES[health.level], health.total) == (
+        HealthLevel.UNKNOWN,
+        3,
+        0,
+    )
 
 
 def test_lost_cache_state_is_unknown_with_exit_3(clock):
     """When the cache was unreadable and its state lost, health is unknown."""
     health = assess(make_pool(clock, 3), clock.now(), cache_lost=True)
-    assert (health.level, health.exit_code) == (HealthLevel.UNKNOWN, 3)
+    assert (health.level, HEALTH_EXIT_CODES[health.level]) == (HealthLevel.UNKNOWN, 3)
 
 
 def test_key_in_error_wait_does_not_work_until_the_wait_ends(clock):
@@ -127,7 +133,7 @@ def test_key_in_error_wait_does_not_work_until_the_wait_ends(clock):
     [note] = health.attention
     assert note.attention is Attention.ERROR_WAIT
     assert note.until == clock.now() + timedelta(minutes=10)
-    assert "05" in note.text
+    assert note.error is not None and note.error.code == "05"
     clock.advance(600)
     health = assess(pool, clock.now())
     assert (health.working, health.level, health.attention) == (2, HealthLevel.HEALTHY, ())
@@ -139,18 +145,25 @@ def test_spent_quota_and_cool_downs_do_not_lower_health(clock):
     today = clock.now().astimezone(KST).date()
     used_up = KeyState(spent.fingerprint, clock.now(), usage_day=today, usage={OP: 2})
     pool = KeyPool(
-        [spent, cooling, paused], Policy(daily_limit=2), clock.now(), {spent.fingerprint: used_up}
+        [spent, cooling, paused],
+        make_policy(daily_limit=2),
+        clock.now(),
+        {spent.fingerprint: used_up},
     )
     assert pool.quota_left(spent, OP) == 0
     answer_with(pool, cooling, coded("22"), clock.now())
     answer_with(pool, paused, coded("23"), clock.now())
     health = assess(pool, clock.now())
-    assert (health.score, health.level, health.exit_code) == (100.0, HealthLevel.HEALTHY, 0)
+    assert (health.score, health.level, HEALTH_EXIT_CODES[health.level]) == (
+        100.0,
+        HealthLevel.HEALTHY,
+        0,
+    )
     assert health.attention == ()
-    limits = {(note.key, note.text): note.until for note in health.limits}
+    limits = {(limit.key, limit.operation, limit.reason): limit.until for limit in health.limits}
     assert limits == {
-        (spent, f"spent:{OP}"): datetime(2026, 11, 25, 0, 0, tzinfo=KST),
-        (cooling, f"cooling:{OP}"): clock.now() + timedelta(hours=1),
+        (spent, OP, Reason.QUOTA_SPENT): datetime(2026, 11, 25, 0, 0, tzinfo=KST),
+        (cooling, OP, Reason.COOLING): clock.now() + timedelta(hours=1),
     }
 
 
@@ -163,7 +176,7 @@ def test_a_night_that_spent_every_quota_looks_healthy_next_morning(clock):
         key.fingerprint: KeyState(key.fingerprint, clock.now(), usage_day=today, usage={OP: 1000})
         for key in keys
     }
-    pool = KeyPool(keys, Policy(), clock.now(), states)
+    pool = KeyPool(keys, make_policy(), clock.now(), states)
     night = assess(pool, clock.now())
     assert night.level is HealthLevel.HEALTHY
     assert len(night.limits) == 2
@@ -196,13 +209,13 @@ def test_deactivated_key_needs_attention_with_its_reason(clock, code, symbol, ag
     key = ServiceKey.from_raw(base64_key(), 0, "environment")
     state = KeyState(key.fingerprint, first_seen=clock.now() - age)
     other = ServiceKey.from_raw(hex_key(), 1, "environment")
-    pool = KeyPool([key, other], Policy(), clock.now(), {key.fingerprint: state})
+    pool = KeyPool([key, other], make_policy(), clock.now(), {key.fingerprint: state})
     answer_with(pool, key, coded(code, symbol), clock.now())
     health = assess(pool, clock.now())
     [note] = health.attention
     assert note.key == key
     assert note.attention is attention
-    assert code in note.text
+    assert note.error is not None and note.error.code == code
     assert note.until == clock.now() + timedelta(minutes=30)
     assert key.reveal()[:11] not in repr(note)
 
@@ -214,7 +227,8 @@ def test_key_out_for_too_many_errors_needs_attention(clock):
         answer_with(pool, pool.keys[0], FAULT, clock.now())
     [note] = assess(pool, clock.now()).attention
     assert note.attention is Attention.TOO_MANY_ERRORS
-    assert "5" in note.text
+    assert note.consecutive_errors == 5
+    assert note.error is not None and note.error.code == "05"
 
 
 def test_key_disabled_by_hand_needs_attention_with_its_reason(clock):
@@ -224,7 +238,8 @@ def test_key_disabled_by_hand_needs_attention_with_its_reason(clock):
     health = assess(pool, clock.now())
     [note] = health.attention
     assert (note.key, note.attention) == (pool.keys[1], Attention.DISABLED_BY_HAND)
-    assert note.text == "kept for the other team"
+    assert note.reason == "kept for the other team"
+    assert note.until is None
     assert (health.working, health.level) == (1, HealthLevel.WARNING)
 
 
@@ -235,3 +250,30 @@ def test_working_keys_need_no_attention(clock):
         answer_with(pool, key, SUCCESS, clock.now())
     health = assess(pool, clock.now())
     assert (health.attention, health.limits, health.level) == ((), (), HealthLevel.HEALTHY)
+
+
+@pytest.mark.parametrize(
+    "cause", [pytest.param(cause, id=str(cause)) for cause in DeactivationCause]
+)
+def test_every_cause_of_deactivation_has_its_attention(clock, cause):
+    """Health maps the pool's typed cause straight to the reason a person sees, for every cause."""
+    pool = make_pool(clock, 2)
+    key = pool.keys[0]
+    pool.state(key).deactivated_at = clock.now()
+    pool.state(key).deactivation_cause = cause
+    [note] = assess(pool, clock.now()).attention
+    assert (note.key, str(note.attention)) == (key, str(cause))
+
+
+def test_a_key_out_by_hand_after_a_deactivation_is_listed_as_out_by_hand(clock):
+    """`disable N` on a key the pool already took out shows the person's words, not the code."""
+    pool = make_pool(clock, 2)
+    key = pool.keys[0]
+    answer_with(pool, key, coded("31"), clock.now())
+    pool.deactivate_by_hand(key, "retired", clock.now())
+    [note] = assess(pool, clock.now()).attention
+    assert (note.attention, note.reason, note.until) == (
+        Attention.DISABLED_BY_HAND,
+        "retired",
+        None,
+    )

@@ -2,31 +2,34 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from conftest import base64_key, hex_key
+from conftest import base64_key, hex_key, make_policy
 
 from kto_keys.core.answers import Outcome
 from kto_keys.core.clock import KST, FakeClock
 from kto_keys.core.codes import OutcomeKind, lookup
 from kto_keys.core.keys import ServiceKey
+from kto_keys.core.operations import PROBE_OPERATION, Operation
 from kto_keys.core.pool import (
+    DeactivationCause,
     EventKind,
     Exhausted,
     KeyPool,
     KeyState,
     Lease,
-    Policy,
     Reason,
     Wait,
 )
 
-OP = "areaBasedList2"
-OTHER = "detailIntro2"
+OP = Operation.LIST
+OTHER = Operation.DETAIL_INTRO
 SUCCESS = Outcome(OutcomeKind.SUCCESS, "0000", http_status=200)
 FAULT = Outcome(OutcomeKind.TRANSIENT, "01", "APPLICATION_ERROR", "gateway fault", 200)
 BARE_403 = Outcome(OutcomeKind.TRANSIENT, None, "", "HTTP 403", 403, uncoded_auth=True)
+START_DAY = datetime(2026, 11, 24).date()  # the fake clock's Korea day
 
 
 def coded(code: str, symbol: str = "", retry_after: float | None = None) -> Outcome:
@@ -48,7 +51,7 @@ def make_keys(count: int) -> list[ServiceKey]:
 
 def make_pool(clock: FakeClock, count: int = 1, **policy: object) -> KeyPool:
     """A pool of fresh keys under the given policy."""
-    return KeyPool(make_keys(count), Policy(**policy), clock.now())  # type: ignore[arg-type]
+    return KeyPool(make_keys(count), make_policy(**policy), clock.now())
 
 
 def lease_of(pool: KeyPool, clock: FakeClock, operation: str = OP) -> Lease:
@@ -73,7 +76,7 @@ def with_usage(clock: FakeClock, usages: list[dict[str, int]], **policy: object)
         key.fingerprint: KeyState(key.fingerprint, clock.now(), usage_day=today, usage=dict(usage))
         for key, usage in zip(keys, usages, strict=True)
     }
-    return KeyPool(keys, Policy(**policy), clock.now(), states)  # type: ignore[arg-type]
+    return KeyPool(keys, make_policy(**policy), clock.now(), states)
 
 
 # --- usage -------------------------------------------------------------------------------------
@@ -171,8 +174,10 @@ def test_consecutive_error_at_threshold_deactivates_key(clock, threshold):
     state = pool.state(key)
     assert state.is_deactivated
     assert state.deactivated_at == clock.now()
-    assert str(threshold) in (state.deactivation_reason or "")
+    assert state.deactivation_cause is DeactivationCause.TOO_MANY_ERRORS
+    assert state.consecutive_errors == threshold
     assert [event.kind for event in events] == [EventKind.FAILURE, EventKind.DEACTIVATED]
+    assert events[-1].cause is DeactivationCause.TOO_MANY_ERRORS
     assert isinstance(pool.acquire(OP, clock.now()), Exhausted)
 
 
@@ -297,6 +302,49 @@ def test_pool_quota_left_counts_only_keys_that_can_be_used(clock):
     assert pool.pool_quota_left(OTHER, clock.now()) == 10 + 10 + 10
 
 
+def test_pool_quota_left_leaves_out_a_key_waiting_after_an_error(clock):
+    """The pool's quota counts working keys only, the one definition health and status use."""
+    pool = with_usage(clock, [{}, {OP: 4}], daily_limit=10)
+    assert call(pool, clock, FAULT).key == pool.keys[0]
+    assert pool.pool_quota_left(OP, clock.now()) == 6
+    clock.advance(600)
+    assert pool.pool_quota_left(OP, clock.now()) == 9 + 6
+
+
+# --- working -----------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "situation, working",
+    [
+        pytest.param("ok", True, id="ok"),
+        pytest.param("quota-spent", True, id="quota-spent-still-works"),
+        pytest.param("cooling-after-22", True, id="cooling-after-22-still-works"),
+        pytest.param("paused", True, id="paused-still-works"),
+        pytest.param("unproven-in-flight", True, id="in-flight-still-works"),
+        pytest.param("error-wait", False, id="error-wait"),
+        pytest.param("deactivated", False, id="deactivated"),
+        pytest.param("disabled-by-hand", False, id="disabled-by-hand"),
+    ],
+)
+def test_a_key_works_unless_it_is_out_or_waiting_after_an_error(clock, situation, working):
+    """Working: in the pool and not in an error wait; limits of today's quota do not count."""
+    pool = make_pool(clock, count=2)
+    key, other = pool.keys
+    put(pool, key, clock.now(), situation)
+    assert pool.is_working(key, clock.now()) is working
+    assert pool.working_keys(clock.now()) == ([key, other] if working else [other])
+
+
+def test_a_key_works_again_when_its_error_wait_ends(clock):
+    """The error wait lowers the count of working keys for its 10 minutes only."""
+    pool = make_pool(clock)
+    key = pool.keys[0]
+    call(pool, clock, FAULT)
+    clock.advance(599)
+    assert not pool.is_working(key, clock.now())
+    clock.advance(1)
+    assert pool.is_working(key, clock.now())
+
+
 # --- per-second limit (23, bare 429) -----------------------------------------------------------
 @pytest.mark.parametrize(
     "outcome, pause_s",
@@ -326,7 +374,7 @@ def test_per_second_limit_pauses_the_key_briefly_without_an_error(clock, outcome
     assert availability.until == clock.now() + timedelta(seconds=pause_s)
     assert lease_of(pool, clock).key == second
     clock.advance(pause_s)
-    assert pool.availability(first, OP, clock.now()).is_usable
+    assert pool.availability(first, OP, clock.now()).is_ready
 
 
 def test_per_second_pause_is_short_even_with_a_long_retry_after(clock):
@@ -349,17 +397,24 @@ def test_paused_only_key_makes_the_caller_wait_until_the_pause_ends(clock):
 
 # --- permanent key errors ----------------------------------------------------------------------
 @pytest.mark.parametrize(
-    "code, symbol",
+    "code, symbol, cause",
     [
-        pytest.param("20", "SERVICE_ACCESS_DENIED_ERROR", id="20-access-denied"),
-        pytest.param("21", "", id="21-temporarily-disabled"),
-        pytest.param("30", "", id="30-not-registered"),
-        pytest.param("31", "", id="31-expired"),
-        pytest.param("32", "", id="32-ip-not-allowed"),
+        pytest.param(
+            "20",
+            "SERVICE_ACCESS_DENIED_ERROR",
+            DeactivationCause.NOT_APPROVED,
+            id="20-access-denied",
+        ),
+        pytest.param(
+            "21", "", DeactivationCause.TEMPORARILY_DISABLED, id="21-temporarily-disabled"
+        ),
+        pytest.param("30", "", DeactivationCause.NOT_REGISTERED, id="30-not-registered"),
+        pytest.param("31", "", DeactivationCause.EXPIRED, id="31-expired"),
+        pytest.param("32", "", DeactivationCause.IP_RESTRICTED, id="32-ip-not-allowed"),
     ],
 )
-def test_permanent_key_error_deactivates_at_once_with_the_reason(clock, code, symbol):
-    """One answer of 20 (denied), 21, 30, 31 or 32 takes the key out, naming the code."""
+def test_permanent_key_error_deactivates_at_once_with_the_cause(clock, code, symbol, cause):
+    """One answer of 20 (denied), 21, 30, 31 or 32 takes the key out with its cause and code."""
     pool = make_pool(clock, count=2)
     first, second = pool.keys
     clock.advance(3 * 3600)  # an old key: no activation hint
@@ -368,10 +423,12 @@ def test_permanent_key_error_deactivates_at_once_with_the_reason(clock, code, sy
     state = pool.state(first)
     assert state.is_deactivated
     assert state.deactivation_code == code
-    assert outcome.symbol in (state.deactivation_reason or "")
-    assert code in (state.deactivation_reason or "")
-    assert "activated" not in (state.deactivation_reason or "")
+    assert state.deactivation_cause is cause
+    assert state.last_error is not None
+    assert (state.last_error.code, state.last_error.symbol) == (code, outcome.symbol)
+    assert state.deactivation_reason is None
     assert events[-1].kind is EventKind.DEACTIVATED
+    assert events[-1].cause is cause
     assert events[-1].until == clock.now() + pool.policy.recovery_after
     assert pool.availability(first, OP, clock.now()).reason is Reason.DEACTIVATED
     assert pool.availability(first, OTHER, clock.now()).reason is Reason.DEACTIVATED
@@ -391,11 +448,12 @@ def test_30_on_a_key_first_seen_under_2_hours_ago_may_not_be_activated_yet(clock
     """A 30 on a newly seen key says it may not be activated yet; on an old key it does not."""
     key = make_keys(1)[0]
     state = KeyState(key.fingerprint, first_seen=clock.now() - age)
-    pool = KeyPool([key], Policy(), clock.now(), {key.fingerprint: state})
+    pool = KeyPool([key], make_policy(), clock.now(), {key.fingerprint: state})
     pool.record_outcome(lease_of(pool, clock), coded("30"), clock.now())
-    reason = pool.state(key).deactivation_reason or ""
-    assert ("may not be activated yet" in reason) is hinted
-    assert reason.startswith("30")
+    state = pool.state(key)
+    assert (state.deactivation_cause is DeactivationCause.NOT_ACTIVATED_YET) is hinted
+    assert (state.deactivation_cause is DeactivationCause.NOT_REGISTERED) is not hinted
+    assert state.deactivation_code == "30"
 
 
 def test_new_key_first_seen_is_when_the_pool_first_met_it(clock):
@@ -404,7 +462,7 @@ def test_new_key_first_seen_is_when_the_pool_first_met_it(clock):
     assert pool.state(pool.keys[0]).first_seen == clock.now()
     clock.advance(2 * 3600 + 1)
     pool.record_outcome(lease_of(pool, clock), coded("30"), clock.now())
-    assert "activated" not in (pool.state(pool.keys[0]).deactivation_reason or "")
+    assert pool.state(pool.keys[0]).deactivation_cause is DeactivationCause.NOT_REGISTERED
 
 
 @pytest.mark.parametrize(
@@ -469,9 +527,58 @@ def test_usage_from_yesterday_loaded_from_the_cache_does_not_count_today(clock):
     key = make_keys(1)[0]
     yesterday = clock.now().astimezone(KST).date() - timedelta(days=1)
     state = KeyState(key.fingerprint, clock.now(), usage_day=yesterday, usage={OP: 1000})
-    pool = KeyPool([key], Policy(), clock.now(), {key.fingerprint: state})
+    pool = KeyPool([key], make_policy(), clock.now(), {key.fingerprint: state})
     assert pool.used(key, OP) == 0
     assert pool.quota_left(key, OP) == 1000
+
+
+def test_a_clock_stepping_back_over_midnight_does_not_forget_the_days_usage(clock):
+    """The day only moves forward: 7 calls after midnight survive the clock going back and forth."""
+    clock.set(datetime(2026, 11, 24, 14, 59, 50, tzinfo=UTC))  # 23:59:50 KST
+    pool = make_pool(clock)
+    key = pool.keys[0]
+    call(pool, clock, SUCCESS)
+    clock.set(datetime(2026, 11, 24, 15, 0, 5, tzinfo=UTC))  # 00:00:05 KST, the 25th
+    for _ in range(7):
+        call(pool, clock, SUCCESS)
+    assert pool.used(key, OP) == 7
+    clock.set(datetime(2026, 11, 24, 14, 59, 55, tzinfo=UTC))  # back to 23:59:55 KST
+    assert pool.usage_today(key, clock.now()) == {OP: 7}
+    assert pool.availability(key, OP, clock.now()).is_ready
+    call(pool, clock, SUCCESS)
+    clock.set(datetime(2026, 11, 24, 15, 0, 10, tzinfo=UTC))  # forward again
+    call(pool, clock, SUCCESS)
+    assert pool.used(key, OP) == 9
+    assert pool.state(key).usage_day == datetime(2026, 11, 25).date()
+    assert pool.state(key).total_calls == 10
+
+
+def test_every_reading_after_midnight_sees_the_new_day_without_a_call(clock):
+    """Status, health and the plan read the pool without acquiring: they see the reset too."""
+    clock.set(datetime(2026, 11, 24, 14, 59, 59, tzinfo=UTC))  # 23:59:59 KST
+    pool = make_pool(clock, daily_limit=2)
+    key = pool.keys[0]
+    call(pool, clock, SUCCESS)
+    call(pool, clock, SUCCESS)
+    assert not pool.is_usable(key, OP, clock.now())
+    clock.advance(1)
+    assert pool.availability(key, OP, clock.now()).reason is Reason.OK
+    assert pool.pool_quota_left(OP, clock.now()) == 2
+    assert pool.usage_today(key, clock.now()) == {}
+    assert pool.used(key, OP) == 0
+
+
+def test_usage_of_a_later_day_from_another_process_is_kept(clock):
+    """A state saved by a process whose clock is already past midnight keeps its usage."""
+    key = make_keys(1)[0]
+    tomorrow = clock.now().astimezone(KST).date() + timedelta(days=1)
+    state = KeyState(key.fingerprint, clock.now(), usage_day=tomorrow, usage={OP: 5})
+    pool = KeyPool([key], make_policy(), clock.now(), {key.fingerprint: state})
+    assert pool.used(key, OP) == 5
+    clock.advance(86400)
+    assert pool.usage_today(key, clock.now()) == {OP: 5}
+    clock.advance(86400)
+    assert pool.usage_today(key, clock.now()) == {}
 
 
 def test_daily_limit_cool_down_ends_with_the_korea_day(clock):
@@ -524,31 +631,31 @@ def test_probe_that_gets_through_reactivates_the_key(clock, outcome, still_cooli
     call(pool, clock, coded("30"))
     clock.advance(1800)
     assert pool.recovery_candidates(clock.now()) == [key]
-    probe = pool.begin_probe(key, "ldongCode2", clock.now())
+    probe = pool.begin_probe(key, PROBE_OPERATION, clock.now())
     assert probe.probe
     events = pool.record_outcome(probe, outcome, clock.now())
     state = pool.state(key)
     assert events[0].kind is EventKind.RECOVERED
     assert not state.is_deactivated
-    assert state.deactivation_reason is None
+    assert (state.deactivation_reason, state.deactivation_cause) == (None, None)
     assert state.consecutive_errors == 0
     assert pool.recovery_candidates(clock.now(), force=True) == []
-    assert pool.used(key, "ldongCode2") == 1
-    cooling = pool.availability(key, "ldongCode2", clock.now()).reason is Reason.COOLING
+    assert pool.used(key, PROBE_OPERATION) == 1
+    cooling = pool.availability(key, PROBE_OPERATION, clock.now()).reason is Reason.COOLING
     assert cooling is still_cooling
     assert lease_of(pool, clock).key == key
 
 
 @pytest.mark.parametrize(
-    "outcome",
+    "outcome, cause",
     [
-        pytest.param(coded("30"), id="still-not-registered"),
-        pytest.param(coded("31"), id="expired"),
-        pytest.param(FAULT, id="transient"),
+        pytest.param(coded("30"), DeactivationCause.NOT_ACTIVATED_YET, id="still-not-registered"),
+        pytest.param(coded("31"), DeactivationCause.EXPIRED, id="expired"),
+        pytest.param(FAULT, DeactivationCause.NOT_ACTIVATED_YET, id="transient-keeps-the-cause"),
     ],
 )
-def test_failed_probe_keeps_the_key_out_with_a_fresh_timestamp(clock, outcome):
-    """A probe that fails restarts the recovery wait from the probe's time."""
+def test_failed_probe_keeps_the_key_out_with_a_fresh_timestamp(clock, outcome, cause):
+    """A failed probe restarts the recovery wait; a refusal renews the cause, a fault keeps it."""
     pool = make_pool(clock, recovery_after=timedelta(minutes=30))
     key = pool.keys[0]
     call(pool, clock, coded("30"))
@@ -557,6 +664,7 @@ def test_failed_probe_keeps_the_key_out_with_a_fresh_timestamp(clock, outcome):
     events = pool.record_outcome(pool.begin_probe(key, OP, probed_at), outcome, probed_at)
     state = pool.state(key)
     assert events[0].kind is EventKind.PROBE_FAILED
+    assert events[0].cause is state.deactivation_cause is cause
     assert state.is_deactivated
     assert state.deactivated_at == probed_at
     assert pool.recovery_candidates(clock.now()) == []
@@ -578,6 +686,133 @@ def test_probe_of_a_key_deactivated_for_errors_reactivates_it(clock):
     assert not state.is_deactivated
     assert state.consecutive_errors == 0
     assert state.total_errors == 5
+
+
+# --- the one rule: availability and acquire agree ------------------------------------------------
+def put(pool: KeyPool, key: ServiceKey, now: datetime, situation: str) -> None:
+    """Bring one key into a named situation, through the pool's own doors where there is one."""
+    state = pool.state(key)
+    if situation.startswith("used-"):
+        state.usage[OP] = int(situation.removeprefix("used-"))
+    elif situation == "disabled-by-hand":
+        pool.deactivate_by_hand(key, "testing", now)
+    elif situation == "deactivated":
+        pool.record_outcome(Lease(key, OP), coded("31"), now)
+    elif situation == "cooling-after-22":
+        pool.record_outcome(Lease(key, OP), coded("22"), now)
+    elif situation == "quota-spent":
+        state.usage[OP] = pool.policy.usable_limit
+    elif situation == "paused":
+        pool.record_outcome(Lease(key, OP), coded("23", retry_after=5), now)
+    elif situation == "error-wait":
+        pool.record_outcome(Lease(key, OP), FAULT, now)
+    elif situation == "unproven-in-flight":
+        pool.lease_key(key, OP, now)
+    elif situation == "proven-in-flight":
+        pool.record_outcome(pool.lease_key(key, OP, now), SUCCESS, now)
+        pool.lease_key(key, OP, now)
+    else:
+        assert situation == "ok", situation
+
+
+def choice_from_verdicts(pool: KeyPool, now: datetime) -> ServiceKey | type[Wait] | type[Exhausted]:
+    """What acquire must do, worked out from availability alone: ready keys first, then keys in
+    an error wait, the most quota left winning (ties: lowest index); else wait, else give up."""
+    verdicts = {key: pool.availability(key, OP, now).reason for key in pool.keys}
+    for wanted in (Reason.OK, Reason.ERROR_WAIT):
+        group = [key for key, reason in verdicts.items() if reason is wanted]
+        if group:
+            return min(group, key=lambda key: (pool.used(key, OP), key.index))
+    if any(reason in (Reason.PAUSED, Reason.BUSY) for reason in verdicts.values()):
+        return Wait
+    return Exhausted
+
+
+@pytest.mark.parametrize(
+    "first, second, reason, expected",
+    [
+        pytest.param("ok", "disabled-by-hand", Reason.OK, 0, id="ok"),
+        pytest.param(
+            "disabled-by-hand",
+            "disabled-by-hand",
+            Reason.DISABLED,
+            Exhausted,
+            id="disabled-by-hand",
+        ),
+        pytest.param(
+            "deactivated", "disabled-by-hand", Reason.DEACTIVATED, Exhausted, id="deactivated"
+        ),
+        pytest.param(
+            "cooling-after-22", "disabled-by-hand", Reason.COOLING, Exhausted, id="cooling-after-22"
+        ),
+        pytest.param(
+            "quota-spent", "disabled-by-hand", Reason.QUOTA_SPENT, Exhausted, id="quota-spent"
+        ),
+        pytest.param(
+            "used-7", "disabled-by-hand", Reason.QUOTA_SPENT, Exhausted, id="reserve-reached"
+        ),
+        pytest.param("paused", "disabled-by-hand", Reason.PAUSED, Wait, id="paused-per-second"),
+        pytest.param("error-wait", "disabled-by-hand", Reason.ERROR_WAIT, 0, id="error-wait-alone"),
+        pytest.param(
+            "unproven-in-flight", "disabled-by-hand", Reason.BUSY, Wait, id="unproven-in-flight"
+        ),
+        pytest.param("proven-in-flight", "disabled-by-hand", Reason.OK, 0, id="proven-in-flight"),
+        pytest.param("used-2", "used-1", Reason.OK, 1, id="second-key-better"),
+        pytest.param("used-2", "used-3", Reason.OK, 0, id="second-key-worse"),
+        pytest.param("used-2", "used-2", Reason.OK, 0, id="tie-lowest-index"),
+        pytest.param("error-wait", "used-3", Reason.ERROR_WAIT, 1, id="error-wait-yields-to-ready"),
+        pytest.param("paused", "used-3", Reason.PAUSED, 1, id="paused-yields-to-ready"),
+        pytest.param("unproven-in-flight", "used-3", Reason.BUSY, 1, id="busy-yields-to-ready"),
+        pytest.param("cooling-after-22", "used-3", Reason.COOLING, 1, id="cooling-yields-to-ready"),
+        pytest.param(
+            "quota-spent", "error-wait", Reason.QUOTA_SPENT, 1, id="spent-yields-to-error-wait"
+        ),
+        pytest.param(
+            "deactivated", "paused", Reason.DEACTIVATED, Wait, id="deactivated-beside-paused"
+        ),
+    ],
+)
+def test_acquire_and_availability_agree_on_every_situation(clock, first, second, reason, expected):
+    """Each situation of a key gives one verdict, and acquire picks exactly what the verdicts say."""
+    pool = make_pool(clock, count=2, daily_limit=10, reserve=3)
+    now = clock.now()
+    subject, other = pool.keys
+    put(pool, subject, now, first)
+    put(pool, other, now, second)
+    assert pool.availability(subject, OP, now).reason is reason
+    predicted = choice_from_verdicts(pool, now)
+    soonest = pool.next_usable(OP, now)
+    chosen = pool.acquire(OP, now)
+    if isinstance(expected, int):
+        assert isinstance(chosen, Lease)
+        assert chosen.key == pool.keys[expected] == predicted
+    else:
+        assert isinstance(chosen, expected)
+        assert predicted is expected
+    if isinstance(chosen, Exhausted):
+        assert chosen == soonest
+
+
+@pytest.mark.parametrize(
+    "situation, until",
+    [
+        pytest.param("ok", None, id="ok"),
+        pytest.param("disabled-by-hand", None, id="disabled-by-hand-no-return"),
+        pytest.param("deactivated", timedelta(minutes=30), id="deactivated-until-probe"),
+        pytest.param("cooling-after-22", timedelta(hours=1), id="cooling-one-hour"),
+        pytest.param("quota-spent", timedelta(hours=14), id="quota-until-midnight-kst"),
+        pytest.param("paused", timedelta(seconds=5), id="paused-retry-after"),
+        pytest.param("error-wait", timedelta(minutes=10), id="error-wait-ten-minutes"),
+        pytest.param("unproven-in-flight", None, id="busy-until-a-release"),
+    ],
+)
+def test_availability_says_until_when(clock, situation, until):
+    """Each verdict carries the moment it ends: the policies' 30 min, 1 h, 10 min, midnight KST."""
+    pool = make_pool(clock)
+    key = pool.keys[0]
+    put(pool, key, clock.now(), situation)
+    expected = None if until is None else clock.now() + until
+    assert pool.availability(key, OP, clock.now()).until == expected
 
 
 # --- selection ---------------------------------------------------------------------------------
@@ -686,9 +921,7 @@ def test_disable_by_hand_takes_the_key_out_until_enabled(clock):
     """`disable N` keeps the key out, with its reason; `enable N` brings it back clean."""
     pool = make_pool(clock, count=2)
     first, second = pool.keys
-    revision = pool.durable_revision
     pool.deactivate_by_hand(first, "shared with another team", clock.now())
-    assert pool.durable_revision > revision
     state = pool.state(first)
     assert state.is_deactivated
     assert state.deactivation_reason == "shared with another team"
@@ -709,6 +942,7 @@ def test_enable_by_hand_brings_back_a_key_the_policy_took_out(clock):
     state = pool.state(key)
     assert not state.is_deactivated
     assert (state.deactivation_code, state.consecutive_errors) == (None, 0)
+    assert state.deactivation_cause is None
     assert lease_of(pool, clock).key == key
 
 
@@ -774,23 +1008,76 @@ def test_bare_refusals_on_every_key_point_at_the_host(clock):
     assert not pool.uncoded_auth_everywhere()
 
 
-# --- what the cache needs to know ---------------------------------------------------------------
+# --- what must be saved at once ----------------------------------------------------------------
 @pytest.mark.parametrize(
-    "outcome, durable",
+    "outcome, kinds",
     [
-        pytest.param(SUCCESS, False, id="success-is-usage-only"),
-        pytest.param(coded("10"), False, id="request-error-is-usage-only"),
-        pytest.param(coded("22"), True, id="cool-down-is-durable"),
-        pytest.param(coded("31"), True, id="deactivation-is-durable"),
+        pytest.param(SUCCESS, [EventKind.SUCCESS], id="success-is-usage-only"),
+        pytest.param(coded("10"), [EventKind.REQUEST_ERROR], id="request-error-is-usage-only"),
+        pytest.param(FAULT, [EventKind.FAILURE], id="one-failure-is-not-durable"),
+        pytest.param(coded("23"), [EventKind.RATE_LIMITED], id="per-second-pause-is-not"),
+        pytest.param(coded("22"), [EventKind.DAILY_LIMIT], id="cool-down-is-durable"),
+        pytest.param(coded("31"), [EventKind.DEACTIVATED], id="deactivation-is-durable"),
     ],
 )
-def test_changes_of_state_are_marked_durable(clock, outcome, durable):
-    """Cool-downs and deactivations ask for an immediate save; usage alone does not."""
+def test_changes_of_a_keys_fate_are_durable_and_usage_is_not(clock, outcome, kinds):
+    """Cool-downs and deactivations ask for an immediate save; usage and brief waits do not."""
+    pool = make_pool(clock, daily_limit=5)
+    events = pool.record_outcome(lease_of(pool, clock), outcome, clock.now())
+    assert [event.kind for event in events] == kinds
+    durable = {EventKind.DAILY_LIMIT, EventKind.DEACTIVATED}
+    assert [event.is_durable for event in events] == [kind in durable for kind in kinds]
+
+
+def test_the_last_call_of_the_quota_is_not_durable(clock):
+    """Spending the quota is usage: the next periodic save carries it."""
+    pool = make_pool(clock, daily_limit=1)
+    [event] = pool.record_outcome(lease_of(pool, clock), SUCCESS, clock.now())
+    assert (event.kind, event.is_durable) == (EventKind.QUOTA_SPENT, False)
+
+
+@pytest.mark.parametrize(
+    "outcome, kind",
+    [
+        pytest.param(SUCCESS, EventKind.RECOVERED, id="recovered"),
+        pytest.param(coded("31"), EventKind.PROBE_FAILED, id="probe-failed"),
+    ],
+)
+def test_a_probe_result_is_durable(clock, outcome, kind):
+    """A key coming back, or staying out with a fresh time, is saved at once."""
     pool = make_pool(clock)
-    before = (pool.revision, pool.durable_revision)
-    call(pool, clock, outcome)
-    assert pool.revision > before[0]
-    assert (pool.durable_revision > before[1]) is durable
+    key = pool.keys[0]
+    call(pool, clock, coded("30"))
+    events = pool.record_outcome(pool.begin_probe(key, OP, clock.now()), outcome, clock.now())
+    assert [(event.kind, event.is_durable) for event in events] == [(kind, True)]
+
+
+def test_an_outage_begun_and_over_are_durable(clock):
+    """The outage lifts every error wait when it begins, and its end is news too."""
+    pool = make_pool(clock, count=2)
+    call(pool, clock, FAULT)
+    events = pool.record_outcome(lease_of(pool, clock), FAULT, clock.now())
+    assert [(event.kind, event.is_durable) for event in events] == [
+        (EventKind.FAILURE, False),
+        (EventKind.OUTAGE, True),
+    ]
+    events = pool.record_outcome(lease_of(pool, clock), SUCCESS, clock.now())
+    assert [(event.kind, event.is_durable) for event in events] == [
+        (EventKind.SUCCESS, False),
+        (EventKind.OUTAGE_OVER, True),
+    ]
+    assert pool.outage_since is None
+
+
+def test_disable_and_enable_by_hand_change_the_key_and_nothing_else(clock):
+    """By hand is plain: the state changes, the caller saves."""
+    pool = make_pool(clock, count=2)
+    first, _ = pool.keys
+    before = {key.fingerprint: dataclasses.replace(pool.state(key)) for key in pool.keys[1:]}
+    assert pool.deactivate_by_hand(first, "testing", clock.now()) is None
+    assert pool.enable_by_hand(first) is None
+    assert {key.fingerprint: pool.state(key) for key in pool.keys[1:]} == before
+    assert pool.state(first) == KeyState(first.fingerprint, clock.now(), usage_day=START_DAY)
 
 
 @pytest.mark.parametrize(
@@ -808,7 +1095,7 @@ def test_outage_is_judged_on_the_keys_usable_for_the_operation(clock, limited):
     spare.usage = dict(limited.get("usage", {}))
     if limited.get("cooldown"):
         spare.cooldowns[OP] = clock.now() + timedelta(hours=1)
-    pool = KeyPool(keys, Policy(), clock.now(), {keys[2].fingerprint: spare})
+    pool = KeyPool(keys, make_policy(), clock.now(), {keys[2].fingerprint: spare})
     for _ in range(2):
         call(pool, clock, FAULT)
     assert pool.outage_since == clock.now()

@@ -9,6 +9,7 @@ The fake keys come from the KTO_TEST_KEYS environment variable, comma-separated.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import sys
 from datetime import UTC, datetime
@@ -17,20 +18,26 @@ from pathlib import Path
 from kto_keys.core.answers import Outcome
 from kto_keys.core.codes import OutcomeKind
 from kto_keys.core.keys import parse_keys
-from kto_keys.core.pool import KeyPool, Lease, Policy
+from kto_keys.core.operations import Operation
+from kto_keys.core.pool import KeyPool, Lease
+from kto_keys.edges.settings import load_settings
 from kto_keys.edges.state import StateCache
 
 # A fixed moment (10:00 KST) so that no run straddles midnight in Korea.
 NOW = datetime(2026, 11, 24, 1, 0, tzinfo=UTC)
-OPERATIONS = ("areaBasedList2", "detailIntro2")
+OPERATIONS = (Operation.LIST, Operation.DETAIL_INTRO)
 SUCCESS = Outcome(OutcomeKind.SUCCESS, "0000")
 
 
 def open_pool(cache: StateCache) -> KeyPool:
     """The configured keys with the states the cache holds."""
     keys = parse_keys(os.environ["KTO_TEST_KEYS"], "environment").keys
-    loaded = cache.load()
-    return KeyPool(keys, Policy(daily_limit=1_000_000), NOW, loaded.states)
+    loaded = cache.load(NOW)
+    # The settings' defaults with a quota no worker reaches.
+    policy = dataclasses.replace(
+        load_settings(environ={}, read_env_file=False).policy(), daily_limit=1_000_000
+    )
+    return KeyPool(keys, policy, NOW, loaded.states)
 
 
 def one_call(pool: KeyPool, number: int) -> None:

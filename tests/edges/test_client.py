@@ -10,6 +10,7 @@ from conftest import GatewayFactory, base64_key, encoded, exit_code, hex_key, ma
 from kto_keys.core.clock import FakeClock
 from kto_keys.core.codes import OutcomeKind
 from kto_keys.core.errors import HostBlockedError, NoUsableKeyError, ServiceConfigError
+from kto_keys.core.pool import DeactivationCause
 from kto_keys.edges.client import TourClient
 from kto_keys.edges.store import Store
 from kto_keys.jobs.session import open_session
@@ -243,9 +244,9 @@ async def test_fifth_consecutive_transient_error_deactivates_a_key(
     assert gw.counts()["bad"][LIST] == 5
     session = open_session(make_settings(tmp_path, [bad, good], gw.base_url), clock)
     state = session.pool.state(session.pool.keys[0])
-    assert state.deactivated_at is not None and "5 consecutive errors" in (
-        state.deactivation_reason or ""
-    )
+    assert state.deactivated_at is not None
+    assert state.deactivation_cause is DeactivationCause.TOO_MANY_ERRORS
+    assert state.consecutive_errors == 5
 
 
 async def test_no_usable_key_names_the_soonest_one(
@@ -285,9 +286,8 @@ async def test_recover_brings_back_a_working_key_and_leaves_out_a_failing_one(
     keys = [new, expired, good]
     await make_calls(tmp_path, keys, gw.base_url, clock, calls=3, concurrency=1)
     session = open_session(make_settings(tmp_path, keys, gw.base_url), clock)
-    assert "may not be activated yet" in (
-        session.pool.state(session.pool.keys[0]).deactivation_reason or ""
-    )
+    new_state = session.pool.state(session.pool.keys[0])
+    assert new_state.deactivation_cause is DeactivationCause.NOT_ACTIVATED_YET
     gw.reset_counts()
     clock.advance(1801)  # past the recovery time and the activation delay
     session = open_session(make_settings(tmp_path, keys, gw.base_url), clock)

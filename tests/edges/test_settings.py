@@ -61,10 +61,17 @@ def test_policy_carries_the_settings(tmp_path):
     assert policy.usable_limit == 450
 
 
-def test_default_policy_equals_the_pools_defaults(tmp_path):
-    """Defaults in the settings and in the pool agree."""
+def test_default_policy_is_the_documented_one(tmp_path):
+    """Without settings: 1000 calls a day, no reserve, 5 errors, 1 h cool-down, 10 min, 30 min."""
     policy = load_settings(environ={}, cwd=tmp_path).policy()
-    assert policy == Policy()
+    assert policy == Policy(
+        daily_limit=1000,
+        reserve=0,
+        max_consecutive_errors=5,
+        rate_limit_cooldown=timedelta(hours=1),
+        error_wait=timedelta(minutes=10),
+        recovery_after=timedelta(minutes=30),
+    )
 
 
 @pytest.mark.parametrize(

@@ -15,19 +15,19 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from conftest import base64_key, encoded, hex_key
+from conftest import START, base64_key, encoded, hex_key, make_policy
 
 from kto_keys.core.answers import Outcome
 from kto_keys.core.clock import KST, FakeClock
 from kto_keys.core.codes import OutcomeKind, lookup
 from kto_keys.core.keys import ServiceKey, parse_keys
-from kto_keys.core.pool import ErrorRecord, KeyPool, KeyState, Lease, Policy
-from kto_keys.edges import state as state_module
+from kto_keys.core.operations import Operation
+from kto_keys.core.pool import DeactivationCause, ErrorRecord, KeyPool, KeyState, Lease
 from kto_keys.edges.atomic import atomic_open, atomic_write_text
 from kto_keys.edges.state import SCHEMA_VERSION, StateCache, state_from_dict, state_to_dict
 
-OP = "areaBasedList2"
-OTHER = "detailIntro2"
+OP = Operation.LIST
+OTHER = Operation.DETAIL_INTRO
 SUCCESS = Outcome(OutcomeKind.SUCCESS, "0000")
 FAULT = Outcome(OutcomeKind.TRANSIENT, "04", "HTTP_ERROR", "SERVICE ERROR - HTTP ROUTING ERROR")
 WORKER = Path(__file__).with_name("cache_worker.py")
@@ -54,8 +54,8 @@ def make_keys(*raws: str) -> tuple[ServiceKey, ...]:
 
 def open_pool(cache: StateCache, keys: tuple[ServiceKey, ...], clock: FakeClock) -> KeyPool:
     """What a run does at start: load the cache, build the pool on it."""
-    loaded = cache.load()
-    return KeyPool(keys, Policy(), clock.now(), loaded.states)
+    loaded = cache.load(clock.now())
+    return KeyPool(keys, make_policy(), clock.now(), loaded.states)
 
 
 def call(pool: KeyPool, clock: FakeClock, outcome: Outcome, operation: str = OP) -> Lease:
@@ -94,7 +94,7 @@ def test_first_sync_creates_the_folder_and_the_file(cache_path, clock):
 
 def test_loading_a_missing_cache_gives_fresh_state_without_a_notice(cache_path):
     """No file yet is not an error."""
-    loaded = StateCache(cache_path).load()
+    loaded = StateCache(cache_path).load(START)
     assert (loaded.states, loaded.notice, loaded.was_lost) == ({}, None, False)
 
 
@@ -116,8 +116,9 @@ def full_state(fingerprint: str, now: datetime) -> KeyState:
         pause_until=now + timedelta(seconds=3),
         cooldowns={OTHER: now + timedelta(hours=1)},
         deactivated_at=now - timedelta(minutes=5),
-        deactivation_reason="30 SERVICE_KEY_IS_NOT_REGISTERED_ERROR (may not be activated yet)",
+        deactivation_cause=DeactivationCause.NOT_ACTIVATED_YET,
         deactivation_code="30",
+        deactivation_reason="kept for the web team",
         disabled_by_hand=True,
     )
 
@@ -139,9 +140,9 @@ def test_every_field_survives_a_sync_and_a_load(cache_path, clock):
     """What one run saves, the next run loads unchanged, field by field."""
     key = make_keys(base64_key())[0]
     saved = full_state(key.fingerprint, clock.now())
-    pool = KeyPool([key], Policy(), clock.now(), {key.fingerprint: dataclasses.replace(saved)})
+    pool = KeyPool([key], make_policy(), clock.now(), {key.fingerprint: dataclasses.replace(saved)})
     StateCache(cache_path).sync(pool)
-    loaded = StateCache(cache_path).load()
+    loaded = StateCache(cache_path).load(START)
     assert loaded.notice is None
     assert loaded.states == {key.fingerprint: saved}
 
@@ -150,6 +151,100 @@ def test_state_dict_round_trip_is_exact(clock):
     """state_from_dict reads back exactly what state_to_dict wrote, through JSON."""
     state = full_state("0123456789abcdef", clock.now())
     assert state_from_dict(json.loads(json.dumps(state_to_dict(state)))) == state
+
+
+def legacy_document(path: Path, now: datetime, **fields: object) -> str:
+    """Write a cache file as versions before the typed cause wrote it; return the fingerprint."""
+    state = state_to_dict(KeyState("0123456789abcdef", now - timedelta(days=3)))
+    del state["deactivation_cause"]
+    state.update({"deactivated_at": now.isoformat(), **fields})
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"schema": SCHEMA_VERSION, "keys": {state["fingerprint"]: state}}))
+    return str(state["fingerprint"])
+
+
+@pytest.mark.parametrize(
+    "fields, cause, reason",
+    [
+        pytest.param(
+            {"deactivation_code": "31", "deactivation_reason": "31 DEADLINE_HAS_EXPIRED_ERROR"},
+            DeactivationCause.EXPIRED,
+            None,
+            id="31-expired",
+        ),
+        pytest.param(
+            {"deactivation_code": "20", "deactivation_reason": "20 SERVICE_ACCESS_DENIED_ERROR"},
+            DeactivationCause.NOT_APPROVED,
+            None,
+            id="20-not-approved",
+        ),
+        pytest.param(
+            {
+                "deactivation_code": "30",
+                "deactivation_reason": "30 SERVICE_KEY_IS_NOT_REGISTERED_ERROR (may not be activated yet)",
+            },
+            DeactivationCause.NOT_ACTIVATED_YET,
+            None,
+            id="30-with-the-activation-hint",
+        ),
+        pytest.param(
+            {
+                "deactivation_code": "30",
+                "deactivation_reason": "30 SERVICE_KEY_IS_NOT_REGISTERED_ERROR",
+            },
+            DeactivationCause.NOT_REGISTERED,
+            None,
+            id="30-without-it",
+        ),
+        pytest.param(
+            {"deactivation_code": "04", "deactivation_reason": "5 consecutive errors"},
+            DeactivationCause.TOO_MANY_ERRORS,
+            None,
+            id="errors-in-a-row-with-a-code",
+        ),
+        pytest.param(
+            {"deactivation_code": None, "deactivation_reason": "5 consecutive errors"},
+            DeactivationCause.TOO_MANY_ERRORS,
+            None,
+            id="errors-in-a-row-without-a-code",
+        ),
+        pytest.param(
+            {"deactivation_reason": "kept for the web team", "disabled_by_hand": True},
+            None,
+            "kept for the web team",
+            id="by-hand-keeps-the-words",
+        ),
+        pytest.param(
+            {
+                "deactivation_code": "32",
+                "deactivation_reason": "kept for the web team",
+                "disabled_by_hand": True,
+            },
+            DeactivationCause.IP_RESTRICTED,
+            "kept for the web team",
+            id="by-hand-after-a-refusal",
+        ),
+    ],
+)
+def test_cache_written_before_the_typed_cause_still_loads_with_a_cause(
+    cache_path, clock, fields, cause, reason
+):
+    """Old files have a code and a sentence: the cause comes from the code, a person's words stay."""
+    fingerprint = legacy_document(cache_path, clock.now(), **fields)
+    loaded = StateCache(cache_path).load(START)
+    assert loaded.notice is None
+    state = loaded.states[fingerprint]
+    assert (state.deactivation_cause, state.deactivation_reason) == (cause, reason)
+
+
+def test_a_cause_this_version_does_not_know_falls_back_to_the_code(cache_path, clock):
+    """A newer version's cause is not corruption: the stored code still says why."""
+    fingerprint = legacy_document(
+        cache_path, clock.now(), deactivation_cause="lost_at_sea", deactivation_code="31"
+    )
+    loaded = StateCache(cache_path).load(START)
+    assert loaded.notice is None
+    assert loaded.states[fingerprint].deactivation_cause is DeactivationCause.EXPIRED
 
 
 # --- secrecy -----------------------------------------------------------------------------------
@@ -205,14 +300,14 @@ def test_corrupt_cache_is_set_aside_with_a_one_line_notice(cache_path, clock, co
     cache_path.parent.mkdir(parents=True)
     original = content(clock)
     cache_path.write_bytes(original)
-    loaded = StateCache(cache_path).load()
+    loaded = StateCache(cache_path).load(START)
     assert loaded.states == {}
     assert loaded.was_lost
     assert loaded.notice is not None
-    assert "\n" not in loaded.notice
+    assert (loaded.notice.why, loaded.notice.path) == ("corrupt", cache_path)
     assert not cache_path.exists()
     [aside] = [path for path in cache_path.parent.iterdir() if ASIDE.match(path.name)]
-    assert aside.name in loaded.notice
+    assert loaded.notice.moved_to == aside
     assert aside.read_bytes() == original
 
 
@@ -226,7 +321,7 @@ def test_run_carries_on_after_a_corrupt_cache(cache_path, clock, content):
     pool = open_pool(cache, keys, clock)
     call(pool, clock, SUCCESS)
     cache.sync(pool)
-    again = StateCache(cache_path).load()
+    again = StateCache(cache_path).load(START)
     assert again.notice is None
     assert again.states[keys[0].fingerprint].usage == {OP: 1}
 
@@ -242,15 +337,16 @@ def test_cache_corrupted_during_a_run_is_set_aside_at_the_next_sync(cache_path, 
     call(pool, clock, SUCCESS)
     cache.sync(pool)
     assert cache.notice is not None
-    assert StateCache(cache_path).load().states[keys[0].fingerprint].usage == {OP: 2}
+    assert StateCache(cache_path).load(START).states[keys[0].fingerprint].usage == {OP: 2}
 
 
 def test_unreadable_cache_is_set_aside_not_fatal(cache_path):
     """A cache path that cannot be read as a file is reported and moved aside."""
     cache_path.mkdir(parents=True)
-    loaded = StateCache(cache_path).load()
+    loaded = StateCache(cache_path).load(START)
     assert loaded.was_lost
-    assert "unreadable" in (loaded.notice or "")
+    assert loaded.notice is not None and loaded.notice.why == "unreadable"
+    assert loaded.notice.detail
     assert not cache_path.exists()
 
 
@@ -275,7 +371,7 @@ def test_failed_sync_leaves_the_old_file_whole_and_no_temporary(cache_path, cloc
     assert temporaries(cache_path.parent) == []
     monkeypatch.undo()
     cache.sync(pool)
-    assert StateCache(cache_path).load().states[keys[0].fingerprint].usage == {OP: 2}
+    assert StateCache(cache_path).load(START).states[keys[0].fingerprint].usage == {OP: 2}
 
 
 def test_interrupted_atomic_write_keeps_the_old_content(tmp_path):
@@ -320,7 +416,7 @@ def test_kill_during_syncs_leaves_a_readable_file(cache_path):
     finally:
         worker.send_signal(signal.SIGKILL)
         worker.wait(timeout=10)
-    loaded = StateCache(cache_path).load()
+    loaded = StateCache(cache_path).load(START)
     assert loaded.notice is None
     assert sum(state.total_calls for state in loaded.states.values()) >= synced
 
@@ -356,7 +452,7 @@ def test_two_processes_add_up_their_counts_exactly(cache_path):
         for worker in workers:
             if worker.poll() is None:
                 worker.kill()
-    states = StateCache(cache_path).load().states.values()
+    states = StateCache(cache_path).load(START).states.values()
     assert sum(state.total_calls for state in states) == 2 * calls
     assert sum(state.total_successes for state in states) == 2 * calls
     for operation in (OP, OTHER):
@@ -379,7 +475,7 @@ def test_two_caches_in_one_process_merge_their_counts(cache_path, clock):
     call(first, clock, SUCCESS)
     first_cache.sync(first)
     second_cache.sync(second)
-    states = StateCache(cache_path).load().states.values()
+    states = StateCache(cache_path).load(START).states.values()
     assert sum(state.usage.get(OP, 0) for state in states) == 9
     assert sum(state.usage.get(OTHER, 0) for state in states) == 1
     assert sum(state.total_calls for state in states) == 10
@@ -397,7 +493,7 @@ def test_a_deactivation_in_one_run_survives_another_runs_usage_sync(cache_path, 
     first_cache.sync(first)
     call(second, clock, SUCCESS)
     second_cache.sync(second)
-    loaded = StateCache(cache_path).load().states
+    loaded = StateCache(cache_path).load(START).states
     assert loaded[keys[0].fingerprint].deactivation_code == "31"
     assert OTHER in loaded[keys[1].fingerprint].cooldowns
     assert second.state(keys[0]).is_deactivated
@@ -422,56 +518,30 @@ def test_reordered_keys_keep_their_history_and_new_keys_start_fresh(cache_path, 
     assert set(later.states()) == {key.fingerprint for key in reordered}
 
 
-# --- when to save ------------------------------------------------------------------------------
-@pytest.fixture
-def slow_interval(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Make the usage-save interval long, so that "within the interval" never depends on timing."""
-    monkeypatch.setattr(state_module, "SAVE_INTERVAL_S", 3600.0)
+# --- the time of a set-aside file ---------------------------------------------------------------
+def test_a_corrupt_file_is_stamped_with_the_time_the_run_gives_in_korea_time(cache_path):
+    """The cache reads no clock: the set-aside name carries load(now)'s moment, in KST."""
+    cache_path.parent.mkdir(parents=True)
+    cache_path.write_text("{not json", encoding="utf-8")
+    loaded = StateCache(cache_path).load(datetime(2026, 11, 24, 1, 2, 3, tzinfo=UTC))
+    assert loaded.notice is not None
+    assert (cache_path.parent / "api_key_cache.json.corrupt-20261124T100203").exists()
 
 
-def test_durable_change_is_saved_at_once_but_usage_waits_for_the_interval(
-    cache_path, clock, slow_interval
-):
-    """After a save, more usage waits; a cool-down or deactivation is written immediately."""
-    cache = StateCache(cache_path)
-    keys = make_keys(hex_key(), hex_key())
-    pool = open_pool(cache, keys, clock)
-    call(pool, clock, SUCCESS)
-    assert cache.save_if_due(pool, force=True)
-    assert not cache.save_if_due(pool)
-    call(pool, clock, SUCCESS)
-    assert not cache.save_if_due(pool)
-    assert sum(s.total_calls for s in StateCache(cache_path).load().states.values()) == 1
-    call(pool, clock, coded("22"))
-    assert cache.save_if_due(pool)
-    saved = StateCache(cache_path).load().states
-    assert sum(s.total_calls for s in saved.values()) == 3
-    assert any(OP in s.cooldowns for s in saved.values())
-    assert not cache.save_if_due(pool)
-
-
-def test_usage_is_saved_once_the_interval_has_passed(cache_path, clock, monkeypatch):
-    """With the interval elapsed, a usage-only change is saved by save_if_due."""
-    monkeypatch.setattr(state_module, "SAVE_INTERVAL_S", 0.0)
+def test_a_file_broken_again_in_the_same_run_keeps_both_copies(cache_path, clock):
+    """A second set-aside with the same stamp gets a suffix instead of replacing the first."""
+    cache_path.parent.mkdir(parents=True)
+    cache_path.write_text("{not json", encoding="utf-8")
     cache = StateCache(cache_path)
     pool = open_pool(cache, make_keys(hex_key()), clock)
-    call(pool, clock, SUCCESS)
-    assert cache.save_if_due(pool)
-    call(pool, clock, SUCCESS)
-    assert cache.save_if_due(pool)
-    assert not cache.save_if_due(pool)
-    assert sum(s.total_calls for s in StateCache(cache_path).load().states.values()) == 2
-
-
-def test_forced_save_writes_even_within_the_interval(cache_path, clock, slow_interval):
-    """At exit the run forces a save of whatever usage is pending."""
-    cache = StateCache(cache_path)
-    pool = open_pool(cache, make_keys(hex_key()), clock)
-    call(pool, clock, SUCCESS)
-    cache.save_if_due(pool, force=True)
-    call(pool, clock, SUCCESS)
-    assert cache.save_if_due(pool, force=True)
-    assert sum(s.total_calls for s in StateCache(cache_path).load().states.values()) == 2
+    cache_path.write_text("[broken again", encoding="utf-8")
+    cache.sync(pool)
+    aside = sorted(path.name for path in cache_path.parent.iterdir() if "corrupt" in path.name)
+    assert aside == [
+        "api_key_cache.json.corrupt-20261124T100000",
+        "api_key_cache.json.corrupt-20261124T100000-2",
+    ]
+    assert StateCache(cache_path).load(START).notice is None
 
 
 def test_loaded_times_are_aware(cache_path, clock):
@@ -480,7 +550,7 @@ def test_loaded_times_are_aware(cache_path, clock):
     pool = open_pool(cache, make_keys(hex_key()), clock)
     call(pool, clock, FAULT)
     cache.sync(pool)
-    [state] = StateCache(cache_path).load().states.values()
+    [state] = StateCache(cache_path).load(START).states.values()
     assert state.error_wait_until is not None
     assert state.error_wait_until - datetime(2026, 11, 24, 1, 0, tzinfo=UTC) == timedelta(
         minutes=10
