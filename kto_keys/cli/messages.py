@@ -451,10 +451,6 @@ class Messages:
         """The message `message_id` with its fields filled in."""
         return CATALOG[message_id][self._column].format(**fields)
 
-    def pick(self, ko: str, en: str) -> str:
-        """A word or short label given in place (table headers, units)."""
-        return en if self.lang == "en" else ko
-
     # --- gateway codes ----------------------------------------------------------------------
     def code(self, code: str | None, symbol: str = "") -> str:
         """`22 LIMITED_… (meaning)`, the way a code is named to people."""

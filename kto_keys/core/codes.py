@@ -145,14 +145,3 @@ def lookup(code: str, symbol: str = "") -> GatewayCode | None:
     if normalized == "20" and "NULL" in symbol.upper():
         return KEY_MISSING
     return CODES.get(normalized)
-
-
-def describe(code: str | None, lang: str = "ko", symbol: str = "") -> str:
-    """`22 LIMITED_… (meaning)`, the way a code is named to people."""
-    if code is None:
-        return "-"
-    row = lookup(code, symbol)
-    if row is None:
-        return f"{code} {symbol}".strip()
-    meaning = row.meaning_ko if lang == "ko" else row.meaning_en
-    return f"{row.code} {row.symbol} ({meaning})"

@@ -127,3 +127,25 @@ def test_a_stop_for_lack_of_keys_names_the_key_the_reason_and_the_time() -> None
         "try `kto-keys recover`"
     )
     assert "detailIntro2 7" in Messages("ko").error(error)
+
+
+@pytest.mark.parametrize(
+    "code, lang, words",
+    [
+        pytest.param(
+            "22",
+            "en",
+            ["22", "LIMITED_NUMBER_OF_SERVICE_REQUESTS_EXCEEDS_ERROR", "daily quota"],
+            id="22-en",
+        ),
+        pytest.param("4", "en", ["04", "HTTP_ERROR", "routing"], id="unpadded-04-en"),
+        pytest.param(
+            "30", "ko", ["30", "SERVICE_KEY_IS_NOT_REGISTERED_ERROR", "등록되지 않은"], id="30-ko"
+        ),
+    ],
+)
+def test_code_description_names_code_symbol_and_meaning(code, lang, words):
+    """A code is described by its number, its symbol and what it means."""
+    text = Messages(lang).code(code)
+    for word in words:
+        assert word in text
