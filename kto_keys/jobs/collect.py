@@ -138,12 +138,8 @@ async def collect(
     except Timeout:
         raise CollectLockedError(db_path) from None
     try:
-        with Store(db_path) as store:
-            session.history = store
-            try:
-                return await _collect(session, store, options, observer, user_agent)
-            finally:
-                session.history = None
+        with session.keeping_history() as store:
+            return await _collect(session, store, options, observer, user_agent)
     finally:
         lock.release()
 

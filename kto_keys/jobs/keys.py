@@ -113,8 +113,7 @@ def enable(session: Session, index: int) -> KeyStatusRow:
 
 async def recover_keys(session: Session, force: bool = False) -> list[ProbeResult]:
     """Probe the deactivated keys that are due (all with `force`), each with a call of its own."""
-    with Store(session.settings.db_path) as store:
-        session.history = store
+    with session.keeping_history():
         async with session.client(concurrency=1) as client:
             return await client.recover(force=force)
 
@@ -122,8 +121,7 @@ async def recover_keys(session: Session, force: bool = False) -> list[ProbeResul
 async def test_all_keys(session: Session) -> list[KeyTest]:
     """One test call per key, in order."""
     results = []
-    with Store(session.settings.db_path) as store:
-        session.history = store
+    with session.keeping_history():
         async with session.client(concurrency=1) as client:
             for key in session.pool.keys:
                 outcome = await client.test_key(key)

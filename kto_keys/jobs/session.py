@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 from kto_keys.core.answers import Outcome
@@ -20,6 +20,7 @@ from kto_keys.core.pool import KeyPool, Lease, PoolEvent
 from kto_keys.edges.client import USER_AGENT, CallLog, TourClient
 from kto_keys.edges.settings import Settings
 from kto_keys.edges.state import CacheLost, StateCache
+from kto_keys.edges.store import Store
 
 # Usage is counted when a call starts: the cache is never more than this far behind.
 SAVE_EVERY_S = 1.0
@@ -55,6 +56,7 @@ class Session:
         if not probe and self.budget is not None and self.calls_started >= self.budget:
             raise BudgetExhaustedError(self.budget)
         self.calls_started += 1
+        self._unsaved = True  # the pool counts the call against its key as it hands the key out
 
     def call_not_made(self) -> None:
         """Give back the budget of a call that never left."""
@@ -82,10 +84,12 @@ class Session:
                     latency_s * 1000,
                 )
             )
+        durable = False
         for event in events:
             self.events(event, self.pool)
+            durable = durable or event.is_durable
         self._unsaved = True
-        if any(event.is_durable for event in events):
+        if durable:
             self.save()  # a change of a key's fate is written at once
         else:
             self.save_if_due()
@@ -114,8 +118,19 @@ class Session:
         """Calls in flight were counted when they started: keep the cache at most 1 s behind."""
         while True:
             await self.clock.heartbeat(SAVE_EVERY_S)
-            self._unsaved = True
             self.save_if_due()
+
+    # --- the call history -------------------------------------------------------------------
+    @contextlib.contextmanager
+    def keeping_history(self) -> Iterator[Store]:
+        """Open the database and keep every call of this session in its history meanwhile."""
+        with Store(self.settings.db_path) as store:
+            self.history = store
+            try:
+                yield store
+            finally:
+                self.save()
+                self.history = None
 
     # --- the client --------------------------------------------------------------------------
     @contextlib.asynccontextmanager

@@ -12,7 +12,6 @@ from kto_keys.core.codes import OutcomeKind
 from kto_keys.core.errors import HostBlockedError, NoUsableKeyError, ServiceConfigError
 from kto_keys.core.pool import DeactivationCause
 from kto_keys.edges.client import TourClient
-from kto_keys.edges.store import Store
 from kto_keys.jobs.session import open_session
 from kto_keys.sim import BehaviourKind, Fault, Generation, KeyBehaviour
 
@@ -42,8 +41,7 @@ async def make_calls(
     settings = make_settings(tmp_path, keys, base_url, **overrides)
     session = open_session(settings, clock)
     params = PAGE if operation == LIST else {"contentId": "2000001", "contentTypeId": "39"}
-    with Store(settings.db_path) as store:
-        session.history = store
+    with session.keeping_history():
         async with session.client(concurrency) as client:
             await asyncio.gather(*(client.call(operation, params) for _ in range(calls)))
     return client
