@@ -1,17 +1,30 @@
-"""Shared fixtures: a fake clock, fake keys, settings that point into tmp_path."""
+"""Shared fixtures and helpers: a fake clock, fake keys, settings in tmp_path, the local gateway,
+a collection run, and the CLI's words and exit code for an error."""
 
 from __future__ import annotations
 
 import base64
+import dataclasses
+import os
 import secrets
-from collections.abc import Iterator
+import sqlite3
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 import pytest
 
+from kto_keys.cli.exits import exit_code_for
+from kto_keys.cli.messages import Messages
 from kto_keys.core.clock import FakeClock
+from kto_keys.core.pool import Policy
+from kto_keys.core.regions import Selection
+from kto_keys.edges.settings import Settings, load_settings, settings_in
+from kto_keys.jobs.collect import CollectOptions, CollectReport, collect
+from kto_keys.jobs.session import open_session
+from kto_keys.sim import GatewayConfig, GatewayThread, KeyBehaviour
 
 # 2026-11-24 10:00 KST: the middle of a working day in Korea.
 START = datetime(2026, 11, 24, 1, 0, tzinfo=UTC)
@@ -44,7 +57,6 @@ def clock() -> FakeClock:
 @pytest.fixture
 def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Path]:
     """No KTO_* variables or colour forcing from the outside; the cwd is an empty folder."""
-    import os
 
     for name in list(os.environ):
         if name.startswith("KTO_") or name in ("FORCE_COLOR", "PY_COLORS", "CI", "CLICOLOR_FORCE"):
@@ -56,11 +68,7 @@ def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Path]
 
 
 # --- the local gateway and settings pointing at it -----------------------------------------
-from collections.abc import Callable  # noqa: E402
-from typing import Any  # noqa: E402
 
-from kto_keys.edges.settings import Settings, settings_in  # noqa: E402
-from kto_keys.sim import GatewayConfig, GatewayThread, KeyBehaviour  # noqa: E402
 
 GatewayFactory = Callable[..., GatewayThread]
 
@@ -92,26 +100,82 @@ def make_settings(folder: Path, keys: list[str], base_url: str, **overrides: str
 
 def said(error: BaseException) -> str:
     """The one line the command line shows for an error, in English."""
-    from kto_keys.cli.messages import Messages
-
     return Messages("en").error(error)
 
 
 def exit_code(error: BaseException) -> int:
     """The exit code the command line gives an error."""
-    from kto_keys.cli.exits import exit_code_for
-
     return exit_code_for(error)
 
 
 # --- the pool's policy -------------------------------------------------------------------------
-import dataclasses  # noqa: E402
-
-from kto_keys.core.pool import Policy  # noqa: E402
-from kto_keys.edges.settings import load_settings  # noqa: E402
 
 
 def make_policy(**overrides: Any) -> Policy:
     """The policy the settings' defaults give, with the named thresholds changed."""
     defaults = load_settings(environ={}, read_env_file=False).policy()
     return dataclasses.replace(defaults, **overrides)
+
+
+# --- a collection run against the local gateway -------------------------------------------
+class Silent:
+    """An observer that only remembers what it heard."""
+
+    def __init__(self) -> None:
+        self.pages = 0
+
+    def province_planned(self, province: str, pages: int, total: int, done: int) -> None:
+        """Ignore."""
+
+    def page_stored(self, province: str, new: int, updated: int) -> None:
+        """Count pages."""
+        self.pages += 1
+
+    def province_done(self, province: str, records: int, removed: int) -> None:
+        """Ignore."""
+
+    def details_planned(self, plan: Any) -> None:
+        """Ignore."""
+
+    def detail_stored(self, operation: str) -> None:
+        """Ignore."""
+
+    def keys_skipped(self, keys: Any, pool: Any) -> None:
+        """Ignore."""
+
+    def run_finished(self, report: Any) -> None:
+        """Ignore."""
+
+
+async def run_collect(
+    settings: Settings,
+    clock: FakeClock,
+    provinces: tuple[str, ...],
+    observer: Any = None,
+    **options: Any,
+) -> CollectReport:
+    """One collection run with the list phase only unless `kinds` is given."""
+    session = open_session(settings, clock)
+    options.setdefault("kinds", ())
+    chosen = CollectOptions(Selection("ldong", provinces), **options)
+    return await collect(session, chosen, observer or Silent())
+
+
+def stored_ids(settings: Settings, province: str | None = None, removed: bool = False) -> list[str]:
+    """contentids in the database, as a sorted list (duplicates would show)."""
+    with sqlite3.connect(settings.db_path) as db:
+        query = "SELECT contentid FROM restaurants WHERE (? IS NULL OR ldong_regn_cd = ?)"
+        if not removed:
+            query += " AND removed_at IS NULL"
+        return sorted(row[0] for row in db.execute(query, (province, province)))
+
+
+@pytest.fixture
+def keys() -> list[str]:
+    """Two fresh good keys."""
+    return [hex_key(), hex_key()]
+
+
+def good(keys: list[str]) -> dict[str, KeyBehaviour]:
+    """Gateway behaviours: every key valid."""
+    return {key: KeyBehaviour(f"good{i}") for i, key in enumerate(keys)}

@@ -7,8 +7,15 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-from conftest import GatewayFactory, exit_code, hex_key, make_settings, said
-from test_collect import run, stored_ids
+from conftest import (
+    GatewayFactory,
+    exit_code,
+    hex_key,
+    make_settings,
+    run_collect,
+    said,
+    stored_ids,
+)
 
 from kto_keys.core.clock import FakeClock
 from kto_keys.core.errors import BudgetExhaustedError, NoUsableKeyError, SettingsError
@@ -33,7 +40,7 @@ async def test_first_run_makes_one_call_per_record_and_operation(
     keys = [hex_key(), hex_key()]
     gw = gateway({k: KeyBehaviour(f"k{i}") for i, k in enumerate(keys)}, sizes={"11": 40, "26": 20})
     settings = make_settings(tmp_path, keys, gw.base_url)
-    report = await run(settings, clock, ("11", "26"), kinds=BOTH)
+    report = await run_collect(settings, clock, ("11", "26"), kinds=BOTH)
     ids = sorted(gw.dataset.contentids())
     assert sorted(detail_calls(gw, INTRO)) == ids
     assert sorted(detail_calls(gw, COMMON)) == ids
@@ -57,11 +64,11 @@ async def test_records_without_intro_data_are_not_asked_again(
     key = hex_key()
     gw = gateway({key: KeyBehaviour("k")}, sizes={"11": 40})
     settings = make_settings(tmp_path, [key], gw.base_url)
-    report = await run(settings, clock, ("11",), kinds=("intro",))
+    report = await run_collect(settings, clock, ("11",), kinds=("intro",))
     assert report.details.without_data[INTRO] >= 1
     gw.reset_counts()
     clock.advance(86400)
-    await run(settings, clock, ("11",), kinds=("intro",))
+    await run_collect(settings, clock, ("11",), kinds=("intro",))
     assert gw.total(operation=INTRO) == 0
 
 
@@ -74,7 +81,7 @@ async def test_two_keys_of_200_a_day_enrich_300_records_without_code_22(
         {k: KeyBehaviour(f"k{i}", daily_limit=200) for i, k in enumerate(keys)}, sizes={"11": 300}
     )
     settings = make_settings(tmp_path, keys, gw.base_url, KTO_API_DAILY_LIMIT="200")
-    report = await run(settings, clock, ("11",), kinds=BOTH, page_size=100)
+    report = await run_collect(settings, clock, ("11",), kinds=BOTH, page_size=100)
     assert report.outcome == "complete"
     assert not [c for c in gw.history() if c.outcome == "22"]
     assert gw.total(operation=INTRO) == gw.total(operation=COMMON) == 300
@@ -87,14 +94,14 @@ async def test_nightly_rerun_fetches_details_of_changed_records_only(
     keys = [hex_key(), hex_key()]
     gw = gateway({k: KeyBehaviour(f"k{i}") for i, k in enumerate(keys)}, sizes={"11": 50})
     settings = make_settings(tmp_path, keys, gw.base_url)
-    await run(settings, clock, ("11",), kinds=BOTH)
+    await run_collect(settings, clock, ("11",), kinds=BOTH)
     modified = gw.modify(5, province="11")
     inserted = gw.insert("11", 3)
     hidden = gw.hide(2, province="11")
     gw.new_day()
     gw.reset_counts()
     clock.advance(86400)
-    report = await run(settings, clock, ("11",), kinds=BOTH)
+    report = await run_collect(settings, clock, ("11",), kinds=BOTH)
     changed = sorted(set(modified) - set(hidden) | set(inserted))
     assert sorted(detail_calls(gw, INTRO)) == changed
     assert sorted(detail_calls(gw, COMMON)) == changed
@@ -118,7 +125,7 @@ async def test_too_little_quota_stops_with_exit_4_and_the_next_run_makes_exactly
     gw = gateway({key: KeyBehaviour("k", daily_limit=30)}, sizes={"11": 50})
     settings = make_settings(tmp_path, [key], gw.base_url, KTO_API_DAILY_LIMIT="30")
     with pytest.raises(NoUsableKeyError) as raised:
-        await run(settings, clock, ("11",), kinds=BOTH)
+        await run_collect(settings, clock, ("11",), kinds=BOTH)
     assert exit_code(raised.value) == 4
     first = set(detail_calls(gw, INTRO)), set(detail_calls(gw, COMMON))
     assert len(first[0]) == len(first[1]) == 30
@@ -126,7 +133,7 @@ async def test_too_little_quota_stops_with_exit_4_and_the_next_run_makes_exactly
     gw.new_day()
     gw.reset_counts()
     clock.advance(86400)
-    await run(settings, clock, ("11",), kinds=BOTH)
+    await run_collect(settings, clock, ("11",), kinds=BOTH)
     second = set(detail_calls(gw, INTRO)), set(detail_calls(gw, COMMON))
     assert len(second[0]) == len(second[1]) == 20
     assert not first[0] & second[0] and not first[1] & second[1]
@@ -140,7 +147,7 @@ async def test_reserve_is_respected_per_key_and_operation(
     gw = gateway({k: KeyBehaviour(f"k{i}") for i, k in enumerate(keys)}, sizes={"11": 60})
     settings = make_settings(tmp_path, keys, gw.base_url, KTO_API_DAILY_LIMIT="25", KTO_RESERVE="5")
     with pytest.raises(NoUsableKeyError):
-        await run(settings, clock, ("11",), kinds=BOTH)
+        await run_collect(settings, clock, ("11",), kinds=BOTH)
     for label, operations in gw.counts().items():
         assert operations[INTRO] == operations[COMMON] == 20, label
 
@@ -152,7 +159,7 @@ async def test_plan_counts_calls_and_makes_no_detail_call(
     keys = [hex_key(), hex_key()]
     gw = gateway({k: KeyBehaviour(f"k{i}") for i, k in enumerate(keys)}, sizes={"11": 90})
     settings = make_settings(tmp_path, keys, gw.base_url, KTO_API_DAILY_LIMIT="20")
-    report = await run(settings, clock, ("11",), kinds=BOTH, plan_only=True, page_size=50)
+    report = await run_collect(settings, clock, ("11",), kinds=BOTH, plan_only=True, page_size=50)
     plan = report.details.plan
     assert plan is not None
     intro = next(op for op in plan.operations if op.operation == INTRO)
@@ -170,7 +177,7 @@ async def test_budget_caps_the_run_and_the_rest_waits_for_the_next(
     session = open_session(settings, clock)
     session.save()
     with pytest.raises(BudgetExhaustedError) as raised:
-        await run(settings, clock, ("11",), kinds=BOTH, budget=22)
+        await run_collect(settings, clock, ("11",), kinds=BOTH, budget=22)
     assert exit_code(raised.value) == 4
     assert gw.total() == 22  # ldongCode2 + one list page + 20 detail calls
 
@@ -182,7 +189,7 @@ async def test_images_go_into_a_table_of_their_own(
     key = hex_key()
     gw = gateway({key: KeyBehaviour("k")}, sizes={"11": 12})
     settings = make_settings(tmp_path, [key], gw.base_url)
-    await run(settings, clock, ("11",), kinds=parse_detail_kinds("all"))
+    await run_collect(settings, clock, ("11",), kinds=parse_detail_kinds("all"))
     assert gw.total(operation=IMAGE) == 12
     with sqlite3.connect(settings.db_path) as db:
         assert db.execute("SELECT COUNT(*) FROM restaurant_images").fetchone()[0] > 0
