@@ -1,4 +1,4 @@
-"""The list phase against the local gateway: complete, exactly once, resumable, exported."""
+"""The list phase against the local gateway: complete, exactly once, resumable after a stop."""
 
 from __future__ import annotations
 
