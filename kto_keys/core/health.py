@@ -48,15 +48,8 @@ class Attention(StrEnum):
     ERROR_WAIT = "error_wait"
 
 
-_ATTENTION_BY_CAUSE = {
-    DeactivationCause.EXPIRED: Attention.EXPIRED,
-    DeactivationCause.NOT_APPROVED: Attention.NOT_APPROVED,
-    DeactivationCause.NOT_ACTIVATED_YET: Attention.NOT_ACTIVATED_YET,
-    DeactivationCause.NOT_REGISTERED: Attention.NOT_REGISTERED,
-    DeactivationCause.TEMPORARILY_DISABLED: Attention.TEMPORARILY_DISABLED,
-    DeactivationCause.IP_RESTRICTED: Attention.IP_RESTRICTED,
-    DeactivationCause.TOO_MANY_ERRORS: Attention.TOO_MANY_ERRORS,
-}
+# Every cause of a deactivation is a reason for attention of the same name.
+_ATTENTION_BY_CAUSE = {cause: Attention(cause.value) for cause in DeactivationCause}
 
 
 @dataclass(frozen=True, slots=True)
