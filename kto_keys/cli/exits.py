@@ -8,6 +8,7 @@ from kto_keys.core.errors import (
     CollectLockedError,
     GatewayUnavailableError,
     HostBlockedError,
+    HostUnreachableError,
     KtoKeysError,
     NoUsableKeyError,
     RequestError,
@@ -21,7 +22,7 @@ OK = 0
 FAILED = 1
 USAGE = 2  # a bad setting or option, or a wrong service URL: fix the configuration
 STOPPED = 4  # no usable key, quota or budget left: the work is kept, the next run goes on
-HOST_REFUSED = 5
+HOST_REFUSED = 5  # this machine cannot use the service: refused by the gateway, or cut off
 INTERRUPTED = 130  # Ctrl-C
 TERMINATED = 143  # SIGTERM
 
@@ -33,6 +34,7 @@ ERROR_EXIT_CODES: dict[type[KtoKeysError], int] = {
     BudgetExhaustedError: STOPPED,
     GatewayUnavailableError: STOPPED,
     HostBlockedError: HOST_REFUSED,
+    HostUnreachableError: HOST_REFUSED,
     CacheLockedError: FAILED,
     CollectLockedError: FAILED,
     Terminated: TERMINATED,

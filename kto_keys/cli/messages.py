@@ -19,6 +19,7 @@ from kto_keys.core.errors import (
     CollectLockedError,
     GatewayUnavailableError,
     HostBlockedError,
+    HostUnreachableError,
     KtoKeysError,
     NoUsableKeyError,
     RequestError,
@@ -68,6 +69,10 @@ CATALOG: dict[str, tuple[str, str]] = {
     "error.host_blocked": (
         "게이트웨이가 이 컴퓨터를 차단했습니다: {what}. 키 문제가 아니므로 키는 그대로 둡니다",
         "the gateway refuses this machine: {what}. The keys are not to blame and were left as they are",
+    ),
+    "error.host_unreachable": (
+        "{host}에 연결할 수 없습니다 ({reason}): 이 컴퓨터의 네트워크나 DNS, KTO_API_BASE_URL을 확인하세요. 키는 그대로 두었습니다",
+        "cannot reach {host} ({reason}): check this machine's network or DNS, and KTO_API_BASE_URL. The keys were left as they are",
     ),
     "error.service_config": (
         "설정 오류: {what} - KTO_API_BASE_URL={base_url} 를 확인하세요 (KorService2)",
@@ -121,6 +126,10 @@ CATALOG: dict[str, tuple[str, str]] = {
     "settings.not_positive_timeout": (
         "KTO_CONNECT_TIMEOUT_S와 KTO_READ_TIMEOUT_S는 0보다 커야 합니다",
         "KTO_CONNECT_TIMEOUT_S and KTO_READ_TIMEOUT_S must be more than 0",
+    ),
+    "settings.not_positive": (
+        "{setting}={value}: 0보다 커야 합니다",
+        "{setting}={value} must be more than 0",
     ),
     "settings.not_http_url": (
         "{setting}={value!r}: http(s) URL이 아닙니다",
@@ -482,6 +491,8 @@ class Messages:
             if error.code is None:
                 return self("error.host_refused_uncoded")
             return self("error.host_blocked", what=self.code(error.code, error.symbol))
+        if isinstance(error, HostUnreachableError):
+            return self("error.host_unreachable", host=error.host, reason=error.reason)
         if isinstance(error, ServiceConfigError):
             return self(
                 "error.service_config",

@@ -47,8 +47,17 @@ class Outcome:
 
 
 def transport_fault(description: str) -> Outcome:
-    """An answer that never arrived whole: refused, reset, timed out, truncated."""
+    """An answer that never arrived whole: reset, timed out, truncated, too large."""
     return Outcome(OutcomeKind.TRANSIENT, message=description)
+
+
+def unsent(description: str) -> Outcome:
+    """A request that never left this machine: the host has no address, or refused to connect."""
+    return Outcome(OutcomeKind.UNSENT, message=description)
+
+
+# The gateway's answers to a path it does not know (tourapi.md, section 3 F).
+_WRONG_URL_TEXTS = ("UNEXPECTED ERRORS", "API NOT FOUND")
 
 
 def classify(status: int, headers: Mapping[str, str], body: bytes) -> Outcome:
@@ -129,6 +138,8 @@ def _classify_xml(status: int, text: str, retry_after: float | None) -> Outcome:
 
 def _classify_text(status: int, text: str, retry_after: float | None) -> Outcome:
     upper = text.upper()
+    if upper.startswith(_WRONG_URL_TEXTS):
+        return Outcome(OutcomeKind.WRONG_URL, http_status=status, message=text[:120])
     if "ROUTING ERROR" in upper:
         return _from_code(status, retry_after, "04", "HTTP_ERROR", text[:120])
     if "TOO MANY REQUESTS" in upper:
@@ -189,6 +200,12 @@ def _by_status(status: int, retry_after: float | None, message: str) -> Outcome:
             http_status=status,
             retry_after=retry_after,
             message=message or "HTTP 429",
+        )
+    if status == 404:
+        return Outcome(
+            OutcomeKind.WRONG_URL,
+            http_status=status,
+            message=f"HTTP 404: {message}" if message else "HTTP 404",
         )
     uncoded = status in (401, 403)
     return Outcome(

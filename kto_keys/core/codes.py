@@ -17,6 +17,11 @@ class OutcomeKind(StrEnum):
     RATE_LIMIT = "rate_limit"
     KEY_UNUSABLE = "key_unusable"
     TRANSIENT = "transient"
+    # `Unexpected errors`, `API not found` or HTTP 404: the base URL or the operation is wrong
+    # (a configuration error when it is the first answer of a run; a passing fault after that).
+    WRONG_URL = "wrong_url"
+    # The request never left this machine (no DNS answer, connection refused): nobody to blame.
+    UNSENT = "unsent"
 
 
 @dataclass(frozen=True, slots=True)

@@ -74,6 +74,7 @@ class SettingsProblem(StrEnum):
     NEGATIVE = "negative"  # setting, value
     TOO_LONG = "too_long"  # setting, value, maximum
     NOT_POSITIVE_TIMEOUT = "not_positive_timeout"
+    NOT_POSITIVE = "not_positive"  # setting, value
     NOT_HTTP_URL = "not_http_url"  # setting, value
     UNKNOWN_LANGUAGE = "unknown_language"  # setting, value, valid
     UNKNOWN_DETAILS = "unknown_details"  # values, valid
@@ -171,6 +172,14 @@ class HostBlockedError(KtoKeysError):
     def __init__(self, code: str | None, symbol: str = "") -> None:
         super().__init__(code=code, symbol=symbol)
         self.code, self.symbol = code, symbol
+
+
+class HostUnreachableError(KtoKeysError):
+    """This machine cannot reach the gateway (no address, nothing listening): no key is to blame."""
+
+    def __init__(self, host: str, reason: str) -> None:
+        super().__init__(host=host, reason=reason)
+        self.host, self.reason = host, reason
 
 
 class CacheLockedError(KtoKeysError):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+from collections import deque
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -14,6 +16,20 @@ from kto_keys.core.keys import ServiceKey
 
 MIN_PAUSE = timedelta(seconds=1)
 MAX_PAUSE = timedelta(seconds=60)
+# After a per-second refusal (23) the gateway locks the key for about 60 s: a growing pause.
+RATE_PAUSES = (timedelta(seconds=5), timedelta(seconds=15), timedelta(seconds=45))
+RATE_PAUSE_MAX = timedelta(seconds=120)
+# A 429 without a code is ambiguous (per second, or the day's quota): after this many in a row on
+# one key and operation, with no success between, it is that key's daily limit for that operation.
+AMBIGUOUS_429_LIMIT = 3
+# Usage is made durable ahead of the calls, this many at a time per key and operation: a kill at
+# any moment leaves the cache counting at least what left the machine, and at most this many more.
+USAGE_BLOCK = 5
+# The evidence window: the latest outcomes of every key, to judge a key against the others.
+EVIDENCE_WINDOW = 200
+# A key is blamed for gateway-type faults only when its run of failures would be this unlikely
+# under the error rate the other keys see at the same time.
+BLAME_IMPROBABILITY = 1e-9
 # How long after issue the portal may still refuse a new key with code 30: not a setting.
 ACTIVATION_WINDOW = timedelta(hours=2)
 
@@ -81,6 +97,8 @@ class KeyState:
     first_seen: datetime
     usage_day: date | None = None
     usage: dict[str, int] = field(default_factory=dict)
+    # Calls made durable ahead of use (see USAGE_BLOCK): the cache counts max(usage, reserved).
+    reserved: dict[str, int] = field(default_factory=dict)
     total_calls: int = 0
     total_successes: int = 0
     total_errors: int = 0
@@ -151,11 +169,12 @@ _IN_PLAY = frozenset({Reason.OK, Reason.BUSY, Reason.PAUSED, Reason.ERROR_WAIT})
 
 @dataclass(frozen=True, slots=True)
 class Lease:
-    """A key handed out for one call."""
+    """A key handed out for one call; `reserved` says its usage block must be saved first."""
 
     key: ServiceKey
     operation: str
     probe: bool = False
+    reserved: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -189,6 +208,10 @@ class EventKind(StrEnum):
     OUTAGE = "outage"
     OUTAGE_OVER = "outage_over"
     REQUEST_ERROR = "request_error"
+
+
+# The outcomes that say whether the gateway works: what keys are judged against one another by.
+_EVIDENCE_KINDS = frozenset({OutcomeKind.SUCCESS, OutcomeKind.TRANSIENT, OutcomeKind.WRONG_URL})
 
 
 # A change of a key's fate, which another process must see at once: save it now.
@@ -225,13 +248,16 @@ class PoolEvent:
 class _Slot:
     """One key with its state and what this run knows of it: calls in flight, operations proven."""
 
-    __slots__ = ("in_flight", "key", "proven", "state")
+    __slots__ = ("ambiguous_429", "in_flight", "key", "per_second", "proven", "state")
 
     def __init__(self, key: ServiceKey, state: KeyState) -> None:
         self.key = key
         self.state = state
         self.in_flight = 0
         self.proven: set[str] = set()
+        # Per-second refusals (23) in a row, and bare 429s in a row per operation, this run.
+        self.per_second = 0
+        self.ambiguous_429: dict[str, int] = {}
 
 
 # The members as plain names: reading `Reason.OK` is an enum lookup, too slow for 1,000 keys.
@@ -339,6 +365,19 @@ class KeyPool:
         self._failed_since_success: set[str] = set()
         self._uncoded_auth: set[str] = set()
         self.outage_since: datetime | None = None
+        # The latest outcomes of all keys (fingerprint, failed) and their counts per key.
+        self._evidence: deque[tuple[str, bool]] = deque()
+        self._evidence_calls: dict[str, int] = {}
+        self._evidence_failures: dict[str, int] = {}
+        self._evidence_failed_total = 0
+        # Keys with a run of failures long enough to be blamed once another key shows that the
+        # gateway works (a run may span nights: each night's first call can be the failing key's).
+        self._suspects: set[str] = {
+            slot.key.fingerprint
+            for slot in self._slots
+            if slot.state.consecutive_errors >= policy.max_consecutive_errors
+            and slot.state.deactivated_at is None
+        }
         # The Korea day usage counts for. It only moves forward: a clock stepped back across
         # midnight must not reset the day's usage a second time.
         self._day = kst_day(now)
@@ -451,8 +490,8 @@ class KeyPool:
         survey = _survey(self._slots, operation, now, self.policy.usable_limit)
         chosen = survey.ready or survey.waiting
         if chosen is not None:
-            self._count_call(chosen, operation)
-            return Lease(chosen.key, operation)
+            reserved = self._count_call(chosen, operation)
+            return Lease(chosen.key, operation, reserved=reserved)
         if survey.busy_until:
             known = [moment for moment in survey.busy_until if moment is not None]
             return Wait(None if len(known) < len(survey.busy_until) else min(known))
@@ -461,8 +500,8 @@ class KeyPool:
     def begin_probe(self, key: ServiceKey, operation: str, now: datetime) -> Lease:
         """Hand out a deactivated key for one recovery probe."""
         self._roll_day(now)
-        self._count_call(self._slot_of[key.fingerprint], operation)
-        return Lease(key, operation, probe=True)
+        reserved = self._count_call(self._slot_of[key.fingerprint], operation)
+        return Lease(key, operation, probe=True, reserved=reserved)
 
     def lease_key(self, key: ServiceKey, operation: str, now: datetime) -> Lease:
         """Hand out one given key for a test call; a deactivated key's call is a probe."""
@@ -470,8 +509,24 @@ class KeyPool:
         if state.deactivated_at is not None and not state.disabled_by_hand:
             return self.begin_probe(key, operation, now)
         self._roll_day(now)
-        self._count_call(self._slot_of[key.fingerprint], operation)
-        return Lease(key, operation)
+        reserved = self._count_call(self._slot_of[key.fingerprint], operation)
+        return Lease(key, operation, reserved=reserved)
+
+    def release_reservations(self) -> None:
+        """Give back the usage reserved ahead and not used: a clean end counts exactly."""
+        for slot in self._slots:
+            slot.state.reserved.clear()
+
+    def count_resent(self, lease: Lease, times: int) -> bool:
+        """The HTTP library sent the request again on its own: the gateway counts each send.
+
+        True when that needs another block reserved (save before the next request leaves).
+        """
+        slot = self._slot_of[lease.key.fingerprint]
+        state = slot.state
+        state.usage[lease.operation] = state.usage.get(lease.operation, 0) + times
+        state.total_calls += times
+        return self._reserve(state, lease.operation)
 
     # --- recording -----------------------------------------------------------------------
     def record_outcome(
@@ -483,6 +538,11 @@ class KeyPool:
         slot = self._slot_of[key.fingerprint]
         slot.in_flight = max(0, slot.in_flight - 1)
         state = self.state(key)
+        if outcome.kind is OutcomeKind.UNSENT:
+            # Nothing left the machine: no usage, no verdict on the key.
+            state.usage[operation] = max(0, state.usage.get(operation, 0) - 1)
+            state.total_calls = max(0, state.total_calls - 1)
+            return []
         if latency_s is not None:
             sample = latency_s * 1000
             previous = state.latency_ms_avg
@@ -490,14 +550,13 @@ class KeyPool:
         if lease.probe:
             return self._record_probe(key, operation, outcome, now)
         kind = outcome.kind
+        self._note_evidence(key.fingerprint, kind)
         if kind is OutcomeKind.SUCCESS:
             return self._record_success(key, operation, outcome, now)
         if kind in (OutcomeKind.REQUEST_ERROR, OutcomeKind.CONFIG_ERROR, OutcomeKind.HOST_BLOCKED):
             return [PoolEvent(EventKind.REQUEST_ERROR, key, operation, outcome)]
         if kind is OutcomeKind.RATE_LIMIT:
-            pause = timedelta(seconds=outcome.retry_after or 0)
-            state.pause_until = now + min(max(pause, MIN_PAUSE), MAX_PAUSE)
-            return [PoolEvent(EventKind.RATE_LIMITED, key, operation, outcome, state.pause_until)]
+            return [self._rate_limited(slot, operation, outcome, now)]
         if kind is OutcomeKind.DAILY_LIMIT:
             return [self._cool_down(key, operation, outcome, now)]
         if kind is OutcomeKind.KEY_UNUSABLE:
@@ -564,12 +623,104 @@ class KeyPool:
                     state.cooldowns.clear()
                 state.usage_day = day
                 state.usage = {}
+                state.reserved = {}
 
-    def _count_call(self, slot: _Slot, operation: str) -> None:
+    def _count_call(self, slot: _Slot, operation: str) -> bool:
+        """Count a call; True when a new usage block was reserved (save before it leaves)."""
         state = slot.state
         state.usage[operation] = state.usage.get(operation, 0) + 1
         state.total_calls += 1
         slot.in_flight += 1
+        return self._reserve(state, operation)
+
+    @staticmethod
+    def _reserve(state: KeyState, operation: str) -> bool:
+        used = state.usage[operation]
+        if used <= state.reserved.get(operation, 0):
+            return False
+        state.reserved[operation] = used + USAGE_BLOCK - 1
+        return True
+
+    def _rate_limited(
+        self, slot: _Slot, operation: str, outcome: Outcome, now: datetime
+    ) -> PoolEvent:
+        """A per-second refusal pauses the key longer each time; bare 429s in a row become the
+        day's limit for the operation, since a spent quota may answer nothing but the status."""
+        state, key = slot.state, slot.key
+        if outcome.code is None:
+            count = slot.ambiguous_429.get(operation, 0) + 1
+            slot.ambiguous_429[operation] = count
+            if count >= AMBIGUOUS_429_LIMIT:
+                slot.ambiguous_429.pop(operation, None)
+                return self._cool_down(key, operation, outcome, now)
+            pause = min(max(timedelta(seconds=outcome.retry_after or 0), MIN_PAUSE), MAX_PAUSE)
+        else:
+            pause = RATE_PAUSES[min(slot.per_second, len(RATE_PAUSES) - 1)]
+            if slot.per_second >= len(RATE_PAUSES):
+                pause = min(RATE_PAUSE_MAX, pause * 2 ** (slot.per_second - len(RATE_PAUSES) + 1))
+            slot.per_second += 1
+            if outcome.retry_after:
+                pause = max(pause, min(timedelta(seconds=outcome.retry_after), RATE_PAUSE_MAX))
+        state.pause_until = now + pause
+        return PoolEvent(EventKind.RATE_LIMITED, key, operation, outcome, state.pause_until)
+
+    def _note_evidence(self, fingerprint: str, kind: OutcomeKind) -> None:
+        """Keep the latest outcomes of all keys: a key's failures are judged against the others'."""
+        if kind not in _EVIDENCE_KINDS:
+            return
+        failed = kind is not OutcomeKind.SUCCESS
+        self._evidence.append((fingerprint, failed))
+        self._evidence_calls[fingerprint] = self._evidence_calls.get(fingerprint, 0) + 1
+        if failed:
+            self._evidence_failures[fingerprint] = self._evidence_failures.get(fingerprint, 0) + 1
+            self._evidence_failed_total += 1
+        if len(self._evidence) > EVIDENCE_WINDOW:
+            old, old_failed = self._evidence.popleft()
+            self._evidence_calls[old] -= 1
+            if old_failed:
+                self._evidence_failures[old] -= 1
+                self._evidence_failed_total -= 1
+
+    def _blame_suspects(self, operation: str, outcome: Outcome, now: datetime) -> list[PoolEvent]:
+        """Another key just succeeded: keys whose run of failures is now their own go out."""
+        events = []
+        for fingerprint in list(self._suspects):
+            slot = self._slot_of[fingerprint]
+            state = slot.state
+            if state.deactivated_at is not None or state.consecutive_errors == 0:
+                self._suspects.discard(fingerprint)
+            elif state.consecutive_errors >= self._errors_to_blame(fingerprint):
+                self._suspects.discard(fingerprint)
+                error = state.last_error
+                failure = Outcome(
+                    OutcomeKind.TRANSIENT,
+                    error.code if error else None,
+                    error.symbol if error else "",
+                    error.message if error else "",
+                )
+                cause = DeactivationCause.TOO_MANY_ERRORS
+                events.append(self._deactivate(slot.key, operation, failure, now, cause))
+        return events
+
+    def _errors_to_blame(self, fingerprint: str) -> float:
+        """How many failures in a row take this key out, given what the other keys see.
+
+        A transport fault, a 5xx or a gateway code says something about the gateway, not the key,
+        unless the other keys succeed meanwhile. With an error rate p among the other keys' recent
+        calls, a run of n failures is the key's own when p**n is negligible; with no other key at
+        work (a one-key pool, or all failing) nothing can be told apart, and no key is blamed.
+        """
+        others = len(self._evidence) - self._evidence_calls.get(fingerprint, 0)
+        if others <= 0:
+            return math.inf
+        failed = self._evidence_failed_total - self._evidence_failures.get(fingerprint, 0)
+        rate = failed / others
+        if rate >= 1.0:
+            return math.inf
+        floor = self.policy.max_consecutive_errors
+        if rate <= 0.0:
+            return floor
+        return max(floor, math.ceil(math.log(BLAME_IMPROBABILITY) / math.log(rate)))
 
     def _record_success(
         self, key: ServiceKey, operation: str, outcome: Outcome, now: datetime
@@ -580,7 +731,10 @@ class KeyPool:
         state.last_success = now
         state.error_wait_until = None
         state.cooldowns.pop(operation, None)
-        self._slot_of[key.fingerprint].proven.add(operation)
+        slot = self._slot_of[key.fingerprint]
+        slot.proven.add(operation)
+        slot.per_second = 0
+        slot.ambiguous_429.pop(operation, None)
         self._failed_since_success.clear()
         self._uncoded_auth.clear()
         if self.quota_left(key, operation) <= 0:
@@ -588,6 +742,9 @@ class KeyPool:
             events = [PoolEvent(EventKind.QUOTA_SPENT, key, operation, outcome, midnight)]
         else:
             events = [PoolEvent(EventKind.SUCCESS, key, operation, outcome)]
+        self._suspects.discard(key.fingerprint)
+        if self._suspects:
+            events += self._blame_suspects(operation, outcome, now)
         if self.outage_since is not None:
             self.outage_since = None
             events.append(PoolEvent(EventKind.OUTAGE_OVER, key, operation, outcome))
@@ -607,10 +764,12 @@ class KeyPool:
             return [PoolEvent(EventKind.FAILURE, key, operation, outcome)]
         self._note_error(state, outcome, now)
         events = [PoolEvent(EventKind.FAILURE, key, operation, outcome)]
-        if state.consecutive_errors >= self.policy.max_consecutive_errors:
+        if state.consecutive_errors >= self._errors_to_blame(key.fingerprint):
             cause = DeactivationCause.TOO_MANY_ERRORS
             events.append(self._deactivate(key, operation, outcome, now, cause))
             return events
+        if state.consecutive_errors >= self.policy.max_consecutive_errors:
+            self._suspects.add(key.fingerprint)
         state.error_wait_until = now + self.policy.error_wait
         if self._is_outage(operation, now):
             self.outage_since = now
@@ -647,6 +806,7 @@ class KeyPool:
         cause: DeactivationCause,
     ) -> PoolEvent:
         state = self.state(key)
+        self._suspects.discard(key.fingerprint)
         state.deactivated_at = now
         state.deactivation_cause = cause
         state.deactivation_code = outcome.code

@@ -8,21 +8,22 @@ import urllib.request
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime
-from types import TracebackType
+from datetime import datetime, timedelta
+from types import SimpleNamespace, TracebackType
 from typing import Protocol
 from urllib.parse import quote, urlencode, urlsplit
 
 import aiohttp
 from yarl import URL
 
-from kto_keys.core.answers import Outcome, Payload, classify, transport_fault
+from kto_keys.core.answers import Outcome, Payload, classify, transport_fault, unsent
 from kto_keys.core.calls import CallRecord
 from kto_keys.core.clock import Clock
 from kto_keys.core.codes import OutcomeKind
 from kto_keys.core.errors import (
     GatewayUnavailableError,
     HostBlockedError,
+    HostUnreachableError,
     NoUsableKeyError,
     RequestError,
     ServiceConfigError,
@@ -36,8 +37,11 @@ from kto_keys.edges.throttle import AdaptiveLimit
 
 USER_AGENT = f"kto-keys/{__version__}"
 APP_NAME = "kto-keys"
-OUTAGE_LIMIT_S = 300.0
 MAX_BACKOFF_S = 30.0
+# Nothing but "no address" or "connection refused" for this long: this machine cannot reach the
+# host, which says nothing about any key. The doc asks for a stop within about 30 seconds.
+UNREACHABLE_AFTER_S = 30.0
+READ_CHUNK = 64 * 1024
 Params = Mapping[str, str | int]
 PROBE_PARAMS: Params = {"numOfRows": 1, "pageNo": 1}
 
@@ -63,6 +67,10 @@ class CallObserver(Protocol):
 
     def call_not_made(self) -> None:
         """The call announced by call_starting never left: no key could take it."""
+        ...
+
+    def call_leased(self, lease: Lease) -> None:
+        """A key was handed out; when the lease reserved a usage block, make it durable now."""
         ...
 
     def call_ended(
@@ -114,7 +122,6 @@ class TourClient:
         observer: CallObserver,
         concurrency: int,
         user_agent: str = USER_AGENT,
-        outage_limit_s: float = OUTAGE_LIMIT_S,
     ) -> None:
         self.settings = settings
         self.pool = pool
@@ -122,16 +129,21 @@ class TourClient:
         self.observer = observer
         self.stats = RunStats()
         self.limit = AdaptiveLimit(concurrency)
-        self._outage_limit_s = outage_limit_s
         self._user_agent = user_agent
+        # When the gateway last answered at all, and when a call last succeeded (monotonic).
+        self._answered_at = self._succeeded_at = clock.monotonic()
+        self._started_at = clock.now()
+        self._succeeded_once = False
+        self._answered_once = False
         self._session: aiohttp.ClientSession | None = None
         self._proxy: str | None = None
         self._released = asyncio.Event()
         self._backoff_s = 0.0
 
     async def __aenter__(self) -> TourClient:
+        # A total deadline too: a body drip-fed a byte at a time never trips the read timeout.
         timeout = aiohttp.ClientTimeout(
-            total=None,
+            total=self.settings.request_deadline_s,
             sock_connect=self.settings.connect_timeout_s,
             sock_read=self.settings.read_timeout_s,
         )
@@ -139,11 +151,16 @@ class TourClient:
         # Proxies come from the environment, looked up once: aiohttp's trust_env would look them
         # (and .netrc) up again in a thread on every request, a few milliseconds each.
         self._proxy = proxy_for(self.settings.base_url)
+        # aiohttp sends an idempotent request a second time when a kept-alive connection was
+        # reset; the gateway counts both, so each sending of the headers is counted here.
+        tracing = aiohttp.TraceConfig()
+        tracing.on_request_headers_sent.append(_count_send)
         self._session = aiohttp.ClientSession(
             timeout=timeout,
             trust_env=False,
             connector=connector,
             headers={"User-Agent": self._user_agent},
+            trace_configs=[tracing],
         )
         return self
 
@@ -173,12 +190,16 @@ class TourClient:
                     await self.limit.speed_up(self.clock.monotonic())
                     return outcome.payload
                 await self._after_failure(outcome, operation)
+                self._check_progress()
 
     async def probe(self, key: ServiceKey) -> ProbeResult:
         """One cheap call made with a deactivated key: success brings it back."""
         self.observer.call_starting(probe=True)
         lease = self.pool.begin_probe(key, PROBE_OPERATION, self.clock.now())
+        self.observer.call_leased(lease)
         outcome = await self._exchange(lease, PROBE_PARAMS)
+        if outcome.kind is OutcomeKind.UNSENT:
+            raise HostUnreachableError(self._host(), outcome.message)
         if outcome.kind is OutcomeKind.HOST_BLOCKED:
             raise HostBlockedError(outcome.code, outcome.symbol)
         if outcome.kind is OutcomeKind.CONFIG_ERROR:
@@ -190,6 +211,7 @@ class TourClient:
         """One cheap call made with a given key, recorded like any other."""
         self.observer.call_starting(probe=True)
         lease = self.pool.lease_key(key, PROBE_OPERATION, self.clock.now())
+        self.observer.call_leased(lease)
         return await self._exchange(lease, PROBE_PARAMS)
 
     async def recover(self, force: bool = False) -> list[ProbeResult]:
@@ -201,10 +223,12 @@ class TourClient:
     async def _acquire(self, operation: str) -> Lease:
         self.observer.call_starting()
         try:
-            return await self._lease(operation)
+            lease = await self._lease(operation)
         except BaseException:
             self.observer.call_not_made()
             raise
+        self.observer.call_leased(lease)
+        return lease
 
     async def _lease(self, operation: str) -> Lease:
         while True:
@@ -230,8 +254,15 @@ class TourClient:
 
     async def _exchange(self, lease: Lease, params: Params) -> Outcome:
         started = self.clock.monotonic()
-        outcome = await self._send(lease.key, lease.operation, params)
+        sends = _Sends()
+        outcome = await self._send(lease.key, lease.operation, params, sends)
         latency = self.clock.monotonic() - started
+        if sends.count > 1 and self.pool.count_resent(lease, sends.count - 1):
+            self.observer.call_leased(replace(lease, reserved=True))
+        if outcome.kind is not OutcomeKind.UNSENT:
+            self._answered_at, self._answered_once = self.clock.monotonic(), True
+        if outcome.kind is OutcomeKind.SUCCESS:
+            self._succeeded_at, self._succeeded_once = self.clock.monotonic(), True
         events = self.pool.record_outcome(lease, outcome, self.clock.now(), latency)
         self._released.set()
         self.stats.calls[(lease.key.index, lease.operation)] += 1
@@ -239,13 +270,19 @@ class TourClient:
         self.observer.call_ended(lease, outcome, events, latency)
         return outcome
 
-    async def _send(self, key: ServiceKey, operation: str, params: Params) -> Outcome:
+    async def _send(
+        self, key: ServiceKey, operation: str, params: Params, sends: _Sends
+    ) -> Outcome:
         if self._session is None:
             raise RuntimeError("TourClient used outside `async with`")
         url = self._url(key, operation, params)
         try:
-            async with self._session.get(url, allow_redirects=False, proxy=self._proxy) as response:
-                body = await response.read()
+            async with self._session.get(
+                url, allow_redirects=False, proxy=self._proxy, trace_request_ctx=sends
+            ) as response:
+                body = await self._read(response)
+                if body is None:
+                    return transport_fault(f"body larger than {self.settings.max_body_mb} MB")
                 outcome = classify(response.status, response.headers, body)
         except TimeoutError:
             return transport_fault("timed out")
@@ -254,7 +291,8 @@ class TourClient:
         except aiohttp.ServerDisconnectedError:
             return transport_fault("server disconnected")
         except aiohttp.ClientConnectorError as error:
-            return transport_fault(f"cannot connect ({error.os_error.strerror or 'refused'})")
+            # No address for the host, or nothing listening: the request never left.
+            return unsent(error.os_error.strerror or str(error.os_error) or "refused")
         except aiohttp.ClientOSError as error:
             return transport_fault(f"connection error ({error.strerror or 'reset'})")
         except aiohttp.ClientError as error:
@@ -263,6 +301,20 @@ class TourClient:
             # An error page may echo the request URL: no key leaves through its text.
             outcome = replace(outcome, message=redact(outcome.message, self.pool.keys))
         return outcome
+
+    async def _read(self, response: aiohttp.ClientResponse) -> bytes | None:
+        """The body, or None when it is larger than KTO_MAX_BODY_MB (never held whole)."""
+        cap = int(self.settings.max_body_mb * 1024 * 1024)
+        if (response.content_length or 0) > cap:
+            return None
+        chunks: list[bytes] = []
+        size = 0
+        async for chunk in response.content.iter_chunked(READ_CHUNK):
+            size += len(chunk)
+            if size > cap:
+                return None
+            chunks.append(chunk)
+        return b"".join(chunks)
 
     def _url(self, key: ServiceKey, operation: str, params: Params) -> URL:
         common = {"MobileOS": "ETC", "MobileApp": APP_NAME, "_type": "json"}
@@ -278,26 +330,59 @@ class TourClient:
             raise ServiceConfigError(self.settings.base_url, outcome.code, outcome.symbol)
         if kind is OutcomeKind.HOST_BLOCKED:
             raise HostBlockedError(outcome.code, outcome.symbol)
+        if kind is OutcomeKind.WRONG_URL and not self._succeeded_once:
+            # The first answers of a run say the path does not exist: the URL is wrong.
+            raise ServiceConfigError(self.settings.base_url, None, outcome.message)
+        if kind is OutcomeKind.UNSENT:
+            await self._unreachable_backoff(outcome)
+            return
         if kind is OutcomeKind.RATE_LIMIT:
             self.limit.slow_down(self.clock.monotonic())
             return
-        if kind is OutcomeKind.TRANSIENT:
-            if self.pool.uncoded_auth_everywhere():
-                raise HostBlockedError(None)  # every key refused with a bare 401/403
-            await self._outage_backoff(operation)
+        if self.pool.uncoded_auth_everywhere():
+            raise HostBlockedError(None)  # every key refused with a bare 401/403
+        if (
+            self.pool.outage_since is not None
+            or self.pool.usable_count(operation, self.clock.now()) <= 1
+        ):
+            # Every key failing, or a lone key: the gateway's fault; not back to back.
+            await self._back_off()
 
-    async def _outage_backoff(self, operation: str) -> None:
-        since = self.pool.outage_since
-        now = self.clock.now()
-        if since is None:
-            if self.pool.usable_count(operation, now) <= 1:
-                # A lone key failing: retry it, but not back to back.
-                await self._back_off()
-            return
-        if (now - since).total_seconds() > self._outage_limit_s:
-            raise GatewayUnavailableError(since)
-        await self._back_off()
+    def _check_progress(self) -> None:
+        """No loop without an end: nothing succeeded for KTO_OUTAGE_LIMIT_S, stop and keep the work."""
+        idle = self.clock.monotonic() - self._succeeded_at
+        if idle > self.settings.outage_limit_s:
+            since = self.clock.now() - timedelta(seconds=idle)
+            raise GatewayUnavailableError(max(since, self._started_at))
 
-    async def _back_off(self) -> None:
-        self._backoff_s = min(MAX_BACKOFF_S, max(1.0, self._backoff_s * 2))
+    async def _unreachable_backoff(self, outcome: Outcome) -> None:
+        """Nothing left the machine: wait a little, and give up once the host stays unreachable."""
+        if self.clock.monotonic() - self._answered_at >= UNREACHABLE_AFTER_S:
+            raise HostUnreachableError(self._host(), outcome.message)
+        await self._back_off(maximum=UNREACHABLE_AFTER_S / 4)
+
+    async def _back_off(self, maximum: float = MAX_BACKOFF_S) -> None:
+        self._backoff_s = min(maximum, max(1.0, self._backoff_s * 2))
         await self.clock.sleep(self._backoff_s)
+
+    def _host(self) -> str:
+        return urlsplit(self.settings.base_url).hostname or self.settings.base_url
+
+
+class _Sends:
+    """How many times one request's headers went out (aiohttp may send a GET twice)."""
+
+    __slots__ = ("count",)
+
+    def __init__(self) -> None:
+        self.count = 0
+
+
+async def _count_send(
+    session: aiohttp.ClientSession,
+    context: SimpleNamespace,
+    params: aiohttp.TraceRequestHeadersSentParams,
+) -> None:
+    sends = context.trace_request_ctx
+    if isinstance(sends, _Sends):
+        sends.count += 1

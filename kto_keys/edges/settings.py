@@ -33,6 +33,9 @@ DEFAULTS: dict[str, str] = {
     "KTO_LANG": "ko",
     "KTO_CONNECT_TIMEOUT_S": "10",
     "KTO_READ_TIMEOUT_S": "30",
+    "KTO_REQUEST_DEADLINE_S": "60",
+    "KTO_MAX_BODY_MB": "16",
+    "KTO_OUTAGE_LIMIT_S": "300",
 }
 LANGUAGES = ("ko", "en")
 # Defaults of the collect options, written once: the CLI, the menu, the jobs and the demo use them.
@@ -63,6 +66,9 @@ class Settings:
     lang: str
     connect_timeout_s: float
     read_timeout_s: float
+    request_deadline_s: float
+    max_body_mb: float
+    outage_limit_s: float
     env_file: Path | None = None
     sources: Mapping[str, str] = field(default_factory=dict)
 
@@ -139,6 +145,9 @@ def load_settings(
         lang=_language(values["KTO_LANG"]),
         connect_timeout_s=connect_timeout,
         read_timeout_s=read_timeout,
+        request_deadline_s=_positive_seconds(values, "KTO_REQUEST_DEADLINE_S"),
+        max_body_mb=_positive_seconds(values, "KTO_MAX_BODY_MB"),
+        outage_limit_s=_positive_seconds(values, "KTO_OUTAGE_LIMIT_S"),
         env_file=file_path,
         sources=sources,
     )
@@ -193,6 +202,13 @@ def _seconds(values: Mapping[str, str], name: str) -> float:
         raise SettingsError(
             SettingsProblem.TOO_LONG, setting=name, value=text, maximum=_MAX_SECONDS
         )
+    return number
+
+
+def _positive_seconds(values: Mapping[str, str], name: str) -> float:
+    number = _seconds(values, name)
+    if number <= 0:
+        raise SettingsError(SettingsProblem.NOT_POSITIVE, setting=name, value=number)
     return number
 
 

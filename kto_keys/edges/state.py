@@ -79,7 +79,10 @@ class StateCache:
                 )
             self._write(merged)
         self._baseline = merged
-        pool.replace_states({fp: state_from_dict(merged[fp]) for fp in ours})
+        states = pool.states()
+        pool.replace_states(
+            {fp: _keep_reservation(state_from_dict(merged[fp]), states[fp]) for fp in ours}
+        )
 
     @contextlib.contextmanager
     def _locked(self) -> Iterator[None]:
@@ -143,6 +146,19 @@ def _modified_at(path: Path) -> datetime:
         return datetime.fromtimestamp(0, UTC)
 
 
+def _keep_reservation(merged: KeyState, ours: KeyState) -> KeyState:
+    """The file counts our reserved calls as made; in memory they stay reserved, not used."""
+    if merged.usage_day != ours.usage_day:
+        return merged
+    for operation, reserved in ours.reserved.items():
+        surplus = reserved - ours.usage.get(operation, 0)
+        if surplus > 0 and operation in merged.usage:
+            counted = merged.usage[operation]
+            merged.usage[operation] = max(0, counted - surplus)
+            merged.reserved[operation] = counted
+    return merged
+
+
 def merge_state(disk: StateDict | None, baseline: StateDict | None, ours: StateDict) -> StateDict:
     """Add our counts since the last sync to the file's; our other changes win, theirs stay."""
     if disk is None:
@@ -192,7 +208,11 @@ def state_to_dict(state: KeyState) -> StateDict:
         "first_seen": _iso(state.first_seen),
         "usage": {
             "day": state.usage_day.isoformat() if state.usage_day else None,
-            "ops": dict(state.usage),
+            # What is reserved ahead counts too: the file never says less than left the machine.
+            "ops": {
+                operation: max(count, state.reserved.get(operation, 0))
+                for operation, count in {**state.reserved, **state.usage}.items()
+            },
         },
         "total_calls": state.total_calls,
         "total_successes": state.total_successes,

@@ -58,6 +58,11 @@ class Session:
         self.calls_started += 1
         self._unsaved = True  # the pool counts the call against its key as it hands the key out
 
+    def call_leased(self, lease: Lease) -> None:
+        """A lease that reserved a new usage block is saved before its request leaves."""
+        if lease.reserved:
+            self.save()
+
     def call_not_made(self) -> None:
         """Give back the budget of a call that never left."""
         self.calls_started -= 1
@@ -147,6 +152,7 @@ class Session:
         finally:
             saver.cancel()
             await asyncio.gather(saver, return_exceptions=True)
+            self.pool.release_reservations()  # a clean end counts exactly what was sent
             self.save()
 
 

@@ -221,8 +221,10 @@ def test_deactivated_key_needs_attention_with_its_reason(clock, code, symbol, ag
 
 
 def test_key_out_for_too_many_errors_needs_attention(clock):
-    """Five consecutive errors give the 'too many errors' reason."""
-    pool = make_pool(clock, 1)
+    """Five consecutive errors, while another key works, give the 'too many errors' reason."""
+    pool = make_pool(clock, 2)
+    for _ in range(5):
+        answer_with(pool, pool.keys[1], SUCCESS, clock.now())
     for _ in range(5):
         answer_with(pool, pool.keys[0], FAULT, clock.now())
     [note] = assess(pool, clock.now()).attention

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from conftest import base64_key, hex_key, make_policy
@@ -66,6 +67,18 @@ def call(pool: KeyPool, clock: FakeClock, outcome: Outcome, operation: str = OP)
     lease = lease_of(pool, clock, operation)
     pool.record_outcome(lease, outcome, clock.now())
     return lease
+
+
+def call_with(pool: KeyPool, clock: FakeClock, key: ServiceKey, outcome: Outcome) -> list[Any]:
+    """One call made with a given key."""
+    return pool.record_outcome(pool.lease_key(key, OP, clock.now()), outcome, clock.now())
+
+
+def others_succeed(pool: KeyPool, clock: FakeClock, key: ServiceKey, times: int = 5) -> None:
+    """The gateway is shown to work: a key other than `key` succeeds `times` times."""
+    other = next(candidate for candidate in pool.keys if candidate != key)
+    for _ in range(times):
+        call_with(pool, clock, other, SUCCESS)
 
 
 def with_usage(clock: FakeClock, usages: list[dict[str, int]], **policy: object) -> KeyPool:
@@ -163,14 +176,15 @@ def test_key_in_error_wait_is_used_when_no_other_is_usable(clock):
     [pytest.param(5, id="default-5"), pytest.param(3, id="configured-3"), pytest.param(1, id="1")],
 )
 def test_consecutive_error_at_threshold_deactivates_key(clock, threshold):
-    """The Nth consecutive transient error (5 by default) takes the key out, not the one before."""
-    pool = make_pool(clock, max_consecutive_errors=threshold)
+    """With the gateway working for another key, the Nth error in a row (5 by default) takes the
+    key out, not the one before."""
+    pool = make_pool(clock, count=2, max_consecutive_errors=threshold)
     key = pool.keys[0]
+    others_succeed(pool, clock, key)
     for _ in range(threshold - 1):
-        call(pool, clock, FAULT)
+        call_with(pool, clock, key, FAULT)
         assert not pool.state(key).is_deactivated
-    lease = lease_of(pool, clock)
-    events = pool.record_outcome(lease, FAULT, clock.now())
+    events = call_with(pool, clock, key, FAULT)
     state = pool.state(key)
     assert state.is_deactivated
     assert state.deactivated_at == clock.now()
@@ -178,17 +192,19 @@ def test_consecutive_error_at_threshold_deactivates_key(clock, threshold):
     assert state.consecutive_errors == threshold
     assert [event.kind for event in events] == [EventKind.FAILURE, EventKind.DEACTIVATED]
     assert events[-1].cause is DeactivationCause.TOO_MANY_ERRORS
-    assert isinstance(pool.acquire(OP, clock.now()), Exhausted)
+    assert pool.availability(key, OP, clock.now()).reason is Reason.DEACTIVATED
 
 
 def test_fifth_consecutive_error_deactivates_key_by_default(clock):
     """The default policy deactivates on the 5th consecutive error, after 4 that did not."""
-    pool = make_pool(clock)
+    pool = make_pool(clock, count=2)
+    key = pool.keys[0]
+    others_succeed(pool, clock, key)
     for _ in range(4):
-        call(pool, clock, FAULT)
-    assert not pool.state(pool.keys[0]).is_deactivated
-    call(pool, clock, FAULT)
-    assert pool.state(pool.keys[0]).is_deactivated
+        call_with(pool, clock, key, FAULT)
+    assert not pool.state(key).is_deactivated
+    call_with(pool, clock, key, FAULT)
+    assert pool.state(key).is_deactivated
 
 
 def test_errors_interrupted_by_a_success_do_not_deactivate(clock):
@@ -349,18 +365,19 @@ def test_a_key_works_again_when_its_error_wait_ends(clock):
 @pytest.mark.parametrize(
     "outcome, pause_s",
     [
-        pytest.param(coded("23"), 1, id="code-23"),
+        pytest.param(coded("23"), 5, id="code-23"),
         pytest.param(Outcome(OutcomeKind.RATE_LIMIT, http_status=429), 1, id="bare-429"),
         pytest.param(
             Outcome(OutcomeKind.RATE_LIMIT, http_status=429, retry_after=7),
             7,
             id="bare-429-retry-after-7",
         ),
-        pytest.param(coded("23", retry_after=3), 3, id="code-23-retry-after-3"),
+        pytest.param(coded("23", retry_after=30), 30, id="code-23-retry-after-30"),
     ],
 )
 def test_per_second_limit_pauses_the_key_briefly_without_an_error(clock, outcome, pause_s):
-    """23 or a bare 429 pauses the key for seconds (Retry-After honoured); no error is counted."""
+    """23 (5 s, or a longer Retry-After) or a bare 429 (its Retry-After, at least 1 s) pauses the
+    key; no error is counted."""
     pool = make_pool(clock, count=2)
     first, second = pool.keys
     events = pool.record_outcome(lease_of(pool, clock), outcome, clock.now())
@@ -675,10 +692,11 @@ def test_failed_probe_keeps_the_key_out_with_a_fresh_timestamp(clock, outcome, c
 
 def test_probe_of_a_key_deactivated_for_errors_reactivates_it(clock):
     """A key taken out by five errors comes back after one good probe, with a clean count."""
-    pool = make_pool(clock)
+    pool = make_pool(clock, count=2)
     key = pool.keys[0]
+    others_succeed(pool, clock, key)
     for _ in range(5):
-        call(pool, clock, FAULT)
+        call_with(pool, clock, key, FAULT)
     assert pool.state(key).is_deactivated
     clock.advance(1800)
     pool.record_outcome(pool.begin_probe(key, OP, clock.now()), SUCCESS, clock.now())
@@ -986,14 +1004,16 @@ def test_one_key_failing_alone_is_not_an_outage(clock):
     assert pool.state(first).error_wait_until is not None
 
 
-def test_a_single_key_pool_never_declares_an_outage(clock):
-    """An outage needs at least two working keys; one key alone is deactivated as usual."""
+def test_a_single_key_pool_never_declares_an_outage_nor_blames_its_key(clock):
+    """An outage needs two working keys; one key alone failing could be the gateway's fault, so
+    it is never taken out for transient errors, however many."""
     pool = make_pool(clock, count=2)
     pool.deactivate_by_hand(pool.keys[1], "off", clock.now())
-    for _ in range(5):
+    for _ in range(50):
         call(pool, clock, FAULT)
     assert pool.outage_since is None
-    assert pool.state(pool.keys[0]).is_deactivated
+    assert not pool.state(pool.keys[0]).is_deactivated
+    assert pool.state(pool.keys[0]).consecutive_errors == 50
 
 
 def test_bare_refusals_on_every_key_point_at_the_host(clock):
@@ -1102,3 +1122,131 @@ def test_outage_is_judged_on_the_keys_usable_for_the_operation(clock, limited):
     for _ in range(20):
         call(pool, clock, FAULT)
     assert not any(pool.state(key).is_deactivated for key in keys)
+
+
+# --- verdicts that hold under real faults -------------------------------------------------------
+def run_with_noise(pool: KeyPool, clock: FakeClock, calls: int, fails: Any) -> None:
+    """`calls` calls through the pool's own choice of key; `fails(n, key)` says which fail."""
+    for number in range(calls):
+        clock.advance(1)
+        lease = lease_of(pool, clock)
+        outcome = FAULT if fails(number, lease.key) else SUCCESS
+        pool.record_outcome(lease, outcome, clock.now())
+
+
+@pytest.mark.parametrize(
+    "fails",
+    [
+        pytest.param(lambda rng: lambda n, key: rng.random() < 0.3, id="30-percent-random"),
+        pytest.param(lambda rng: lambda n, key: n % 3 == 2, id="every-third-call"),
+        pytest.param(lambda rng: lambda n, key: rng.random() < 0.5, id="50-percent-random"),
+    ],
+)
+def test_a_gateway_error_rate_never_deactivates_a_key(clock, fails):
+    """3 keys, 2,000 calls, the gateway failing a share of all calls: no key is blamed."""
+    import random
+
+    pool = make_pool(clock, count=3)
+    run_with_noise(pool, clock, 2000, fails(random.Random(20261202)))
+    assert [pool.state(key).is_deactivated for key in pool.keys] == [False, False, False]
+
+
+def test_a_key_failing_every_call_while_others_succeed_is_taken_out_despite_noise(clock):
+    """Among keys that see 30 % gateway errors, a key that fails every call is still taken out."""
+    import random
+
+    rng = random.Random(7)
+    pool = make_pool(clock, count=3)
+    dead = pool.keys[0]
+    run_with_noise(pool, clock, 600, lambda n, key: key == dead or rng.random() < 0.3)
+    state = pool.state(dead)
+    assert state.deactivation_cause is DeactivationCause.TOO_MANY_ERRORS
+    # Under noise the evidence takes a longer run than 5 (about 18 at 30 %, more while every key
+    # waits after errors and the others' rate looks worse); then the key makes no more calls.
+    assert 18 <= state.total_errors <= 40
+    assert [pool.state(key).is_deactivated for key in pool.keys[1:]] == [False, False]
+
+
+def test_without_noise_a_failing_key_goes_after_five_as_the_policy_says(clock):
+    """When the other keys never fail, the policy's 5 in a row holds exactly."""
+    pool = make_pool(clock, count=2)
+    dead = pool.keys[0]
+    for number in range(1, 6):
+        others_succeed(pool, clock, dead, times=3)
+        call_with(pool, clock, dead, FAULT)
+        assert pool.state(dead).is_deactivated is (number == 5)
+
+
+def test_requests_that_never_left_count_nothing_and_blame_nobody(clock):
+    """No DNS answer or a refused connection: usage, totals and errors stay as they were."""
+    pool = make_pool(clock, count=1)
+    key = pool.keys[0]
+    for _ in range(10):
+        events = pool.record_outcome(
+            lease_of(pool, clock), Outcome(OutcomeKind.UNSENT, message="refused"), clock.now()
+        )
+        assert events == []
+    state = pool.state(key)
+    assert (state.usage.get(OP, 0), state.total_calls, state.total_errors) == (0, 0, 0)
+    assert state.consecutive_errors == 0 and not state.is_deactivated
+    assert pool.in_flight(key) == 0
+
+
+def test_per_second_refusals_pause_a_key_longer_each_time(clock):
+    """Code 23 again and again: 5 s, 15 s, 45 s, 90 s, then 120 s at most; a success resets it."""
+    pool = make_pool(clock, count=1)
+    key = pool.keys[0]
+    pauses = []
+    for _ in range(6):
+        call_with(pool, clock, key, coded("23"))
+        pauses.append((pool.state(key).pause_until - clock.now()).total_seconds())
+    assert pauses == [5, 15, 45, 90, 120, 120]
+    call_with(pool, clock, key, SUCCESS)
+    call_with(pool, clock, key, coded("23"))
+    assert pool.state(key).pause_until == clock.now() + timedelta(seconds=5)
+
+
+def test_bare_429s_in_a_row_become_the_days_limit_for_that_operation(clock):
+    """Three 429s without a code and no success between: the key cools for that operation only."""
+    pool = make_pool(clock, count=1)
+    key = pool.keys[0]
+    bare = Outcome(OutcomeKind.RATE_LIMIT, http_status=429)
+    kinds = [call_with(pool, clock, key, bare)[0].kind for _ in range(3)]
+    assert kinds == [EventKind.RATE_LIMITED, EventKind.RATE_LIMITED, EventKind.DAILY_LIMIT]
+    assert pool.availability(key, OP, clock.now()).reason is Reason.COOLING
+    clock.advance(2)  # past the seconds' pause of the last bare 429
+    assert pool.availability(key, "detailIntro2", clock.now()).is_ready
+
+
+def test_a_success_between_bare_429s_starts_the_count_again(clock):
+    """429, 429, success, 429, 429: still only pauses, never the day's limit."""
+    pool = make_pool(clock, count=1)
+    key = pool.keys[0]
+    bare = Outcome(OutcomeKind.RATE_LIMIT, http_status=429)
+    for outcome in (bare, bare, SUCCESS, bare, bare):
+        call_with(pool, clock, key, outcome)
+    assert pool.availability(key, OP, clock.now()).reason is not Reason.COOLING
+
+
+def test_usage_is_reserved_in_blocks_before_calls_leave_and_given_back_at_the_end(clock):
+    """The first call of a block asks for a save first; the cache counts the block meanwhile."""
+    pool = make_pool(clock, count=1)
+    key = pool.keys[0]
+    flags = []
+    for _ in range(11):
+        lease = lease_of(pool, clock)
+        flags.append(lease.reserved)
+        pool.record_outcome(lease, SUCCESS, clock.now())
+    assert flags == [True, False, False, False, False] * 2 + [True]
+    state = pool.state(key)
+    assert (state.usage[OP], state.reserved[OP]) == (11, 15)
+    pool.release_reservations()
+    assert state.reserved == {} and state.usage[OP] == 11
+
+
+def test_a_resent_request_is_counted_as_a_call(clock):
+    """When the HTTP library sends a request twice, the key's usage counts both."""
+    pool = make_pool(clock, count=1)
+    lease = lease_of(pool, clock)
+    pool.count_resent(lease, 1)
+    assert pool.state(lease.key).usage[OP] == 2

@@ -63,6 +63,7 @@ def call(pool: KeyPool, clock: FakeClock, outcome: Outcome, operation: str = OP)
     lease = pool.acquire(operation, clock.now())
     assert isinstance(lease, Lease), lease
     pool.record_outcome(lease, outcome, clock.now())
+    pool.release_reservations()  # as at the end of a run: the file counts exactly
     return lease
 
 
@@ -130,7 +131,8 @@ def test_full_state_sets_every_field(clock):
     unset = [
         field.name
         for field in dataclasses.fields(KeyState)
-        if field.name not in ("fingerprint", "first_seen")
+        # `reserved` lives in memory only: the file counts it within the usage (see below).
+        if field.name not in ("fingerprint", "first_seen", "reserved")
         and getattr(state, field.name) == getattr(default, field.name)
     ]
     assert unset == []
@@ -555,3 +557,25 @@ def test_loaded_times_are_aware(cache_path, clock):
     assert state.error_wait_until - datetime(2026, 11, 24, 1, 0, tzinfo=UTC) == timedelta(
         minutes=10
     )
+
+
+def test_mid_run_the_file_counts_the_reserved_block_and_memory_the_real_calls(cache_path, clock):
+    """Saved before a block's first call leaves, the file is ahead by at most a block; the pool
+    keeps counting real calls, and a clean end gives the rest back."""
+    cache = StateCache(cache_path)
+    keys = make_keys(hex_key())
+    pool = open_pool(cache, keys, clock)
+    for _ in range(3):
+        lease = pool.acquire(OP, clock.now())
+        assert isinstance(lease, Lease)
+        if lease.reserved:
+            cache.sync(pool)
+        pool.record_outcome(lease, SUCCESS, clock.now())
+    state = pool.state(keys[0])
+    assert document(cache_path)["keys"][keys[0].fingerprint]["usage"]["ops"] == {OP: 5}
+    assert state.usage == {OP: 3}
+    cache.sync(pool)
+    assert pool.state(keys[0]).usage == {OP: 3}
+    pool.release_reservations()
+    cache.sync(pool)
+    assert document(cache_path)["keys"][keys[0].fingerprint]["usage"]["ops"] == {OP: 3}
