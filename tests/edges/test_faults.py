@@ -1,0 +1,176 @@
+"""Verdicts under real faults, row by row, against the local gateway over real HTTP.
+
+Each test gives the figures a user would check: calls the gateway counted, keys deactivated (0
+where no key is to blame), the exit code, and the seconds until the run stopped (on the clock
+the run sleeps on, so nothing is waited out here).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import GatewayFactory, exit_code, hex_key, make_settings, said
+
+from kto_keys.core.clock import FakeClock
+from kto_keys.core.errors import (
+    GatewayUnavailableError,
+    HostUnreachableError,
+    NoUsableKeyError,
+)
+from kto_keys.jobs.session import Session, open_session
+from kto_keys.sim import BehaviourKind, Fault, KeyBehaviour
+
+LIST = "areaBasedList2"
+INTRO = "detailIntro2"
+PAGE = {"contentTypeId": "39", "lDongRegnCd": "11", "numOfRows": 5, "pageNo": 1}
+DETAIL = {"contentId": "2000001", "contentTypeId": "39"}
+# Nothing listens on the discard port of the loopback address: every connection is refused.
+NOWHERE = "http://127.0.0.1:9/B551011/KorService2"
+
+
+async def run_calls(
+    session: Session, calls: int, operation: str = LIST, concurrency: int = 1
+) -> list[Any]:
+    """Make calls through one client, as a run does; return what each call gave."""
+    params = PAGE if operation == LIST else DETAIL
+    with session.keeping_history():
+        async with session.client(concurrency) as client:
+            return list(
+                await asyncio.gather(*(client.call(operation, params) for _ in range(calls)))
+            )
+
+
+def deactivated(session: Session) -> list[int]:
+    """The indexes of the keys the pool took out."""
+    return [key.index for key in session.pool.keys if session.pool.state(key).is_deactivated]
+
+
+@pytest.mark.parametrize("count", [pytest.param(1, id="one-key"), pytest.param(3, id="3-keys")])
+async def test_no_network_stops_within_30_seconds_with_exit_5_blaming_no_key(
+    tmp_path: Path, clock: FakeClock, count: int
+) -> None:
+    """Connection refused on every attempt: exit 5 naming the host, no key touched, no usage."""
+    session = open_session(
+        make_settings(tmp_path, [hex_key() for _ in range(count)], NOWHERE), clock
+    )
+    started = clock.monotonic()
+    with pytest.raises(HostUnreachableError) as raised:
+        await run_calls(session, 1)
+    assert exit_code(raised.value) == 5
+    assert 30 <= clock.monotonic() - started <= 40
+    assert "cannot reach 127.0.0.1" in said(raised.value)
+    assert deactivated(session) == []
+    for key in session.pool.keys:
+        state = session.pool.state(key)
+        assert (state.usage.get(LIST, 0), state.total_errors, state.consecutive_errors) == (0, 0, 0)
+    reopened = open_session(session.settings, clock)
+    assert all(reopened.pool.state(key).usage.get(LIST, 0) == 0 for key in reopened.pool.keys)
+
+
+async def test_a_lone_key_meeting_502s_is_never_deactivated_and_the_run_ends(
+    tmp_path: Path, gateway: GatewayFactory, clock: FakeClock
+) -> None:
+    """One key, the gateway answering 502 to every call: back off, blame nobody, exit 4 at 300 s."""
+    key = hex_key()
+    gw = gateway(
+        {key: KeyBehaviour("k", BehaviourKind.FLAKY, failure_share=1.0, faults=(Fault.HTTP_502,))}
+    )
+    session = open_session(make_settings(tmp_path, [key], gw.base_url), clock)
+    started = clock.monotonic()
+    with pytest.raises(GatewayUnavailableError) as raised:
+        await run_calls(session, 1)
+    assert exit_code(raised.value) == 4
+    assert deactivated(session) == []
+    assert 300 < clock.monotonic() - started < 340
+    # Backing off 1, 2, 4, 8, 16, then 30 s: a dozen calls in 5 minutes, not one a second.
+    assert 8 <= gw.total() <= 16
+
+
+async def test_a_30_percent_error_rate_takes_out_no_key_and_the_work_finishes(
+    tmp_path: Path, gateway: GatewayFactory, clock: FakeClock
+) -> None:
+    """3 keys, every key failing 30 % of calls at random, 600 detail calls: all done, none out."""
+    keys = [hex_key() for _ in range(3)]
+    gw = gateway(
+        {
+            key: KeyBehaviour(
+                f"k{i}",
+                BehaviourKind.FLAKY,
+                failure_share=0.3,
+                faults=(Fault.HTTP_503, Fault.HTTP_502, Fault.CODE_04),
+            )
+            for i, key in enumerate(keys)
+        },
+        seed=18,
+    )
+    session = open_session(make_settings(tmp_path, keys, gw.base_url), clock)
+    results = await run_calls(session, 600, INTRO, concurrency=4)
+    assert len(results) == 600
+    assert deactivated(session) == []
+    assert 600 < gw.total() < 1000  # about 600 / 0.7
+
+
+async def test_a_dead_key_among_good_ones_is_still_taken_out(
+    tmp_path: Path, gateway: GatewayFactory, clock: FakeClock
+) -> None:
+    """A key that fails every call while the others succeed goes, after its fifth failure."""
+    dead, good = hex_key(), hex_key()
+    gw = gateway(
+        {
+            dead: KeyBehaviour(
+                "dead", BehaviourKind.FLAKY, failure_share=1.0, faults=(Fault.HTTP_503,)
+            ),
+            good: KeyBehaviour("good"),
+        }
+    )
+    settings = make_settings(tmp_path, [dead, good], gw.base_url)
+    for _ in range(8):
+        session = open_session(settings, clock)
+        await run_calls(session, 1)
+        clock.advance(601)  # past the error wait: the next night's first call tries it again
+    assert gw.counts()["dead"][LIST] == 5
+    assert deactivated(open_session(settings, clock)) == [0]
+
+
+async def test_429_on_every_call_ends_with_exit_4_instead_of_retrying_forever(
+    tmp_path: Path, gateway: GatewayFactory, clock: FakeClock
+) -> None:
+    """Bare 429s without end: each key cools for the operation after 3 in a row; exit 4."""
+    keys = [hex_key(), hex_key()]
+    gw = gateway(
+        {
+            key: KeyBehaviour(
+                f"k{i}", BehaviourKind.FLAKY, failure_share=1.0, faults=(Fault.BARE_429,)
+            )
+            for i, key in enumerate(keys)
+        }
+    )
+    session = open_session(make_settings(tmp_path, keys, gw.base_url), clock)
+    with pytest.raises(NoUsableKeyError) as raised:
+        await run_calls(session, 1)
+    assert exit_code(raised.value) == 4
+    assert gw.total() == 6  # three per key, then each key cools for this operation
+    assert deactivated(session) == []
+    assert all(
+        session.pool.availability(key, LIST, clock.now()).reason == "cooling"
+        for key in session.pool.keys
+    )
+
+
+async def test_a_request_aiohttp_sends_twice_is_counted_twice(
+    tmp_path: Path, gateway: GatewayFactory, clock: FakeClock
+) -> None:
+    """A reset kept-alive connection makes aiohttp send the GET again: both sends are counted."""
+    key = hex_key()
+    gw = gateway(
+        {key: KeyBehaviour("k", BehaviourKind.FLAKY, failure_share=0.3, faults=(Fault.RESET,))},
+        seed=5,
+    )
+    session = open_session(make_settings(tmp_path, [key], gw.base_url), clock)
+    await run_calls(session, 40, INTRO, concurrency=1)
+    counted = session.pool.state(session.pool.keys[0]).usage[INTRO]
+    assert gw.counts()["k"][INTRO] > 40 + 5  # resets forced re-sends, some by aiohttp itself
+    assert counted == gw.counts()["k"][INTRO]
