@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 from conftest import GatewayFactory, good, make_settings, stored_ids
 
@@ -204,3 +205,62 @@ def test_second_collect_on_the_same_database_refuses(
     assert result.returncode == 1
     assert "another collection is running" in result.stderr
     assert gw.total() == 0
+
+
+def _wait_for_calls(gateway: Any, calls: int, child: subprocess.Popen[bytes]) -> int:
+    """Poll the gateway's own count until the child has made `calls` calls (or ended)."""
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and gateway.total() < calls and child.poll() is None:
+        time.sleep(0.005)  # polling for the child's progress, not waiting for time to pass
+    return int(gateway.total())
+
+
+def _cache_usage(settings: Settings) -> dict[str, dict[str, int]]:
+    """Usage per key fingerprint and operation, as the cache file says."""
+    document = json.loads(settings.cache_path.read_text(encoding="utf-8"))
+    return {fp: dict(state["usage"]["ops"]) for fp, state in document["keys"].items()}
+
+
+def test_kill_9_at_random_moments_never_leaves_the_cache_counting_less_than_the_gateway(
+    tmp_path: Path, gateway: GatewayFactory, keys: list[str]
+) -> None:
+    """30 SIGKILLs at random points of a collection with details: after each, the cache counts
+    every call the gateway saw, and at most one usage block (5) more per kill; then a last run
+    stores every record exactly once."""
+    import random
+
+    from kto_keys.core.keys import fingerprint_of
+    from kto_keys.core.pool import USAGE_BLOCK
+
+    gw = gateway(good(keys), sizes={"11": 120}, latency_s=0.01)
+    settings = make_settings(tmp_path, keys, gw.base_url)
+    labels = {fingerprint_of(key): f"good{i}" for i, key in enumerate(keys)}
+    command = [
+        _kto_keys(), "collect", "--ldong", "11", "--page-size", "5", "--concurrency", "2",
+        "--quiet",
+    ]  # fmt: skip
+    rng = random.Random(18)
+    kills = 0
+    for _ in range(30):
+        target = gw.total() + rng.randint(1, 12)
+        child = subprocess.Popen(
+            command, cwd=tmp_path, env=_env(settings),
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        _wait_for_calls(gw, target, child)
+        child.kill()
+        child.wait()
+        kills += 1
+        if not settings.cache_path.exists():
+            continue
+        cached = _cache_usage(settings)
+        seen = gw.counts()
+        for fingerprint, label in labels.items():
+            for operation, count in seen.get(label, {}).items():
+                held = cached.get(fingerprint, {}).get(operation, 0)
+                assert count <= held <= count + USAGE_BLOCK * kills, (label, operation)
+    result = subprocess.run(
+        command, cwd=tmp_path, env=_env(settings), capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stderr
+    assert stored_ids(settings) == sorted(gw.dataset.contentids())
