@@ -63,9 +63,15 @@ def main_options(
 
 
 @app.command()
-def status(ctx: typer.Context, as_json: Json = False) -> None:
+def status(
+    ctx: typer.Context,
+    as_json: Json = False,
+    wide: Annotated[
+        bool, typer.Option("--wide", help="Every column (the compact view fits 80 columns).")
+    ] = False,
+) -> None:
     """Show every key: state, usage today per operation, errors, and when it is next usable."""
-    _run(ctx, lambda: commands.status(_options(ctx), as_json))
+    _run(ctx, lambda: commands.status(_options(ctx), as_json, wide))
 
 
 @app.command()

@@ -21,6 +21,7 @@ from kto_keys.cli.render import (
     make_console,
     print_json,
     region_table_view,
+    status_lines,
     status_table,
     summary_lines,
 )
@@ -154,7 +155,7 @@ def _say(line: str) -> None:
 
 
 # --- the commands -----------------------------------------------------------------------------
-def status(options: CliOptions, as_json: bool) -> int:
+def status(options: CliOptions, as_json: bool, wide: bool = False) -> int:
     """Every key: state, usage today per operation, errors, next usable."""
     settings = load(options)
     session = _open(options, settings)
@@ -163,7 +164,8 @@ def status(options: CliOptions, as_json: bool) -> int:
         now = options.clock.now()
         print_json({"now": now.isoformat(), "keys": [row.to_json() for row in rows]})
         return exits.OK
-    make_console().print(status_table(rows, Messages(settings.lang)))
+    view = status_table if wide else status_lines
+    make_console().print(view(rows, Messages(settings.lang)))
     return exits.OK
 
 

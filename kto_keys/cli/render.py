@@ -5,19 +5,24 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 from rich.console import Console
 from rich.table import Table
 
 from kto_keys.cli.messages import Messages
-from kto_keys.core.clock import format_time
+from kto_keys.core.clock import KST, format_time
 from kto_keys.core.health import Health, HealthLevel
+from kto_keys.core.operations import COLLECTION_OPERATIONS
 from kto_keys.core.pool import Reason
 from kto_keys.core.regions import RegionRow
 from kto_keys.core.status import KeyStatusRow
 
-_PLAIN_WIDTH = 160
+# Without a terminal nothing is wrapped: a log reader greps whole lines, timestamps included.
+_PLAIN_WIDTH = 10_000
+# The compact `status` fits a terminal of 80 columns: one line per key, no word broken.
+STATUS_WIDTH = 80
 
 
 def make_console(stderr: bool = False) -> Console:
@@ -37,8 +42,52 @@ def print_json(data: Any) -> None:
     sys.stdout.flush()
 
 
+def status_lines(rows: Sequence[KeyStatusRow], m: Messages) -> Table:
+    """`status`: one line per key within 80 columns; `status --wide` has everything."""
+    table = Table(
+        title=m("status.title"),
+        caption=m("status.legend", limit=rows[0].limit if rows else 0),
+        box=None,
+        expand=False,
+        pad_edge=False,
+        show_edge=False,
+        width=STATUS_WIDTH,
+    )
+    for header, width in (
+        ("#", 3),
+        (m("status.key"), 13),
+        (m("status.state"), 15),
+        (m("status.today"), 17),
+        (m("status.errors_short"), 7),
+        (m("status.next_short"), 11),
+    ):
+        table.add_column(header, no_wrap=True, overflow="ellipsis", max_width=width)
+    for row in rows:
+        used = "/".join(str(row.usage.get(op, 0)) for op in COLLECTION_OPERATIONS)
+        table.add_row(
+            f"#{row.index}",
+            row.preview,
+            _state_word(row, m),
+            used,
+            f"{row.consecutive_errors}/{row.total_errors}",
+            _short_time(row.next_usable_at),
+        )
+    return table
+
+
+def _state_word(row: KeyStatusRow, m: Messages) -> str:
+    """The one word a person needs about a key: its cause when it is out, else its condition."""
+    if row.deactivation_cause is not None and row.deactivation_reason is None:
+        return m(f"attention.short.{row.deactivation_cause.value}")
+    return m(f"condition.{row.state.value}")
+
+
+def _short_time(when: datetime | None) -> str:
+    return "-" if when is None else when.astimezone(KST).strftime("%m-%d %H:%M")
+
+
 def status_table(rows: Sequence[KeyStatusRow], m: Messages) -> Table:
-    """The `status` table: one row per key."""
+    """`status --wide`: every column, one row per key."""
     table = Table(title=m("status.title"), expand=False)
     for header in (
         "#",

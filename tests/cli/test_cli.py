@@ -129,7 +129,7 @@ def test_status_shows_both_formats_and_forms_masked_without_escape_codes(isolate
     """Hex, base64 Decoding and base64 Encoding keys: one row each, duplicates merged, nothing leaked."""
     hexed, b64 = hex_key(), base64_key()
     keys = [hexed, b64, encoded(b64), "", "short-key"]
-    code, out, err = invoke("status", env=env_for(keys))
+    code, out, err = invoke("status", "--wide", env=env_for(keys))
     assert code == 0
     for column in (
         "#",
@@ -412,3 +412,36 @@ def test_json_output_is_the_same_in_korean_and_english(gateway: GatewayFactory) 
         english = invoke("--lang", "en", command, "--json", env=env)
         assert korean[0] == english[0]
         assert json.loads(korean[1]) == json.loads(english[1]), command
+
+
+@pytest.mark.parametrize("lang", ["ko", "en"])
+def test_status_fits_80_columns_with_one_line_per_key(gateway: GatewayFactory, lang: str) -> None:
+    """Six keys of both formats, some out: each key is one line, no line wider than 80 cells."""
+    from rich.cells import cell_len
+
+    keys = [hex_key(), base64_key(), hex_key(), base64_key(), hex_key(), hex_key()]
+    behaviours = {k: KeyBehaviour(f"k{i}") for i, k in enumerate(keys)}
+    behaviours[keys[0]] = KeyBehaviour("dead", BehaviourKind.EXPIRED)
+    gw = gateway(behaviours, sizes={"11": 9})
+    env = env_for(keys, gw.base_url)
+    invoke("collect", "--ldong", "11", env=env)
+    invoke("disable", "3", env=env)
+    code, out, _ = invoke("--lang", lang, "status", env=env)
+    lines = out.rstrip("\n").splitlines()
+    assert code == 0
+    assert all(cell_len(line) <= 80 for line in lines), lines
+    for index, key in enumerate(keys):
+        [line] = [line for line in lines if line.startswith(f"#{index} ")]
+        assert key[:10] in line
+        assert "…" not in line  # nothing cut short on a key's own line
+    assert len(lines) <= 2 + len(keys) + 2  # title, header, keys, a legend of two lines at most
+
+
+def test_status_wide_has_every_column(gateway: GatewayFactory) -> None:
+    """`status --wide` shows source, errors, last error, success rate and next usable."""
+    key = hex_key()
+    gw = gateway({key: KeyBehaviour("k")})
+    code, out, _ = invoke("status", "--wide", env=env_for([key], gw.base_url))
+    assert code == 0
+    for header in ("source", "last error", "success today", "next usable"):
+        assert header in out
