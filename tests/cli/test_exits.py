@@ -36,7 +36,8 @@ def test_readme_words_each_error_code_as_the_table_maps_it() -> None:
     assert "gateway failing" in readme[exits.ERROR_EXIT_CODES[errors.GatewayUnavailableError]]
     assert "setting or option" in readme[exits.ERROR_EXIT_CODES[errors.SettingsError]]
     assert "service URL" in readme[exits.ERROR_EXIT_CODES[errors.ServiceConfigError]]
-    assert "refuses this machine" in readme[exits.ERROR_EXIT_CODES[errors.HostBlockedError]]
+    assert "refuses it" in readme[exits.ERROR_EXIT_CODES[errors.HostBlockedError]]
+    assert "cannot reach" in readme[exits.ERROR_EXIT_CODES[errors.HostUnreachableError]]
     assert "Ctrl-C" in readme[exits.INTERRUPTED]
     assert "SIGTERM" in readme[exits.ERROR_EXIT_CODES[errors.Terminated]]
     for level, code in exits.HEALTH_EXIT_CODES.items():

@@ -124,11 +124,11 @@ def test_menu_walkthrough_shows_tables_hints_and_collects_chosen_regions(
     child.expect(r"│ 1\s+│ 11\s+│ 서울특별시\s+│ Seoul")
     child.expect(r"│ 39\s+│ 50\s+│ 제주특별자치도")
     expect_menu(child)
-    # Item 5: the key status table, keys shown as #index and preview only.
+    # Item 5: the key status, one line per key, shown as #index and preview only.
     child.sendline("5")
     child.expect_exact("KTO API 키 상태")
-    child.expect(r"│ #0 │ [0-9a-f]{10}\.\.\. ")
-    child.expect(r"│ #1 │ [0-9a-f]{10}\.\.\. ")
+    child.expect(r"#0\s+[0-9a-f]{10}\.\.\.\s+사용 가능")
+    child.expect(r"#1\s+[0-9a-f]{10}\.\.\.\s+사용 가능")
     expect_menu(child)
     assert keys[0] not in screen(child) and keys[1] not in screen(child)
 
