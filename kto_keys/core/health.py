@@ -143,7 +143,7 @@ def attention_for(pool: KeyPool, key: ServiceKey, now: datetime) -> KeyNote | No
         cause = state.deactivation_cause or DeactivationCause.TOO_MANY_ERRORS
         recovery = state.deactivated_at + pool.policy.recovery_after
         return KeyNote(key, _ATTENTION_BY_CAUSE[cause], recovery, error, errors)
-    return KeyNote(key, Attention.ERROR_WAIT, state.error_wait_until, error, errors)
+    return None
 
 
 def _limits(pool: KeyPool, now: datetime) -> tuple[KeyLimit, ...]:

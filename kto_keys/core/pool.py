@@ -123,13 +123,13 @@ class KeyState:
         return self.deactivated_at is not None or self.disabled_by_hand
 
     def is_working(self, now: datetime) -> bool:
-        """The one definition of a working key: in the pool and not waiting after an error.
+        """The one definition of a working key: in the pool, by the gateway's word and a person's.
 
-        A spent quota, a cool-down after code 22 or a pause of seconds still counts as working:
-        the key is fine, only today's calls for an operation are limited.
+        A spent quota, a cool-down after code 22, a pause of seconds or the short wait after an
+        error still count as working: one gateway fault says nothing about a key, and health must
+        not turn yellow for it.
         """
-        wait = self.error_wait_until
-        return not self.is_deactivated and (wait is None or wait <= now)
+        return not self.is_deactivated
 
 
 class Reason(StrEnum):

@@ -124,17 +124,11 @@ def test_lost_cache_state_is_unknown_with_exit_3(clock):
     assert (health.level, HEALTH_EXIT_CODES[health.level]) == (HealthLevel.UNKNOWN, 3)
 
 
-def test_key_in_error_wait_does_not_work_until_the_wait_ends(clock):
-    """An error wait lowers health for its duration only."""
+def test_one_gateway_fault_does_not_lower_health(clock):
+    """A key waiting after one transient error still works: health stays green, nobody to call."""
     pool = make_pool(clock, 2, error_wait=timedelta(minutes=10))
     answer_with(pool, pool.keys[0], FAULT, clock.now())
-    health = assess(pool, clock.now())
-    assert (health.working, health.level) == (1, HealthLevel.WARNING)
-    [note] = health.attention
-    assert note.attention is Attention.ERROR_WAIT
-    assert note.until == clock.now() + timedelta(minutes=10)
-    assert note.error is not None and note.error.code == "05"
-    clock.advance(600)
+    assert pool.state(pool.keys[0]).error_wait_until == clock.now() + timedelta(minutes=10)
     health = assess(pool, clock.now())
     assert (health.working, health.level, health.attention) == (2, HealthLevel.HEALTHY, ())
 

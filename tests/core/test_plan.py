@@ -82,7 +82,8 @@ def test_plan_json_carries_every_figure():
 
 
 def test_plan_for_a_pool_counts_only_working_keys(clock):
-    """Out by hand, deactivated or waiting after an error: no quota today and no daily capacity."""
+    """Out by hand or deactivated: no quota today and no daily capacity; a key waiting after one
+    error still works and counts."""
     pool = make_pool(clock, 5, daily_limit=10)
     ok, spent, disabled, expired, waiting = pool.keys
     pool.state(spent).usage[INTRO] = 10
@@ -91,8 +92,8 @@ def test_plan_for_a_pool_counts_only_working_keys(clock):
     pool.record_outcome(Lease(waiting, INTRO), FAULT, clock.now())
     plan = plan_details(pool, {INTRO: 100, COMMON: 5}, clock.now(), budget=None)
     figures = {op.operation: (op.left_today, op.daily_capacity) for op in plan.operations}
-    assert figures == {INTRO: (10, 20), COMMON: (20, 20)}
-    assert pool.working_keys(clock.now()) == [ok, spent]
+    assert figures == {INTRO: (20, 30), COMMON: (30, 30)}
+    assert pool.working_keys(clock.now()) == [ok, spent, waiting]
 
 
 def test_plan_for_a_pool_leaves_out_todays_quota_of_a_key_cooling_after_22(clock):

@@ -318,13 +318,14 @@ def test_pool_quota_left_counts_only_keys_that_can_be_used(clock):
     assert pool.pool_quota_left(OTHER, clock.now()) == 10 + 10 + 10
 
 
-def test_pool_quota_left_leaves_out_a_key_waiting_after_an_error(clock):
-    """The pool's quota counts working keys only, the one definition health and status use."""
+def test_pool_quota_left_counts_working_keys_only(clock):
+    """The pool's quota counts working keys only, the one definition health and status use: a
+    key waiting after an error counts, a key out does not."""
     pool = with_usage(clock, [{}, {OP: 4}], daily_limit=10)
     assert call(pool, clock, FAULT).key == pool.keys[0]
-    assert pool.pool_quota_left(OP, clock.now()) == 6
-    clock.advance(600)
     assert pool.pool_quota_left(OP, clock.now()) == 9 + 6
+    pool.deactivate_by_hand(pool.keys[0], "aside", clock.now())
+    assert pool.pool_quota_left(OP, clock.now()) == 6
 
 
 # --- working -----------------------------------------------------------------------------------
@@ -336,13 +337,13 @@ def test_pool_quota_left_leaves_out_a_key_waiting_after_an_error(clock):
         pytest.param("cooling-after-22", True, id="cooling-after-22-still-works"),
         pytest.param("paused", True, id="paused-still-works"),
         pytest.param("unproven-in-flight", True, id="in-flight-still-works"),
-        pytest.param("error-wait", False, id="error-wait"),
+        pytest.param("error-wait", True, id="error-wait-still-works"),
         pytest.param("deactivated", False, id="deactivated"),
         pytest.param("disabled-by-hand", False, id="disabled-by-hand"),
     ],
 )
-def test_a_key_works_unless_it_is_out_or_waiting_after_an_error(clock, situation, working):
-    """Working: in the pool and not in an error wait; limits of today's quota do not count."""
+def test_a_key_works_unless_it_is_out(clock, situation, working):
+    """Working: in the pool; limits of today's quota and a wait after an error do not count."""
     pool = make_pool(clock, count=2)
     key, other = pool.keys
     put(pool, key, clock.now(), situation)
@@ -350,15 +351,13 @@ def test_a_key_works_unless_it_is_out_or_waiting_after_an_error(clock, situation
     assert pool.working_keys(clock.now()) == ([key, other] if working else [other])
 
 
-def test_a_key_works_again_when_its_error_wait_ends(clock):
-    """The error wait lowers the count of working keys for its 10 minutes only."""
-    pool = make_pool(clock)
-    key = pool.keys[0]
-    call(pool, clock, FAULT)
-    clock.advance(599)
-    assert not pool.is_working(key, clock.now())
-    clock.advance(1)
-    assert pool.is_working(key, clock.now())
+def test_a_key_waiting_after_an_error_works_but_is_picked_last(clock):
+    """The error wait keeps a key's count of working keys; it only puts the key behind the others."""
+    pool = make_pool(clock, count=2)
+    first, second = pool.keys
+    call_with(pool, clock, first, FAULT)
+    assert pool.is_working(first, clock.now())
+    assert lease_of(pool, clock).key == second
 
 
 # --- per-second limit (23, bare 429) -----------------------------------------------------------

@@ -141,7 +141,7 @@ def test_each_situation_gives_one_condition_and_its_blocked_operations(
         pytest.param("spent", True, id="spent-still-works"),
         pytest.param("cooling", True, id="cooling-still-works"),
         pytest.param("paused", True, id="paused-still-works"),
-        pytest.param("error-wait", False, id="error-wait"),
+        pytest.param("error-wait", True, id="error-wait-still-works"),
         pytest.param("expired", False, id="deactivated"),
         pytest.param("disabled", False, id="disabled"),
     ],
