@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
+import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from kto_keys.cli import commands
+from kto_keys.cli import commands, exits
 from kto_keys.cli.commands import CliOptions, CollectRequest
 from kto_keys.core.version import __version__
 
@@ -229,4 +230,35 @@ def menu(ctx: typer.Context) -> None:
 
 def main() -> None:
     """Entry point of the `kto-keys` script."""
-    app()
+    command = _command_name(sys.argv[1:])
+    if command not in exits.HEALTH_COMMANDS:
+        app()
+        return
+    # `health` and `test-keys` speak the monitoring convention: even typer's own usage errors
+    # (a mistyped option) are 3, unknown, so that their 2 always means danger.
+    try:
+        code = app(standalone_mode=False)
+    except typer.Abort:
+        sys.exit(exits.INTERRUPTED)
+    except Exception as error:
+        # Click's usage errors (typer ships its own copy of click) show themselves and carry 2.
+        show = getattr(error, "show", None)
+        if show is None or getattr(error, "exit_code", None) != exits.USAGE:
+            raise
+        show()
+        sys.exit(exits.UNKNOWN)
+    sys.exit(code if isinstance(code, int) else exits.OK)
+
+
+def _command_name(arguments: list[str]) -> str | None:
+    """The first word that is not a global option (nor its value)."""
+    with_value = {"--env-file", "--lang"}
+    skip = False
+    for argument in arguments:
+        if skip:
+            skip = False
+        elif argument in with_value:
+            skip = True
+        elif not argument.startswith("-"):
+            return argument
+    return None

@@ -210,7 +210,7 @@ def recover(options: CliOptions, force: bool, as_json: bool) -> int:
                 for r in results
             ]
         )
-        return exits.OK
+        return exits.recover_exit_code([result.recovered for result in results])
     m = Messages(settings.lang)
     console = make_console()
     if not results:
@@ -224,24 +224,35 @@ def recover(options: CliOptions, force: bool, as_json: bool) -> int:
         )
         verdict = m("recover.recovered") if result.recovered else m("recover.still_unusable")
         console.print(f"#{result.key.index} {result.key.preview}: {verdict} ({what})", markup=False)
-    return exits.OK
+    return exits.recover_exit_code([result.recovered for result in results])
 
 
 TEST_MODES = ("basic", "monitor", "all")
 
 
 def test_keys(options: CliOptions, mode: str) -> int:
-    """One call per key and/or the health report, also written under KTO_LOG_DIR."""
-    if mode not in TEST_MODES:
-        raise SettingsError(
-            SettingsProblem.UNKNOWN_MODE, setting="test-keys", value=mode, valid=TEST_MODES
-        )
-    settings = load(options)
+    """One call per key and/or the health report, also written under KTO_LOG_DIR.
+
+    The exit code follows `health` (0 healthy, 1 warning, 2 danger or critical, 3 unknown), and a
+    usage or configuration error is 3 too, so that a monitor's 2 always means danger.
+    """
+    try:
+        if mode not in TEST_MODES:
+            raise SettingsError(
+                SettingsProblem.UNKNOWN_MODE, setting="test-keys", value=mode, valid=TEST_MODES
+            )
+        settings = load(options)
+    except KtoKeysError as error:
+        report_error(options, error)
+        return exits.HEALTH_EXIT_CODES[HealthLevel.UNKNOWN]
+    return _test_keys(options, settings, mode)
+
+
+def _test_keys(options: CliOptions, settings: Settings, mode: str) -> int:
     m = Messages(settings.lang)
     now = options.clock.now()
     log_path = settings.log_dir / f"api_key_test_{now.astimezone(KST):%Y%m%d_%H%M%S}.log"
     lines: list[str] = []
-    code = exits.OK
     if mode in ("basic", "all"):
         session = _open(options, settings, logs=True)
         for test in asyncio.run(key_jobs.test_all_keys(session)):
@@ -252,17 +263,15 @@ def test_keys(options: CliOptions, mode: str) -> int:
             lines.append(
                 f"{mark} #{test.index} {test.preview}: {outcome.kind}{latency} {what or ''}".rstrip()
             )
-            code = code if outcome.is_success else exits.FAILED
+    report = key_jobs.health_of(_open(options, settings))
     if mode in ("monitor", "all"):
-        report = key_jobs.health_of(_open(options, settings))
         lines.extend(health_lines(report, m))
-        code = max(code, exits.HEALTH_EXIT_CODES[report.level])
     console = make_console()
     for line in lines:
         console.print(line, markup=False)
     atomic_write_text(log_path, redact("\n".join(lines) + "\n", settings.keys))
     make_console(stderr=True).print(m("test_keys.written", path=log_path), markup=False)
-    return min(code, exits.FAILED)
+    return exits.HEALTH_EXIT_CODES[report.level]
 
 
 def disable(options: CliOptions, index: int, reason: str) -> int:

@@ -21,8 +21,10 @@ from kto_keys.core.health import HealthLevel
 OK = 0
 FAILED = 1
 USAGE = 2  # a bad setting or option, or a wrong service URL: fix the configuration
+UNKNOWN = 3  # `health` and `test-keys`: unknown, including their own usage errors
 STOPPED = 4  # no usable key, quota or budget left: the work is kept, the next run goes on
 HOST_REFUSED = 5  # this machine cannot use the service: refused by the gateway, or cut off
+TRY_LATER = 75  # sysexits' EX_TEMPFAIL: another run holds the database or the cache; try later
 INTERRUPTED = 130  # Ctrl-C
 TERMINATED = 143  # SIGTERM
 
@@ -35,8 +37,8 @@ ERROR_EXIT_CODES: dict[type[KtoKeysError], int] = {
     GatewayUnavailableError: STOPPED,
     HostBlockedError: HOST_REFUSED,
     HostUnreachableError: HOST_REFUSED,
-    CacheLockedError: FAILED,
-    CollectLockedError: FAILED,
+    CacheLockedError: TRY_LATER,
+    CollectLockedError: TRY_LATER,
     Terminated: TERMINATED,
 }
 
@@ -48,6 +50,15 @@ HEALTH_EXIT_CODES: dict[HealthLevel, int] = {
     HealthLevel.CRITICAL: 2,
     HealthLevel.UNKNOWN: 3,
 }
+
+
+# Commands whose exit code is a health level: a usage error there is "unknown" (3), never 2.
+HEALTH_COMMANDS = frozenset({"health", "test-keys"})
+
+
+def recover_exit_code(recovered: list[bool]) -> int:
+    """`recover`: 0 when nothing needed recovery or every key came back, 1 when some stay out."""
+    return OK if all(recovered) else FAILED
 
 
 def exit_code_for(error: BaseException) -> int:

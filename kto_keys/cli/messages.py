@@ -52,6 +52,18 @@ CATALOG: dict[str, tuple[str, str]] = {
         "{operation}에 사용할 수 있는 키가 없습니다. 가장 빠른 키: {key} ({reason}) {when}. 작업은 저장되었습니다; `kto-keys recover`를 시도하세요",
         "no usable key for {operation}. Soonest: key {key} ({reason}) at {when}. The work is kept; try `kto-keys recover`",
     ),
+    "error.quota_spent": (
+        "오늘 {operation} 한도를 모든 키가 다 썼습니다 (예약분 제외). 작업은 저장되었고, 한도가 초기화되는 {when} 이후 다음 실행이 이어서 합니다",
+        "today's quota for {operation} is used up on every key (reserve kept). The work is kept; the next run after {when}, when quotas reset, goes on",
+    ),
+    "error.cooling": (
+        "모든 키가 {operation} 일일 한도(코드 22)에 걸렸습니다. 작업은 저장되었고, {when}에 다시 시도할 수 있으며 한도는 자정(KST)에 초기화됩니다",
+        "every key hit its daily limit for {operation} (code 22). The work is kept; keys may be tried again at {when}, and quotas reset at midnight KST",
+    ),
+    "error.paused": (
+        "{operation}: 모든 키가 초당 한도로 잠시 멈췄습니다. 작업은 저장되었고, {when}부터 다시 실행할 수 있습니다",
+        "{operation}: every key is paused by the per-second limit. The work is kept; run again from {when}",
+    ),
     "error.details_left": ("남은 상세: {left}. ", "details left: {left}. "),
     "error.budget": (
         "--budget {budget} 도달: 남은 작업은 저장되었고 다음 실행에서 이어집니다",
@@ -365,12 +377,20 @@ CATALOG: dict[str, tuple[str, str]] = {
     "attention.ip_restricted": ("다른 IP로 제한된 키", "limited to other IPs"),
     "attention.too_many_errors": ("연속 오류로 비활성화", "deactivated after consecutive errors"),
     "attention.disabled_by_hand": (
-        "수동으로 비활성화됨 (`kto-keys enable N`)",
-        "disabled by hand (`kto-keys enable N`)",
+        "수동으로 비활성화됨 (`kto-keys enable {index}`)",
+        "disabled by hand (`kto-keys enable {index}`)",
     ),
     "attention.error_wait": ("최근 오류로 잠시 대기", "waiting after a recent error"),
     "advice.set_keys": ("💡 KTO_API_KEY에 키를 설정하세요", "💡 set keys in KTO_API_KEY"),
     "advice.nothing": ("💡 조치 필요 없음", "💡 nothing to do"),
+    "advice.wait_for_activation": (
+        "💡 새 키는 발급 후 최대 2시간 거절될 수 있습니다: 복구 시도가 때가 되면 스스로 확인합니다",
+        "💡 a new key may be refused for up to 2 hours after issue: the recovery probe checks it again when due",
+    ),
+    "advice.enable": (
+        "💡 손으로 뺀 키는 `kto-keys enable {indexes}`로 되돌립니다",
+        "💡 keys taken out by hand come back with `kto-keys enable {indexes}`",
+    ),
     "advice.recover": (
         "💡 `kto-keys recover`로 복구를 시도하고, 만료/미승인 키는 공공데이터포털에서 확인하세요",
         "💡 try `kto-keys recover`; check expired or unapproved keys on the data.go.kr portal",
@@ -535,6 +555,10 @@ class Messages:
         if error.key is None or error.until is None:
             return left + self("error.no_key_at_all", operation=operation)
         key: ServiceKey = error.key
+        when = format_time(error.until)
+        if error.reason in ("quota_spent", "cooling", "paused"):
+            # Advice that fits the cause: no recovery probe brings back a spent quota.
+            return left + self(f"error.{error.reason}", operation=operation, when=when)
         return left + self(
             "error.no_key_now",
             operation=operation,

@@ -13,7 +13,7 @@ from rich.table import Table
 
 from kto_keys.cli.messages import Messages
 from kto_keys.core.clock import KST, format_time
-from kto_keys.core.health import Health, HealthLevel
+from kto_keys.core.health import Attention, Health
 from kto_keys.core.operations import COLLECTION_OPERATIONS
 from kto_keys.core.pool import Reason
 from kto_keys.core.regions import RegionRow
@@ -152,7 +152,7 @@ def health_lines(health: Health, m: Messages) -> list[str]:
         )
     ]
     for note in health.attention:
-        what = m(f"attention.{note.attention}") if note.attention else ""
+        what = m(f"attention.{note.attention}", index=note.key.index) if note.attention else ""
         until = m("health.recovery_probe", when=format_time(note.until)) if note.until else ""
         lines.append(f"  ⚠️ #{note.key.index} {note.key.preview}: {what} ({note.detail}){until}")
     for limit in health.limits:
@@ -166,11 +166,19 @@ def health_lines(health: Health, m: Messages) -> list[str]:
 
 
 def suggestion(health: Health, m: Messages) -> str:
-    """What to do next."""
+    """What to do next, for the causes at hand (nothing, when no key needs a person)."""
     if health.total == 0:
         return m("advice.set_keys")
-    if health.level is HealthLevel.HEALTHY:
+    causes = {note.attention for note in health.attention}
+    if not causes:
         return m("advice.nothing")
+    by_hand = [
+        note.key.index for note in health.attention if note.attention is Attention.DISABLED_BY_HAND
+    ]
+    if causes == {Attention.NOT_ACTIVATED_YET}:
+        return m("advice.wait_for_activation")
+    if causes == {Attention.DISABLED_BY_HAND}:
+        return m("advice.enable", indexes=" ".join(str(index) for index in by_hand))
     return m("advice.recover")
 
 

@@ -22,7 +22,7 @@ def _readme_codes() -> dict[int, str]:
 def test_readme_lists_every_exit_code_the_cli_gives() -> None:
     """Every code of the error table and of `health` appears in the README's one table."""
     given = set(exits.ERROR_EXIT_CODES.values()) | set(exits.HEALTH_EXIT_CODES.values())
-    given |= {exits.OK, exits.INTERRUPTED}
+    given |= {exits.OK, exits.INTERRUPTED, exits.UNKNOWN}
     assert given == set(_readme_codes())
 
 
@@ -39,6 +39,11 @@ def test_readme_words_each_error_code_as_the_table_maps_it() -> None:
     assert "refuses it" in readme[exits.ERROR_EXIT_CODES[errors.HostBlockedError]]
     assert "cannot reach" in readme[exits.ERROR_EXIT_CODES[errors.HostUnreachableError]]
     assert "Ctrl-C" in readme[exits.INTERRUPTED]
+    assert (
+        "another run holds the database"
+        in readme[exits.ERROR_EXIT_CODES[errors.CollectLockedError]]
+    )
+    assert "a key stays out" in readme[exits.recover_exit_code([False])]
     assert "SIGTERM" in readme[exits.ERROR_EXIT_CODES[errors.Terminated]]
     for level, code in exits.HEALTH_EXIT_CODES.items():
         assert "health" in readme[code], level

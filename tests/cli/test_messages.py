@@ -120,13 +120,33 @@ def test_a_stop_for_lack_of_keys_names_the_key_the_reason_and_the_time() -> None
 
     key = ServiceKey.from_raw(hex_key(), 2, "environment")
     until = datetime(2026, 11, 24, 15, 0, tzinfo=UTC)
-    error = NoUsableKeyError("detailIntro2", key, "quota_spent", until, {"detailIntro2": 7})
+    error = NoUsableKeyError("detailIntro2", key, "deactivated", until, {"detailIntro2": 7})
     assert Messages("en").error(error) == (
         f"details left: detailIntro2 7. no usable key for detailIntro2. Soonest: key #2 "
-        f"{key.preview} (quota_spent) at 2026-11-25 00:00:00 KST. The work is kept; "
+        f"{key.preview} (deactivated) at 2026-11-25 00:00:00 KST. The work is kept; "
         "try `kto-keys recover`"
     )
     assert "detailIntro2 7" in Messages("ko").error(error)
+
+
+@pytest.mark.parametrize(
+    "reason, words",
+    [
+        pytest.param("quota_spent", "quotas reset", id="quota-spent"),
+        pytest.param("cooling", "code 22", id="cooling-after-22"),
+        pytest.param("paused", "per-second limit", id="paused"),
+    ],
+)
+def test_a_stop_for_a_limit_advises_waiting_not_recovering(reason: str, words: str) -> None:
+    """A spent quota, code 22 or a pause is no broken key: the line says when, not `recover`."""
+    from kto_keys.core.errors import NoUsableKeyError
+
+    key = ServiceKey.from_raw(hex_key(), 0, "environment")
+    until = datetime(2026, 11, 24, 15, 0, tzinfo=UTC)
+    for lang in ("ko", "en"):
+        line = Messages(lang).error(NoUsableKeyError("detailIntro2", key, reason, until))
+        assert "recover" not in line and "2026-11-25 00:00:00 KST" in line
+    assert words in Messages("en").error(NoUsableKeyError("detailIntro2", key, reason, until))
 
 
 @pytest.mark.parametrize(

@@ -181,7 +181,7 @@ async def test_no_usable_key_exits_4_without_calling_and_keeps_the_work(
     session.save()
     with pytest.raises(NoUsableKeyError) as raised:
         await run_collect(settings, clock, ("11",))
-    assert exit_code(raised.value) == 4 and "recover" in said(raised.value)
+    assert exit_code(raised.value) == 4 and "quotas reset" in said(raised.value)
     assert gw.total() == 0
     assert len(stored_ids(settings)) == 5
 
