@@ -10,6 +10,7 @@ from kto_keys.sim.behaviours import (
     GatewayConfigError,
     Generation,
     KeyBehaviour,
+    UnknownOperation,
 )
 from kto_keys.sim.counters import CallRecord
 from kto_keys.sim.dataset import Dataset, Restaurant
@@ -34,6 +35,7 @@ __all__ = [
     "KeyBehaviour",
     "Province",
     "Restaurant",
+    "UnknownOperation",
     "run_gateway",
     "serve",
 ]

@@ -60,6 +60,13 @@ class Fault(StrEnum):
 ALL_FAULTS: tuple[Fault, ...] = tuple(Fault)
 
 
+class UnknownOperation(StrEnum):
+    """How an operation the service does not have is answered: code 12, or `API not found`."""
+
+    CODE_12 = "code_12"
+    API_NOT_FOUND = "api_not_found"
+
+
 @dataclass(frozen=True, slots=True)
 class KeyBehaviour:
     """How one configured key behaves; `label` names it in counters and output instead of the key."""
@@ -100,6 +107,7 @@ class GatewayConfig:
     host_blocked: bool = False
     refuse_default_user_agents: bool = False
     slow_s: float = 35.0
+    unknown_operation: UnknownOperation = UnknownOperation.CODE_12
 
     def __post_init__(self) -> None:
         labels = [behaviour.label for behaviour in self.keys.values()]
@@ -174,6 +182,7 @@ def _config_from_mapping(raw: Mapping[str, Any]) -> GatewayConfig:
             host_blocked=bool(raw.get("host_blocked", False)),
             refuse_default_user_agents=bool(raw.get("refuse_default_user_agents", False)),
             slow_s=float(raw.get("slow_s", 35.0)),
+            unknown_operation=UnknownOperation(raw.get("unknown_operation", "code_12")),
         )
     except (ValueError, TypeError, KeyError) as error:
         raise GatewayConfigError(f"bad gateway config: {error}") from None

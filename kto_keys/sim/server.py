@@ -12,7 +12,7 @@ from aiohttp import web
 
 from kto_keys.sim import responses as r
 from kto_keys.sim.access import KeyGate
-from kto_keys.sim.behaviours import Fault, GatewayConfig, Generation
+from kto_keys.sim.behaviours import Fault, GatewayConfig, Generation, UnknownOperation
 from kto_keys.sim.clock import GatewayClock, response_time
 from kto_keys.sim.counters import SELECTED_PARAMS, CallLog, CallRecord
 from kto_keys.sim.dataset import Dataset
@@ -24,6 +24,9 @@ CURRENT_SERVICE = "KorService2"
 RETIRED_SERVICE = "KorService1"
 _DEFAULT_AGENTS = ("Python/", "python-requests", "aiohttp", "Python-urllib")
 _ROUTING_TEXT = "SERVICE ERROR - HTTP ROUTING ERROR"
+# Doc 3 F, seen in July 2026: a service path the gateway does not know, and an operation it lacks.
+_UNKNOWN_SERVICE_TEXT = "Unexpected errors"
+_UNKNOWN_OPERATION_TEXT = "API not found"
 _FAULT_CODES = {
     Fault.CODE_01: r.APPLICATION_ERROR,
     Fault.CODE_04: r.HTTP_ERROR,
@@ -50,6 +53,15 @@ def _envelope(error: r.GatewayError, generation: Generation, as_json: bool) -> r
 
 def _is_default_agent(user_agent: str) -> bool:
     return not user_agent.strip() or user_agent.startswith(_DEFAULT_AGENTS)
+
+
+def _route(path: str) -> tuple[str | None, str]:
+    """Split a request path into (service, operation); service is None outside the prefix."""
+    prefix = SERVICE_PREFIX + "/"
+    if not path.startswith(prefix):
+        return None, path
+    service, _, operation = path[len(prefix) :].partition("/")
+    return service, operation
 
 
 class Gateway:
@@ -117,9 +129,8 @@ class Gateway:
     # -- the web app -------------------------------------------------------------------------
 
     def app(self) -> web.Application:
-        """Build the aiohttp application: the service paths and `/_admin/`."""
+        """Build the aiohttp application: `/_admin/`, and every other GET path as a service call."""
         app = web.Application()
-        app.router.add_get(SERVICE_PREFIX + "/{service}/{operation:.+}", self._service)
         app.router.add_get("/_admin/counts", self._admin_counts)
         app.router.add_get("/_admin/total", self._admin_total)
         app.router.add_get("/_admin/history", self._admin_history)
@@ -129,6 +140,8 @@ class Gateway:
         app.router.add_post("/_admin/new_day", self._admin_new_day)
         app.router.add_post("/_admin/advance", self._admin_advance)
         app.router.add_post("/_admin/mutate", self._admin_mutate)
+        # Last, so that it matches only what nothing above did: any other path reaches the gateway.
+        app.router.add_get("/{path:.*}", self._service)
         return app
 
     def _next_generation(self) -> Generation:
@@ -140,7 +153,7 @@ class Gateway:
 
     def _decide(
         self,
-        service: str,
+        service: str | None,
         operation: str,
         params: dict[str, str],
         user_agent: str,
@@ -154,7 +167,11 @@ class Gateway:
             return self._refusal(r.BLACKLIST_IP, generation, as_json)
         if service == RETIRED_SERVICE:
             return self._refusal(r.NO_OPENAPI_SERVICE, Generation.MODERN, as_json)
-        if service != CURRENT_SERVICE or operation not in OPERATIONS:
+        if service != CURRENT_SERVICE:
+            return _Decision("unknown_service", r.plain_text(500, _UNKNOWN_SERVICE_TEXT))
+        if operation not in OPERATIONS:
+            if self.config.unknown_operation is UnknownOperation.API_NOT_FOUND:
+                return _Decision("unknown_operation", r.plain_text(404, _UNKNOWN_OPERATION_TEXT))
             return self._refusal(r.NO_OPENAPI_SERVICE, generation, as_json)
         key = params.get("serviceKey", "")
         if not key:
@@ -206,8 +223,7 @@ class Gateway:
         params: dict[str, str] = {}
         for name, value in request.query.items():
             params.setdefault(name, value)
-        service = request.match_info["service"]
-        operation = request.match_info["operation"]
+        service, operation = _route(request.path)
         key = params.get("serviceKey", "")
         label = "missing" if not key else self.config.label_of(key)
         decision = self._decide(
@@ -218,7 +234,9 @@ class Gateway:
             self._next_generation(),
         )
         selected = {name: params[name] for name in SELECTED_PARAMS if name in params}
-        self._log.record(CallRecord(label, operation, selected, decision.outcome))
+        # A path outside the known services names no operation: count it under the whole path.
+        counted = operation if service in (CURRENT_SERVICE, RETIRED_SERVICE) else request.path
+        self._log.record(CallRecord(label, counted, selected, decision.outcome))
         if self.config.latency_s > 0:
             await asyncio.sleep(self.config.latency_s)
         if decision.fault is Fault.SLOW:
