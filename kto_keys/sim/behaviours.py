@@ -108,6 +108,9 @@ class GatewayConfig:
     refuse_default_user_agents: bool = False
     slow_s: float = 35.0
     unknown_operation: UnknownOperation = UnknownOperation.CODE_12
+    # Every key's calls per second (None: no limit); past it, code 23 and a lock of that key.
+    per_second_limit: int | None = None
+    per_second_lock_s: float = 60.0
 
     def __post_init__(self) -> None:
         labels = [behaviour.label for behaviour in self.keys.values()]
@@ -115,6 +118,10 @@ class GatewayConfig:
             raise GatewayConfigError("key labels must be unique")
         if self.page_cap is not None and self.page_cap < 1:
             raise GatewayConfigError("page_cap must be >= 1")
+        if self.per_second_limit is not None and self.per_second_limit < 1:
+            raise GatewayConfigError("per_second_limit must be >= 1")
+        if self.per_second_lock_s < 0:
+            raise GatewayConfigError("per_second_lock_s must be >= 0")
 
     def label_of(self, key: str) -> str:
         """Return the label of a configured key, or "unknown"."""
@@ -157,6 +164,10 @@ def _behaviour_from_mapping(position: int, raw: Any) -> KeyBehaviour:
     return KeyBehaviour(label=str(raw["label"]), kind=kind, faults=faults, **params)
 
 
+def _optional_int(value: Any) -> int | None:
+    return None if value is None else int(value)
+
+
 def _config_from_mapping(raw: Mapping[str, Any]) -> GatewayConfig:
     keys_raw = raw.get("keys", {})
     if not isinstance(keys_raw, Mapping):
@@ -177,12 +188,14 @@ def _config_from_mapping(raw: Mapping[str, Any]) -> GatewayConfig:
             provinces=None
             if provinces is None
             else tuple(Province(str(p["code"]), str(p["name"])) for p in provinces),
-            page_cap=None if raw.get("page_cap") is None else int(raw["page_cap"]),
+            page_cap=_optional_int(raw.get("page_cap")),
             latency_s=float(raw.get("latency_s", 0.0)),
             host_blocked=bool(raw.get("host_blocked", False)),
             refuse_default_user_agents=bool(raw.get("refuse_default_user_agents", False)),
             slow_s=float(raw.get("slow_s", 35.0)),
             unknown_operation=UnknownOperation(raw.get("unknown_operation", "code_12")),
+            per_second_limit=_optional_int(raw.get("per_second_limit")),
+            per_second_lock_s=float(raw.get("per_second_lock_s", 60.0)),
         )
     except (ValueError, TypeError, KeyError) as error:
         raise GatewayConfigError(f"bad gateway config: {error}") from None

@@ -78,7 +78,12 @@ class Gateway:
         self.dataset = Dataset(self.config.seed, sizes)
         self.clock = GatewayClock() if clock is None else GatewayClock(clock)
         self._catalogue = Catalogue(self.dataset, provinces, self.config.page_cap)
-        self._gate = KeyGate(self.config.keys, self.clock.now())
+        self._gate = KeyGate(
+            self.config.keys,
+            self.clock.now(),
+            per_second_limit=self.config.per_second_limit,
+            lock_s=self.config.per_second_lock_s,
+        )
         self._log = CallLog()
         self._calls = itertools.count()
         self._calls_lock = threading.Lock()
@@ -98,12 +103,25 @@ class Gateway:
         return self._log.history()
 
     def reset_counts(self) -> None:
-        """Forget counts and history (not the keys' daily usage)."""
+        """Forget counts, history and event counters (not the keys' daily usage, nor locks)."""
         self._log.reset()
+        self._gate.reset_counts()
 
     def usage(self) -> dict[str, dict[str, int]]:
         """Return today's per-operation usage of each configured key, by label."""
         return self._gate.usage()
+
+    def per_second_refusals(self) -> dict[str, int]:
+        """Return how many code-23 answers each key label got, locked calls included."""
+        return self._gate.per_second_refusals()
+
+    def locks(self) -> dict[str, int]:
+        """Return how many per-second locks each key label got."""
+        return self._gate.locks()
+
+    def events(self) -> dict[str, dict[str, int]]:
+        """Return every event counter by name, as `/_admin/events` serves them."""
+        return {"per_second_refusals": self.per_second_refusals(), "locks": self.locks()}
 
     def new_day(self) -> None:
         """Pass midnight KST: reset every key's daily usage and move the data's day on."""
@@ -135,6 +153,7 @@ class Gateway:
         app.router.add_get("/_admin/total", self._admin_total)
         app.router.add_get("/_admin/history", self._admin_history)
         app.router.add_get("/_admin/usage", self._admin_usage)
+        app.router.add_get("/_admin/events", self._admin_events)
         app.router.add_get("/_admin/contentids", self._admin_contentids)
         app.router.add_post("/_admin/reset", self._admin_reset)
         app.router.add_post("/_admin/new_day", self._admin_new_day)
@@ -264,6 +283,9 @@ class Gateway:
 
     async def _admin_usage(self, request: web.Request) -> web.Response:
         return web.json_response(self.usage())
+
+    async def _admin_events(self, request: web.Request) -> web.Response:
+        return web.json_response(self.events())
 
     async def _admin_contentids(self, request: web.Request) -> web.Response:
         province = request.query.get("province") or None

@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
+import xml.etree.ElementTree as ET
 from collections.abc import AsyncIterator
 
 import aiohttp
 import pytest
-from gateway_calls import get, one_key, own_session, params
+from conftest import hex_key
+from gateway_calls import FROZEN, Got, get, one_key, own_session, params
 
-from kto_keys.sim import GatewayConfig, GatewayServer, Generation, UnknownOperation
+from kto_keys.sim import (
+    BehaviourKind,
+    GatewayConfig,
+    GatewayConfigError,
+    GatewayServer,
+    Generation,
+    KeyBehaviour,
+    UnknownOperation,
+)
 
 
 @pytest.fixture
@@ -75,3 +85,156 @@ async def test_retired_kor_service1_keeps_code_12_with_api_not_found_on(
         assert got.status == 400
         assert (header["returnReasonCode"], header["errMsg"]) == ("12", "NO_OPENAPI_SERVICE_ERROR")
         assert gw.counts() == {"dev1": {"areaBasedList1": 1}}
+
+
+# -- the per-second limit and its lock (doc "Limits per second") -----------------------------------
+
+
+def reason_code(got: Got) -> str | None:
+    """The gateway code of an envelope in either generation (JSON or XML)."""
+    if got.text.startswith("{"):
+        code: str = got.json()["OpenAPI_ServiceResponse"]["cmmMsgHeader"]["returnReasonCode"]
+        return code
+    return ET.fromstring(got.text).findtext("cmmMsgHeader/returnReasonCode")
+
+
+@pytest.mark.parametrize(
+    ("generation", "refused_status"), [(Generation.LEGACY, 200), (Generation.MODERN, 429)]
+)
+async def test_past_the_per_second_limit_a_key_answers_23_until_its_lock_ends(
+    session: aiohttp.ClientSession, generation: Generation, refused_status: int
+) -> None:
+    """The third call in a second answers 23 and locks the key for 60 s; every call then is 23."""
+    key, keys = one_key()
+    config = GatewayConfig(keys=keys, generation=generation, per_second_limit=2)
+    async with GatewayServer(config, clock=lambda: FROZEN) as gw:
+        url = gw.base_url + "/areaBasedList2"
+        answers = [await get(session, url, params(key)) for _ in range(3)]
+        for seconds in (1, 58):
+            gw.advance(seconds)
+            answers.append(await get(session, url, params(key)))
+        gw.advance(1)
+        answers.append(await get(session, url, params(key)))
+        assert [a.status for a in answers] == [200, 200, *[refused_status] * 3, 200]
+        assert [reason_code(a) for a in answers[2:5]] == ["23", "23", "23"]
+        assert gw.per_second_refusals() == {"dev1": 3} and gw.locks() == {"dev1": 1}
+        assert [call.outcome for call in gw.history()] == ["ok", "ok", "23", "23", "23", "ok"]
+        assert gw.usage() == {"dev1": {"areaBasedList2": 6}}
+        events = await get(session, gw.root_url + "/_admin/events", {})
+        assert events.json() == {"per_second_refusals": {"dev1": 3}, "locks": {"dev1": 1}}
+
+
+async def test_locked_calls_of_any_operation_count_against_its_daily_quota(
+    session: aiohttp.ClientSession,
+) -> None:
+    """During the lock every operation answers 23 and spends quota; after it the quota is gone."""
+    key, keys = one_key(daily_limit=3)
+    config = GatewayConfig(keys=keys, per_second_limit=1, per_second_lock_s=30)
+    async with GatewayServer(config, clock=lambda: FROZEN) as gw:
+        url = gw.base_url + "/areaBasedList2"
+        first = [(await get(session, url, params(key))).status for _ in range(2)]
+        gw.advance(10)
+        locked_list = await get(session, url, params(key))
+        locked_codes = await get(session, gw.base_url + "/ldongCode2", params(key))
+        locked_again = await get(session, url, params(key))
+        gw.advance(20)
+        spent = await get(session, url, params(key))
+        assert first == [200, 429]
+        assert [reason_code(a) for a in (locked_list, locked_codes, locked_again)] == ["23"] * 3
+        assert (spent.status, reason_code(spent)) == (429, "22")
+        assert gw.usage() == {"dev1": {"areaBasedList2": 5, "ldongCode2": 1}}
+        assert gw.per_second_refusals() == {"dev1": 4} and gw.locks() == {"dev1": 1}
+
+
+async def test_a_lock_refuses_only_the_key_that_passed_the_limit(
+    session: aiohttp.ClientSession,
+) -> None:
+    """While one key is locked, another key with its own count works in the same second."""
+    fast, slow = hex_key(), hex_key()
+    keys = {fast: KeyBehaviour("fast"), slow: KeyBehaviour("slow")}
+    async with GatewayServer(
+        GatewayConfig(keys=keys, per_second_limit=2), clock=lambda: FROZEN
+    ) as gw:
+        url = gw.base_url + "/areaBasedList2"
+        fast_statuses = [(await get(session, url, params(fast))).status for _ in range(4)]
+        slow_statuses = [(await get(session, url, params(slow))).status for _ in range(2)]
+        assert fast_statuses == [200, 200, 429, 429]
+        assert slow_statuses == [200, 200]
+        assert gw.locks() == {"fast": 1}
+        assert gw.counts() == {"fast": {"areaBasedList2": 4}, "slow": {"areaBasedList2": 2}}
+
+
+async def test_without_a_per_second_limit_a_frozen_second_takes_any_number_of_calls(
+    session: aiohttp.ClientSession,
+) -> None:
+    """per_second_limit is off by default: 15 calls in one second all succeed, no 23, no lock."""
+    key, keys = one_key()
+    async with GatewayServer(GatewayConfig(keys=keys), clock=lambda: FROZEN) as gw:
+        url = gw.base_url + "/areaBasedList2"
+        statuses = {(await get(session, url, params(key))).status for _ in range(15)}
+        assert statuses == {200}
+        assert gw.events() == {"per_second_refusals": {}, "locks": {}}
+        assert gw.total() == 15
+
+
+async def test_per_second_key_kind_counts_its_23_answers_but_never_locks(
+    session: aiohttp.ClientSession,
+) -> None:
+    """The older per_second key kind answers 23 past its rate without a lock; each 23 is counted."""
+    key, keys = one_key("burst", kind=BehaviourKind.PER_SECOND, max_per_second=1)
+    async with GatewayServer(GatewayConfig(keys=keys), clock=lambda: FROZEN) as gw:
+        url = gw.base_url + "/areaBasedList2"
+        statuses = [(await get(session, url, params(key))).status for _ in range(3)]
+        gw.advance(1)
+        statuses.append((await get(session, url, params(key))).status)
+        assert statuses == [200, 429, 429, 200]
+        assert gw.per_second_refusals() == {"burst": 2} and gw.locks() == {}
+
+
+async def test_reset_counts_forgets_the_23_counts_but_not_a_lock_under_way(
+    session: aiohttp.ClientSession,
+) -> None:
+    """reset_counts clears the event counters; the locked key stays locked until its time."""
+    key, keys = one_key()
+    config = GatewayConfig(keys=keys, per_second_limit=1)
+    async with GatewayServer(config, clock=lambda: FROZEN) as gw:
+        url = gw.base_url + "/areaBasedList2"
+        for _ in range(2):
+            await get(session, url, params(key))
+        gw.reset_counts()
+        still_locked = await get(session, url, params(key))
+        assert reason_code(still_locked) == "23"
+        assert gw.events() == {"per_second_refusals": {"dev1": 1}, "locks": {}}
+
+
+# -- configuration -------------------------------------------------------------------------------
+
+
+def test_new_options_load_from_json_and_default_to_the_old_behaviour() -> None:
+    """from_json reads every option of this module by its JSON name; left out, each is off."""
+    raw = {
+        "unknown_operation": "api_not_found",
+        "per_second_limit": 25,
+        "per_second_lock_s": 45,
+    }
+    config = GatewayConfig.from_json(raw)
+    assert config.unknown_operation is UnknownOperation.API_NOT_FOUND
+    assert (config.per_second_limit, config.per_second_lock_s) == (25, 45.0)
+    assert GatewayConfig.from_json({}) == GatewayConfig()
+    defaults = GatewayConfig()
+    assert defaults.unknown_operation is UnknownOperation.CODE_12
+    assert (defaults.per_second_limit, defaults.per_second_lock_s) == (None, 60.0)
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        pytest.param({"unknown_operation": "teapot"}, id="unknown-operation-answer"),
+        pytest.param({"per_second_limit": 0}, id="per-second-limit-zero"),
+        pytest.param({"per_second_lock_s": -1}, id="negative-lock"),
+    ],
+)
+def test_bad_new_options_are_config_errors(raw: dict[str, object]) -> None:
+    """Each new option refuses a value it cannot use, as a GatewayConfigError."""
+    with pytest.raises(GatewayConfigError):
+        GatewayConfig.from_json(raw)
