@@ -21,10 +21,14 @@ _REFUSING_KINDS: dict[BehaviourKind, r.GatewayError] = {
 
 @dataclass(frozen=True, slots=True)
 class Admission:
-    """The key check's verdict: a gateway error, an injected fault, or neither (let it through)."""
+    """The key check's verdict: a gateway error, an injected fault, or neither (let it through).
+
+    `is_bare` says that the error goes out as its HTTP status alone, with an empty body.
+    """
 
     error: r.GatewayError | None = None
     fault: Fault | None = None
+    is_bare: bool = False
 
 
 @dataclass(slots=True)
@@ -54,11 +58,13 @@ class KeyGate:
         *,
         per_second_limit: int | None = None,
         lock_s: float = 60.0,
+        bare_daily_429: bool = False,
     ) -> None:
         self._keys = dict(keys)
         self._started_at = started_at
         self._per_second_limit = per_second_limit
         self._lock_s = lock_s
+        self._bare_daily_429 = bare_daily_429
         self._lock = threading.Lock()
         self._usage: dict[str, dict[str, int]] = {}
         self._windows: dict[str, _SecondWindow] = {}
@@ -87,7 +93,10 @@ class KeyGate:
             if self._is_locked_out(label, calls_this_second, now):
                 return self._per_second_refusal(label)
             if behaviour.daily_limit is not None and used > behaviour.daily_limit:
-                return Admission(error=r.DAILY_LIMIT)
+                is_bare = behaviour.bare_daily_429
+                if is_bare is None:
+                    is_bare = self._bare_daily_429
+                return Admission(error=r.DAILY_LIMIT, is_bare=is_bare)
             is_per_second = behaviour.kind is BehaviourKind.PER_SECOND
             if is_per_second and calls_this_second > behaviour.max_per_second:
                 return self._per_second_refusal(label)

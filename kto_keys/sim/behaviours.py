@@ -79,6 +79,8 @@ class KeyBehaviour:
     failure_share: float = 0.25
     faults: tuple[Fault, ...] = ALL_FAULTS
     retry_after_s: int | None = None
+    # A spent daily quota as HTTP 429 with no body; None follows GatewayConfig.bare_daily_429.
+    bare_daily_429: bool | None = None
 
     def __post_init__(self) -> None:
         if not self.label or self.label in ("unknown", "missing"):
@@ -111,6 +113,8 @@ class GatewayConfig:
     # Every key's calls per second (None: no limit); past it, code 23 and a lock of that key.
     per_second_limit: int | None = None
     per_second_lock_s: float = 60.0
+    # Every key's spent daily quota as HTTP 429 with an empty body (doc: its real body is unknown).
+    bare_daily_429: bool = False
 
     def __post_init__(self) -> None:
         labels = [behaviour.label for behaviour in self.keys.values()]
@@ -149,6 +153,7 @@ _KEY_PARAMS = (
     "max_per_second",
     "failure_share",
     "retry_after_s",
+    "bare_daily_429",
 )
 
 
@@ -196,6 +201,7 @@ def _config_from_mapping(raw: Mapping[str, Any]) -> GatewayConfig:
             unknown_operation=UnknownOperation(raw.get("unknown_operation", "code_12")),
             per_second_limit=_optional_int(raw.get("per_second_limit")),
             per_second_lock_s=float(raw.get("per_second_lock_s", 60.0)),
+            bare_daily_429=bool(raw.get("bare_daily_429", False)),
         )
     except (ValueError, TypeError, KeyError) as error:
         raise GatewayConfigError(f"bad gateway config: {error}") from None

@@ -83,6 +83,7 @@ class Gateway:
             self.clock.now(),
             per_second_limit=self.config.per_second_limit,
             lock_s=self.config.per_second_lock_s,
+            bare_daily_429=self.config.bare_daily_429,
         )
         self._log = CallLog()
         self._calls = itertools.count()
@@ -196,6 +197,8 @@ class Gateway:
         if not key:
             return self._refusal(r.KEY_IS_NULL, generation, as_json)
         admission = self._gate.admit(key, operation, self.clock.now())
+        if admission.error is not None and admission.is_bare:
+            return _Decision(f"{admission.error.code}_bare", r.empty(admission.error.status))
         if admission.error is not None:
             return self._refusal(admission.error, generation, as_json)
         if admission.fault is not None:

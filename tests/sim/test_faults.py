@@ -207,6 +207,50 @@ async def test_reset_counts_forgets_the_23_counts_but_not_a_lock_under_way(
         assert gw.events() == {"per_second_refusals": {"dev1": 1}, "locks": {}}
 
 
+# -- a spent daily quota with no body (doc: the 2025+ body is unknown) ------------------------------
+
+
+@pytest.mark.parametrize("generation", [Generation.LEGACY, Generation.MODERN])
+async def test_spent_daily_quota_answers_a_bare_429_when_configured(
+    session: aiohttp.ClientSession, generation: Generation
+) -> None:
+    """bare_daily_429: past daily_limit, HTTP 429 with an empty body in either generation."""
+    key, keys = one_key(daily_limit=1)
+    config = GatewayConfig(keys=keys, generation=generation, bare_daily_429=True)
+    async with GatewayServer(config) as gw:
+        url = gw.base_url + "/areaBasedList2"
+        answers = [await get(session, url, params(key)) for _ in range(3)]
+        assert [(a.status, a.text == "") for a in answers] == [
+            (200, False),
+            (429, True),
+            (429, True),
+        ]
+        assert "Retry-After" not in answers[1].headers
+        assert [call.outcome for call in gw.history()] == ["ok", "22_bare", "22_bare"]
+        assert gw.usage() == {"dev1": {"areaBasedList2": 3}}
+        assert gw.per_second_refusals() == {}
+
+
+async def test_a_key_can_answer_its_spent_quota_bare_or_coded_against_the_gateway_default(
+    session: aiohttp.ClientSession,
+) -> None:
+    """KeyBehaviour.bare_daily_429 wins over the gateway's: True is bare, False is code 22."""
+    bare, coded = hex_key(), hex_key()
+    for gateway_default in (False, True):
+        keys = {
+            bare: KeyBehaviour("bare", daily_limit=0, bare_daily_429=True),
+            coded: KeyBehaviour("coded", daily_limit=0, bare_daily_429=False),
+        }
+        config = GatewayConfig(keys=keys, bare_daily_429=gateway_default)
+        async with GatewayServer(config) as gw:
+            url = gw.base_url + "/areaBasedList2"
+            bare_answer = await get(session, url, params(bare))
+            coded_answer = await get(session, url, params(coded))
+            assert (bare_answer.status, bare_answer.text) == (429, "")
+            assert (coded_answer.status, reason_code(coded_answer)) == (429, "22")
+            assert gw.counts() == {"bare": {"areaBasedList2": 1}, "coded": {"areaBasedList2": 1}}
+
+
 # -- configuration -------------------------------------------------------------------------------
 
 
@@ -216,14 +260,19 @@ def test_new_options_load_from_json_and_default_to_the_old_behaviour() -> None:
         "unknown_operation": "api_not_found",
         "per_second_limit": 25,
         "per_second_lock_s": 45,
+        "bare_daily_429": True,
+        "keys": {hex_key(): {"label": "coded", "daily_limit": 5, "bare_daily_429": False}},
     }
     config = GatewayConfig.from_json(raw)
     assert config.unknown_operation is UnknownOperation.API_NOT_FOUND
     assert (config.per_second_limit, config.per_second_lock_s) == (25, 45.0)
+    assert config.bare_daily_429 is True
+    assert [k.bare_daily_429 for k in config.keys.values()] == [False]
     assert GatewayConfig.from_json({}) == GatewayConfig()
     defaults = GatewayConfig()
     assert defaults.unknown_operation is UnknownOperation.CODE_12
     assert (defaults.per_second_limit, defaults.per_second_lock_s) == (None, 60.0)
+    assert defaults.bare_daily_429 is False and KeyBehaviour("k").bare_daily_429 is None
 
 
 @pytest.mark.parametrize(
