@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from kto_keys.sim.behaviours import (
     ALL_FAULTS,
+    TRANSIENT_FAULTS,
     BehaviourKind,
+    ErrorRate,
     Fault,
     GatewayConfig,
     GatewayConfigError,
@@ -22,9 +24,11 @@ __all__ = [
     "ALL_FAULTS",
     "DEFAULT_SIZES",
     "PROVINCES",
+    "TRANSIENT_FAULTS",
     "BehaviourKind",
     "CallRecord",
     "Dataset",
+    "ErrorRate",
     "Fault",
     "Gateway",
     "GatewayConfig",

@@ -95,6 +95,31 @@ class KeyBehaviour:
             raise GatewayConfigError(f"key {self.label}: faults must not be empty")
 
 
+# What a gateway under load or a proxy in front of it answers most: doc 3 D and the code table.
+TRANSIENT_FAULTS: tuple[Fault, ...] = (Fault.HTTP_503, Fault.HTTP_502, Fault.CODE_04)
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorRate:
+    """Faults of the gateway itself, whatever the key: a seeded share of calls, or every n-th."""
+
+    share: float = 0.0
+    every: int | None = None
+    faults: tuple[Fault, ...] = TRANSIENT_FAULTS
+    seed: int = 1
+    retry_after_s: int | None = None
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.share <= 1.0:
+            raise GatewayConfigError("error_rate: share must be within 0..1")
+        if self.every is not None and self.every < 1:
+            raise GatewayConfigError("error_rate: every must be >= 1")
+        if self.every is not None and self.share > 0:
+            raise GatewayConfigError("error_rate: give share or every, not both")
+        if not self.faults:
+            raise GatewayConfigError("error_rate: faults must not be empty")
+
+
 @dataclass(frozen=True, slots=True)
 class GatewayConfig:
     """Everything the local gateway is started with; `keys` maps a raw key to its behaviour."""
@@ -115,6 +140,7 @@ class GatewayConfig:
     per_second_lock_s: float = 60.0
     # Every key's spent daily quota as HTTP 429 with an empty body (doc: its real body is unknown).
     bare_daily_429: bool = False
+    error_rate: ErrorRate | None = None
 
     def __post_init__(self) -> None:
         labels = [behaviour.label for behaviour in self.keys.values()]
@@ -173,6 +199,20 @@ def _optional_int(value: Any) -> int | None:
     return None if value is None else int(value)
 
 
+def _error_rate_from_mapping(raw: Any) -> ErrorRate | None:
+    if raw is None:
+        return None
+    if not isinstance(raw, Mapping):
+        raise GatewayConfigError("error_rate must be an object")
+    return ErrorRate(
+        share=float(raw.get("share", 0.0)),
+        every=_optional_int(raw.get("every")),
+        faults=tuple(Fault(name) for name in raw.get("faults", TRANSIENT_FAULTS)),
+        seed=int(raw.get("seed", 1)),
+        retry_after_s=_optional_int(raw.get("retry_after_s")),
+    )
+
+
 def _config_from_mapping(raw: Mapping[str, Any]) -> GatewayConfig:
     keys_raw = raw.get("keys", {})
     if not isinstance(keys_raw, Mapping):
@@ -202,6 +242,7 @@ def _config_from_mapping(raw: Mapping[str, Any]) -> GatewayConfig:
             per_second_limit=_optional_int(raw.get("per_second_limit")),
             per_second_lock_s=float(raw.get("per_second_lock_s", 60.0)),
             bare_daily_429=bool(raw.get("bare_daily_429", False)),
+            error_rate=_error_rate_from_mapping(raw.get("error_rate")),
         )
     except (ValueError, TypeError, KeyError) as error:
         raise GatewayConfigError(f"bad gateway config: {error}") from None

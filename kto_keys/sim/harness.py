@@ -68,6 +68,10 @@ class _Controls:
         """Return how many per-second locks each key label got."""
         return self.gateway.locks()
 
+    def gateway_faults(self) -> dict[str, int]:
+        """Return how many calls each gateway-wide fault (error_rate) answered, by fault name."""
+        return self.gateway.gateway_faults()
+
     def events(self) -> dict[str, dict[str, int]]:
         """Return every event counter by name, as `/_admin/events` serves them."""
         return self.gateway.events()

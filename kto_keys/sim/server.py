@@ -18,6 +18,7 @@ from kto_keys.sim.counters import SELECTED_PARAMS, CallLog, CallRecord
 from kto_keys.sim.dataset import Dataset
 from kto_keys.sim.geography import DEFAULT_SIZES, PROVINCES
 from kto_keys.sim.operations import OPERATIONS, Answer, Catalogue, answer
+from kto_keys.sim.outages import Outages
 
 SERVICE_PREFIX = "/B551011"
 CURRENT_SERVICE = "KorService2"
@@ -34,6 +35,8 @@ _FAULT_CODES = {
     Fault.CODE_99: r.UNKNOWN_ERROR,
 }
 _FAULT_PAGES = {Fault.HTTP_500: 500, Fault.HTTP_502: 502, Fault.HTTP_503: 503}
+# Faults that let the call through and spoil the delivery of its answer; the others replace it.
+_CARRYING_FAULTS = frozenset({Fault.TRUNCATED, Fault.SLOW})
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +88,7 @@ class Gateway:
             lock_s=self.config.per_second_lock_s,
             bare_daily_429=self.config.bare_daily_429,
         )
+        self._outages = Outages(self.config.error_rate)
         self._log = CallLog()
         self._calls = itertools.count()
         self._calls_lock = threading.Lock()
@@ -107,6 +111,7 @@ class Gateway:
         """Forget counts, history and event counters (not the keys' daily usage, nor locks)."""
         self._log.reset()
         self._gate.reset_counts()
+        self._outages.reset_counts()
 
     def usage(self) -> dict[str, dict[str, int]]:
         """Return today's per-operation usage of each configured key, by label."""
@@ -120,9 +125,17 @@ class Gateway:
         """Return how many per-second locks each key label got."""
         return self._gate.locks()
 
+    def gateway_faults(self) -> dict[str, int]:
+        """Return how many calls each gateway-wide fault (error_rate) answered, by fault name."""
+        return self._outages.counts()
+
     def events(self) -> dict[str, dict[str, int]]:
         """Return every event counter by name, as `/_admin/events` serves them."""
-        return {"per_second_refusals": self.per_second_refusals(), "locks": self.locks()}
+        return {
+            "per_second_refusals": self.per_second_refusals(),
+            "locks": self.locks(),
+            "gateway_faults": self.gateway_faults(),
+        }
 
     def new_day(self) -> None:
         """Pass midnight KST: reset every key's daily usage and move the data's day on."""
@@ -179,8 +192,31 @@ class Gateway:
         user_agent: str,
         generation: Generation,
     ) -> _Decision:
-        """Run the gateway's checks in order, then TourAPI's; no I/O."""
+        """Let the gateway's own faults strike first, then run its checks and TourAPI's; no I/O."""
         as_json = params.get("_type", "").lower() == "json"
+        outage = self._outages.draw()
+        retry_after_s = (
+            None if self.config.error_rate is None else self.config.error_rate.retry_after_s
+        )
+        if outage is not None and outage not in _CARRYING_FAULTS:
+            self._outages.record(outage)
+            return self._failed(outage, generation, as_json, retry_after_s)
+        decision = self._checked(service, operation, params, user_agent, generation, as_json)
+        if outage is None or decision.fault is not None or decision.reply is None:
+            return decision
+        self._outages.record(outage)
+        return _spoiled(outage, decision.reply)
+
+    def _checked(
+        self,
+        service: str | None,
+        operation: str,
+        params: dict[str, str],
+        user_agent: str,
+        generation: Generation,
+        as_json: bool,
+    ) -> _Decision:
+        """Run the gateway's checks in order, then TourAPI's."""
         if self.config.refuse_default_user_agents and _is_default_agent(user_agent):
             return _Decision("forbidden_ua", r.plain_text(403, "Forbidden"))
         if self.config.host_blocked:
@@ -201,8 +237,11 @@ class Gateway:
             return _Decision(f"{admission.error.code}_bare", r.empty(admission.error.status))
         if admission.error is not None:
             return self._refusal(admission.error, generation, as_json)
+        if admission.fault in _CARRYING_FAULTS:
+            return _spoiled(admission.fault, self._answer(operation, params).reply)
         if admission.fault is not None:
-            return self._faulted(admission.fault, operation, params, generation, as_json)
+            retry_after_s = self.config.keys[key].retry_after_s
+            return self._failed(admission.fault, generation, as_json, retry_after_s)
         result = self._answer(operation, params)
         return _Decision(result.outcome, result.reply)
 
@@ -212,31 +251,22 @@ class Gateway:
     def _refusal(self, error: r.GatewayError, generation: Generation, as_json: bool) -> _Decision:
         return _Decision(error.code, _envelope(error, generation, as_json))
 
-    def _faulted(
-        self,
-        fault: Fault,
-        operation: str,
-        params: dict[str, str],
-        generation: Generation,
-        as_json: bool,
+    def _failed(
+        self, fault: Fault, generation: Generation, as_json: bool, retry_after_s: int | None
     ) -> _Decision:
-        key = self.config.keys[params["serviceKey"]]
+        """Answer in place of the service: a proxy page, a gateway code, an odd body, or a reset."""
         reply: r.Reply | None
         if fault in _FAULT_PAGES:
             reply = r.html_page(_FAULT_PAGES[fault])
         elif fault in _FAULT_CODES:
             reply = _envelope(_FAULT_CODES[fault], generation, as_json)
-        elif fault is Fault.TRUNCATED:
-            reply = r.truncated(self._answer(operation, params).reply)
         elif fault is Fault.EMPTY:
             reply = r.empty(200)
         elif fault is Fault.ROUTING_TEXT:
             reply = r.plain_text(200, _ROUTING_TEXT)
         elif fault is Fault.BARE_429:
-            retry = {} if key.retry_after_s is None else {"Retry-After": str(key.retry_after_s)}
+            retry = {} if retry_after_s is None else {"Retry-After": str(retry_after_s)}
             reply = r.empty(429, retry)
-        elif fault is Fault.SLOW:
-            reply = self._answer(operation, params).reply
         else:  # Fault.RESET: nothing is sent at all
             reply = None
         return _Decision(fault.value, reply, fault)
@@ -328,6 +358,11 @@ class Gateway:
         else:
             raise web.HTTPBadRequest(text="action must be modify, hide, or insert with province")
         return web.json_response({"action": action, "contentids": ids})
+
+
+def _spoiled(fault: Fault, reply: r.Reply) -> _Decision:
+    """Let an answer through but spoil its delivery: cut it short, or send it late."""
+    return _Decision(fault.value, r.truncated(reply) if fault is Fault.TRUNCATED else reply, fault)
 
 
 async def _reset(request: web.Request) -> web.StreamResponse:

@@ -12,6 +12,8 @@ from gateway_calls import FROZEN, Got, get, one_key, own_session, params
 
 from kto_keys.sim import (
     BehaviourKind,
+    ErrorRate,
+    Fault,
     GatewayConfig,
     GatewayConfigError,
     GatewayServer,
@@ -121,7 +123,11 @@ async def test_past_the_per_second_limit_a_key_answers_23_until_its_lock_ends(
         assert [call.outcome for call in gw.history()] == ["ok", "ok", "23", "23", "23", "ok"]
         assert gw.usage() == {"dev1": {"areaBasedList2": 6}}
         events = await get(session, gw.root_url + "/_admin/events", {})
-        assert events.json() == {"per_second_refusals": {"dev1": 3}, "locks": {"dev1": 1}}
+        assert events.json() == {
+            "per_second_refusals": {"dev1": 3},
+            "locks": {"dev1": 1},
+            "gateway_faults": {},
+        }
 
 
 async def test_locked_calls_of_any_operation_count_against_its_daily_quota(
@@ -173,7 +179,7 @@ async def test_without_a_per_second_limit_a_frozen_second_takes_any_number_of_ca
         url = gw.base_url + "/areaBasedList2"
         statuses = {(await get(session, url, params(key))).status for _ in range(15)}
         assert statuses == {200}
-        assert gw.events() == {"per_second_refusals": {}, "locks": {}}
+        assert gw.events() == {"per_second_refusals": {}, "locks": {}, "gateway_faults": {}}
         assert gw.total() == 15
 
 
@@ -204,7 +210,7 @@ async def test_reset_counts_forgets_the_23_counts_but_not_a_lock_under_way(
         gw.reset_counts()
         still_locked = await get(session, url, params(key))
         assert reason_code(still_locked) == "23"
-        assert gw.events() == {"per_second_refusals": {"dev1": 1}, "locks": {}}
+        assert gw.per_second_refusals() == {"dev1": 1} and gw.locks() == {}
 
 
 # -- a spent daily quota with no body (doc: the 2025+ body is unknown) ------------------------------
@@ -251,6 +257,116 @@ async def test_a_key_can_answer_its_spent_quota_bare_or_coded_against_the_gatewa
             assert gw.counts() == {"bare": {"areaBasedList2": 1}, "coded": {"areaBasedList2": 1}}
 
 
+# -- faults of the gateway itself, whatever the key (error_rate) ----------------------------------
+
+
+async def failed_calls(
+    session: aiohttp.ClientSession, config: GatewayConfig, keys: list[str]
+) -> list[int]:
+    """Make 60 list calls, cycling the keys, and return the 0-based indices that did not succeed."""
+    async with GatewayServer(config) as gw:
+        url = gw.base_url + "/areaBasedList2"
+        answers = [await get(session, url, params(keys[n % len(keys)])) for n in range(60)]
+        failed = [n for n, got in enumerate(answers) if got.status != 200]
+        assert sum(gw.gateway_faults().values()) == len(failed)
+        return failed
+
+
+async def test_error_rate_share_fails_the_same_calls_of_any_key_for_the_same_seed(
+    session: aiohttp.ClientSession,
+) -> None:
+    """share 0.25 with seed 7 fails about a quarter of all calls, the same ones in every run."""
+    first, second = hex_key(), hex_key()
+    keys = {first: KeyBehaviour("first"), second: KeyBehaviour("second")}
+
+    def config(seed: int) -> GatewayConfig:
+        return GatewayConfig(keys=keys, error_rate=ErrorRate(share=0.25, seed=seed))
+
+    failed = await failed_calls(session, config(7), [first, second])
+    again = await failed_calls(session, config(7), [first, second])
+    other_seed = await failed_calls(session, config(8), [first, second])
+    assert failed == again != other_seed
+    assert 8 <= len(failed) <= 22
+    assert {n % 2 for n in failed} == {0, 1}
+
+
+async def test_error_rate_cycles_503_502_and_code_04_before_the_key_check(
+    session: aiohttp.ClientSession,
+) -> None:
+    """The default faults, in turn: a 503 page, a 502 page, code 04; no quota spent on them."""
+    key, keys = one_key()
+    config = GatewayConfig(keys=keys, error_rate=ErrorRate(share=1.0))
+    async with GatewayServer(config) as gw:
+        url = gw.base_url + "/areaBasedList2"
+        answers = [await get(session, url, params(key)) for _ in range(4)]
+        assert [a.status for a in answers] == [503, 502, 502, 503]
+        assert "503 Service Temporarily Unavailable" in answers[0].text
+        assert "<title>502 Bad Gateway</title>" in answers[1].text
+        assert reason_code(answers[2]) == "04"
+        assert gw.gateway_faults() == {"http_503": 2, "http_502": 1, "code_04": 1}
+        assert [c.outcome for c in gw.history()] == ["http_503", "http_502", "code_04", "http_503"]
+        assert gw.counts() == {"dev1": {"areaBasedList2": 4}}
+        assert gw.usage() == {}
+
+
+async def test_error_rate_every_third_call_fails_whatever_the_key_or_path(
+    session: aiohttp.ClientSession,
+) -> None:
+    """every=3: the 3rd, 6th and 9th calls fail, be they a good key, an unknown key or no key."""
+    key, keys = one_key()
+    rate = ErrorRate(every=3, faults=(Fault.CODE_04,))
+    config = GatewayConfig(keys=keys, generation=Generation.LEGACY, error_rate=rate)
+    async with GatewayServer(config) as gw:
+        url = gw.base_url + "/areaBasedList2"
+        callers = [key, key, hex_key(), key, None, None, key, key, key]
+        answers = [await get(session, url, params(caller)) for caller in callers]
+        codes = [reason_code(a) if a.text.startswith("<") else "ok" for a in answers]
+        assert codes == ["ok", "ok", "04", "ok", "20", "04", "ok", "ok", "04"]
+        assert all(a.status == 200 for a in answers)
+        assert gw.gateway_faults() == {"code_04": 3}
+        assert gw.counts() == {
+            "dev1": {"areaBasedList2": 6},
+            "unknown": {"areaBasedList2": 1},
+            "missing": {"areaBasedList2": 2},
+        }
+        assert gw.usage() == {"dev1": {"areaBasedList2": 5}}
+
+
+@pytest.mark.parametrize(
+    ("retry_after_s", "header"),
+    [pytest.param(7, "7", id="with"), pytest.param(None, None, id="without")],
+)
+async def test_error_rate_can_answer_a_bare_429_to_every_call(
+    session: aiohttp.ClientSession, retry_after_s: int | None, header: str | None
+) -> None:
+    """every=1 with bare_429: each call is HTTP 429 with no body, Retry-After only if configured."""
+    key, keys = one_key()
+    rate = ErrorRate(every=1, faults=(Fault.BARE_429,), retry_after_s=retry_after_s)
+    async with GatewayServer(GatewayConfig(keys=keys, error_rate=rate)) as gw:
+        answers = [await get(session, gw.base_url + "/ldongCode2", params(key)) for _ in range(3)]
+        assert {(a.status, a.text, a.headers.get("Retry-After")) for a in answers} == {
+            (429, "", header)
+        }
+        assert gw.gateway_faults() == {"bare_429": 3} and gw.usage() == {}
+
+
+async def test_a_truncating_gateway_fault_lets_the_call_through_and_cuts_its_answer(
+    session: aiohttp.ClientSession,
+) -> None:
+    """A truncated answer went through the key check: it spends quota, and half a body arrives."""
+    key, keys = one_key()
+    rate = ErrorRate(every=2, faults=(Fault.TRUNCATED,))
+    async with GatewayServer(GatewayConfig(keys=keys, error_rate=rate)) as gw:
+        url = gw.base_url + "/areaBasedList2"
+        whole = await get(session, url, params(key, numOfRows=5))
+        cut = await get(session, url, params(key, numOfRows=5))
+        assert cut.status == 200 and 0 < len(cut.text) < len(whole.text)
+        assert whole.text.startswith(cut.text)
+        assert gw.usage() == {"dev1": {"areaBasedList2": 2}}
+        assert gw.gateway_faults() == {"truncated": 1}
+        assert [c.outcome for c in gw.history()] == ["ok", "truncated"]
+
+
 # -- configuration -------------------------------------------------------------------------------
 
 
@@ -262,17 +378,26 @@ def test_new_options_load_from_json_and_default_to_the_old_behaviour() -> None:
         "per_second_lock_s": 45,
         "bare_daily_429": True,
         "keys": {hex_key(): {"label": "coded", "daily_limit": 5, "bare_daily_429": False}},
+        "error_rate": {
+            "share": 0.1,
+            "faults": ["http_503", "reset"],
+            "seed": 9,
+            "retry_after_s": 2,
+        },
     }
     config = GatewayConfig.from_json(raw)
     assert config.unknown_operation is UnknownOperation.API_NOT_FOUND
     assert (config.per_second_limit, config.per_second_lock_s) == (25, 45.0)
     assert config.bare_daily_429 is True
     assert [k.bare_daily_429 for k in config.keys.values()] == [False]
+    assert config.error_rate == ErrorRate(0.1, None, (Fault.HTTP_503, Fault.RESET), 9, 2)
+    assert GatewayConfig.from_json({"error_rate": {"every": 4}}).error_rate == ErrorRate(every=4)
     assert GatewayConfig.from_json({}) == GatewayConfig()
     defaults = GatewayConfig()
     assert defaults.unknown_operation is UnknownOperation.CODE_12
     assert (defaults.per_second_limit, defaults.per_second_lock_s) == (None, 60.0)
     assert defaults.bare_daily_429 is False and KeyBehaviour("k").bare_daily_429 is None
+    assert defaults.error_rate is None
 
 
 @pytest.mark.parametrize(
@@ -281,6 +406,12 @@ def test_new_options_load_from_json_and_default_to_the_old_behaviour() -> None:
         pytest.param({"unknown_operation": "teapot"}, id="unknown-operation-answer"),
         pytest.param({"per_second_limit": 0}, id="per-second-limit-zero"),
         pytest.param({"per_second_lock_s": -1}, id="negative-lock"),
+        pytest.param({"error_rate": {"share": 0.1, "every": 3}}, id="share-and-every"),
+        pytest.param({"error_rate": {"share": 1.5}}, id="share-above-one"),
+        pytest.param({"error_rate": {"every": 0}}, id="every-zero"),
+        pytest.param({"error_rate": {"faults": []}}, id="no-faults"),
+        pytest.param({"error_rate": {"faults": ["meteor"]}}, id="unknown-fault"),
+        pytest.param({"error_rate": [0.1]}, id="not-an-object"),
     ],
 )
 def test_bad_new_options_are_config_errors(raw: dict[str, object]) -> None:
