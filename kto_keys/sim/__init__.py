@@ -12,6 +12,7 @@ from kto_keys.sim.behaviours import (
     GatewayConfigError,
     Generation,
     KeyBehaviour,
+    OptInFault,
     UnknownOperation,
 )
 from kto_keys.sim.counters import CallRecord
@@ -37,6 +38,7 @@ __all__ = [
     "GatewayThread",
     "Generation",
     "KeyBehaviour",
+    "OptInFault",
     "Province",
     "Restaurant",
     "UnknownOperation",

@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from kto_keys.sim import responses as r
-from kto_keys.sim.behaviours import BehaviourKind, Fault, KeyBehaviour
+from kto_keys.sim.behaviours import AnyFault, BehaviourKind, KeyBehaviour
 
 _REFUSING_KINDS: dict[BehaviourKind, r.GatewayError] = {
     BehaviourKind.NOT_REGISTERED: r.NOT_REGISTERED,
@@ -27,7 +27,7 @@ class Admission:
     """
 
     error: r.GatewayError | None = None
-    fault: Fault | None = None
+    fault: AnyFault | None = None
     is_bare: bool = False
 
 
@@ -127,7 +127,7 @@ class KeyGate:
         self._per_second_refusals[label] = self._per_second_refusals.get(label, 0) + 1
         return Admission(error=r.PER_SECOND_LIMIT)
 
-    def _next_fault(self, behaviour: KeyBehaviour) -> Fault | None:
+    def _next_fault(self, behaviour: KeyBehaviour) -> AnyFault | None:
         state = self._flakiness.setdefault(behaviour.label, _Flakiness())
         state.calls += 1
         if not fails_on_call(state.calls, behaviour.failure_share):

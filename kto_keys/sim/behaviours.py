@@ -60,6 +60,24 @@ class Fault(StrEnum):
 ALL_FAULTS: tuple[Fault, ...] = tuple(Fault)
 
 
+class OptInFault(StrEnum):
+    """A fault only a config names: kept out of `Fault`, which the demo and benchmarks iterate."""
+
+    HTTP_404 = "http_404"
+    TEXT_429 = "text_429"
+
+
+AnyFault = Fault | OptInFault
+
+
+def fault_named(name: str) -> AnyFault:
+    """Return the fault of either kind with this JSON name; ValueError if there is none."""
+    try:
+        return Fault(name)
+    except ValueError:
+        return OptInFault(name)
+
+
 class UnknownOperation(StrEnum):
     """How an operation the service does not have is answered: code 12, or `API not found`."""
 
@@ -77,7 +95,7 @@ class KeyBehaviour:
     activate_after_s: float = 600.0
     max_per_second: int = 10
     failure_share: float = 0.25
-    faults: tuple[Fault, ...] = ALL_FAULTS
+    faults: tuple[AnyFault, ...] = ALL_FAULTS
     retry_after_s: int | None = None
     # A spent daily quota as HTTP 429 with no body; None follows GatewayConfig.bare_daily_429.
     bare_daily_429: bool | None = None
@@ -105,7 +123,7 @@ class ErrorRate:
 
     share: float = 0.0
     every: int | None = None
-    faults: tuple[Fault, ...] = TRANSIENT_FAULTS
+    faults: tuple[AnyFault, ...] = TRANSIENT_FAULTS
     seed: int = 1
     retry_after_s: int | None = None
 
@@ -118,6 +136,11 @@ class ErrorRate:
             raise GatewayConfigError("error_rate: give share or every, not both")
         if not self.faults:
             raise GatewayConfigError("error_rate: faults must not be empty")
+
+    @classmethod
+    def always(cls, fault: AnyFault, retry_after_s: int | None = None) -> ErrorRate:
+        """Fail every call with one fault, e.g. a proxy's 404 in front of a wrong base path."""
+        return cls(every=1, faults=(fault,), retry_after_s=retry_after_s)
 
 
 @dataclass(frozen=True, slots=True)
@@ -188,7 +211,7 @@ def _behaviour_from_mapping(position: int, raw: Any) -> KeyBehaviour:
         raise GatewayConfigError(f"key #{position}: expected an object with a label")
     try:
         kind = BehaviourKind(raw.get("behaviour", "valid"))
-        faults = tuple(Fault(name) for name in raw.get("faults", ALL_FAULTS))
+        faults = tuple(fault_named(name) for name in raw.get("faults", ALL_FAULTS))
     except ValueError as error:
         raise GatewayConfigError(f"key #{position} ({raw['label']}): {error}") from None
     params = {name: raw[name] for name in _KEY_PARAMS if name in raw}
@@ -207,7 +230,7 @@ def _error_rate_from_mapping(raw: Any) -> ErrorRate | None:
     return ErrorRate(
         share=float(raw.get("share", 0.0)),
         every=_optional_int(raw.get("every")),
-        faults=tuple(Fault(name) for name in raw.get("faults", TRANSIENT_FAULTS)),
+        faults=tuple(fault_named(name) for name in raw.get("faults", TRANSIENT_FAULTS)),
         seed=int(raw.get("seed", 1)),
         retry_after_s=_optional_int(raw.get("retry_after_s")),
     )

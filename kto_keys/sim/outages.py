@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 import threading
 
-from kto_keys.sim.behaviours import ErrorRate, Fault
+from kto_keys.sim.behaviours import AnyFault, ErrorRate
 
 
 class Outages:
@@ -20,7 +20,7 @@ class Outages:
         self._failures = 0
         self._counts: dict[str, int] = {}
 
-    def draw(self) -> Fault | None:
+    def draw(self) -> AnyFault | None:
         """Take the next call in turn and return the fault it gets, or None to let it through."""
         rate = self._rate
         if rate is None:
@@ -37,7 +37,7 @@ class Outages:
             self._failures += 1
             return fault
 
-    def record(self, fault: Fault) -> None:
+    def record(self, fault: AnyFault) -> None:
         """Count a drawn fault that the gateway did answer with."""
         with self._lock:
             self._counts[fault.value] = self._counts.get(fault.value, 0) + 1

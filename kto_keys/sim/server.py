@@ -12,7 +12,14 @@ from aiohttp import web
 
 from kto_keys.sim import responses as r
 from kto_keys.sim.access import KeyGate
-from kto_keys.sim.behaviours import Fault, GatewayConfig, Generation, UnknownOperation
+from kto_keys.sim.behaviours import (
+    AnyFault,
+    Fault,
+    GatewayConfig,
+    Generation,
+    OptInFault,
+    UnknownOperation,
+)
 from kto_keys.sim.clock import GatewayClock, response_time
 from kto_keys.sim.counters import SELECTED_PARAMS, CallLog, CallRecord
 from kto_keys.sim.dataset import Dataset
@@ -28,15 +35,22 @@ _ROUTING_TEXT = "SERVICE ERROR - HTTP ROUTING ERROR"
 # Doc 3 F, seen in July 2026: a service path the gateway does not know, and an operation it lacks.
 _UNKNOWN_SERVICE_TEXT = "Unexpected errors"
 _UNKNOWN_OPERATION_TEXT = "API not found"
-_FAULT_CODES = {
+# A 429 whose body carries no gateway code (doc 3 D): per second or daily, the client can't tell.
+_TOO_MANY_TEXT = "Too Many Requests"
+_FAULT_CODES: dict[AnyFault, r.GatewayError] = {
     Fault.CODE_01: r.APPLICATION_ERROR,
     Fault.CODE_04: r.HTTP_ERROR,
     Fault.CODE_05: r.SERVICE_TIMEOUT,
     Fault.CODE_99: r.UNKNOWN_ERROR,
 }
-_FAULT_PAGES = {Fault.HTTP_500: 500, Fault.HTTP_502: 502, Fault.HTTP_503: 503}
+_FAULT_PAGES: dict[AnyFault, int] = {
+    Fault.HTTP_500: 500,
+    Fault.HTTP_502: 502,
+    Fault.HTTP_503: 503,
+    OptInFault.HTTP_404: 404,
+}
 # Faults that let the call through and spoil the delivery of its answer; the others replace it.
-_CARRYING_FAULTS = frozenset({Fault.TRUNCATED, Fault.SLOW})
+_CARRYING_FAULTS: frozenset[AnyFault] = frozenset({Fault.TRUNCATED, Fault.SLOW})
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,7 +59,7 @@ class _Decision:
 
     outcome: str
     reply: r.Reply | None = None
-    fault: Fault | None = None
+    fault: AnyFault | None = None
 
 
 def _envelope(error: r.GatewayError, generation: Generation, as_json: bool) -> r.Reply:
@@ -252,7 +266,7 @@ class Gateway:
         return _Decision(error.code, _envelope(error, generation, as_json))
 
     def _failed(
-        self, fault: Fault, generation: Generation, as_json: bool, retry_after_s: int | None
+        self, fault: AnyFault, generation: Generation, as_json: bool, retry_after_s: int | None
     ) -> _Decision:
         """Answer in place of the service: a proxy page, a gateway code, an odd body, or a reset."""
         reply: r.Reply | None
@@ -265,8 +279,9 @@ class Gateway:
         elif fault is Fault.ROUTING_TEXT:
             reply = r.plain_text(200, _ROUTING_TEXT)
         elif fault is Fault.BARE_429:
-            retry = {} if retry_after_s is None else {"Retry-After": str(retry_after_s)}
-            reply = r.empty(429, retry)
+            reply = r.empty(429, _retry_after(retry_after_s))
+        elif fault is OptInFault.TEXT_429:
+            reply = r.plain_text(429, _TOO_MANY_TEXT, _retry_after(retry_after_s))
         else:  # Fault.RESET: nothing is sent at all
             reply = None
         return _Decision(fault.value, reply, fault)
@@ -360,7 +375,11 @@ class Gateway:
         return web.json_response({"action": action, "contentids": ids})
 
 
-def _spoiled(fault: Fault, reply: r.Reply) -> _Decision:
+def _retry_after(seconds: int | None) -> dict[str, str]:
+    return {} if seconds is None else {"Retry-After": str(seconds)}
+
+
+def _spoiled(fault: AnyFault, reply: r.Reply) -> _Decision:
     """Let an answer through but spoil its delivery: cut it short, or send it late."""
     return _Decision(fault.value, r.truncated(reply) if fault is Fault.TRUNCATED else reply, fault)
 

@@ -11,6 +11,7 @@ from conftest import hex_key
 from gateway_calls import FROZEN, Got, get, one_key, own_session, params
 
 from kto_keys.sim import (
+    ALL_FAULTS,
     BehaviourKind,
     ErrorRate,
     Fault,
@@ -19,6 +20,7 @@ from kto_keys.sim import (
     GatewayServer,
     Generation,
     KeyBehaviour,
+    OptInFault,
     UnknownOperation,
 )
 
@@ -367,6 +369,82 @@ async def test_a_truncating_gateway_fault_lets_the_call_through_and_cuts_its_ans
         assert [c.outcome for c in gw.history()] == ["ok", "truncated"]
 
 
+# -- answers only a config asks for: a proxy's 404, a 429 with no code --------------------------------
+
+
+async def test_a_proxy_404_can_answer_every_call_whatever_the_path(
+    session: aiohttp.ClientSession,
+) -> None:
+    """ErrorRate.always(http_404), a wrong base path at a proxy: every call is a 404 page."""
+    key, keys = one_key()
+    config = GatewayConfig(keys=keys, error_rate=ErrorRate.always(OptInFault.HTTP_404))
+    async with GatewayServer(config) as gw:
+        right = await get(session, gw.base_url + "/areaBasedList2", params(key))
+        wrong = await get(session, gw.root_url + "/wrong/areaBasedList2", params(key))
+        for got in (right, wrong):
+            assert got.status == 404 and "<title>404 Not Found</title>" in got.text
+        assert gw.gateway_faults() == {"http_404": 2}
+        assert gw.counts() == {"dev1": {"areaBasedList2": 1, "/wrong/areaBasedList2": 1}}
+        assert gw.usage() == {}
+        assert (await get(session, gw.root_url + "/_admin/events", {})).status == 200
+
+
+@pytest.mark.parametrize(
+    ("retry_after_s", "header"),
+    [pytest.param(30, "30", id="with"), pytest.param(None, None, id="without")],
+)
+async def test_a_429_without_a_code_can_answer_every_call_of_any_key(
+    session: aiohttp.ClientSession, retry_after_s: int | None, header: str | None
+) -> None:
+    """ErrorRate.always(text_429): "Too Many Requests" as plain text, Retry-After if configured."""
+    key, keys = one_key()
+    rate = ErrorRate.always(OptInFault.TEXT_429, retry_after_s=retry_after_s)
+    async with GatewayServer(GatewayConfig(keys=keys, error_rate=rate)) as gw:
+        url = gw.base_url + "/areaBasedList2"
+        answers = [await get(session, url, params(any_key)) for any_key in (key, hex_key(), key)]
+        for got in answers:
+            assert (got.status, got.text) == (429, "Too Many Requests")
+            assert got.headers.get("Retry-After") == header
+            assert got.headers["Content-Type"].startswith("text/plain")
+        assert gw.gateway_faults() == {"text_429": 3}
+        assert gw.counts() == {"dev1": {"areaBasedList2": 2}, "unknown": {"areaBasedList2": 1}}
+
+
+async def test_one_key_can_answer_a_429_without_a_code_to_every_call(
+    session: aiohttp.ClientSession,
+) -> None:
+    """A flaky key with failure_share 1 and text_429: each of its calls, quota spent; others work."""
+    limited, fine = hex_key(), hex_key()
+    keys = {
+        limited: KeyBehaviour(
+            "limited",
+            kind=BehaviourKind.FLAKY,
+            failure_share=1.0,
+            faults=(OptInFault.TEXT_429,),
+            retry_after_s=5,
+        ),
+        fine: KeyBehaviour("fine"),
+    }
+    async with GatewayServer(GatewayConfig(keys=keys)) as gw:
+        url = gw.base_url + "/areaBasedList2"
+        refused = [await get(session, url, params(limited)) for _ in range(3)]
+        served = await get(session, url, params(fine))
+        assert {(a.status, a.text, a.headers["Retry-After"]) for a in refused} == {
+            (429, "Too Many Requests", "5")
+        }
+        assert served.status == 200
+        assert gw.usage() == {"limited": {"areaBasedList2": 3}, "fine": {"areaBasedList2": 1}}
+        assert [c.outcome for c in gw.history()] == ["text_429"] * 3 + ["ok"]
+        assert gw.gateway_faults() == {}
+
+
+def test_opt_in_faults_stay_out_of_fault_and_of_a_flaky_keys_defaults() -> None:
+    """The demo and benchmarks iterate Fault: an opt-in fault never reaches them unasked."""
+    assert {f.value for f in OptInFault}.isdisjoint(f.value for f in Fault)
+    assert ALL_FAULTS == tuple(Fault) == KeyBehaviour("k").faults
+    assert not any(isinstance(f, OptInFault) for f in ErrorRate().faults)
+
+
 # -- configuration -------------------------------------------------------------------------------
 
 
@@ -377,7 +455,10 @@ def test_new_options_load_from_json_and_default_to_the_old_behaviour() -> None:
         "per_second_limit": 25,
         "per_second_lock_s": 45,
         "bare_daily_429": True,
-        "keys": {hex_key(): {"label": "coded", "daily_limit": 5, "bare_daily_429": False}},
+        "keys": {
+            hex_key(): {"label": "coded", "daily_limit": 5, "bare_daily_429": False},
+            hex_key(): {"label": "limited", "behaviour": "flaky", "faults": ["text_429", "reset"]},
+        },
         "error_rate": {
             "share": 0.1,
             "faults": ["http_503", "reset"],
@@ -389,9 +470,12 @@ def test_new_options_load_from_json_and_default_to_the_old_behaviour() -> None:
     assert config.unknown_operation is UnknownOperation.API_NOT_FOUND
     assert (config.per_second_limit, config.per_second_lock_s) == (25, 45.0)
     assert config.bare_daily_429 is True
-    assert [k.bare_daily_429 for k in config.keys.values()] == [False]
+    assert [k.bare_daily_429 for k in config.keys.values()] == [False, None]
+    assert [k.faults for k in config.keys.values()][1] == (OptInFault.TEXT_429, Fault.RESET)
     assert config.error_rate == ErrorRate(0.1, None, (Fault.HTTP_503, Fault.RESET), 9, 2)
     assert GatewayConfig.from_json({"error_rate": {"every": 4}}).error_rate == ErrorRate(every=4)
+    proxy = {"error_rate": {"every": 1, "faults": ["http_404"]}}
+    assert GatewayConfig.from_json(proxy).error_rate == ErrorRate.always(OptInFault.HTTP_404)
     assert GatewayConfig.from_json({}) == GatewayConfig()
     defaults = GatewayConfig()
     assert defaults.unknown_operation is UnknownOperation.CODE_12
