@@ -65,6 +65,8 @@ class OptInFault(StrEnum):
 
     HTTP_404 = "http_404"
     TEXT_429 = "text_429"
+    DRIP = "drip"
+    HUGE = "huge"
 
 
 AnyFault = Fault | OptInFault
@@ -164,6 +166,9 @@ class GatewayConfig:
     # Every key's spent daily quota as HTTP 429 with an empty body (doc: its real body is unknown).
     bare_daily_429: bool = False
     error_rate: ErrorRate | None = None
+    # The drip fault sends its answer one byte per drip_interval_s; huge pads it to this size.
+    drip_interval_s: float = 1.0
+    huge_body_bytes: int = 200_000_000
 
     def __post_init__(self) -> None:
         labels = [behaviour.label for behaviour in self.keys.values()]
@@ -175,6 +180,10 @@ class GatewayConfig:
             raise GatewayConfigError("per_second_limit must be >= 1")
         if self.per_second_lock_s < 0:
             raise GatewayConfigError("per_second_lock_s must be >= 0")
+        if self.drip_interval_s < 0:
+            raise GatewayConfigError("drip_interval_s must be >= 0")
+        if self.huge_body_bytes < 0:
+            raise GatewayConfigError("huge_body_bytes must be >= 0")
 
     def label_of(self, key: str) -> str:
         """Return the label of a configured key, or "unknown"."""
@@ -266,6 +275,8 @@ def _config_from_mapping(raw: Mapping[str, Any]) -> GatewayConfig:
             per_second_lock_s=float(raw.get("per_second_lock_s", 60.0)),
             bare_daily_429=bool(raw.get("bare_daily_429", False)),
             error_rate=_error_rate_from_mapping(raw.get("error_rate")),
+            drip_interval_s=float(raw.get("drip_interval_s", 1.0)),
+            huge_body_bytes=int(raw.get("huge_body_bytes", 200_000_000)),
         )
     except (ValueError, TypeError, KeyError) as error:
         raise GatewayConfigError(f"bad gateway config: {error}") from None

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from aiohttp import web
 
 from kto_keys.sim import responses as r
+from kto_keys.sim import streams
 from kto_keys.sim.access import KeyGate
 from kto_keys.sim.behaviours import (
     AnyFault,
@@ -50,7 +51,9 @@ _FAULT_PAGES: dict[AnyFault, int] = {
     OptInFault.HTTP_404: 404,
 }
 # Faults that let the call through and spoil the delivery of its answer; the others replace it.
-_CARRYING_FAULTS: frozenset[AnyFault] = frozenset({Fault.TRUNCATED, Fault.SLOW})
+_CARRYING_FAULTS: frozenset[AnyFault] = frozenset(
+    {Fault.TRUNCATED, Fault.SLOW, OptInFault.DRIP, OptInFault.HUGE}
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -311,6 +314,10 @@ class Gateway:
         if decision.reply is None:
             return await _reset(request)
         reply = decision.reply
+        if decision.fault is OptInFault.DRIP:
+            return await streams.drip(request, reply, self.config.drip_interval_s)
+        if decision.fault is OptInFault.HUGE:
+            return await streams.huge(request, reply, self.config.huge_body_bytes)
         return web.Response(
             status=reply.status,
             body=reply.body,
@@ -380,7 +387,7 @@ def _retry_after(seconds: int | None) -> dict[str, str]:
 
 
 def _spoiled(fault: AnyFault, reply: r.Reply) -> _Decision:
-    """Let an answer through but spoil its delivery: cut it short, or send it late."""
+    """Let an answer through but spoil its delivery: cut short, late, byte by byte, or padded."""
     return _Decision(fault.value, r.truncated(reply) if fault is Fault.TRUNCATED else reply, fault)
 
 

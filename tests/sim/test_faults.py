@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
+import tracemalloc
 import xml.etree.ElementTree as ET
 from collections.abc import AsyncIterator
 
@@ -23,6 +26,7 @@ from kto_keys.sim import (
     OptInFault,
     UnknownOperation,
 )
+from kto_keys.sim.streams import CHUNK_BYTES, padded_chunks
 
 
 @pytest.fixture
@@ -445,6 +449,109 @@ def test_opt_in_faults_stay_out_of_fault_and_of_a_flaky_keys_defaults() -> None:
     assert not any(isinstance(f, OptInFault) for f in ErrorRate().faults)
 
 
+# -- bodies delivered badly: drip-fed and huge ------------------------------------------------------
+
+
+def dripping_key(label: str = "drip") -> tuple[str, dict[str, KeyBehaviour]]:
+    """A key whose every second call drip-feeds its answer."""
+    return one_key(label, kind=BehaviourKind.FLAKY, failure_share=0.5, faults=(OptInFault.DRIP,))
+
+
+async def test_a_drip_fed_answer_arrives_whole_with_its_length_declared(
+    session: aiohttp.ClientSession,
+) -> None:
+    """With drip_interval_s 0 the bytes come one by one, and the answer is the same as undripped."""
+    key, keys = dripping_key()
+    config = GatewayConfig(keys=keys, sizes={"11": 3}, drip_interval_s=0.0)
+    async with GatewayServer(config) as gw:
+        url = gw.base_url + "/areaBasedList2"
+        plain = await get(session, url, params(key, numOfRows=1))
+        dripped = await get(session, url, params(key, numOfRows=1))
+        assert dripped.status == 200 and dripped.text == plain.text
+        assert dripped.headers["Content-Length"] == str(len(plain.text.encode()))
+        assert [c.outcome for c in gw.history()] == ["ok", "drip"]
+        assert gw.usage() == {"drip": {"areaBasedList2": 2}}
+
+
+async def test_a_drip_fed_answer_outlasts_a_total_deadline_but_no_read_timeout(
+    session: aiohttp.ClientSession,
+) -> None:
+    """A byte every 50 ms never trips a 200 ms read timeout; only the 300 ms total deadline ends it."""
+    key, keys = dripping_key()
+    async with GatewayServer(GatewayConfig(keys=keys, drip_interval_s=0.05)) as gw:
+        url = gw.base_url + "/areaBasedList2"
+        await get(session, url, params(key))
+        received = bytearray()
+        deadline = aiohttp.ClientTimeout(total=0.3, sock_read=0.2)
+        started = asyncio.get_running_loop().time()
+        with pytest.raises(TimeoutError):
+            async with session.get(url, params=params(key), timeout=deadline) as response:
+                while chunk := await response.content.read(1):
+                    received += chunk
+        waited = asyncio.get_running_loop().time() - started
+        assert 2 <= len(received) <= 8 and received.startswith(b'{"')
+        assert 0.25 <= waited < 0.6
+        assert [c.outcome for c in gw.history()] == ["ok", "drip"]
+
+
+async def test_a_huge_answer_streams_its_configured_size_as_valid_json(
+    session: aiohttp.ClientSession,
+) -> None:
+    """huge pads the answer with whitespace to huge_body_bytes, chunked with no length declared."""
+    key, keys = one_key()
+    size = 3_000_000
+    rate = ErrorRate(every=2, faults=(OptInFault.HUGE,))
+    config = GatewayConfig(keys=keys, error_rate=rate, huge_body_bytes=size)
+    async with GatewayServer(config) as gw:
+        url = gw.base_url + "/areaBasedList2"
+        plain = await get(session, url, params(key, numOfRows=2))
+        body = bytearray()
+        async with session.get(url, params=params(key, numOfRows=2)) as response:
+            assert response.status == 200 and response.content_length is None
+            assert response.headers["Transfer-Encoding"] == "chunked"
+            async for chunk in response.content.iter_chunked(256 * 1024):
+                body += chunk
+        assert len(body) == size
+        assert json.loads(body) == plain.json()
+        assert gw.gateway_faults() == {"huge": 1}
+        assert gw.usage() == {"dev1": {"areaBasedList2": 2}}
+
+
+async def test_a_huge_answer_is_streamed_without_being_held_in_memory(
+    session: aiohttp.ClientSession,
+) -> None:
+    """Sending and reading 20 MB of huge answer never holds more than a few chunks in memory."""
+    key, keys = one_key()
+    size = 20_000_000
+    config = GatewayConfig(
+        keys=keys, error_rate=ErrorRate.always(OptInFault.HUGE), huge_body_bytes=size
+    )
+    async with GatewayServer(config) as gw:
+        received = 0
+        tracemalloc.start()
+        try:
+            async with session.get(gw.base_url + "/ldongCode2", params=params(key)) as response:
+                async for chunk in response.content.iter_chunked(CHUNK_BYTES):
+                    received += len(chunk)
+            _, peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+        assert received == size
+        assert peak < size // 10
+
+
+def test_huge_padding_is_generated_a_chunk_at_a_time() -> None:
+    """200 MB of padding is yielded lazily in chunks of at most 64 KiB, adding up exactly."""
+    chunks = padded_chunks(b'{"a": 1}', 200_000_000)
+    first = [next(chunks) for _ in range(3)]
+    assert first[0] == b'{"a": 1}' and first[1] == b" " * CHUNK_BYTES
+    small = list(padded_chunks(b"x" * 100_000, 300_001))
+    assert max(len(c) for c in small) <= CHUNK_BYTES
+    assert sum(len(c) for c in small) == 300_001
+    assert b"".join(small).rstrip(b" ") == b"x" * 100_000
+    assert b"".join(padded_chunks(b"whole", 2)) == b"whole"
+
+
 # -- configuration -------------------------------------------------------------------------------
 
 
@@ -459,6 +566,8 @@ def test_new_options_load_from_json_and_default_to_the_old_behaviour() -> None:
             hex_key(): {"label": "coded", "daily_limit": 5, "bare_daily_429": False},
             hex_key(): {"label": "limited", "behaviour": "flaky", "faults": ["text_429", "reset"]},
         },
+        "drip_interval_s": 0.25,
+        "huge_body_bytes": 1000,
         "error_rate": {
             "share": 0.1,
             "faults": ["http_503", "reset"],
@@ -470,6 +579,7 @@ def test_new_options_load_from_json_and_default_to_the_old_behaviour() -> None:
     assert config.unknown_operation is UnknownOperation.API_NOT_FOUND
     assert (config.per_second_limit, config.per_second_lock_s) == (25, 45.0)
     assert config.bare_daily_429 is True
+    assert (config.drip_interval_s, config.huge_body_bytes) == (0.25, 1000)
     assert [k.bare_daily_429 for k in config.keys.values()] == [False, None]
     assert [k.faults for k in config.keys.values()][1] == (OptInFault.TEXT_429, Fault.RESET)
     assert config.error_rate == ErrorRate(0.1, None, (Fault.HTTP_503, Fault.RESET), 9, 2)
@@ -482,6 +592,7 @@ def test_new_options_load_from_json_and_default_to_the_old_behaviour() -> None:
     assert (defaults.per_second_limit, defaults.per_second_lock_s) == (None, 60.0)
     assert defaults.bare_daily_429 is False and KeyBehaviour("k").bare_daily_429 is None
     assert defaults.error_rate is None
+    assert (defaults.drip_interval_s, defaults.huge_body_bytes) == (1.0, 200_000_000)
 
 
 @pytest.mark.parametrize(
@@ -496,6 +607,8 @@ def test_new_options_load_from_json_and_default_to_the_old_behaviour() -> None:
         pytest.param({"error_rate": {"faults": []}}, id="no-faults"),
         pytest.param({"error_rate": {"faults": ["meteor"]}}, id="unknown-fault"),
         pytest.param({"error_rate": [0.1]}, id="not-an-object"),
+        pytest.param({"drip_interval_s": -0.1}, id="negative-drip"),
+        pytest.param({"huge_body_bytes": -1}, id="negative-size"),
     ],
 )
 def test_bad_new_options_are_config_errors(raw: dict[str, object]) -> None:
