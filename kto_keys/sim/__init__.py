@@ -5,6 +5,7 @@ from __future__ import annotations
 from kto_keys.sim.behaviours import (
     ALL_FAULTS,
     TRANSIENT_FAULTS,
+    AnyFault,
     BehaviourKind,
     ErrorRate,
     Fault,
@@ -26,6 +27,7 @@ __all__ = [
     "DEFAULT_SIZES",
     "PROVINCES",
     "TRANSIENT_FAULTS",
+    "AnyFault",
     "BehaviourKind",
     "CallRecord",
     "Dataset",

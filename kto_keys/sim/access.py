@@ -21,10 +21,7 @@ _REFUSING_KINDS: dict[BehaviourKind, r.GatewayError] = {
 
 @dataclass(frozen=True, slots=True)
 class Admission:
-    """The key check's verdict: a gateway error, an injected fault, or neither (let it through).
-
-    `is_bare` says that the error goes out as its HTTP status alone, with an empty body.
-    """
+    """The key check's verdict: an error (`is_bare`: its status alone), a fault, or neither."""
 
     error: r.GatewayError | None = None
     fault: AnyFault | None = None
