@@ -315,7 +315,7 @@ async def test_error_rate_cycles_503_502_and_code_04_before_the_key_check(
         assert gw.usage() == {}
 
 
-async def test_error_rate_every_third_call_fails_whatever_the_key_or_path(
+async def test_error_rate_every_third_call_fails_whatever_the_key(
     session: aiohttp.ClientSession,
 ) -> None:
     """every=3: the 3rd, 6th and 9th calls fail, be they a good key, an unknown key or no key."""
@@ -489,8 +489,8 @@ async def test_a_drip_fed_answer_outlasts_a_total_deadline_but_no_read_timeout(
                 while chunk := await response.content.read(1):
                     received += chunk
         waited = asyncio.get_running_loop().time() - started
-        assert 2 <= len(received) <= 8 and received.startswith(b'{"')
-        assert 0.25 <= waited < 0.6
+        assert 1 <= len(received) <= 8 and received.startswith(b'{"')
+        assert 0.25 <= waited < 2.0
         assert [c.outcome for c in gw.history()] == ["ok", "drip"]
 
 
