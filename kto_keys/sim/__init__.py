@@ -4,12 +4,17 @@ from __future__ import annotations
 
 from kto_keys.sim.behaviours import (
     ALL_FAULTS,
+    TRANSIENT_FAULTS,
+    AnyFault,
     BehaviourKind,
+    ErrorRate,
     Fault,
     GatewayConfig,
     GatewayConfigError,
     Generation,
     KeyBehaviour,
+    OptInFault,
+    UnknownOperation,
 )
 from kto_keys.sim.counters import CallRecord
 from kto_keys.sim.dataset import Dataset, Restaurant
@@ -21,9 +26,12 @@ __all__ = [
     "ALL_FAULTS",
     "DEFAULT_SIZES",
     "PROVINCES",
+    "TRANSIENT_FAULTS",
+    "AnyFault",
     "BehaviourKind",
     "CallRecord",
     "Dataset",
+    "ErrorRate",
     "Fault",
     "Gateway",
     "GatewayConfig",
@@ -32,8 +40,10 @@ __all__ = [
     "GatewayThread",
     "Generation",
     "KeyBehaviour",
+    "OptInFault",
     "Province",
     "Restaurant",
+    "UnknownOperation",
     "run_gateway",
     "serve",
 ]

@@ -60,6 +60,33 @@ class Fault(StrEnum):
 ALL_FAULTS: tuple[Fault, ...] = tuple(Fault)
 
 
+class OptInFault(StrEnum):
+    """A fault only a config names: kept out of `Fault`, which the demo and benchmarks iterate."""
+
+    HTTP_404 = "http_404"
+    TEXT_429 = "text_429"
+    DRIP = "drip"
+    HUGE = "huge"
+
+
+AnyFault = Fault | OptInFault
+
+
+def fault_named(name: str) -> AnyFault:
+    """Return the fault of either kind with this JSON name; ValueError if there is none."""
+    try:
+        return Fault(name)
+    except ValueError:
+        return OptInFault(name)
+
+
+class UnknownOperation(StrEnum):
+    """How an operation the service does not have is answered: code 12, or `API not found`."""
+
+    CODE_12 = "code_12"
+    API_NOT_FOUND = "api_not_found"
+
+
 @dataclass(frozen=True, slots=True)
 class KeyBehaviour:
     """How one configured key behaves; `label` names it in counters and output instead of the key."""
@@ -70,8 +97,10 @@ class KeyBehaviour:
     activate_after_s: float = 600.0
     max_per_second: int = 10
     failure_share: float = 0.25
-    faults: tuple[Fault, ...] = ALL_FAULTS
+    faults: tuple[AnyFault, ...] = ALL_FAULTS
     retry_after_s: int | None = None
+    # A spent daily quota as HTTP 429 with no body; None follows GatewayConfig.bare_daily_429.
+    bare_daily_429: bool | None = None
 
     def __post_init__(self) -> None:
         if not self.label or self.label in ("unknown", "missing"):
@@ -84,6 +113,36 @@ class KeyBehaviour:
             raise GatewayConfigError(f"key {self.label}: max_per_second must be >= 1")
         if not self.faults:
             raise GatewayConfigError(f"key {self.label}: faults must not be empty")
+
+
+# What a gateway under load or a proxy in front of it answers most: doc 3 D and the code table.
+TRANSIENT_FAULTS: tuple[Fault, ...] = (Fault.HTTP_503, Fault.HTTP_502, Fault.CODE_04)
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorRate:
+    """Faults of the gateway itself, whatever the key: a seeded share of calls, or every n-th."""
+
+    share: float = 0.0
+    every: int | None = None
+    faults: tuple[AnyFault, ...] = TRANSIENT_FAULTS
+    seed: int = 1
+    retry_after_s: int | None = None
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.share <= 1.0:
+            raise GatewayConfigError("error_rate: share must be within 0..1")
+        if self.every is not None and self.every < 1:
+            raise GatewayConfigError("error_rate: every must be >= 1")
+        if self.every is not None and self.share > 0:
+            raise GatewayConfigError("error_rate: give share or every, not both")
+        if not self.faults:
+            raise GatewayConfigError("error_rate: faults must not be empty")
+
+    @classmethod
+    def always(cls, fault: AnyFault, retry_after_s: int | None = None) -> ErrorRate:
+        """Fail every call with one fault, e.g. a proxy's 404 in front of a wrong base path."""
+        return cls(every=1, faults=(fault,), retry_after_s=retry_after_s)
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,6 +159,16 @@ class GatewayConfig:
     host_blocked: bool = False
     refuse_default_user_agents: bool = False
     slow_s: float = 35.0
+    unknown_operation: UnknownOperation = UnknownOperation.CODE_12
+    # Every key's calls per second (None: no limit); past it, code 23 and a lock of that key.
+    per_second_limit: int | None = None
+    per_second_lock_s: float = 60.0
+    # Every key's spent daily quota as HTTP 429 with an empty body (doc: its real body is unknown).
+    bare_daily_429: bool = False
+    error_rate: ErrorRate | None = None
+    # The drip fault sends its answer one byte per drip_interval_s; huge pads it to this size.
+    drip_interval_s: float = 1.0
+    huge_body_bytes: int = 200_000_000
 
     def __post_init__(self) -> None:
         labels = [behaviour.label for behaviour in self.keys.values()]
@@ -107,6 +176,14 @@ class GatewayConfig:
             raise GatewayConfigError("key labels must be unique")
         if self.page_cap is not None and self.page_cap < 1:
             raise GatewayConfigError("page_cap must be >= 1")
+        if self.per_second_limit is not None and self.per_second_limit < 1:
+            raise GatewayConfigError("per_second_limit must be >= 1")
+        if self.per_second_lock_s < 0:
+            raise GatewayConfigError("per_second_lock_s must be >= 0")
+        if self.drip_interval_s < 0:
+            raise GatewayConfigError("drip_interval_s must be >= 0")
+        if self.huge_body_bytes < 0:
+            raise GatewayConfigError("huge_body_bytes must be >= 0")
 
     def label_of(self, key: str) -> str:
         """Return the label of a configured key, or "unknown"."""
@@ -134,6 +211,7 @@ _KEY_PARAMS = (
     "max_per_second",
     "failure_share",
     "retry_after_s",
+    "bare_daily_429",
 )
 
 
@@ -142,11 +220,29 @@ def _behaviour_from_mapping(position: int, raw: Any) -> KeyBehaviour:
         raise GatewayConfigError(f"key #{position}: expected an object with a label")
     try:
         kind = BehaviourKind(raw.get("behaviour", "valid"))
-        faults = tuple(Fault(name) for name in raw.get("faults", ALL_FAULTS))
+        faults = tuple(fault_named(name) for name in raw.get("faults", ALL_FAULTS))
     except ValueError as error:
         raise GatewayConfigError(f"key #{position} ({raw['label']}): {error}") from None
     params = {name: raw[name] for name in _KEY_PARAMS if name in raw}
     return KeyBehaviour(label=str(raw["label"]), kind=kind, faults=faults, **params)
+
+
+def _optional_int(value: Any) -> int | None:
+    return None if value is None else int(value)
+
+
+def _error_rate_from_mapping(raw: Any) -> ErrorRate | None:
+    if raw is None:
+        return None
+    if not isinstance(raw, Mapping):
+        raise GatewayConfigError("error_rate must be an object")
+    return ErrorRate(
+        share=float(raw.get("share", 0.0)),
+        every=_optional_int(raw.get("every")),
+        faults=tuple(fault_named(name) for name in raw.get("faults", TRANSIENT_FAULTS)),
+        seed=int(raw.get("seed", 1)),
+        retry_after_s=_optional_int(raw.get("retry_after_s")),
+    )
 
 
 def _config_from_mapping(raw: Mapping[str, Any]) -> GatewayConfig:
@@ -169,11 +265,18 @@ def _config_from_mapping(raw: Mapping[str, Any]) -> GatewayConfig:
             provinces=None
             if provinces is None
             else tuple(Province(str(p["code"]), str(p["name"])) for p in provinces),
-            page_cap=None if raw.get("page_cap") is None else int(raw["page_cap"]),
+            page_cap=_optional_int(raw.get("page_cap")),
             latency_s=float(raw.get("latency_s", 0.0)),
             host_blocked=bool(raw.get("host_blocked", False)),
             refuse_default_user_agents=bool(raw.get("refuse_default_user_agents", False)),
             slow_s=float(raw.get("slow_s", 35.0)),
+            unknown_operation=UnknownOperation(raw.get("unknown_operation", "code_12")),
+            per_second_limit=_optional_int(raw.get("per_second_limit")),
+            per_second_lock_s=float(raw.get("per_second_lock_s", 60.0)),
+            bare_daily_429=bool(raw.get("bare_daily_429", False)),
+            error_rate=_error_rate_from_mapping(raw.get("error_rate")),
+            drip_interval_s=float(raw.get("drip_interval_s", 1.0)),
+            huge_body_bytes=int(raw.get("huge_body_bytes", 200_000_000)),
         )
     except (ValueError, TypeError, KeyError) as error:
         raise GatewayConfigError(f"bad gateway config: {error}") from None

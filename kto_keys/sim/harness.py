@@ -53,12 +53,28 @@ class _Controls:
         return self.gateway.history()
 
     def reset_counts(self) -> None:
-        """Forget counts and history."""
+        """Forget counts, history and event counters (not usage, nor a lock under way)."""
         self.gateway.reset_counts()
 
     def usage(self) -> dict[str, dict[str, int]]:
         """Return today's per-operation usage of each configured key, by label."""
         return self.gateway.usage()
+
+    def per_second_refusals(self) -> dict[str, int]:
+        """Return how many code-23 answers each key label got, locked calls included."""
+        return self.gateway.per_second_refusals()
+
+    def locks(self) -> dict[str, int]:
+        """Return how many per-second locks each key label got."""
+        return self.gateway.locks()
+
+    def gateway_faults(self) -> dict[str, int]:
+        """Return how many calls each gateway-wide fault (error_rate) answered, by fault name."""
+        return self.gateway.gateway_faults()
+
+    def events(self) -> dict[str, dict[str, int]]:
+        """Return every event counter by name, as `/_admin/events` serves them."""
+        return self.gateway.events()
 
     def new_day(self) -> None:
         """Pass midnight KST: daily quotas start again."""

@@ -189,6 +189,7 @@ def modern_envelope(error: GatewayError, *, as_json: bool) -> Reply:
 
 
 _STATUS_TITLES = {
+    404: "404 Not Found",
     500: "500 Internal Server Error",
     502: "502 Bad Gateway",
     503: "503 Service Temporarily Unavailable",
@@ -205,9 +206,9 @@ def html_page(status: int) -> Reply:
     return Reply(status, html.encode("utf-8"), HTML_TYPE)
 
 
-def plain_text(status: int, text: str) -> Reply:
+def plain_text(status: int, text: str, headers: Mapping[str, str] | None = None) -> Reply:
     """Render a plain-text answer, e.g. a bare 403 "Forbidden" or the routing error line."""
-    return Reply(status, text.encode("utf-8"), TEXT_TYPE)
+    return Reply(status, text.encode("utf-8"), TEXT_TYPE, dict(headers or {}))
 
 
 def empty(status: int, headers: Mapping[str, str] | None = None) -> Reply:

@@ -11,26 +11,49 @@ from dataclasses import dataclass
 from aiohttp import web
 
 from kto_keys.sim import responses as r
+from kto_keys.sim import streams
 from kto_keys.sim.access import KeyGate
-from kto_keys.sim.behaviours import Fault, GatewayConfig, Generation
+from kto_keys.sim.behaviours import (
+    AnyFault,
+    Fault,
+    GatewayConfig,
+    Generation,
+    OptInFault,
+    UnknownOperation,
+)
 from kto_keys.sim.clock import GatewayClock, response_time
 from kto_keys.sim.counters import SELECTED_PARAMS, CallLog, CallRecord
 from kto_keys.sim.dataset import Dataset
 from kto_keys.sim.geography import DEFAULT_SIZES, PROVINCES
 from kto_keys.sim.operations import OPERATIONS, Answer, Catalogue, answer
+from kto_keys.sim.outages import Outages
 
 SERVICE_PREFIX = "/B551011"
 CURRENT_SERVICE = "KorService2"
 RETIRED_SERVICE = "KorService1"
 _DEFAULT_AGENTS = ("Python/", "python-requests", "aiohttp", "Python-urllib")
 _ROUTING_TEXT = "SERVICE ERROR - HTTP ROUTING ERROR"
-_FAULT_CODES = {
+# Doc 3 F, seen in July 2026: a service path the gateway does not know, and an operation it lacks.
+_UNKNOWN_SERVICE_TEXT = "Unexpected errors"
+_UNKNOWN_OPERATION_TEXT = "API not found"
+# A 429 whose body carries no gateway code (doc 3 D): per second or daily, the client can't tell.
+_TOO_MANY_TEXT = "Too Many Requests"
+_FAULT_CODES: dict[AnyFault, r.GatewayError] = {
     Fault.CODE_01: r.APPLICATION_ERROR,
     Fault.CODE_04: r.HTTP_ERROR,
     Fault.CODE_05: r.SERVICE_TIMEOUT,
     Fault.CODE_99: r.UNKNOWN_ERROR,
 }
-_FAULT_PAGES = {Fault.HTTP_500: 500, Fault.HTTP_502: 502, Fault.HTTP_503: 503}
+_FAULT_PAGES: dict[AnyFault, int] = {
+    Fault.HTTP_500: 500,
+    Fault.HTTP_502: 502,
+    Fault.HTTP_503: 503,
+    OptInFault.HTTP_404: 404,
+}
+# Faults that let the call through and spoil the delivery of its answer; the others replace it.
+_CARRYING_FAULTS: frozenset[AnyFault] = frozenset(
+    {Fault.TRUNCATED, Fault.SLOW, OptInFault.DRIP, OptInFault.HUGE}
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,7 +62,7 @@ class _Decision:
 
     outcome: str
     reply: r.Reply | None = None
-    fault: Fault | None = None
+    fault: AnyFault | None = None
 
 
 def _envelope(error: r.GatewayError, generation: Generation, as_json: bool) -> r.Reply:
@@ -50,6 +73,15 @@ def _envelope(error: r.GatewayError, generation: Generation, as_json: bool) -> r
 
 def _is_default_agent(user_agent: str) -> bool:
     return not user_agent.strip() or user_agent.startswith(_DEFAULT_AGENTS)
+
+
+def _route(path: str) -> tuple[str | None, str]:
+    """Split a request path into (service, operation); service is None outside the prefix."""
+    prefix = SERVICE_PREFIX + "/"
+    if not path.startswith(prefix):
+        return None, path
+    service, _, operation = path[len(prefix) :].partition("/")
+    return service, operation
 
 
 class Gateway:
@@ -66,7 +98,14 @@ class Gateway:
         self.dataset = Dataset(self.config.seed, sizes)
         self.clock = GatewayClock() if clock is None else GatewayClock(clock)
         self._catalogue = Catalogue(self.dataset, provinces, self.config.page_cap)
-        self._gate = KeyGate(self.config.keys, self.clock.now())
+        self._gate = KeyGate(
+            self.config.keys,
+            self.clock.now(),
+            per_second_limit=self.config.per_second_limit,
+            lock_s=self.config.per_second_lock_s,
+            bare_daily_429=self.config.bare_daily_429,
+        )
+        self._outages = Outages(self.config.error_rate)
         self._log = CallLog()
         self._calls = itertools.count()
         self._calls_lock = threading.Lock()
@@ -86,12 +125,34 @@ class Gateway:
         return self._log.history()
 
     def reset_counts(self) -> None:
-        """Forget counts and history (not the keys' daily usage)."""
+        """Forget counts, history and event counters (not the keys' daily usage, nor locks)."""
         self._log.reset()
+        self._gate.reset_counts()
+        self._outages.reset_counts()
 
     def usage(self) -> dict[str, dict[str, int]]:
         """Return today's per-operation usage of each configured key, by label."""
         return self._gate.usage()
+
+    def per_second_refusals(self) -> dict[str, int]:
+        """Return how many code-23 answers each key label got, locked calls included."""
+        return self._gate.per_second_refusals()
+
+    def locks(self) -> dict[str, int]:
+        """Return how many per-second locks each key label got."""
+        return self._gate.locks()
+
+    def gateway_faults(self) -> dict[str, int]:
+        """Return how many calls each gateway-wide fault (error_rate) answered, by fault name."""
+        return self._outages.counts()
+
+    def events(self) -> dict[str, dict[str, int]]:
+        """Return every event counter by name, as `/_admin/events` serves them."""
+        return {
+            "per_second_refusals": self.per_second_refusals(),
+            "locks": self.locks(),
+            "gateway_faults": self.gateway_faults(),
+        }
 
     def new_day(self) -> None:
         """Pass midnight KST: reset every key's daily usage and move the data's day on."""
@@ -117,18 +178,20 @@ class Gateway:
     # -- the web app -------------------------------------------------------------------------
 
     def app(self) -> web.Application:
-        """Build the aiohttp application: the service paths and `/_admin/`."""
+        """Build the aiohttp application: `/_admin/`, and every other GET path as a service call."""
         app = web.Application()
-        app.router.add_get(SERVICE_PREFIX + "/{service}/{operation:.+}", self._service)
         app.router.add_get("/_admin/counts", self._admin_counts)
         app.router.add_get("/_admin/total", self._admin_total)
         app.router.add_get("/_admin/history", self._admin_history)
         app.router.add_get("/_admin/usage", self._admin_usage)
+        app.router.add_get("/_admin/events", self._admin_events)
         app.router.add_get("/_admin/contentids", self._admin_contentids)
         app.router.add_post("/_admin/reset", self._admin_reset)
         app.router.add_post("/_admin/new_day", self._admin_new_day)
         app.router.add_post("/_admin/advance", self._admin_advance)
         app.router.add_post("/_admin/mutate", self._admin_mutate)
+        # Last, so that it matches only what nothing above did: any other path reaches the gateway.
+        app.router.add_get("/{path:.*}", self._service)
         return app
 
     def _next_generation(self) -> Generation:
@@ -140,30 +203,62 @@ class Gateway:
 
     def _decide(
         self,
-        service: str,
+        service: str | None,
         operation: str,
         params: dict[str, str],
         user_agent: str,
         generation: Generation,
     ) -> _Decision:
-        """Run the gateway's checks in order, then TourAPI's; no I/O."""
+        """Let the gateway's own faults strike first, then run its checks and TourAPI's; no I/O."""
         as_json = params.get("_type", "").lower() == "json"
+        outage = self._outages.draw()
+        retry_after_s = (
+            None if self.config.error_rate is None else self.config.error_rate.retry_after_s
+        )
+        if outage is not None and outage not in _CARRYING_FAULTS:
+            self._outages.record(outage)
+            return self._failed(outage, generation, as_json, retry_after_s)
+        decision = self._checked(service, operation, params, user_agent, generation, as_json)
+        if outage is None or decision.fault is not None or decision.reply is None:
+            return decision
+        self._outages.record(outage)
+        return _spoiled(outage, decision.reply)
+
+    def _checked(
+        self,
+        service: str | None,
+        operation: str,
+        params: dict[str, str],
+        user_agent: str,
+        generation: Generation,
+        as_json: bool,
+    ) -> _Decision:
+        """Run the gateway's checks in order, then TourAPI's."""
         if self.config.refuse_default_user_agents and _is_default_agent(user_agent):
             return _Decision("forbidden_ua", r.plain_text(403, "Forbidden"))
         if self.config.host_blocked:
             return self._refusal(r.BLACKLIST_IP, generation, as_json)
         if service == RETIRED_SERVICE:
             return self._refusal(r.NO_OPENAPI_SERVICE, Generation.MODERN, as_json)
-        if service != CURRENT_SERVICE or operation not in OPERATIONS:
+        if service != CURRENT_SERVICE:
+            return _Decision("unknown_service", r.plain_text(500, _UNKNOWN_SERVICE_TEXT))
+        if operation not in OPERATIONS:
+            if self.config.unknown_operation is UnknownOperation.API_NOT_FOUND:
+                return _Decision("unknown_operation", r.plain_text(404, _UNKNOWN_OPERATION_TEXT))
             return self._refusal(r.NO_OPENAPI_SERVICE, generation, as_json)
         key = params.get("serviceKey", "")
         if not key:
             return self._refusal(r.KEY_IS_NULL, generation, as_json)
         admission = self._gate.admit(key, operation, self.clock.now())
+        if admission.error is not None and admission.is_bare:
+            return _Decision(f"{admission.error.code}_bare", r.empty(admission.error.status))
         if admission.error is not None:
             return self._refusal(admission.error, generation, as_json)
+        if admission.fault in _CARRYING_FAULTS:
+            return _spoiled(admission.fault, self._answer(operation, params).reply)
         if admission.fault is not None:
-            return self._faulted(admission.fault, operation, params, generation, as_json)
+            retry_after_s = self.config.keys[key].retry_after_s
+            return self._failed(admission.fault, generation, as_json, retry_after_s)
         result = self._answer(operation, params)
         return _Decision(result.outcome, result.reply)
 
@@ -173,31 +268,23 @@ class Gateway:
     def _refusal(self, error: r.GatewayError, generation: Generation, as_json: bool) -> _Decision:
         return _Decision(error.code, _envelope(error, generation, as_json))
 
-    def _faulted(
-        self,
-        fault: Fault,
-        operation: str,
-        params: dict[str, str],
-        generation: Generation,
-        as_json: bool,
+    def _failed(
+        self, fault: AnyFault, generation: Generation, as_json: bool, retry_after_s: int | None
     ) -> _Decision:
-        key = self.config.keys[params["serviceKey"]]
+        """Answer in place of the service: a proxy page, a gateway code, an odd body, or a reset."""
         reply: r.Reply | None
         if fault in _FAULT_PAGES:
             reply = r.html_page(_FAULT_PAGES[fault])
         elif fault in _FAULT_CODES:
             reply = _envelope(_FAULT_CODES[fault], generation, as_json)
-        elif fault is Fault.TRUNCATED:
-            reply = r.truncated(self._answer(operation, params).reply)
         elif fault is Fault.EMPTY:
             reply = r.empty(200)
         elif fault is Fault.ROUTING_TEXT:
             reply = r.plain_text(200, _ROUTING_TEXT)
         elif fault is Fault.BARE_429:
-            retry = {} if key.retry_after_s is None else {"Retry-After": str(key.retry_after_s)}
-            reply = r.empty(429, retry)
-        elif fault is Fault.SLOW:
-            reply = self._answer(operation, params).reply
+            reply = r.empty(429, _retry_after(retry_after_s))
+        elif fault is OptInFault.TEXT_429:
+            reply = r.plain_text(429, _TOO_MANY_TEXT, _retry_after(retry_after_s))
         else:  # Fault.RESET: nothing is sent at all
             reply = None
         return _Decision(fault.value, reply, fault)
@@ -206,8 +293,7 @@ class Gateway:
         params: dict[str, str] = {}
         for name, value in request.query.items():
             params.setdefault(name, value)
-        service = request.match_info["service"]
-        operation = request.match_info["operation"]
+        service, operation = _route(request.path)
         key = params.get("serviceKey", "")
         label = "missing" if not key else self.config.label_of(key)
         decision = self._decide(
@@ -218,7 +304,9 @@ class Gateway:
             self._next_generation(),
         )
         selected = {name: params[name] for name in SELECTED_PARAMS if name in params}
-        self._log.record(CallRecord(label, operation, selected, decision.outcome))
+        # A path outside the known services names no operation: count it under the whole path.
+        counted = operation if service in (CURRENT_SERVICE, RETIRED_SERVICE) else request.path
+        self._log.record(CallRecord(label, counted, selected, decision.outcome))
         if self.config.latency_s > 0:
             await asyncio.sleep(self.config.latency_s)
         if decision.fault is Fault.SLOW:
@@ -226,6 +314,10 @@ class Gateway:
         if decision.reply is None:
             return await _reset(request)
         reply = decision.reply
+        if decision.fault is OptInFault.DRIP:
+            return await streams.drip(request, reply, self.config.drip_interval_s)
+        if decision.fault is OptInFault.HUGE:
+            return await streams.huge(request, reply, self.config.huge_body_bytes)
         return web.Response(
             status=reply.status,
             body=reply.body,
@@ -246,6 +338,9 @@ class Gateway:
 
     async def _admin_usage(self, request: web.Request) -> web.Response:
         return web.json_response(self.usage())
+
+    async def _admin_events(self, request: web.Request) -> web.Response:
+        return web.json_response(self.events())
 
     async def _admin_contentids(self, request: web.Request) -> web.Response:
         province = request.query.get("province") or None
@@ -285,6 +380,15 @@ class Gateway:
         else:
             raise web.HTTPBadRequest(text="action must be modify, hide, or insert with province")
         return web.json_response({"action": action, "contentids": ids})
+
+
+def _retry_after(seconds: int | None) -> dict[str, str]:
+    return {} if seconds is None else {"Retry-After": str(seconds)}
+
+
+def _spoiled(fault: AnyFault, reply: r.Reply) -> _Decision:
+    """Let an answer through but spoil its delivery: cut short, late, byte by byte, or padded."""
+    return _Decision(fault.value, r.truncated(reply) if fault is Fault.TRUNCATED else reply, fault)
 
 
 async def _reset(request: web.Request) -> web.StreamResponse:

@@ -7,14 +7,14 @@ import json
 import secrets
 import urllib.request
 import xml.etree.ElementTree as ET
-from collections.abc import AsyncIterator, Mapping
-from dataclasses import dataclass
+from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 from urllib.parse import quote
 
 import aiohttp
 import pytest
+from conftest import hex_key
+from gateway_calls import FROZEN, OWN_AGENT, Got, get, one_key, own_session, params
 
 from kto_keys.sim import (
     DEFAULT_SIZES,
@@ -30,9 +30,6 @@ from kto_keys.sim import (
     run_gateway,
 )
 from kto_keys.sim.dataset import Dataset
-
-OWN_AGENT = {"User-Agent": "kto-keys-tests/0.1"}
-FROZEN = 1_000.0
 
 # The sample answers of ../shared/samples, inlined so the suite runs without that folder.
 LEGACY_30 = (
@@ -76,11 +73,6 @@ MODERN_429_PER_SECOND_XML = (
 HTML_502 = "<html>\n<head><title>502 Bad Gateway</title></head>"
 
 
-def hex_key() -> str:
-    """A fake 64-character hex key, new each call."""
-    return secrets.token_hex(32)
-
-
 def base64_key() -> str:
     """A fake 88-character base64 key containing '+', '/' and '='."""
     while True:
@@ -89,55 +81,11 @@ def base64_key() -> str:
             return key
 
 
-@dataclass(frozen=True, slots=True)
-class Got:
-    """One HTTP answer as the test saw it."""
-
-    status: int
-    headers: Mapping[str, str]
-    text: str
-
-    def json(self) -> Any:
-        """Parse the body as JSON."""
-        return json.loads(self.text)
-
-    def items(self) -> list[dict[str, Any]]:
-        """Return `items.item` of a success, [] when `items` is ""."""
-        items = self.json()["response"]["body"]["items"]
-        return [] if items == "" else list(items["item"])
-
-    def body(self) -> dict[str, Any]:
-        """Return `response.body` of a success."""
-        body: dict[str, Any] = self.json()["response"]["body"]
-        return body
-
-
-def params(key: str | None, **extra: object) -> dict[str, str]:
-    """The common parameters of a well-formed JSON call, plus `extra`."""
-    common = {"MobileOS": "ETC", "MobileApp": "kto-keys-tests", "_type": "json"}
-    if key is not None:
-        common["serviceKey"] = key
-    return {**common, **{name: str(value) for name, value in extra.items()}}
-
-
-async def get(session: aiohttp.ClientSession, url: str, query: Mapping[str, str]) -> Got:
-    """GET one URL and read the whole answer."""
-    async with session.get(url, params=query) as response:
-        return Got(response.status, dict(response.headers), await response.text())
-
-
 @pytest.fixture
 async def session() -> AsyncIterator[aiohttp.ClientSession]:
     """A client with its own User-Agent and no connection reuse (so aiohttp never re-sends)."""
-    connector = aiohttp.TCPConnector(force_close=True)
-    async with aiohttp.ClientSession(headers=OWN_AGENT, connector=connector) as client:
+    async with own_session() as client:
         yield client
-
-
-def one_key(label: str = "dev1", **behaviour: Any) -> tuple[str, dict[str, KeyBehaviour]]:
-    """A fresh key and its config entry."""
-    key = hex_key()
-    return key, {key: KeyBehaviour(label, **behaviour)}
 
 
 # -- data, paging, filters ---------------------------------------------------------------------
