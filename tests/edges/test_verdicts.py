@@ -19,9 +19,10 @@ from kto_keys.core.errors import (
     GatewayUnavailableError,
     HostUnreachableError,
     NoUsableKeyError,
+    ServiceConfigError,
 )
 from kto_keys.jobs.session import Session, open_session
-from kto_keys.sim import BehaviourKind, Fault, KeyBehaviour
+from kto_keys.sim import BehaviourKind, ErrorRate, Fault, KeyBehaviour, OptInFault, UnknownOperation
 
 LIST = "areaBasedList2"
 INTRO = "detailIntro2"
@@ -35,7 +36,7 @@ async def run_calls(
     session: Session, calls: int, operation: str = LIST, concurrency: int = 1
 ) -> list[Any]:
     """Make calls through one client, as a run does; return what each call gave."""
-    params = PAGE if operation == LIST else DETAIL
+    params = DETAIL if operation.startswith("detail") else PAGE
     with session.keeping_history():
         async with session.client(concurrency) as client:
             return list(
@@ -174,3 +175,137 @@ async def test_a_request_aiohttp_sends_twice_is_counted_twice(
     counted = session.pool.state(session.pool.keys[0]).usage[INTRO]
     assert gw.counts()["k"][INTRO] > 40 + 5  # resets forced re-sends, some by aiohttp itself
     assert counted == gw.counts()["k"][INTRO]
+
+
+@pytest.mark.parametrize(
+    "base_path, config",
+    [
+        pytest.param("/B551011/KorService9", {}, id="unknown-service-500-unexpected-errors"),
+        pytest.param(
+            "/B551011/KorService2",
+            {"error_rate": ErrorRate.always(OptInFault.HTTP_404)},
+            id="404-on-every-call",
+        ),
+    ],
+)
+async def test_a_wrong_url_is_a_configuration_error_within_the_first_calls(
+    tmp_path: Path, gateway: GatewayFactory, clock: FakeClock, base_path: str, config: Any
+) -> None:
+    """`Unexpected errors` or a 404 from the first answer on: exit 2 naming KTO_API_BASE_URL."""
+    keys = [hex_key(), hex_key()]
+    gw = gateway({key: KeyBehaviour(f"k{i}") for i, key in enumerate(keys)}, **config)
+    base_url = gw.base_url.replace("/B551011/KorService2", base_path)
+    session = open_session(make_settings(tmp_path, keys, base_url), clock)
+    with pytest.raises(ServiceConfigError) as raised:
+        await run_calls(session, 1)
+    assert exit_code(raised.value) == 2 and "KTO_API_BASE_URL" in said(raised.value)
+    assert gw.total() == 1
+    assert deactivated(session) == []
+
+
+async def test_api_not_found_is_a_configuration_error(
+    tmp_path: Path, gateway: GatewayFactory, clock: FakeClock
+) -> None:
+    """An unknown operation answered `API not found`: exit 2 after one call."""
+    key = hex_key()
+    gw = gateway({key: KeyBehaviour("k")}, unknown_operation=UnknownOperation.API_NOT_FOUND)
+    session = open_session(make_settings(tmp_path, [key], gw.base_url), clock)
+    with pytest.raises(ServiceConfigError):
+        await run_calls(session, 1, operation="noSuchOperation2")
+    assert gw.total() == 1 and deactivated(session) == []
+
+
+async def test_a_locked_key_pauses_longer_while_the_others_carry_the_work(
+    tmp_path: Path, gateway: GatewayFactory, clock: FakeClock
+) -> None:
+    """2 calls a second per key, a 60 s lock past it: each lock costs a few 23s (after 5, 15,
+    45 s), not one a second. Pacing under the limit is another matter (per-key rate, later)."""
+    keys = [hex_key() for _ in range(3)]
+    gw = gateway(
+        {key: KeyBehaviour(f"k{i}") for i, key in enumerate(keys)},
+        per_second_limit=2,
+        per_second_lock_s=60,
+    )
+    session = open_session(make_settings(tmp_path, keys, gw.base_url), clock)
+    results = await run_calls(session, 30, INTRO, concurrency=4)
+    assert len(results) == 30
+    refusals = sum(gw.per_second_refusals().values())
+    assert refusals <= 60  # was 723 for 30 calls on 3 keys, retried every second
+    assert gw.total() <= 30 + refusals
+    assert deactivated(session) == []
+
+
+async def test_a_spent_quota_answered_by_a_bare_429_stops_after_three_calls_per_key(
+    tmp_path: Path, gateway: GatewayFactory, clock: FakeClock
+) -> None:
+    """The gateway's quota of 3 ends in 429s without a body: 3 more calls per key, then exit 4."""
+    keys = [hex_key(), hex_key()]
+    gw = gateway(
+        {key: KeyBehaviour(f"k{i}", daily_limit=3) for i, key in enumerate(keys)},
+        bare_daily_429=True,
+    )
+    session = open_session(make_settings(tmp_path, keys, gw.base_url), clock)
+    with pytest.raises(NoUsableKeyError) as raised:
+        await run_calls(session, 20, INTRO)
+    assert exit_code(raised.value) == 4
+    assert gw.total() == 2 * (3 + 3)  # the quota, then three 429s each before the cool-down
+    assert deactivated(session) == []
+
+
+async def test_a_drip_fed_answer_ends_at_the_request_deadline(
+    tmp_path: Path, gateway: GatewayFactory, clock: FakeClock
+) -> None:
+    """A body sent a byte at a time never trips the read timeout; the total deadline ends it."""
+    slow, good = hex_key(), hex_key()
+    gw = gateway(
+        {
+            slow: KeyBehaviour(
+                "slow", BehaviourKind.FLAKY, failure_share=1.0, faults=(OptInFault.DRIP,)
+            ),
+            good: KeyBehaviour("good"),
+        },
+        drip_interval_s=0.05,
+    )
+    settings = make_settings(tmp_path, [slow, good], gw.base_url, KTO_REQUEST_DEADLINE_S="0.5")
+    session = open_session(settings, clock)
+    results = await run_calls(session, 1)
+    assert len(results) == 1
+    state = session.pool.state(session.pool.keys[0])
+    assert state.last_error is not None and "timed out" in state.last_error.message
+
+
+async def test_a_huge_answer_is_cut_off_at_the_body_cap(
+    tmp_path: Path, gateway: GatewayFactory, clock: FakeClock
+) -> None:
+    """A 20 MB answer against a 1 MB cap: a transient fault, never read whole."""
+    big, good = hex_key(), hex_key()
+    gw = gateway(
+        {
+            big: KeyBehaviour(
+                "big", BehaviourKind.FLAKY, failure_share=1.0, faults=(OptInFault.HUGE,)
+            ),
+            good: KeyBehaviour("good"),
+        },
+        huge_body_bytes=20_000_000,
+    )
+    settings = make_settings(tmp_path, [big, good], gw.base_url, KTO_MAX_BODY_MB="1")
+    session = open_session(settings, clock)
+    results = await run_calls(session, 1)
+    assert len(results) == 1
+    state = session.pool.state(session.pool.keys[0])
+    assert state.last_error is not None and "larger than 1" in state.last_error.message
+
+
+async def test_a_gateway_wide_30_percent_error_rate_takes_out_no_key(
+    tmp_path: Path, gateway: GatewayFactory, clock: FakeClock
+) -> None:
+    """The gateway fails 30 % of all calls, whatever the key: 600 details done, no key out."""
+    keys = [hex_key() for _ in range(3)]
+    gw = gateway(
+        {key: KeyBehaviour(f"k{i}") for i, key in enumerate(keys)},
+        error_rate=ErrorRate(share=0.3, seed=18),
+    )
+    session = open_session(make_settings(tmp_path, keys, gw.base_url), clock)
+    results = await run_calls(session, 600, INTRO, concurrency=4)
+    assert len(results) == 600 and deactivated(session) == []
+    assert sum(gw.gateway_faults().values()) > 150
