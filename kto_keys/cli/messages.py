@@ -403,6 +403,10 @@ CATALOG: dict[str, tuple[str, str]] = {
         "⏹️ collection interrupted (the work is kept)",
     ),
     "summary.failed": ("❌ 수집 실패", "❌ collection failed"),
+    "summary.planned": (
+        "📋 계획만 세웠습니다 (상세 호출 없음)",
+        "📋 plan only (no detail call made)",
+    ),
     "summary.headline": (
         "{outcome} — run #{run_id}, {elapsed:.1f}s",
         "{outcome} — run #{run_id}, {elapsed:.1f}s",

@@ -185,7 +185,7 @@ def suggestion(health: Health, m: Messages) -> str:
 def summary_lines(report: dict[str, Any], m: Messages) -> list[str]:
     """The end-of-run summary for people."""
     listing, details = report["listing"], report["details"]
-    known = {"complete", "stopped", "interrupted"}
+    known = {"complete", "stopped", "interrupted", "planned"}
     outcome = m(f"summary.{report['outcome'] if report['outcome'] in known else 'failed'}")
     lines = [
         m(
@@ -217,7 +217,8 @@ def summary_lines(report: dict[str, Any], m: Messages) -> list[str]:
                     operation=op["operation"],
                     fetched=fetched.get(op["operation"], 0),
                     needed=op["needed"],
-                    left=op["remaining_after"],
+                    # What is left is what was not fetched, whatever the plan hoped for.
+                    left=max(0, op["needed"] - fetched.get(op["operation"], 0)),
                     days="?" if op["more_days"] is None else op["more_days"],
                 )
             )

@@ -15,6 +15,7 @@ class RunOutcome(StrEnum):
 
     RUNNING = "running"
     COMPLETE = "complete"
+    PLANNED = "planned"  # --plan: the list is complete, the detail plan made, no detail call
     STOPPED = "stopped"  # for lack of keys, quota or budget: the work is kept, the next run goes on
     FAILED = "failed"
     INTERRUPTED = "interrupted"

@@ -27,13 +27,22 @@ class OperationPlan:
         return self.needed - self.this_run
 
     @property
+    def beyond_today(self) -> int:
+        """Calls today's quota cannot make, whatever --budget holds back for another run today."""
+        return max(0, self.needed - self.left_today)
+
+    @property
     def more_days(self) -> int | None:
-        """Days after today to finish at this pool size (None: the pool cannot do it)."""
-        if self.remaining_after <= 0:
+        """Days after today to finish at this pool size (None: the pool cannot do it).
+
+        A run that --budget stops early is finished by another run today while quota is left,
+        so only what today's quota cannot make counts as days.
+        """
+        if self.beyond_today <= 0:
             return 0
         if self.daily_capacity <= 0:
             return None
-        return math.ceil(self.remaining_after / self.daily_capacity)
+        return math.ceil(self.beyond_today / self.daily_capacity)
 
 
 @dataclass(frozen=True, slots=True)

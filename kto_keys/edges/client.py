@@ -178,12 +178,12 @@ class TourClient:
     async def call(self, operation: str, params: Params) -> Payload:
         """Make one operation call, failing over across keys until one succeeds."""
         async with self.limit.slot():
-            attempt = 0
+            previous: ServiceKey | None = None
             while True:
                 lease = await self._acquire(operation)
-                if attempt:
-                    self.stats.failovers += 1
-                attempt += 1
+                if previous is not None and lease.key != previous:
+                    self.stats.failovers += 1  # another key took the call: a key switch
+                previous = lease.key
                 outcome = await self._exchange(lease, params)
                 if outcome.kind is OutcomeKind.SUCCESS:
                     self._backoff_s = 0.0

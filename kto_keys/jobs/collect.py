@@ -195,7 +195,8 @@ async def _collect(
                     observer.details_planned(plan)
                 else:
                     await enricher.run(options.kinds, provinces)
-            report.outcome = RunOutcome.COMPLETE
+            planned = options.plan_only and bool(options.kinds)
+            report.outcome = RunOutcome.PLANNED if planned else RunOutcome.COMPLETE
         except KtoKeysError as error:
             report.outcome = error.outcome
             report.stopped_by = error.to_json()

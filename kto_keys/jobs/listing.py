@@ -135,8 +135,9 @@ class Lister:
             listing.total = total
             self._store(listing, 1, payload)
         self.result.minimum_calls += listing.pages - listing.resumed
+        # Pages done in an earlier run of today, not the first page this run just stored.
         self.observer.province_planned(
-            listing.province, listing.pages, listing.total, len(listing.done)
+            listing.province, listing.pages, listing.total, listing.resumed
         )
 
     async def _worker(self, queue: asyncio.Queue[tuple[ProvinceListing, int]]) -> None:

@@ -445,3 +445,34 @@ def test_status_wide_has_every_column(gateway: GatewayFactory) -> None:
     assert code == 0
     for header in ("source", "last error", "success today", "next usable"):
         assert header in out
+
+
+def test_summary_numbers_add_up_after_a_budget_stop_and_a_plan(gateway: GatewayFactory) -> None:
+    """--budget: 'left' is needed minus fetched, no extra day while quota remains; --plan says
+    it made no detail call, instead of 'complete'."""
+    keys = [hex_key(), hex_key()]
+    gw = gateway({k: KeyBehaviour(f"k{i}") for i, k in enumerate(keys)}, sizes={"11": 30})
+    env = env_for(keys, gw.base_url)
+    code, _, err = invoke("collect", "--ldong", "11", "--budget", "20", env=env)
+    assert code == 4
+    lines = [line for line in err.splitlines() if line.lstrip().startswith("detailIntro2:")]
+    [intro] = [line for line in lines if "fetched" in line]
+    fetched, needed, left = (int(word) for word in intro.replace(",", "").split() if word.isdigit())
+    assert (needed, fetched + left) == (30, 30)
+    assert "(~0 more day(s))" in intro
+    code, out, err = invoke("collect", "--ldong", "11", "--plan", "--json", env=env)
+    assert code == 0 and json.loads(out)["outcome"] == "planned"
+    code, _, err = invoke("collect", "--ldong", "11", "--plan", env=env)
+    assert "plan only (no detail call made)" in err and "collection complete" not in err
+
+
+def test_a_lone_key_retrying_reports_no_key_switch(gateway: GatewayFactory) -> None:
+    """Retries on the same key are no failovers: a one-key run says 0 key switches."""
+    key = hex_key()
+    gw = gateway(
+        {key: KeyBehaviour("k", BehaviourKind.FLAKY, failure_share=0.3)}, sizes={"11": 5}, seed=3
+    )
+    code, out, _ = invoke("collect", "--ldong", "11", "--json", env=env_for([key], gw.base_url))
+    summary = json.loads(out)
+    assert code == 0 and summary["failovers"] == 0
+    assert gw.total() > summary["minimum_calls"]  # it did retry

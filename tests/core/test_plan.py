@@ -52,6 +52,13 @@ def test_one_operation_runs_within_todays_quota_and_counts_the_days_after(
     assert plan.more_days == more_days
 
 
+def test_a_budget_stop_with_quota_left_today_takes_no_more_days():
+    """--budget 10 of 30 needed with 100 left today: 20 remain, for another run today, 0 days."""
+    plan = make_plan({INTRO: 30}, {INTRO: 100}, {INTRO: 100}, budget=10)
+    [operation] = plan.operations
+    assert (operation.this_run, operation.remaining_after, operation.more_days) == (10, 20, 0)
+
+
 def test_budget_is_shared_over_the_operations_in_turn():
     """--budget 5 goes to the operations in turn, each stopping at its own quota left: 4 and 1."""
     plan = make_plan({INTRO: 10, COMMON: 10}, {INTRO: 10, COMMON: 1}, {}, budget=5)
