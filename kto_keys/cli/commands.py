@@ -4,6 +4,7 @@ the exit code. The typer app and the menu both call these; neither does work of 
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import shutil
 import sys
@@ -132,11 +133,18 @@ def load(options: CliOptions, require_keys: bool = True, **overrides: str | None
     return settings
 
 
-def _open(options: CliOptions, settings: Settings, logs: bool = False) -> Session:
-    """A session whose key events become log lines, and whose lost cache is reported."""
+def _open(
+    options: CliOptions, settings: Settings, logs: bool = False, quiet: bool = False
+) -> Session:
+    """A session whose key events become log lines, and whose lost cache is reported.
+
+    Under --quiet stderr shows only what a person must act on (a key taken out, a request the
+    service refused as ours), once each; the log file keeps every line.
+    """
     m = Messages(settings.lang)
     if logs:
-        setup_logging(settings.log_dir, settings.keys, options.clock.now())
+        level = logging.ERROR if quiet else logging.WARNING
+        setup_logging(settings.log_dir, settings.keys, options.clock.now(), console_level=level)
 
     def log_event(event: PoolEvent, pool: KeyPool) -> None:
         level, line = m.event(event, pool)
@@ -409,7 +417,7 @@ def _run_collect(
     quiet: bool,
     as_json: bool,
 ) -> int:
-    session = _open(options, settings, logs=True)
+    session = _open(options, settings, logs=True, quiet=quiet)
     console = make_console(stderr=True)
     m = Messages(settings.lang)
     display = ProgressDisplay(console, m, options.clock, quiet=quiet, pool=session.pool)
@@ -419,7 +427,9 @@ def _run_collect(
             run_async(collect_job(session, collect_options, display))
     except (KtoKeysError, KeyboardInterrupt) as caught:
         error = caught  # the summary comes first, whatever stopped the run
-    _print_summary(display.report, m, console, as_json)
+    # A refusal of the configuration (exit 2) is one line: no summary of a run that never began.
+    if error is None or exits.exit_code_for(error) != exits.USAGE or as_json:
+        _print_summary(display.report, m, console, as_json)
     if error is not None:
         raise error
     return exits.OK

@@ -483,7 +483,8 @@ _EVENT_MESSAGES: dict[EventKind, tuple[int, str]] = {
     EventKind.PROBE_FAILED: (logging.WARNING, "event.probe_failed"),
     EventKind.OUTAGE: (logging.WARNING, "event.outage"),
     EventKind.OUTAGE_OVER: (logging.WARNING, "event.outage_over"),
-    EventKind.REQUEST_ERROR: (logging.ERROR, "event.request_error"),
+    # The error that stops the run says it on stderr; the file keeps the line too.
+    EventKind.REQUEST_ERROR: (logging.INFO, "event.request_error"),
 }
 
 

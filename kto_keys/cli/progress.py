@@ -121,7 +121,7 @@ class ProgressDisplay:
     def keys_skipped(self, keys: Sequence[ServiceKey], pool: KeyPool) -> None:
         """Deactivated keys left out of the run: one warning line each."""
         for line in self.m.skipped(keys, pool):
-            logger().warning(line)
+            logger().error(line)  # a key out needs a person: shown even under --quiet
 
     def run_finished(self, report: CollectReport) -> None:
         """Keep the report for the summary."""

@@ -476,3 +476,30 @@ def test_a_lone_key_retrying_reports_no_key_switch(gateway: GatewayFactory) -> N
     summary = json.loads(out)
     assert code == 0 and summary["failovers"] == 0
     assert gw.total() > summary["minimum_calls"]  # it did retry
+
+
+def test_a_retired_service_url_is_refused_in_one_line(gateway: GatewayFactory) -> None:
+    """KorService1 answers code 12: exit 2 and a single line, no run summary around it."""
+    key = hex_key()
+    gw = gateway({key: KeyBehaviour("k")})
+    retired = gw.base_url.replace("KorService2", "KorService1")
+    code, out, err = invoke("collect", "--ldong", "11", env=env_for([key], retired))
+    assert code == 2 and out == ""
+    assert err.count("\n") == 1 and "KTO_API_BASE_URL" in err
+
+
+def test_quiet_shows_a_flaky_key_once_at_most(gateway: GatewayFactory) -> None:
+    """--quiet: no line per failure of a flaky key; what remains is the summary."""
+    keys = [hex_key(), hex_key()]
+    gw = gateway(
+        {
+            keys[0]: KeyBehaviour("flaky", BehaviourKind.FLAKY, failure_share=0.3),
+            keys[1]: KeyBehaviour("good"),
+        },
+        sizes={"11": 40},
+        seed=4,
+    )
+    code, _, err = invoke("collect", "--ldong", "11", "--quiet", env=env_for(keys, gw.base_url))
+    assert code == 0
+    assert "call failed" not in err and "consecutive errors" not in err
+    assert "collection complete" in err
