@@ -124,9 +124,10 @@ def export_row(
     record["overview_text"] = row.get("overview_text") or ""
     record["homepage"] = row.get("homepage_url") or ""
     record["telname"] = common.get("telname", "")
-    # The list entry's phone wins; the common details fill it in only when the list had none.
-    if common.get("tel") and not record.get("tel"):
-        record["tel"] = common["tel"]
+    # The list entry's phone wins. List answers leave `tel` empty for restaurants, though: then
+    # the common details' `tel`, else the intro's `infocenterfood`, where restaurants keep it.
+    if not record.get("tel"):
+        record["tel"] = common.get("tel") or intro.get("infocenterfood", "")
     record["images"] = [dict(image) for image in images] if images is not None else []
     record["removed"] = row["removed_at"] is not None
     record["first_seen_at"] = row["first_seen_at"]

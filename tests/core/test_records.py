@@ -217,6 +217,16 @@ def test_export_row_has_every_export_field_in_order() -> None:
             id="common-phone-fills-an-empty-one",
         ),
         pytest.param(
+            {
+                "raw_json": json.dumps({"contentid": "1", "tel": ""}),
+                "intro_json": json.dumps({"infocenterfood": "064-700-1234"}),
+                "common_json": json.dumps({"tel": ""}),
+            },
+            None,
+            {"tel": "064-700-1234", "infocenterfood": "064-700-1234"},
+            id="intro-infocenterfood-is-a-restaurants-phone",
+        ),
+        pytest.param(
             {"intro_json": None, "common_json": None, "overview_text": None, "homepage_url": None},
             None,
             {"firstmenu": "", "overview": "", "overview_text": "", "homepage": ""},
