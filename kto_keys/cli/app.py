@@ -118,10 +118,14 @@ def disable(
 
 @app.command()
 def enable(
-    ctx: typer.Context, index: Annotated[int, typer.Argument(help="The key's #index.")]
+    ctx: typer.Context,
+    index: Annotated[int, typer.Argument(help="The key's #index.")],
+    force: Annotated[
+        bool, typer.Option("--force", help="Put a key the gateway refused back without a probe.")
+    ] = False,
 ) -> None:
-    """Put key #N back into the pool."""
-    _run(ctx, lambda: commands.enable(_options(ctx), index))
+    """Put key #N back into the pool (a key the gateway refused must pass a probe first)."""
+    _run(ctx, lambda: commands.enable(_options(ctx), index, force))
 
 
 @app.command()

@@ -291,13 +291,18 @@ def disable(options: CliOptions, index: int, reason: str) -> int:
     return exits.OK
 
 
-def enable(options: CliOptions, index: int) -> int:
-    """Put key #N back into the pool."""
+def enable(options: CliOptions, index: int, force: bool = False) -> int:
+    """Put key #N back into the pool; a key the gateway refused must pass a probe first."""
     settings = load(options)
-    row = key_jobs.enable(_open(options, settings), index)
-    state = Messages(settings.lang)(f"condition.{row.state.value}")
+    session = _open(options, settings, logs=True)
+    row = asyncio.run(key_jobs.enable_key(session, index, force))
+    m = Messages(settings.lang)
+    state = m(f"condition.{row.state.value}")
     make_console().print(f"#{row.index} {row.preview}: {state}", markup=False)
-    return exits.OK
+    if row.working:
+        return exits.OK
+    make_console(stderr=True).print(m("enable.still_out", index=row.index), markup=False)
+    return exits.FAILED
 
 
 def collect(options: CliOptions, request: CollectRequest) -> int:

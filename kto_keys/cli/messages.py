@@ -277,6 +277,10 @@ CATALOG: dict[str, tuple[str, str]] = {
     "recover.recovered": ("♻️ 복구됨", "♻️ recovered"),
     "recover.still_unusable": ("⛔ 여전히 사용 불가", "⛔ still unusable"),
     "test_keys.written": ("기록: {path}", "written: {path}"),
+    "enable.still_out": (
+        "키 #{index}는 게이트웨이가 거절해 확인 호출에서도 실패했습니다: 그대로 둡니다 (확인 없이 넣으려면 `kto-keys enable {index} --force`)",
+        "key #{index} was refused by the gateway and failed its probe again: left out (`kto-keys enable {index} --force` puts it back without a probe)",
+    ),
     "export.written": ("{count}건 기록: {path}", "{count} records written to {path}"),
     "health.no_keys": (
         "KTO_API_KEY가 비어 있습니다: 건강 상태를 알 수 없습니다",

@@ -105,9 +105,23 @@ def disable(session: Session, index: int, reason: str = DISABLED_BY_HAND) -> Key
 
 
 def enable(session: Session, index: int) -> KeyStatusRow:
-    """Put key `#index` back into the pool, whatever took it out."""
+    """Put key `#index` back into the pool, whatever took it out (no probe: see enable_key)."""
     session.pool.enable_by_hand(key_at(session, index))
     session.save()
+    return row_of(session, index)
+
+
+async def enable_key(session: Session, index: int, force: bool = False) -> KeyStatusRow:
+    """Put key `#index` back: one taken out by hand at once; one the gateway refused only
+    when a probe made with it succeeds (deactivated keys come back only through a probe), or
+    with `force`."""
+    key = key_at(session, index)
+    state = session.pool.state(key)
+    if force or state.disabled_by_hand or state.deactivated_at is None:
+        return enable(session, index)
+    with session.keeping_history():
+        async with session.client(concurrency=1) as client:
+            await client.probe(key)
     return row_of(session, index)
 
 

@@ -503,3 +503,18 @@ def test_quiet_shows_a_flaky_key_once_at_most(gateway: GatewayFactory) -> None:
     assert code == 0
     assert "call failed" not in err and "consecutive errors" not in err
     assert "collection complete" in err
+
+
+def test_enable_probes_a_key_the_gateway_refused(gateway: GatewayFactory) -> None:
+    """`enable N` on an expired key makes one probe and leaves it out (exit 1); --force doesn't."""
+    good, dead = hex_key(), hex_key()
+    gw = gateway({good: KeyBehaviour("good"), dead: KeyBehaviour("dead", BehaviourKind.EXPIRED)})
+    env = env_for([good, dead], gw.base_url)
+    invoke("test-keys", "basic", env=env)
+    gw.reset_counts()
+    code, out, err = invoke("enable", "1", env=env)
+    assert code == 1 and "failed its probe" in err and "--force" in err
+    assert gw.counts() == {"dead": {"ldongCode2": 1}}
+    code, out, _ = invoke("enable", "1", "--force", env=env)
+    assert code == 0 and "active" in out
+    assert gw.total() == 1  # no second probe
