@@ -11,7 +11,7 @@ from kto_keys.cli import commands
 from kto_keys.cli.commands import CliOptions, CollectRequest
 from kto_keys.cli.messages import Messages
 from kto_keys.cli.render import health_lines, make_console
-from kto_keys.core.errors import KtoKeysError
+from kto_keys.core.errors import KtoKeysError, SettingsError
 from kto_keys.core.operations import COLLECTION_OPERATIONS
 from kto_keys.core.regions import area_codes
 from kto_keys.jobs import keys as key_jobs
@@ -37,13 +37,13 @@ def run_menu(options: CliOptions) -> int:
     console = make_console()
     m = Messages(_language(options))
     actions: dict[str, Callable[[], object]] = {
-        "1": lambda: _collect(console, m, options, "all"),
+        "1": lambda: _collect_everything(console, m, options),
         "2": lambda: _collect_chosen_regions(console, m, options),
         "3": lambda: _collect(console, m, options, "major"),
         "4": lambda: _run(console, m, options, lambda: commands.regions(options, False)),
         "5": lambda: _run(console, m, options, lambda: commands.status(options, False)),
         "6": lambda: _run(console, m, options, lambda: commands.health(options, False)),
-        "7": lambda: _run(console, m, options, lambda: commands.recover(options, False, False)),
+        "7": lambda: _recover(console, m, options),
     }
     while True:
         _show_menu(console)
@@ -51,12 +51,15 @@ def run_menu(options: CliOptions) -> int:
             choice = _read_choice(console, m, actions)
         except (KeyboardInterrupt, EOFError):
             console.print()
+            console.print(m("menu.bye"), markup=False)
             return 0
         if choice == "0":
             console.print(m("menu.bye"), markup=False)
             return 0
         try:
             actions[choice]()
+            # The result stays on screen until the person has read it.
+            _ask(console, m("menu.press_enter"))
         except KeyboardInterrupt:  # at one of the item's own prompts; a command maps it to 130
             console.print()
             console.print(m("menu.cancelled"), markup=False)
@@ -116,6 +119,18 @@ def _run(console: Console, m: Messages, options: CliOptions, command: commands.C
     return code
 
 
+def _collect_everything(console: Console, m: Messages, options: CliOptions) -> None:
+    """Item 1 spends a whole country's quota: ask first."""
+    if _ask_yes(console, m("menu.confirm_all")):
+        _collect(console, m, options, "all")
+
+
+def _recover(console: Console, m: Messages, options: CliOptions) -> None:
+    """Item 7: the keys that are due, or with a yes every key that is out."""
+    force = _ask_yes(console, m("menu.force_recovery"))
+    _run(console, m, options, lambda: commands.recover(options, force, False))
+
+
 def _collect_chosen_regions(console: Console, m: Messages, options: CliOptions) -> None:
     """Item 2: ask for legacy area codes until they are valid; an empty line goes back."""
     while True:
@@ -124,9 +139,10 @@ def _collect_chosen_regions(console: Console, m: Messages, options: CliOptions) 
             return
         try:
             area_codes(answer)
-        except KtoKeysError as error:
-            # soft_wrap: one logical line that the terminal wraps, not lines broken by rich
-            console.print(" ".join(m.error(error).split()), markup=False, soft_wrap=True)
+        except SettingsError as error:
+            # In the menu's words (no command-line flag); soft_wrap: one logical line that the
+            # terminal wraps, not lines broken by rich.
+            console.print(m.menu_codes_problem(error), markup=False, soft_wrap=True)
             continue
         _collect(console, m, options, "regions", answer)
         return

@@ -188,8 +188,8 @@ CATALOG: dict[str, tuple[str, str]] = {
         "{setting} is empty: give codes separated by commas, e.g. 1,6,31",
     ),
     "settings.not_a_number": (
-        "{setting}: {value!r}는 숫자가 아닙니다",
-        "{setting}: {value!r} is not a number",
+        "{setting}: 숫자가 아닌 코드: {values}",
+        "{setting}: not a number: {values}",
     ),
     "settings.ldong_alone": (
         "--ldong은 시도 코드만 받습니다: --mode와 --regions를 빼세요",
@@ -474,6 +474,24 @@ CATALOG: dict[str, tuple[str, str]] = {
         "no usable key: nothing collected (item 5 shows when keys are next usable)",
     ),
     "menu.calls_left": ("오늘 남은 호출: {left}", "calls left today: {left}"),
+    "menu.press_enter": ("Enter를 누르면 메뉴로 돌아갑니다", "press Enter for the menu"),
+    "menu.confirm_all": (
+        "전국 모든 시도를 수집하면 오늘 한도를 많이 씁니다. 계속할까요? [y/N]: ",
+        "collecting every province spends much of today's quota. Go on? [y/N]: ",
+    ),
+    "menu.force_recovery": (
+        "때가 되지 않은 키까지 모두 확인할까요? [y/N]: ",
+        "probe every key that is out, also those not due yet? [y/N]: ",
+    ),
+    "menu.unknown_area_codes": (
+        "알 수 없는 지역 코드 {values}; 가능한 값: {valid}",
+        "unknown area code {values}; valid: {valid}",
+    ),
+    "menu.not_a_number": ("숫자가 아닌 코드: {values}", "not a number: {values}"),
+    "menu.empty_codes": (
+        "코드를 쉼표로 구분해 입력하세요 (예: 1,6,31)",
+        "give codes separated by commas, e.g. 1,6,31",
+    ),
 }
 
 _EVENT_MESSAGES: dict[EventKind, tuple[int, str]] = {
@@ -596,6 +614,19 @@ class Messages:
                 f"{code} {name}" for code, name in details["listed"].items()
             )
         return self(f"settings.{problem.value}", **fields)
+
+    def menu_codes_problem(self, error: SettingsError) -> str:
+        """A bad list of area codes typed at the menu, without the command line's flag."""
+        problem = error.problem
+        if problem is SettingsProblem.UNKNOWN_AREA_CODES:
+            values = ", ".join(str(value) for value in error.details["values"])
+            return self("menu.unknown_area_codes", values=values, valid=self.area_codes())
+        if problem is SettingsProblem.NOT_A_NUMBER:
+            values = ", ".join(str(value) for value in error.details["values"])
+            return self("menu.not_a_number", values=values)
+        if problem is SettingsProblem.EMPTY_CODES:
+            return self("menu.empty_codes")
+        return self.error(error)
 
     def area_codes(self) -> str:
         """The legacy area codes with their names."""

@@ -87,7 +87,7 @@ class SettingsProblem(StrEnum):
     NO_SUCH_KEY = "no_such_key"  # value, last
     NO_DATABASE = "no_database"  # path
     EMPTY_CODES = "empty_codes"  # setting
-    NOT_A_NUMBER = "not_a_number"  # setting, value
+    NOT_A_NUMBER = "not_a_number"  # setting, values
     LDONG_ALONE = "ldong_alone"
     REGIONS_NEEDED = "regions_needed"
     REGIONS_WITHOUT_MODE = "regions_without_mode"  # value

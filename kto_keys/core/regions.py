@@ -65,9 +65,9 @@ def parse_codes(text: str, option: str) -> tuple[str, ...]:
     codes = tuple(part.strip() for part in text.split(",") if part.strip())
     if not codes:
         raise SettingsError(SettingsProblem.EMPTY_CODES, setting=option)
-    for code in codes:
-        if not code.isdigit():
-            raise SettingsError(SettingsProblem.NOT_A_NUMBER, setting=option, value=code)
+    bad = tuple(code for code in codes if not code.isdigit())
+    if bad:
+        raise SettingsError(SettingsProblem.NOT_A_NUMBER, setting=option, values=bad)
     return tuple(dict.fromkeys(code.lstrip("0") or "0" for code in codes))
 
 

@@ -86,6 +86,16 @@ def screen(child: pexpect.spawn) -> str:
     return log.getvalue()
 
 
+PRESS_ENTER = "Enter를 누르면 메뉴로 돌아갑니다"
+
+
+def back_to_menu(child: pexpect.spawn) -> None:
+    """An item's result waits for Enter, then the menu returns."""
+    child.expect_exact(PRESS_ENTER)
+    child.sendline("")
+    expect_menu(child)
+
+
 def expect_menu(child: pexpect.spawn) -> None:
     """Every item of the issue, then the prompt."""
     for number, label in ITEMS:
@@ -123,13 +133,13 @@ def test_menu_walkthrough_shows_tables_hints_and_collects_chosen_regions(
     child.sendline("4")
     child.expect(r"│ 1\s+│ 11\s+│ 서울특별시\s+│ Seoul")
     child.expect(r"│ 39\s+│ 50\s+│ 제주특별자치도")
-    expect_menu(child)
+    back_to_menu(child)
     # Item 5: the key status, one line per key, shown as #index and preview only.
     child.sendline("5")
     child.expect_exact("KTO API 키 상태")
     child.expect(r"#0\s+[0-9a-f]{10}\.\.\.\s+사용 가능")
     child.expect(r"#1\s+[0-9a-f]{10}\.\.\.\s+사용 가능")
-    expect_menu(child)
+    back_to_menu(child)
     assert keys[0] not in screen(child) and keys[1] not in screen(child)
 
     # 3. Bad choices: a letter, an unknown number, an empty line; each gets the hint and the prompt.
@@ -141,9 +151,9 @@ def test_menu_walkthrough_shows_tables_hints_and_collects_chosen_regions(
     # 4. Item 2: a bad region list is refused with the valid codes, then a good one is collected.
     child.sendline("2")
     child.expect_exact(REGION_PROMPT)
-    child.sendline("1,99")
-    # One language at a time: the Korean menu refuses in Korean.
-    child.expect_exact("알 수 없는 지역 코드 99; 가능한 값: 1 서울특별시, 2 인천광역시")
+    child.sendline("1,99,98")
+    # One language at a time, in the menu's words (no command-line flag), every bad code named.
+    child.expect_exact("알 수 없는 지역 코드 99, 98; 가능한 값: 1 서울특별시, 2 인천광역시")
     child.expect_exact("39 제주특별자치도")
     child.expect_exact(REGION_PROMPT)
     child.sendline("1,6")
@@ -153,7 +163,7 @@ def test_menu_walkthrough_shows_tables_hints_and_collects_chosen_regions(
     )
     child.expect_exact("수집 완료")
     child.expect_exact("기록: 42건")
-    expect_menu(child)
+    back_to_menu(child)
     assert "종료 코드" not in child.before
     expected = set(gateway.dataset.contentids(province="11")) | set(
         gateway.dataset.contentids(province="26")
@@ -188,6 +198,7 @@ def test_ctrl_c_at_the_menu_exits_0_without_traceback(
     child = spawn_menu(tmp_path, menu_env(tmp_path, keys, gateway.base_url))
     expect_menu(child)
     child.sendintr()
+    child.expect_exact("종료합니다")
     child.expect_exact(pexpect.EOF)
     child.close()
     assert child.exitstatus == 0
@@ -213,7 +224,7 @@ def test_ctrl_c_during_a_collection_returns_to_the_menu_with_the_work_kept(
         child.sendintr()
         child.expect_exact("kto-keys: 중단됨: 작업은 저장되었습니다")
         child.expect_exact("(종료 코드 130)")
-        expect_menu(child)
+        back_to_menu(child)
         listed = set(server.dataset.contentids(province="11")) | set(
             server.dataset.contentids(province="26")
         )
@@ -241,7 +252,7 @@ def test_collection_without_a_usable_key_offers_recovery_first(tmp_path: Path) -
         child.sendline("y")
         child.expect_exact("복구할 때가 된 비활성 키가 없습니다")
         child.expect_exact("사용 가능한 키가 없어 수집하지 않습니다")
-        expect_menu(child)
+        back_to_menu(child)
         finish(child)
         assert child.exitstatus == 0
         assert server.total() == 0
@@ -256,3 +267,27 @@ def test_menu_collections_pass_the_cli_defaults_explicitly() -> None:
     }
     assert CollectRequest(**defaults) == CollectRequest()
     assert collect_request("regions", "1,6") == CollectRequest(mode="regions", regions="1,6")
+
+
+def test_item_1_asks_before_spending_a_countrys_quota_and_item_7_can_force(
+    tmp_path: Path, keys: list[str], gateway: GatewayThread
+) -> None:
+    """Item 1 answered no calls nothing; item 7 answered yes probes every key out, due or not."""
+    env = menu_env(tmp_path, keys, gateway.base_url)
+    env["KTO_RECOVERY_AFTER_S"] = "86400"
+    assert SCRIPT is not None
+    subprocess.run([SCRIPT, "disable", "1"], env=env, cwd=tmp_path, check=True, timeout=30)
+    child = spawn_menu(tmp_path, env)
+    expect_menu(child)
+    child.sendline("1")
+    child.expect_exact("계속할까요? [y/N]: ")
+    child.sendline("n")
+    back_to_menu(child)
+    assert gateway.total() == 0
+    child.sendline("7")
+    child.expect_exact("모두 확인할까요? [y/N]: ")
+    child.sendline("y")
+    child.expect_exact("복구할 때가 된 비활성 키가 없습니다")  # a key out by hand is not probed
+    back_to_menu(child)
+    finish(child)
+    assert child.exitstatus == 0
