@@ -101,6 +101,9 @@ class PhaseTimer:
     def keys_skipped(self, keys: Any, pool: Any) -> None:
         """Ignored."""
 
+    def provinces_followed(self, followed: Any, listed: Any) -> None:
+        """Ignored."""
+
     def run_finished(self, report: Any) -> None:
         """Ignored: the benchmark reads the returned report."""
 

@@ -143,6 +143,9 @@ class Silent:
     def keys_skipped(self, keys: Any, pool: Any) -> None:
         """Ignore."""
 
+    def provinces_followed(self, followed: Any, listed: Any) -> None:
+        """Ignore."""
+
     def run_finished(self, report: Any) -> None:
         """Ignore."""
 

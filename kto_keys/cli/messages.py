@@ -30,7 +30,7 @@ from kto_keys.core.errors import (
 )
 from kto_keys.core.keys import KeyWarning, KeyWarningKind, ServiceKey
 from kto_keys.core.pool import DeactivationCause, EventKind, KeyPool, PoolEvent
-from kto_keys.core.regions import BY_LDONG, REGIONS
+from kto_keys.core.regions import BY_LDONG, REGIONS, Followed
 from kto_keys.edges.state import CacheLost
 
 LANGUAGES = ("ko", "en")
@@ -209,6 +209,10 @@ CATALOG: dict[str, tuple[str, str]] = {
     ),
     "settings.bad_gateway_config": ("--config {path}: {reason}", "--config {path}: {reason}"),
     "settings.area_code": (" (지역 코드 {area})", " (area code {area})"),
+    "regions.followed": (
+        "🧭 서비스 목록에 {old}이(가) 없어 통합된 {new}(을)를 수집합니다",
+        "🧭 the service no longer lists {old}: collecting {new}, which it merged into",
+    ),
     # --- key warnings -------------------------------------------------------------------------
     "warning.duplicate_key": (
         "KTO_API_KEY {position}번째 항목은 키 #{index}와 같습니다: 한 번만 사용합니다",
@@ -627,6 +631,11 @@ class Messages:
         if problem is SettingsProblem.EMPTY_CODES:
             return self("menu.empty_codes")
         return self.error(error)
+
+    def followed(self, step: Followed, listed: Mapping[str, str]) -> str:
+        """One line: a chosen province merged into another, which is collected instead."""
+        new = f"{step.successor} {listed.get(step.successor, '')}".strip()
+        return self("regions.followed", old=self._missing(step.code), new=new)
 
     def area_codes(self) -> str:
         """The legacy area codes with their names."""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from types import TracebackType
 
 from rich.console import Console
@@ -21,7 +21,7 @@ from kto_keys.core.clock import Clock, format_time
 from kto_keys.core.keys import ServiceKey
 from kto_keys.core.plan import DetailPlan
 from kto_keys.core.pool import KeyPool
-from kto_keys.core.regions import names_of
+from kto_keys.core.regions import Followed, names_of
 from kto_keys.edges.logbook import logger
 from kto_keys.jobs.collect import CollectReport
 
@@ -122,6 +122,11 @@ class ProgressDisplay:
         """Deactivated keys left out of the run: one warning line each."""
         for line in self.m.skipped(keys, pool):
             logger().error(line)  # a key out needs a person: shown even under --quiet
+
+    def provinces_followed(self, followed: Sequence[Followed], listed: Mapping[str, str]) -> None:
+        """One line per province that merged into another: the user asked for the region."""
+        for step in followed:
+            logger().warning(self.m.followed(step, listed))
 
     def run_finished(self, report: CollectReport) -> None:
         """Keep the report for the summary."""

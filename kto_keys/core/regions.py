@@ -38,7 +38,11 @@ REGIONS: tuple[Region, ...] = (
     Region("52", "37", "전북특별자치도", "North Jeolla"),
     Region("46", "38", "전라남도", "South Jeolla"),
     Region("50", "39", "제주특별자치도", "Jeju"),
+    # July 2026: Gwangju (29) and South Jeolla (46) merged into one province (tourapi.md).
+    Region("12", None, "전남광주통합특별시", "Gwangju-South Jeolla"),
 )
+# Where a province went when the service stopped listing it: the user asked for the region.
+SUCCESSORS: dict[str, str] = {"29": "12", "46": "12"}
 BY_AREA: dict[str, Region] = {region.area: region for region in REGIONS if region.area}
 BY_LDONG: dict[str, Region] = {region.ldong: region for region in REGIONS}
 MAJOR_AREAS = ("1", "6", "31", "39")
@@ -124,15 +128,37 @@ def _mode(text: str) -> Mode:
         ) from None
 
 
-def check_listed(selection: Selection, listed: Mapping[str, str]) -> None:
-    """Fail clearly when a chosen province is missing from the service's own list."""
-    missing = [code for code in selection.ldong_codes if code not in listed]
+@dataclass(frozen=True, slots=True)
+class Followed:
+    """A chosen province the service no longer lists, and the one that took its place."""
+
+    code: str
+    successor: str
+
+
+def resolve_listed(
+    selection: Selection, listed: Mapping[str, str]
+) -> tuple[tuple[str, ...], tuple[Followed, ...]]:
+    """The chosen provinces as the service lists them today: a merged one leads to its
+    successor (once, however many of its parts were chosen); one that leads nowhere is an error."""
+    codes: list[str] = []
+    followed: list[Followed] = []
+    missing: list[str] = []
+    for code in selection.ldong_codes:
+        if code in listed:
+            codes.append(code)
+        elif SUCCESSORS.get(code) in listed:
+            followed.append(Followed(code, SUCCESSORS[code]))
+            codes.append(SUCCESSORS[code])
+        else:
+            missing.append(code)
     if missing:
         raise SettingsError(
             SettingsProblem.NO_LONGER_LISTED,
             values=tuple(missing),
             listed=dict(sorted(listed.items())),
         )
+    return tuple(dict.fromkeys(codes)), tuple(followed)
 
 
 def all_listed(listed: Mapping[str, str]) -> tuple[str, ...]:

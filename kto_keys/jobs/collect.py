@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
@@ -20,7 +20,7 @@ from kto_keys.core.errors import (
 from kto_keys.core.keys import ServiceKey
 from kto_keys.core.operations import PROBE_OPERATION, DetailKind, Operation
 from kto_keys.core.pool import KeyPool
-from kto_keys.core.regions import Selection, all_listed, check_listed
+from kto_keys.core.regions import Followed, Selection, all_listed, resolve_listed
 from kto_keys.edges.client import USER_AGENT, TourClient
 from kto_keys.edges.settings import DEFAULT_CONCURRENCY, DEFAULT_DETAILS, DEFAULT_PAGE_SIZE
 from kto_keys.edges.store import Store
@@ -53,6 +53,10 @@ class Observer(ListingObserver, DetailObserver, Protocol):
         """Deactivated keys are left out of this run."""
         ...
 
+    def provinces_followed(self, followed: Sequence[Followed], listed: Mapping[str, str]) -> None:
+        """Chosen provinces the service no longer lists lead to their successors."""
+        ...
+
     def run_finished(self, report: CollectReport) -> None:
         """The run ended, however it ended; its report is complete."""
         ...
@@ -76,6 +80,8 @@ class CollectReport:
     elapsed_s: float = 0.0
     db_path: str = ""
     stopped_by: dict[str, Any] | None = None
+    # Provinces chosen that the service no longer lists, and where they led.
+    followed: dict[str, str] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         """The summary as JSON-ready data."""
@@ -85,6 +91,7 @@ class CollectReport:
             "run_id": self.run_id,
             "mode": self.mode,
             "provinces": list(self.provinces),
+            "followed": dict(self.followed),
             "outcome": str(self.outcome),
             "stopped_by": self.stopped_by,
             "started_at": self.started_at.isoformat(),
@@ -180,7 +187,7 @@ async def _collect(
             for p in probes
         ]
         try:
-            provinces = await _provinces(client, store, options.selection, clock, report)
+            provinces = await _provinces(client, store, options.selection, clock, report, observer)
             report.provinces = provinces
             lister = Lister(
                 client, store, run_id, clock, observer, options.page_size, options.concurrency
@@ -230,13 +237,21 @@ def _prepare_listing(store: Store, clock: Clock, fresh: bool) -> None:
 
 
 async def _provinces(
-    client: TourClient, store: Store, selection: Selection, clock: Clock, report: CollectReport
+    client: TourClient,
+    store: Store,
+    selection: Selection,
+    clock: Clock,
+    report: CollectReport,
+    observer: Observer,
 ) -> tuple[str, ...]:
     listed = await province_list(client, store, clock, report)
     if selection.mode == "all":
         return all_listed(listed)
-    check_listed(selection, listed)
-    return selection.ldong_codes
+    codes, followed = resolve_listed(selection, listed)
+    report.followed = {step.code: step.successor for step in followed}
+    if followed:
+        observer.provinces_followed(followed, listed)
+    return codes
 
 
 async def province_list(

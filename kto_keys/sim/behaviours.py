@@ -154,6 +154,8 @@ class GatewayConfig:
     seed: int = 1
     sizes: Mapping[str, int] | None = None
     provinces: tuple[Province, ...] | None = None
+    # The geography after July 2026: Gwangju (29) and South Jeolla (46) listed as one, 12.
+    merged_2026: bool = False
     page_cap: int | None = None
     latency_s: float = 0.0
     host_blocked: bool = False
@@ -265,6 +267,7 @@ def _config_from_mapping(raw: Mapping[str, Any]) -> GatewayConfig:
             provinces=None
             if provinces is None
             else tuple(Province(str(p["code"]), str(p["name"])) for p in provinces),
+            merged_2026=bool(raw.get("merged_2026", False)),
             page_cap=_optional_int(raw.get("page_cap")),
             latency_s=float(raw.get("latency_s", 0.0)),
             host_blocked=bool(raw.get("host_blocked", False)),

@@ -51,6 +51,12 @@ PROVINCES: tuple[Province, ...] = (
     Province("52", "전북특별자치도"),
 )
 
+# Since July 2026 (about September in ldongCode2): 12 in place of 29 and 46, 16 provinces.
+MERGED_2026_PROVINCES: tuple[Province, ...] = (
+    *(province for province in PROVINCES if province.code not in ("29", "46")),
+    Province("12", "전남광주통합특별시"),
+)
+
 # Roughly 1/10 of the real ~13,500 restaurants; Seoul largest, Sejong small. Total 1,350.
 DEFAULT_SIZES: dict[str, int] = {
     "11": 280,

@@ -24,7 +24,7 @@ from kto_keys.sim.behaviours import (
 from kto_keys.sim.clock import GatewayClock, response_time
 from kto_keys.sim.counters import SELECTED_PARAMS, CallLog, CallRecord
 from kto_keys.sim.dataset import Dataset
-from kto_keys.sim.geography import DEFAULT_SIZES, PROVINCES
+from kto_keys.sim.geography import DEFAULT_SIZES, MERGED_2026_PROVINCES, PROVINCES
 from kto_keys.sim.operations import OPERATIONS, Answer, Catalogue, answer
 from kto_keys.sim.outages import Outages
 
@@ -91,10 +91,13 @@ class Gateway:
         self, config: GatewayConfig | None = None, *, clock: Callable[[], float] | None = None
     ) -> None:
         self.config = config or GatewayConfig()
-        provinces = self.config.provinces or PROVINCES
+        merged = self.config.merged_2026
+        provinces = self.config.provinces or (MERGED_2026_PROVINCES if merged else PROVINCES)
         sizes = self.config.sizes
-        if sizes is None and self.config.provinces is not None:
-            sizes = {p.code: DEFAULT_SIZES.get(p.code, 50) for p in provinces}
+        if sizes is None and (self.config.provinces is not None or merged):
+            # The merged province holds what its two parts held.
+            parts = DEFAULT_SIZES.get("29", 0) + DEFAULT_SIZES.get("46", 0)
+            sizes = {p.code: DEFAULT_SIZES.get(p.code, parts or 50) for p in provinces}
         self.dataset = Dataset(self.config.seed, sizes)
         self.clock = GatewayClock() if clock is None else GatewayClock(clock)
         self._catalogue = Catalogue(self.dataset, provinces, self.config.page_cap)

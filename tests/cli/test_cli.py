@@ -518,3 +518,20 @@ def test_enable_probes_a_key_the_gateway_refused(gateway: GatewayFactory) -> Non
     code, out, _ = invoke("enable", "1", "--force", env=env)
     assert code == 0 and "active" in out
     assert gw.total() == 1  # no second probe
+
+
+def test_regions_after_the_2026_merger_follow_and_show_the_live_list(
+    gateway: GatewayFactory,
+) -> None:
+    """`collect --regions 5` says in one line that it collects 12; `regions` lists 12 as live."""
+    key = hex_key()
+    gw = gateway({key: KeyBehaviour("k")}, merged_2026=True, sizes={"12": 4})
+    env = env_for([key], gw.base_url)
+    code, out, err = invoke("collect", "--regions", "5", "--details", "none", "--json", env=env)
+    assert code == 0 and json.loads(out)["provinces"] == ["12"]
+    [line] = [line for line in err.splitlines() if "no longer lists" in line]
+    assert "29" in line and "12 전남광주통합특별시" in line
+    code, out, _ = invoke("regions", "--json", env=env)
+    rows = {row["lDongRegnCd"]: row for row in json.loads(out)}
+    assert rows["12"]["listed"] is True
+    assert rows["29"]["listed"] is False and rows["46"]["listed"] is False

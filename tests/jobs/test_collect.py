@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 from pathlib import Path
+from typing import Any
 
 import pytest
 from conftest import (
@@ -272,3 +273,37 @@ async def test_a_province_only_the_service_lists_can_be_chosen(
     session = open_session(settings, clock)
     await collect(session, CollectOptions(selection, kinds=()), Silent())
     assert len(stored_ids(settings, "12")) == 4
+
+
+async def test_regions_5_and_38_lead_to_the_merged_province_12_once(
+    tmp_path: Path, gateway: GatewayFactory, clock: FakeClock, keys: list[str]
+) -> None:
+    """After the 2026 merger the service lists 12, not 29 and 46: `--regions 5,38` collects 12
+    once, says so, and stores every record of it."""
+    from kto_keys.core.regions import select
+
+    gw = gateway(good(keys), merged_2026=True, sizes={"11": 3, "12": 9})
+    settings = make_settings(tmp_path, keys, gw.base_url)
+    session = open_session(settings, clock)
+
+    class Listening(Silent):
+        """Remembers the provinces followed to their successor."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.followed: list[Any] = []
+
+        def provinces_followed(self, followed: Any, listed: Any) -> None:
+            """Remember them."""
+            self.followed.extend(followed)
+
+    observer = Listening()
+    report = await collect(session, CollectOptions(select("regions", "5,38"), kinds=()), observer)
+    assert report.provinces == ("12",)
+    assert report.followed == {"29": "12", "46": "12"}
+    assert [(step.code, step.successor) for step in observer.followed] == [
+        ("29", "12"),
+        ("46", "12"),
+    ]
+    assert stored_ids(settings) == sorted(gw.dataset.contentids(province="12"))
+    assert gw.total(operation="areaBasedList2") == 1
