@@ -95,9 +95,9 @@ class Gateway:
         provinces = self.config.provinces or (MERGED_2026_PROVINCES if merged else PROVINCES)
         sizes = self.config.sizes
         if sizes is None and (self.config.provinces is not None or merged):
-            # The merged province holds what its two parts held.
-            parts = DEFAULT_SIZES.get("29", 0) + DEFAULT_SIZES.get("46", 0)
-            sizes = {p.code: DEFAULT_SIZES.get(p.code, parts or 50) for p in provinces}
+            # Under the merger switch the merged province holds what its two parts held.
+            parts = DEFAULT_SIZES["29"] + DEFAULT_SIZES["46"] if merged else 50
+            sizes = {p.code: DEFAULT_SIZES.get(p.code, parts) for p in provinces}
         self.dataset = Dataset(self.config.seed, sizes)
         self.clock = GatewayClock() if clock is None else GatewayClock(clock)
         self._catalogue = Catalogue(self.dataset, provinces, self.config.page_cap)
