@@ -27,7 +27,7 @@ from kto_keys.core.errors import (
     SettingsProblem,
     Terminated,
 )
-from kto_keys.core.keys import KeyWarning, KeyWarningKind, ServiceKey
+from kto_keys.core.keys import KeyWarning, KeyWarningKind, ServiceKey, mask_secretlike
 from kto_keys.core.pool import DeactivationCause, EventKind, KeyPool, PoolEvent
 from kto_keys.core.regions import BY_LDONG, REGIONS
 from kto_keys.edges.state import CacheLost
@@ -521,8 +521,11 @@ class Messages:
     def settings_problem(self, problem: SettingsProblem, details: Mapping[str, Any]) -> str:
         """One line for a bad setting or option."""
         fields = dict(details)
+        # A key typed into the wrong setting is echoed back: never more of it than a preview.
+        if isinstance(fields.get("value"), str):
+            fields["value"] = mask_secretlike(fields["value"])
         if "values" in fields:
-            fields["values"] = ", ".join(str(value) for value in fields["values"])
+            fields["values"] = ", ".join(mask_secretlike(str(value)) for value in fields["values"])
         if (
             problem is SettingsProblem.UNKNOWN_AREA_CODES
             or problem is SettingsProblem.REGIONS_NEEDED

@@ -426,3 +426,21 @@ def test_a_key_too_short_for_a_run_is_masked_where_it_appears_whole():
 def test_mask_secretlike_cuts_every_long_run_of_key_characters_to_ten(value, shown):
     """Any 16 or more key characters in a row become their first 10 and `...`; others stay."""
     assert mask_secretlike(value) == shown
+
+
+@pytest.mark.parametrize(
+    "make", [pytest.param(hex_key, id="hex"), pytest.param(base64_key, id="b64")]
+)
+@pytest.mark.parametrize("lang", ["ko", "en"])
+def test_a_key_typed_into_a_number_setting_is_echoed_masked(make, lang):
+    """`KTO_RESERVE=<key>` is refused with the value shown as a preview, never whole."""
+    from kto_keys.cli.messages import Messages
+    from kto_keys.core.errors import SettingsError
+    from kto_keys.edges.settings import load_settings
+
+    raw = make()
+    with pytest.raises(SettingsError) as caught:
+        load_settings(environ={"KTO_RESERVE": raw}, read_env_file=False)
+    line = Messages(lang).error(caught.value)
+    assert "KTO_RESERVE" in line and raw[:PREVIEW_LENGTH] + "..." in line
+    assert leaks(line, raw) == []
