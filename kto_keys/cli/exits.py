@@ -6,6 +6,7 @@ from kto_keys.core.errors import (
     BudgetExhaustedError,
     CacheLockedError,
     CollectLockedError,
+    FileAccessError,
     GatewayUnavailableError,
     HostBlockedError,
     KtoKeysError,
@@ -35,6 +36,7 @@ ERROR_EXIT_CODES: dict[type[KtoKeysError], int] = {
     HostBlockedError: HOST_REFUSED,
     CacheLockedError: FAILED,
     CollectLockedError: FAILED,
+    FileAccessError: FAILED,  # a path that cannot be written: one line naming it and why
     Terminated: TERMINATED,
 }
 

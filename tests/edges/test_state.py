@@ -20,6 +20,7 @@ from conftest import START, base64_key, encoded, hex_key, make_policy
 from kto_keys.core.answers import Outcome
 from kto_keys.core.clock import KST, FakeClock
 from kto_keys.core.codes import OutcomeKind, lookup
+from kto_keys.core.errors import FileAccessError
 from kto_keys.core.keys import ServiceKey, parse_keys
 from kto_keys.core.operations import Operation
 from kto_keys.core.pool import DeactivationCause, ErrorRecord, KeyPool, KeyState, Lease
@@ -352,7 +353,8 @@ def test_unreadable_cache_is_set_aside_not_fatal(cache_path):
 
 # --- atomicity ---------------------------------------------------------------------------------
 def test_failed_sync_leaves_the_old_file_whole_and_no_temporary(cache_path, clock, monkeypatch):
-    """A write that fails half-way (fsync error) keeps the old file and cleans up its twin."""
+    """A write that fails half-way (fsync error) keeps the old file, cleans up its twin, and
+    says which file and why."""
     cache = StateCache(cache_path)
     keys = make_keys(hex_key())
     pool = open_pool(cache, keys, clock)
@@ -365,8 +367,13 @@ def test_failed_sync_leaves_the_old_file_whole_and_no_temporary(cache_path, cloc
 
     monkeypatch.setattr(os, "fsync", broken_fsync)
     call(pool, clock, SUCCESS)
-    with pytest.raises(OSError, match="simulated disk failure"):
+    with pytest.raises(FileAccessError) as caught:
         cache.sync(pool)
+    assert (caught.value.path, caught.value.reason, caught.value.code) == (
+        cache_path,
+        "simulated disk failure",
+        "EIO",
+    )
     assert cache_path.read_bytes() == before
     assert temporaries(cache_path.parent) == []
     monkeypatch.undo()
