@@ -302,6 +302,7 @@ CATALOG: dict[str, tuple[str, str]] = {
     ),
     "cache.why.corrupt": ("손상됨", "corrupt"),
     "cache.why.unreadable": ("읽을 수 없음 ({detail})", "unreadable ({detail})"),
+    "cache.why.invalid": ("값이 올바르지 않음 ({detail})", "invalid ({detail})"),
     # --- status ---------------------------------------------------------------------------------
     "status.title": ("KTO API 키 상태", "KTO API key status"),
     "status.key": ("키", "key"),

@@ -3,24 +3,47 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
+import math
 import os
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from filelock import FileLock, Timeout
 
-from kto_keys.core.clock import KST, parse_time
+from kto_keys.core.clock import KST, kst_day, parse_time
 from kto_keys.core.errors import CacheLockedError
-from kto_keys.core.pool import DeactivationCause, ErrorRecord, KeyPool, KeyState, cause_of_code
+from kto_keys.core.pool import (
+    MAX_PAUSE,
+    DeactivationCause,
+    ErrorRecord,
+    KeyPool,
+    KeyState,
+    cause_of_code,
+)
 from kto_keys.edges.atomic import atomic_write_text
 
 SCHEMA_VERSION = 1
 _ADDITIVE = ("total_calls", "total_successes", "total_errors")
 StateDict = dict[str, Any]
+
+# What no version of this tool writes; a file that holds it is set aside as "invalid".
+MAX_USAGE = 10**7  # calls with one key for one operation on one day (the service allows ~1,000)
+MAX_TOTAL = 10**12  # calls, successes or errors of one key, ever
+MAX_LATENCY_MS = 10.0**9
+EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
+LATEST = datetime(2100, 1, 1, tzinfo=UTC)
+# What another clock may have written: moments that passed (a last success, a deactivation) up
+# to this far after load(now) are kept; later ones are read as now. Waits are cut to the longest
+# the policy makes: a pause to MAX_PAUSE, an error wait or a cool-down to `max_wait`.
+CLOCK_SKEW = timedelta(days=2)
+# The longest error wait or cool-down the default policy makes is an hour; a day leaves room
+# for settings that ask for more. A session passes its own policy's longest wait.
+DEFAULT_MAX_WAIT = timedelta(days=1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,9 +51,9 @@ class CacheLost:
     """The cache could not be read: why, what the system said, and where it was moved (if)."""
 
     path: Path
-    why: str  # "corrupt" or "unreadable"
+    why: str  # "corrupt", "invalid" (a value out of range) or "unreadable"
     moved_to: Path | None = None
-    detail: str | None = None  # the system's words for an unreadable file
+    detail: str | None = None  # the system's words for an unreadable file; the field, if invalid
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,10 +70,20 @@ class LoadResult:
 
 
 class StateCache:
-    """One cache file, shared safely between processes; the caller decides when to sync."""
+    """One cache file, shared safely between processes; the caller decides when to sync.
 
-    def __init__(self, path: Path, lock_timeout_s: float = 30.0) -> None:
+    `max_wait` is the longest error wait or cool-down the pool's policy makes: a stored wait
+    that lasts longer (another machine's clock, a hand-edited file) is cut to it on load.
+    """
+
+    def __init__(
+        self,
+        path: Path,
+        lock_timeout_s: float = 30.0,
+        max_wait: timedelta = DEFAULT_MAX_WAIT,
+    ) -> None:
         self.path = path
+        self.max_wait = max_wait
         self._lock = FileLock(str(path) + ".lock", timeout=lock_timeout_s)
         self._baseline: dict[str, StateDict] = {}
         # When the run loaded the cache: the stamp of a file set aside (this module reads no clock).
@@ -58,16 +91,19 @@ class StateCache:
         self.notice: CacheLost | None = None
 
     def load(self, now: datetime) -> LoadResult:
-        """Read the cache; a corrupt file is moved aside and reported, never fatal."""
+        """Read the cache; a corrupt or invalid file is moved aside and reported, never fatal."""
         self._loaded_at = now
         with self._locked():
             disk, notice = self._read()
         self.notice = notice
         self._baseline = disk
-        return LoadResult({fp: state_from_dict(data) for fp, data in disk.items()}, notice)
+        return LoadResult(self._states(disk, now), notice)
 
-    def sync(self, pool: KeyPool) -> None:
-        """Merge this process's changes with the file's and write the result."""
+    def sync(self, pool: KeyPool, now: datetime | None = None) -> None:
+        """Merge this process's changes with the file's and write the result.
+
+        With `now`, times another process wrote too far ahead are cut as on load.
+        """
         ours = {fp: state_to_dict(state) for fp, state in pool.states().items()}
         with self._locked():
             disk, notice = self._read()
@@ -79,7 +115,13 @@ class StateCache:
                 )
             self._write(merged)
         self._baseline = merged
-        pool.replace_states({fp: state_from_dict(merged[fp]) for fp in ours})
+        pool.replace_states(self._states({fp: merged[fp] for fp in ours}, now))
+
+    def _states(self, disk: Mapping[str, StateDict], now: datetime | None) -> dict[str, KeyState]:
+        states = {fp: state_from_dict(data) for fp, data in disk.items()}
+        if now is None:
+            return states
+        return {fp: clamp_state(state, now, self.max_wait) for fp, state in states.items()}
 
     @contextlib.contextmanager
     def _locked(self) -> Iterator[None]:
@@ -109,9 +151,12 @@ class StateCache:
             keys = document["keys"]
             if not isinstance(keys, dict):
                 raise ValueError("no key table")
-            for data in keys.values():
-                state_from_dict(data)
-        except (ValueError, KeyError, TypeError, AttributeError):
+            for fingerprint, data in keys.items():
+                if state_from_dict(data).fingerprint != fingerprint:
+                    raise InvalidValue("fingerprint")
+        except InvalidValue as error:
+            return {}, self._set_aside("invalid", error.field)
+        except (ValueError, KeyError, TypeError, AttributeError, OverflowError):
             return {}, self._set_aside("corrupt")
         return dict(keys), None
 
@@ -134,6 +179,14 @@ class StateCache:
     def _write(self, keys: Mapping[str, StateDict]) -> None:
         document = {"schema": SCHEMA_VERSION, "keys": keys}
         atomic_write_text(self.path, json.dumps(document, ensure_ascii=False, indent=1))
+
+
+class InvalidValue(ValueError):
+    """A value in the cache that no version of this tool writes; `field` names it."""
+
+    def __init__(self, field: str) -> None:
+        super().__init__(field)
+        self.field = field
 
 
 def _modified_at(path: Path) -> datetime:
@@ -223,41 +276,151 @@ def state_to_dict(state: KeyState) -> StateDict:
 
 
 def state_from_dict(data: Mapping[str, Any]) -> KeyState:
-    """Read a key state written by `state_to_dict`."""
+    """Read a key state written by `state_to_dict`.
+
+    ValueError (or KeyError, TypeError) when it is no key state; InvalidValue when a value is of a
+    kind or size no version of this tool writes: a count that is negative, fractional or beyond
+    MAX_USAGE or MAX_TOTAL, a latency that is not a finite number, a time before 2000 or after 2099.
+    """
     usage = data.get("usage") or {}
     error = data.get("last_error")
-    first_seen = parse_time(data["first_seen"])
+    first_seen = _moment(data["first_seen"], "first_seen")
     if first_seen is None:
         raise ValueError("first_seen missing")
     return KeyState(
         fingerprint=str(data["fingerprint"]),
         first_seen=first_seen,
-        usage_day=date.fromisoformat(usage["day"]) if usage.get("day") else None,
-        usage={str(op): int(count) for op, count in (usage.get("ops") or {}).items()},
-        total_calls=int(data.get("total_calls", 0)),
-        total_successes=int(data.get("total_successes", 0)),
-        total_errors=int(data.get("total_errors", 0)),
-        consecutive_errors=int(data.get("consecutive_errors", 0)),
+        usage_day=_day(usage.get("day"), "usage"),
+        usage={
+            str(op): _count(count, "usage", MAX_USAGE)
+            for op, count in (usage.get("ops") or {}).items()
+        },
+        total_calls=_count(data.get("total_calls", 0), "total_calls", MAX_TOTAL),
+        total_successes=_count(data.get("total_successes", 0), "total_successes", MAX_TOTAL),
+        total_errors=_count(data.get("total_errors", 0), "total_errors", MAX_TOTAL),
+        consecutive_errors=_count(
+            data.get("consecutive_errors", 0), "consecutive_errors", MAX_USAGE
+        ),
         last_error=None
         if not error
         else ErrorRecord(
-            error.get("code"),
+            _code(error.get("code"), "last_error"),
             str(error.get("symbol", "")),
             str(error.get("message", "")),
-            _time(error.get("at")),
+            _time(error.get("at"), "last_error"),
             str(error.get("kind", "")),
         ),
-        last_success=parse_time(data.get("last_success")),
-        latency_ms_avg=data.get("latency_ms_avg"),
-        error_wait_until=parse_time(data.get("error_wait_until")),
-        pause_until=parse_time(data.get("pause_until")),
-        cooldowns={str(op): _time(until) for op, until in (data.get("cooldowns") or {}).items()},
-        deactivated_at=parse_time(data.get("deactivated_at")),
+        last_success=_moment(data.get("last_success"), "last_success"),
+        latency_ms_avg=_latency(data.get("latency_ms_avg")),
+        error_wait_until=_moment(data.get("error_wait_until"), "error_wait_until"),
+        pause_until=_moment(data.get("pause_until"), "pause_until"),
+        cooldowns={
+            str(op): _time(until, "cooldowns")
+            for op, until in (data.get("cooldowns") or {}).items()
+        },
+        deactivated_at=_moment(data.get("deactivated_at"), "deactivated_at"),
         deactivation_cause=_cause(data),
-        deactivation_code=data.get("deactivation_code"),
+        deactivation_code=_code(data.get("deactivation_code"), "deactivation_code"),
         deactivation_reason=_hand_reason(data),
         disabled_by_hand=bool(data.get("disabled_by_hand", False)),
     )
+
+
+def clamp_state(state: KeyState, now: datetime, max_wait: timedelta = DEFAULT_MAX_WAIT) -> KeyState:
+    """The state with its times brought within what `now` and the policy allow.
+
+    A moment that passed (first seen, last success or error, deactivation) later than
+    now + CLOCK_SKEW is read as now; a pause ends within MAX_PAUSE, an error wait or a
+    cool-down within `max_wait`; a usage day later than the skew allows counts for today.
+    """
+    latest = now + CLOCK_SKEW
+    error = state.last_error
+    usage_day = state.usage_day
+    if usage_day is not None and usage_day > kst_day(latest):
+        usage_day = kst_day(now)
+    return dataclasses.replace(
+        state,
+        first_seen=_passed(state.first_seen, latest, now),
+        usage_day=usage_day,
+        last_error=None
+        if error is None
+        else dataclasses.replace(error, at=_passed(error.at, latest, now)),
+        last_success=_passed_or_none(state.last_success, latest, now),
+        error_wait_until=_wait(state.error_wait_until, now, max_wait),
+        pause_until=_wait(state.pause_until, now, MAX_PAUSE),
+        cooldowns={op: min(until, now + max_wait) for op, until in state.cooldowns.items()},
+        deactivated_at=_passed_or_none(state.deactivated_at, latest, now),
+    )
+
+
+def _passed(when: datetime, latest: datetime, now: datetime) -> datetime:
+    """A moment that passed, or now when it lies later than another clock could have put it."""
+    return now if when > latest else when
+
+
+def _passed_or_none(when: datetime | None, latest: datetime, now: datetime) -> datetime | None:
+    return None if when is None else _passed(when, latest, now)
+
+
+def _wait(until: datetime | None, now: datetime, longest: timedelta) -> datetime | None:
+    """A wait that ends no later than the longest the policy makes."""
+    return None if until is None else min(until, now + longest)
+
+
+def _count(value: Any, field: str, limit: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= limit:
+        raise InvalidValue(field)
+    return value
+
+
+def _latency(value: Any) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise InvalidValue("latency_ms_avg")
+    if not (math.isfinite(value) and 0 <= value <= MAX_LATENCY_MS):
+        raise InvalidValue("latency_ms_avg")
+    return float(value)
+
+
+def _code(value: Any, field: str) -> str | None:
+    if value is not None and not isinstance(value, str):
+        raise InvalidValue(field)
+    return value
+
+
+def _moment(value: Any, field: str) -> datetime | None:
+    """A stored time: None for none, ValueError for no time at all, InvalidValue out of range."""
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str):
+        raise InvalidValue(field)
+    when = parse_time(value)
+    try:
+        in_range = when is not None and EARLIEST <= when < LATEST
+    except OverflowError:  # a far offset on year 1 or 9999
+        in_range = False
+    if not in_range:
+        raise InvalidValue(field)
+    return when
+
+
+def _time(value: Any, field: str) -> datetime:
+    when = _moment(value, field)
+    if when is None:
+        raise ValueError("time missing")
+    return when
+
+
+def _day(value: Any, field: str) -> date | None:
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str):
+        raise InvalidValue(field)
+    day = date.fromisoformat(value)
+    if not EARLIEST.year <= day.year < LATEST.year:
+        raise InvalidValue(field)
+    return day
 
 
 _CAUSES = {str(cause): cause for cause in DeactivationCause}
@@ -295,10 +458,3 @@ def _hand_reason(data: Mapping[str, Any]) -> str | None:
 
 def _iso(when: datetime | None) -> str | None:
     return when.isoformat() if when is not None else None
-
-
-def _time(text: Any) -> datetime:
-    value = parse_time(str(text)) if text else None
-    if value is None:
-        raise ValueError("time missing")
-    return value

@@ -9,6 +9,7 @@ import json
 import os
 import re
 import signal
+import stat
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
@@ -23,16 +24,23 @@ from kto_keys.core.codes import OutcomeKind, lookup
 from kto_keys.core.errors import FileAccessError
 from kto_keys.core.keys import ServiceKey, parse_keys
 from kto_keys.core.operations import Operation
-from kto_keys.core.pool import DeactivationCause, ErrorRecord, KeyPool, KeyState, Lease
+from kto_keys.core.pool import MAX_PAUSE, DeactivationCause, ErrorRecord, KeyPool, KeyState, Lease
 from kto_keys.edges.atomic import atomic_open, atomic_write_text
-from kto_keys.edges.state import SCHEMA_VERSION, StateCache, state_from_dict, state_to_dict
+from kto_keys.edges.state import (
+    CLOCK_SKEW,
+    DEFAULT_MAX_WAIT,
+    SCHEMA_VERSION,
+    StateCache,
+    state_from_dict,
+    state_to_dict,
+)
 
 OP = Operation.LIST
 OTHER = Operation.DETAIL_INTRO
 SUCCESS = Outcome(OutcomeKind.SUCCESS, "0000")
 FAULT = Outcome(OutcomeKind.TRANSIENT, "04", "HTTP_ERROR", "SERVICE ERROR - HTTP ROUTING ERROR")
 WORKER = Path(__file__).with_name("cache_worker.py")
-ASIDE = re.compile(r"^api_key_cache\.json\.(corrupt|unreadable)-\d{8}T\d{6}$")
+ASIDE = re.compile(r"^api_key_cache\.json\.(corrupt|invalid|unreadable)-\d{8}T\d{6}$")
 
 
 def coded(code: str) -> Outcome:
@@ -79,7 +87,7 @@ def temporaries(folder: Path) -> list[str]:
 
 # --- creation and round trip ------------------------------------------------------------------
 def test_first_sync_creates_the_folder_and_the_file(cache_path, clock):
-    """On first use the folder and the file appear, with the schema version and the key."""
+    """On first use the folder and the file appear, private (0600), with the schema and the key."""
     cache = StateCache(cache_path)
     keys = make_keys(hex_key())
     pool = open_pool(cache, keys, clock)
@@ -91,6 +99,7 @@ def test_first_sync_creates_the_folder_and_the_file(cache_path, clock):
     assert list(saved["keys"]) == [keys[0].fingerprint]
     assert saved["keys"][keys[0].fingerprint]["usage"]["ops"] == {OP: 1}
     assert temporaries(cache_path.parent) == []
+    assert stat.S_IMODE(cache_path.stat().st_mode) == 0o600
 
 
 def test_loading_a_missing_cache_gives_fresh_state_without_a_notice(cache_path):
@@ -562,3 +571,214 @@ def test_loaded_times_are_aware(cache_path, clock):
     assert state.error_wait_until - datetime(2026, 11, 24, 1, 0, tzinfo=UTC) == timedelta(
         minutes=10
     )
+
+
+# --- values no version of this tool writes -------------------------------------------------------
+FINGERPRINT = "0123456789abcdef"
+
+
+def write_state(path: Path, now: datetime, **raw_json: str) -> None:
+    """A cache file of one valid key state whose named fields hold the given JSON text as is
+    (so that `1e400`, `NaN` and other values json.dumps would not write can be put in)."""
+    state = state_to_dict(full_state(FINGERPRINT, now))
+    text = json.dumps({"schema": SCHEMA_VERSION, "keys": {FINGERPRINT: state}})
+    for name, value in raw_json.items():
+        text = text.replace(f'"{name}": ', f'"{name}": {value}, "{name}_was": ', 1)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+
+
+INVALID = [
+    pytest.param({"total_calls": "1e400"}, "total_calls", id="total-1e400"),
+    pytest.param({"total_calls": str(10**30)}, "total_calls", id="total-10e30"),
+    pytest.param({"total_errors": "-1"}, "total_errors", id="total-negative"),
+    pytest.param({"total_successes": "12.5"}, "total_successes", id="total-fraction"),
+    pytest.param({"consecutive_errors": "1e400"}, "consecutive_errors", id="consecutive-1e400"),
+    pytest.param(
+        {"usage": '{"day": "2026-11-24", "ops": {"x": -1000000}}'}, "usage", id="usage-neg"
+    ),
+    pytest.param({"usage": '{"day": "2026-11-24", "ops": {"x": 1e30}}'}, "usage", id="usage-1e30"),
+    pytest.param(
+        {"usage": f'{{"day": null, "ops": {{"x": {10**30}}}}}'}, "usage", id="usage-10e30"
+    ),
+    pytest.param({"usage": '{"day": "2026-11-24", "ops": {"x": true}}'}, "usage", id="usage-bool"),
+    pytest.param({"usage": '{"day": "1970-01-01", "ops": {}}'}, "usage", id="usage-day-1970"),
+    pytest.param({"latency_ms_avg": "NaN"}, "latency_ms_avg", id="latency-nan"),
+    pytest.param({"latency_ms_avg": "1e400"}, "latency_ms_avg", id="latency-infinite"),
+    pytest.param({"latency_ms_avg": "-3"}, "latency_ms_avg", id="latency-negative"),
+    pytest.param({"first_seen": '"1999-12-31T23:59:59+00:00"'}, "first_seen", id="before-2000"),
+    pytest.param({"pause_until": '"9999-12-31T23:59:59+00:00"'}, "pause_until", id="year-9999"),
+    pytest.param(
+        {"deactivated_at": '"9999-12-31T23:59:59-12:00"'}, "deactivated_at", id="past-year-9999"
+    ),
+    pytest.param({"cooldowns": '{"x": "2150-01-01T00:00:00+09:00"}'}, "cooldowns", id="cool-2150"),
+    pytest.param({"last_success": "12345"}, "last_success", id="time-a-number"),
+    pytest.param({"deactivation_code": "31"}, "deactivation_code", id="code-a-number"),
+    pytest.param({"fingerprint": '"fedcba9876543210"'}, "fingerprint", id="filed-under-another"),
+]
+
+
+@pytest.mark.parametrize("fields, field", INVALID)
+def test_a_value_no_version_writes_sets_the_file_aside_as_invalid(cache_path, fields, field):
+    """Out-of-range counts, non-finite numbers, times outside 2000-2099: set aside, one notice."""
+    write_state(cache_path, START, **fields)
+    original = cache_path.read_bytes()
+    loaded = StateCache(cache_path).load(START)
+    assert loaded.states == {}
+    assert loaded.notice is not None
+    assert (loaded.notice.why, loaded.notice.detail) == ("invalid", field)
+    [aside] = [path for path in cache_path.parent.iterdir() if ASIDE.match(path.name)]
+    assert aside.name.startswith("api_key_cache.json.invalid-")
+    assert loaded.notice.moved_to == aside and aside.read_bytes() == original
+    assert not cache_path.exists()
+
+
+def test_the_file_written_by_this_version_is_valid(cache_path):
+    """The validation's own fixture: with nothing changed, the file loads as it is."""
+    write_state(cache_path, START)
+    loaded = StateCache(cache_path).load(START)
+    assert loaded.notice is None and list(loaded.states) == [FINGERPRINT]
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        pytest.param({"total_calls": "1e400"}, id="1e400"),
+        pytest.param({"pause_until": '"9999-12-31T23:59:59+00:00"'}, id="year-9999"),
+    ],
+)
+@pytest.mark.parametrize("command", [["status"], ["health"], ["disable", "0"]])
+def test_every_command_runs_on_after_an_invalid_cache_with_one_line(
+    clean_env, clock, fields, command
+):
+    """What used to crash every command with exit 1 is set aside with one line; the command runs."""
+    from typer.testing import CliRunner
+
+    from kto_keys.cli.app import app
+    from kto_keys.cli.commands import CliOptions
+
+    write_state(clean_env / "data" / "cache" / "api_key_cache.json", START, **fields)
+    result = CliRunner().invoke(
+        app,
+        command,
+        env={"KTO_API_KEY": hex_key(), "KTO_LANG": "en"},
+        catch_exceptions=False,
+        obj=CliOptions(clock=clock),
+    )
+    assert result.exit_code in (0, 3), result.stderr  # health: unknown, the state was lost
+    [line] = result.stderr.splitlines()
+    assert line.startswith(f"⚠️  key cache {clean_env}/data/cache/api_key_cache.json was invalid (")
+    assert "moved to api_key_cache.json.invalid-20261124T100000" in line
+
+
+# --- times too far ahead: cut to what the policy makes ----------------------------------------------
+def loaded_state(cache_path: Path, cache: StateCache | None = None, **fields: str) -> KeyState:
+    """Write one state with the given JSON fields, load it at START, return it."""
+    write_state(cache_path, START, **fields)
+    loaded = (cache or StateCache(cache_path)).load(START)
+    assert loaded.notice is None
+    return loaded.states[FINGERPRINT]
+
+
+def json_time(when: datetime) -> str:
+    """A time as the cache file holds it, quoted."""
+    return json.dumps(when.isoformat())
+
+
+def test_a_pause_until_2036_ends_within_the_longest_pause(cache_path):
+    """A per-second-limit pause stored for years is cut to MAX_PAUSE: no wait of years."""
+    state = loaded_state(
+        cache_path,
+        pause_until='"2036-01-01T00:00:00+09:00"',
+        disabled_by_hand="false",
+        deactivated_at="null",
+        error_wait_until="null",
+    )
+    assert state.pause_until == START + MAX_PAUSE
+    keys = [ServiceKey(0, FINGERPRINT, "abcdef0123...", "environment", "x" * 64)]
+    pool = KeyPool(keys, make_policy(), START, {FINGERPRINT: dataclasses.replace(state)})
+    availability = pool.availability(keys[0], OP, START)
+    assert availability.until is not None and availability.until <= START + MAX_PAUSE
+
+
+@pytest.mark.parametrize(
+    "max_wait",
+    [pytest.param(None, id="default-a-day"), pytest.param(timedelta(hours=2), id="policy-2h")],
+)
+def test_error_waits_and_cool_downs_end_within_the_policys_longest_wait(cache_path, max_wait):
+    """Waits stored a month or ten years ahead end at load(now) + max_wait (a day by default)."""
+    cache = StateCache(cache_path) if max_wait is None else StateCache(cache_path, 30.0, max_wait)
+    longest = max_wait or DEFAULT_MAX_WAIT
+    state = loaded_state(
+        cache_path,
+        cache,
+        error_wait_until=json_time(START + timedelta(days=30)),
+        cooldowns=json.dumps({OTHER: (START + timedelta(days=3650)).isoformat()}),
+    )
+    assert state.error_wait_until == START + longest
+    assert state.cooldowns == {OTHER: START + longest}
+
+
+def test_moments_that_passed_but_lie_ahead_are_read_as_now(cache_path):
+    """A deactivation, first sight, success or error stamped a year ahead counts from now."""
+    ahead = json_time(START + timedelta(days=365))
+    error = {
+        "code": "22",
+        "symbol": "X",
+        "message": "",
+        "at": (START + timedelta(days=365)).isoformat(),
+    }
+    state = loaded_state(
+        cache_path,
+        first_seen=ahead,
+        last_success=ahead,
+        deactivated_at=ahead,
+        last_error=json.dumps(error),
+    )
+    assert state.first_seen == state.last_success == state.deactivated_at == START
+    assert state.last_error is not None and state.last_error.at == START
+
+
+@pytest.mark.parametrize(
+    "ahead, kept",
+    [
+        pytest.param(timedelta(days=1), True, id="a-day-ahead-kept"),
+        pytest.param(CLOCK_SKEW, True, id="the-skew-kept"),
+        pytest.param(CLOCK_SKEW + timedelta(seconds=1), False, id="beyond-read-as-now"),
+    ],
+)
+def test_another_clock_up_to_the_skew_ahead_is_believed(cache_path, ahead, kept):
+    """A moment that passed up to CLOCK_SKEW after load(now) is kept as written; later, now."""
+    state = loaded_state(cache_path, deactivated_at=json_time(START + ahead))
+    assert state.deactivated_at == (START + ahead if kept else START)
+
+
+def test_usage_of_a_day_years_ahead_counts_for_today(cache_path):
+    """A usage day in 2030 would keep its counts until 2030: they count for today instead."""
+    state = loaded_state(cache_path, usage='{"day": "2030-05-05", "ops": {"x": 7}}')
+    assert (state.usage_day, state.usage) == (START.astimezone(KST).date(), {"x": 7})
+
+
+def test_a_cut_wait_is_written_back_cut(cache_path, clock):
+    """After a load that cut a wait, the next sync saves the cut value, not the stored one."""
+    write_state(cache_path, START, pause_until='"2036-01-01T00:00:00+09:00"')
+    cache = StateCache(cache_path)
+    loaded = cache.load(START)
+    key = ServiceKey(0, FINGERPRINT, "abcdef0123...", "environment", "x" * 64)
+    pool = KeyPool([key], make_policy(), START, loaded.states)
+    cache.sync(pool)
+    saved = document(cache_path)["keys"][FINGERPRINT]["pause_until"]
+    assert datetime.fromisoformat(saved) == START + MAX_PAUSE
+
+
+def test_sync_with_now_cuts_what_another_process_wrote_since(cache_path, clock):
+    """A wait written too far ahead by another process after our load is cut at our next sync."""
+    keys = make_keys(hex_key())
+    cache = StateCache(cache_path)
+    pool = open_pool(cache, keys, clock)
+    cache.sync(pool)
+    data = document(cache_path)
+    data["keys"][keys[0].fingerprint]["pause_until"] = "2036-01-01T00:00:00+09:00"
+    cache_path.write_text(json.dumps(data), encoding="utf-8")
+    cache.sync(pool, now=START)
+    assert pool.state(keys[0]).pause_until == START + MAX_PAUSE
