@@ -16,7 +16,7 @@ from typing import Any
 from filelock import FileLock, Timeout
 
 from kto_keys.core.clock import KST, kst_day, parse_time
-from kto_keys.core.errors import CacheLockedError
+from kto_keys.core.errors import CacheLockedError, FileAccessError
 from kto_keys.core.pool import (
     MAX_PAUSE,
     DeactivationCause,
@@ -25,7 +25,7 @@ from kto_keys.core.pool import (
     KeyState,
     cause_of_code,
 )
-from kto_keys.edges.atomic import atomic_write_text
+from kto_keys.edges.atomic import atomic_write_text, make_folder
 
 SCHEMA_VERSION = 1
 _ADDITIVE = ("total_calls", "total_successes", "total_errors")
@@ -91,13 +91,25 @@ class StateCache:
         self.notice: CacheLost | None = None
 
     def load(self, now: datetime) -> LoadResult:
-        """Read the cache; a corrupt or invalid file is moved aside and reported, never fatal."""
+        """Read the cache; a corrupt or invalid file is moved aside and reported, never fatal.
+
+        A folder that cannot take the lock's sidecar (read-only) is read without the lock:
+        writers replace the file in one step, so a reader still sees one whole version.
+        """
         self._loaded_at = now
-        with self._locked():
-            disk, notice = self._read()
+        disk, notice = self._read_for_load()
         self.notice = notice
         self._baseline = disk
         return LoadResult(self._states(disk, now), notice)
+
+    def _read_for_load(self) -> tuple[dict[str, StateDict], CacheLost | None]:
+        if not self.path.parent.is_dir():
+            return {}, None  # no folder, no file: nothing to lock, and reading creates nothing
+        try:
+            with self._locked(reading=True):
+                return self._read()
+        except _NoLock:
+            return self._read(may_move=False)
 
     def sync(self, pool: KeyPool, now: datetime | None = None) -> None:
         """Merge this process's changes with the file's and write the result.
@@ -105,6 +117,7 @@ class StateCache:
         With `now`, times another process wrote too far ahead are cut as on load.
         """
         ours = {fp: state_to_dict(state) for fp, state in pool.states().items()}
+        make_folder(self.path)
         with self._locked():
             disk, notice = self._read()
             self.notice = self.notice or notice
@@ -124,26 +137,29 @@ class StateCache:
         return {fp: clamp_state(state, now, self.max_wait) for fp, state in states.items()}
 
     @contextlib.contextmanager
-    def _locked(self) -> Iterator[None]:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+    def _locked(self, reading: bool = False) -> Iterator[None]:
         try:
             self._lock.acquire()
         except Timeout as error:
             raise CacheLockedError(self.path) from error
+        except OSError as error:  # the sidecar cannot be made: a read-only or odd folder
+            if reading:
+                raise _NoLock from error
+            raise FileAccessError.of(Path(self._lock.lock_file), error) from error
         try:
             yield
         finally:
             self._lock.release()
 
-    def _read(self) -> tuple[dict[str, StateDict], CacheLost | None]:
+    def _read(self, may_move: bool = True) -> tuple[dict[str, StateDict], CacheLost | None]:
         try:
             text = self.path.read_text(encoding="utf-8")
-        except FileNotFoundError:
+        except (FileNotFoundError, NotADirectoryError):
             return {}, None
         except UnicodeDecodeError:
-            return {}, self._set_aside("corrupt")
+            return {}, self._set_aside("corrupt", may_move=may_move)
         except OSError as error:
-            return {}, self._set_aside("unreadable", error.strerror)
+            return {}, self._set_aside("unreadable", error.strerror, may_move)
         try:
             document = json.loads(text)
             if not isinstance(document, dict) or document.get("schema") != SCHEMA_VERSION:
@@ -155,12 +171,14 @@ class StateCache:
                 if state_from_dict(data).fingerprint != fingerprint:
                     raise InvalidValue("fingerprint")
         except InvalidValue as error:
-            return {}, self._set_aside("invalid", error.field)
+            return {}, self._set_aside("invalid", error.field, may_move)
         except (ValueError, KeyError, TypeError, AttributeError, OverflowError):
-            return {}, self._set_aside("corrupt")
+            return {}, self._set_aside("corrupt", may_move=may_move)
         return dict(keys), None
 
-    def _set_aside(self, why: str, detail: str | None = None) -> CacheLost:
+    def _set_aside(self, why: str, detail: str | None = None, may_move: bool = True) -> CacheLost:
+        if not may_move:
+            return CacheLost(self.path, why, None, detail)
         # Korea time, as the log files' names. A file broken mid-run takes the load's time and a
         # suffix rather than replacing the one set aside at load; without a load, its own mtime.
         when = self._loaded_at or _modified_at(self.path)
@@ -179,6 +197,10 @@ class StateCache:
     def _write(self, keys: Mapping[str, StateDict]) -> None:
         document = {"schema": SCHEMA_VERSION, "keys": keys}
         atomic_write_text(self.path, json.dumps(document, ensure_ascii=False, indent=1))
+
+
+class _NoLock(Exception):
+    """The lock's sidecar cannot be made here."""
 
 
 class InvalidValue(ValueError):

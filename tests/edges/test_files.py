@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from conftest import hex_key
 from typer.testing import CliRunner
 
 from kto_keys.cli.app import app
@@ -225,3 +226,13 @@ def test_export_to_a_path_under_a_file_is_one_line_and_exit_1(cli, clock):
     code, _, err = invoke(clock, "export", "--format", "csv", "--output", str(target), env=env)
     assert code == 1
     assert err == f"kto-keys: cannot write {target}: a part of the path is a file, not a folder\n"
+
+
+def test_a_cache_that_cannot_be_written_is_one_line_naming_it(cli, clock):
+    """`disable` must save: with the cache's folder a file, one line names the cache, exit 1."""
+    (cli / "state").write_text("a file", encoding="utf-8")
+    cache = cli / "state" / "api_key_cache.json"
+    env = {"KTO_API_KEY": hex_key(), "KTO_LANG": "ko", "KTO_CACHE_PATH": str(cache)}
+    code, _, err = invoke(clock, "disable", "0", env=env)
+    assert code == 1
+    assert err == f"kto-keys: {cache}에 쓸 수 없습니다: 경로 중간에 폴더 대신 파일이 있습니다\n"

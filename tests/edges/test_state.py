@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 from conftest import START, base64_key, encoded, hex_key, make_policy
+from test_files import read_only
 
 from kto_keys.core.answers import Outcome
 from kto_keys.core.clock import KST, FakeClock
@@ -782,3 +783,72 @@ def test_sync_with_now_cuts_what_another_process_wrote_since(cache_path, clock):
     cache_path.write_text(json.dumps(data), encoding="utf-8")
     cache.sync(pool, now=START)
     assert pool.state(keys[0]).pause_until == START + MAX_PAUSE
+
+
+# --- folders that refuse -------------------------------------------------------------------------
+def saved_cache(cache_path: Path, clock: FakeClock) -> tuple[ServiceKey, ...]:
+    """A cache file with one key that made one call, and no lock sidecar beside it."""
+    keys = make_keys(hex_key())
+    cache = StateCache(cache_path)
+    pool = open_pool(cache, keys, clock)
+    call(pool, clock, SUCCESS)
+    cache.sync(pool)
+    Path(str(cache_path) + ".lock").unlink(missing_ok=True)
+    return keys
+
+
+def test_a_read_only_folder_is_read_without_its_lock_and_without_a_word(cache_path, clock):
+    """Where the lock sidecar cannot be made, the cache is still read; nothing is created."""
+    keys = saved_cache(cache_path, clock)
+    with read_only(cache_path.parent):
+        loaded = StateCache(cache_path).load(START)
+        assert loaded.notice is None
+        assert loaded.states[keys[0].fingerprint].usage == {OP: 1}
+        assert sorted(path.name for path in cache_path.parent.iterdir()) == [cache_path.name]
+
+
+def test_a_corrupt_cache_in_a_read_only_folder_is_reported_and_left_in_place(cache_path):
+    """It cannot be moved aside: the one line says so (no `moved to`), the state starts fresh."""
+    cache_path.parent.mkdir(parents=True)
+    cache_path.write_text("{not json", encoding="utf-8")
+    with read_only(cache_path.parent):
+        loaded = StateCache(cache_path).load(START)
+    assert loaded.notice is not None
+    assert (loaded.notice.why, loaded.notice.moved_to) == ("corrupt", None)
+    assert cache_path.read_text(encoding="utf-8") == "{not json"
+
+
+@pytest.mark.parametrize("lock_there", [True, False], ids=["lock-there", "lock-missing"])
+def test_saving_into_a_read_only_folder_names_the_file_and_the_reason(
+    cache_path, clock, lock_there
+):
+    """A save the folder refuses says which file could not be made (the lock or the cache's
+    temporary twin) and why: one FileAccessError."""
+    keys = saved_cache(cache_path, clock)
+    cache = StateCache(cache_path)
+    pool = open_pool(cache, keys, clock)
+    lock = Path(str(cache_path) + ".lock")
+    if not lock_there:
+        lock.unlink()
+    with read_only(cache_path.parent), pytest.raises(FileAccessError) as caught:
+        cache.sync(pool)
+    assert caught.value.path == (cache_path if lock_there else lock)
+    assert caught.value.code in ("EACCES", "EPERM", "EROFS")
+
+
+def test_loading_creates_no_folder(cache_path):
+    """Reading a cache that does not exist yet leaves the disk as it was."""
+    assert StateCache(cache_path).load(START).states == {}
+    assert not cache_path.parent.exists()
+
+
+def test_a_cache_path_under_a_file_loads_fresh_and_fails_to_save_in_one_error(tmp_path, clock):
+    """A file where the data folder should be: nothing to read, and saving says ENOTDIR."""
+    (tmp_path / "data").write_text("a file", encoding="utf-8")
+    cache_path = tmp_path / "data" / "cache" / "api_key_cache.json"
+    cache = StateCache(cache_path)
+    pool = open_pool(cache, make_keys(hex_key()), clock)
+    assert cache.notice is None
+    with pytest.raises(FileAccessError) as caught:
+        cache.sync(pool)
+    assert (caught.value.path, caught.value.code) == (cache_path, "ENOTDIR")
