@@ -1,4 +1,5 @@
-"""The JSON state cache: key states by fingerprint, merged and saved atomically under a lock."""
+"""The JSON state cache: key states by fingerprint, checked on load, merged with other processes'
+saves and written atomically under a lock; a read-only folder is still read."""
 
 from __future__ import annotations
 
@@ -38,8 +39,9 @@ MAX_LATENCY_MS = 10.0**9
 EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
 LATEST = datetime(2100, 1, 1, tzinfo=UTC)
 # What another clock may have written: moments that passed (a last success, a deactivation) up
-# to this far after load(now) are kept; later ones are read as now. Waits are cut to the longest
-# the policy makes: a pause to MAX_PAUSE, an error wait or a cool-down to `max_wait`.
+# to this far after load(now) are kept; later ones are read as now, and a later usage day makes
+# the file invalid. Waits are cut to the longest the policy makes: a pause to MAX_PAUSE, an
+# error wait or a cool-down to `max_wait`.
 CLOCK_SKEW = timedelta(days=2)
 # The longest error wait or cool-down the default policy makes is an hour; a day leaves room
 # for settings that ask for more. A session passes its own policy's longest wait.
@@ -65,7 +67,7 @@ class LoadResult:
 
     @property
     def was_lost(self) -> bool:
-        """True when the file was corrupt and its state is gone."""
+        """True when the file was set aside (corrupt, invalid, unreadable) and its state is gone."""
         return self.notice is not None
 
 
@@ -97,19 +99,19 @@ class StateCache:
         writers replace the file in one step, so a reader still sees one whole version.
         """
         self._loaded_at = now
-        disk, notice = self._read_for_load()
+        disk, notice = self._read_for_load(now)
         self.notice = notice
         self._baseline = disk
         return LoadResult(self._states(disk, now), notice)
 
-    def _read_for_load(self) -> tuple[dict[str, StateDict], CacheLost | None]:
+    def _read_for_load(self, now: datetime) -> tuple[dict[str, StateDict], CacheLost | None]:
         if not self.path.parent.is_dir():
             return {}, None  # no folder, no file: nothing to lock, and reading creates nothing
         try:
             with self._locked(reading=True):
-                return self._read()
+                return self._read(now)
         except _NoLock:
-            return self._read(may_move=False)
+            return self._read(now, may_move=False)
 
     def sync(self, pool: KeyPool, now: datetime | None = None) -> None:
         """Merge this process's changes with the file's and write the result.
@@ -119,7 +121,7 @@ class StateCache:
         ours = {fp: state_to_dict(state) for fp, state in pool.states().items()}
         make_folder(self.path)
         with self._locked():
-            disk, notice = self._read()
+            disk, notice = self._read(now)
             self.notice = self.notice or notice
             merged = dict(disk)
             for fingerprint, current in ours.items():
@@ -151,7 +153,14 @@ class StateCache:
         finally:
             self._lock.release()
 
-    def _read(self, may_move: bool = True) -> tuple[dict[str, StateDict], CacheLost | None]:
+    def _read(
+        self, now: datetime | None, may_move: bool = True
+    ) -> tuple[dict[str, StateDict], CacheLost | None]:
+        """The file's key table, checked; with `now`, a usage day past the skew is invalid too.
+
+        (The usage of the later day wins a merge, so such a day cannot be cut in memory: the
+        next save would write it back, and the key would stay spent until that day.)
+        """
         try:
             text = self.path.read_text(encoding="utf-8")
         except (FileNotFoundError, NotADirectoryError):
@@ -167,9 +176,13 @@ class StateCache:
             keys = document["keys"]
             if not isinstance(keys, dict):
                 raise ValueError("no key table")
+            last_day = None if now is None else kst_day(now + CLOCK_SKEW)
             for fingerprint, data in keys.items():
-                if state_from_dict(data).fingerprint != fingerprint:
+                state = state_from_dict(data)
+                if state.fingerprint != fingerprint:
                     raise InvalidValue("fingerprint")
+                if last_day is not None and state.usage_day and state.usage_day > last_day:
+                    raise InvalidValue("usage")
         except InvalidValue as error:
             return {}, self._set_aside("invalid", error.field, may_move)
         except (ValueError, KeyError, TypeError, AttributeError, OverflowError):
@@ -353,17 +366,13 @@ def clamp_state(state: KeyState, now: datetime, max_wait: timedelta = DEFAULT_MA
 
     A moment that passed (first seen, last success or error, deactivation) later than
     now + CLOCK_SKEW is read as now; a pause ends within MAX_PAUSE, an error wait or a
-    cool-down within `max_wait`; a usage day later than the skew allows counts for today.
+    cool-down within `max_wait`. (A usage day past the skew is refused on load instead.)
     """
     latest = now + CLOCK_SKEW
     error = state.last_error
-    usage_day = state.usage_day
-    if usage_day is not None and usage_day > kst_day(latest):
-        usage_day = kst_day(now)
     return dataclasses.replace(
         state,
         first_seen=_passed(state.first_seen, latest, now),
-        usage_day=usage_day,
         last_error=None
         if error is None
         else dataclasses.replace(error, at=_passed(error.at, latest, now)),

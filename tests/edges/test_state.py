@@ -754,10 +754,25 @@ def test_another_clock_up_to_the_skew_ahead_is_believed(cache_path, ahead, kept)
     assert state.deactivated_at == (START + ahead if kept else START)
 
 
-def test_usage_of_a_day_years_ahead_counts_for_today(cache_path):
-    """A usage day in 2030 would keep its counts until 2030: they count for today instead."""
-    state = loaded_state(cache_path, usage='{"day": "2030-05-05", "ops": {"x": 7}}')
-    assert (state.usage_day, state.usage) == (START.astimezone(KST).date(), {"x": 7})
+@pytest.mark.parametrize(
+    "day, kept",
+    [
+        pytest.param("2026-11-26", True, id="two-days-ahead-kept"),
+        pytest.param("2026-11-27", False, id="three-days-ahead-invalid"),
+        pytest.param("2030-05-05", False, id="years-ahead-invalid"),
+    ],
+)
+def test_usage_of_a_day_past_the_skew_sets_the_file_aside(cache_path, day, kept):
+    """The later day's usage wins every merge, so a day years ahead would keep a key spent until
+    then: past CLOCK_SKEW it is refused as invalid, not cut."""
+    write_state(cache_path, START, usage=f'{{"day": "{day}", "ops": {{"x": 7}}}}')
+    loaded = StateCache(cache_path).load(START)
+    if kept:
+        assert loaded.notice is None
+        assert loaded.states[FINGERPRINT].usage == {"x": 7}
+    else:
+        assert loaded.notice is not None
+        assert (loaded.notice.why, loaded.notice.detail) == ("invalid", "usage")
 
 
 def test_a_cut_wait_is_written_back_cut(cache_path, clock):
