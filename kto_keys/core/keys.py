@@ -342,8 +342,19 @@ def _common_run(read: str, at: int, raw: str, offset: int) -> tuple[int, int]:
 
 
 def redact(text: str, keys: Iterable[ServiceKey]) -> str:
-    """Mask every key in `text` (see Redactor); for one text. A run should keep one Redactor."""
-    return Redactor(keys)(text)
+    """Mask every key in `text` (see Redactor), for one text: only the keys that may appear in
+    it get a table. Code that masks many texts should keep one Redactor instead."""
+    read = _Reading(text).text
+    pieces = {read[at : at + _PIECE] for at in range(len(read) - _PIECE + 1)}
+    return Redactor(key for key in keys if _may_appear(key.reveal(), pieces))(text)
+
+
+def _may_appear(raw: str, pieces: set[str]) -> bool:
+    """False only when no run of 16 of `raw` can be in a text of these pieces: such a run holds
+    a piece of the key that starts at a multiple of 8."""
+    if len(raw) < MIN_FRAGMENT:
+        return True  # masked where it appears whole: no table, no cost
+    return any(raw[at : at + _PIECE] in pieces for at in range(0, len(raw) - _PIECE + 1, _PIECE))
 
 
 def mask_secretlike(text: str) -> str:
