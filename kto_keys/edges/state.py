@@ -39,10 +39,10 @@ MAX_LATENCY_MS = 10.0**9
 EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
 LATEST = datetime(2100, 1, 1, tzinfo=UTC)
 # What another clock may have written: moments that passed (a last success, a deactivation) up
-# to this far after load(now) are kept; later ones are read as now, and a later usage day makes
-# the file invalid. Waits are cut to the longest the policy makes: a pause to MAX_PAUSE, an
-# error wait or a cool-down to `max_wait`.
-CLOCK_SKEW = timedelta(days=2)
+# to this far after load(now) are kept, later ones are read as now; a usage day after tomorrow
+# (Korea time) makes the file invalid. Waits are cut to the longest the policy makes: a pause to
+# MAX_PAUSE, an error wait or a cool-down to `max_wait`.
+CLOCK_SKEW = timedelta(hours=1)
 # The longest error wait or cool-down the default policy makes is an hour; a day leaves room
 # for settings that ask for more. A session passes its own policy's longest wait.
 DEFAULT_MAX_WAIT = timedelta(days=1)
@@ -156,7 +156,7 @@ class StateCache:
     def _read(
         self, now: datetime | None, may_move: bool = True
     ) -> tuple[dict[str, StateDict], CacheLost | None]:
-        """The file's key table, checked; with `now`, a usage day past the skew is invalid too.
+        """The file's key table, checked; with `now`, a usage day after tomorrow is invalid too.
 
         (The usage of the later day wins a merge, so such a day cannot be cut in memory: the
         next save would write it back, and the key would stay spent until that day.)
@@ -176,7 +176,7 @@ class StateCache:
             keys = document["keys"]
             if not isinstance(keys, dict):
                 raise ValueError("no key table")
-            last_day = None if now is None else kst_day(now + CLOCK_SKEW)
+            last_day = None if now is None else kst_day(now) + timedelta(days=1)
             for fingerprint, data in keys.items():
                 state = state_from_dict(data)
                 if state.fingerprint != fingerprint:
@@ -366,7 +366,7 @@ def clamp_state(state: KeyState, now: datetime, max_wait: timedelta = DEFAULT_MA
 
     A moment that passed (first seen, last success or error, deactivation) later than
     now + CLOCK_SKEW is read as now; a pause ends within MAX_PAUSE, an error wait or a
-    cool-down within `max_wait`. (A usage day past the skew is refused on load instead.)
+    cool-down within `max_wait`. (A usage day after tomorrow is refused on load instead.)
     """
     latest = now + CLOCK_SKEW
     error = state.last_error
