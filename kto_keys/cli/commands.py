@@ -144,7 +144,13 @@ def _open(
     m = Messages(settings.lang)
     if logs:
         level = logging.ERROR if quiet else logging.WARNING
-        setup_logging(settings.log_dir, settings.keys, options.clock.now(), console_level=level)
+        setup_logging(
+            settings.log_dir,
+            settings.keys,
+            options.clock.now(),
+            console_level=level,
+            on_file_error=lambda error: _say(m.log_unwritable(error)),
+        )
 
     def log_event(event: PoolEvent, pool: KeyPool) -> None:
         level, line = m.event(event, pool)

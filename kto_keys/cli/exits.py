@@ -6,6 +6,7 @@ from kto_keys.core.errors import (
     BudgetExhaustedError,
     CacheLockedError,
     CollectLockedError,
+    FileAccessError,
     GatewayUnavailableError,
     HostBlockedError,
     HostUnreachableError,
@@ -39,6 +40,7 @@ ERROR_EXIT_CODES: dict[type[KtoKeysError], int] = {
     HostUnreachableError: HOST_REFUSED,
     CacheLockedError: TRY_LATER,
     CollectLockedError: TRY_LATER,
+    FileAccessError: FAILED,  # a path that cannot be written: one line naming it and why
     Terminated: TERMINATED,
 }
 

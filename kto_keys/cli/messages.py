@@ -17,6 +17,7 @@ from kto_keys.core.errors import (
     BudgetExhaustedError,
     CacheLockedError,
     CollectLockedError,
+    FileAccessError,
     GatewayUnavailableError,
     HostBlockedError,
     HostUnreachableError,
@@ -28,7 +29,7 @@ from kto_keys.core.errors import (
     SettingsProblem,
     Terminated,
 )
-from kto_keys.core.keys import KeyWarning, KeyWarningKind, ServiceKey
+from kto_keys.core.keys import KeyWarning, KeyWarningKind, ServiceKey, mask_secretlike
 from kto_keys.core.pool import DeactivationCause, EventKind, KeyPool, PoolEvent
 from kto_keys.core.regions import BY_LDONG, REGIONS, Followed
 from kto_keys.edges.state import CacheLost
@@ -101,6 +102,24 @@ CATALOG: dict[str, tuple[str, str]] = {
     "error.cache_locked": (
         "키 캐시 {path}를 다른 프로세스가 잠그고 있습니다",
         "the key cache {path} is locked by another process",
+    ),
+    "error.file_access": ("{path}에 쓸 수 없습니다: {reason}", "cannot write {path}: {reason}"),
+    # --- what the system says when a file cannot be written (by errno name) ---------------------
+    "file.reason.ENOSPC": ("디스크 공간이 없습니다", "no space left on device"),
+    "file.reason.EDQUOT": ("디스크 할당량을 넘었습니다", "disk quota exceeded"),
+    "file.reason.EACCES": ("권한이 없습니다", "permission denied"),
+    "file.reason.EPERM": ("허용되지 않습니다", "operation not permitted"),
+    "file.reason.EROFS": ("읽기 전용 파일 시스템입니다", "read-only file system"),
+    "file.reason.ENOTDIR": (
+        "경로 중간에 폴더 대신 파일이 있습니다",
+        "a part of the path is a file, not a folder",
+    ),
+    "file.reason.EISDIR": ("파일이 아니라 폴더입니다", "it is a folder, not a file"),
+    "file.reason.EIO": ("입출력 오류", "input/output error"),
+    "file.reason.EFBIG": ("파일이 너무 큽니다", "file too large"),
+    "warning.log_unwritable": (
+        "⚠️  로그 파일 {path}에 쓸 수 없습니다 ({reason}): 로그는 화면에만 남기고 계속합니다",
+        "⚠️  cannot write the log file {path} ({reason}): logging to stderr only, the run goes on",
     ),
     # --- settings and options ---------------------------------------------------------------
     "settings.keys_empty": (
@@ -312,6 +331,7 @@ CATALOG: dict[str, tuple[str, str]] = {
     ),
     "cache.why.corrupt": ("손상됨", "corrupt"),
     "cache.why.unreadable": ("읽을 수 없음 ({detail})", "unreadable ({detail})"),
+    "cache.why.invalid": ("값이 올바르지 않음 ({detail})", "invalid ({detail})"),
     # --- status ---------------------------------------------------------------------------------
     "status.title": ("KTO API 키 상태", "KTO API key status"),
     "status.key": ("키", "key"),
@@ -576,9 +596,20 @@ class Messages:
             return self("error.collect_locked", path=error.path)
         if isinstance(error, CacheLockedError):
             return self("error.cache_locked", path=error.path)
+        if isinstance(error, FileAccessError):
+            return self("error.file_access", path=error.path, reason=self.file_reason(error))
         if isinstance(error, KtoKeysError):
             return str(error)
         return self("error.unexpected", kind=type(error).__name__, text=error)
+
+    def file_reason(self, error: FileAccessError) -> str:
+        """Why a file cannot be written, in the user's language when the catalog knows the case."""
+        message_id = f"file.reason.{error.code}"
+        return self(message_id) if message_id in CATALOG else error.reason
+
+    def log_unwritable(self, error: FileAccessError) -> str:
+        """One line for a log file that cannot be written: the run goes on without it."""
+        return self("warning.log_unwritable", path=error.path, reason=self.file_reason(error))
 
     def _no_usable_key(self, error: NoUsableKeyError) -> str:
         left = self("error.details_left", left=_counts(error.left)) if error.left else ""
@@ -601,8 +632,11 @@ class Messages:
     def settings_problem(self, problem: SettingsProblem, details: Mapping[str, Any]) -> str:
         """One line for a bad setting or option."""
         fields = dict(details)
+        # A key typed into the wrong setting is echoed back: never more of it than a preview.
+        if isinstance(fields.get("value"), str):
+            fields["value"] = mask_secretlike(fields["value"])
         if "values" in fields:
-            fields["values"] = ", ".join(str(value) for value in fields["values"])
+            fields["values"] = ", ".join(mask_secretlike(str(value)) for value in fields["values"])
         if (
             problem is SettingsProblem.UNKNOWN_AREA_CODES
             or problem is SettingsProblem.REGIONS_NEEDED

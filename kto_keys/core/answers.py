@@ -136,19 +136,27 @@ def _classify_xml(status: int, text: str, retry_after: float | None) -> Outcome:
     return _by_status(status, retry_after, f"XML body of an unknown shape <{root.tag}>")
 
 
+# The client masks keys in a message and then cuts it (edges/client.py MESSAGE_LIMIT): cut here
+# only to bound the work, well past what is shown.
+_TEXT_LIMIT = 4096
+
+
 def _classify_text(status: int, text: str, retry_after: float | None) -> Outcome:
     upper = text.upper()
     if upper.startswith(_WRONG_URL_TEXTS):
-        return Outcome(OutcomeKind.WRONG_URL, http_status=status, message=text[:120])
+        return Outcome(OutcomeKind.WRONG_URL, http_status=status, message=text[:_TEXT_LIMIT])
     if "ROUTING ERROR" in upper:
-        return _from_code(status, retry_after, "04", "HTTP_ERROR", text[:120])
+        return _from_code(status, retry_after, "04", "HTTP_ERROR", text[:_TEXT_LIMIT])
     if "TOO MANY REQUESTS" in upper:
         return Outcome(
-            OutcomeKind.RATE_LIMIT, http_status=status, retry_after=retry_after, message=text[:120]
+            OutcomeKind.RATE_LIMIT,
+            http_status=status,
+            retry_after=retry_after,
+            message=text[:_TEXT_LIMIT],
         )
     if status == 200 and upper.startswith(("UNAUTHORIZED", "FORBIDDEN")):
-        return _by_status(403, retry_after, text[:120])
-    return _by_status(status, retry_after, text[:120])
+        return _by_status(403, retry_after, text[:_TEXT_LIMIT])
+    return _by_status(status, retry_after, text[:_TEXT_LIMIT])
 
 
 def _from_envelope(status: int, retry_after: float | None, fields: Mapping[str, str]) -> Outcome:

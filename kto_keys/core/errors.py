@@ -3,6 +3,7 @@ or English, and its one table gives the exit code. No sentence is built here."""
 
 from __future__ import annotations
 
+import errno
 from collections.abc import Mapping
 from datetime import datetime
 from enum import StrEnum
@@ -206,3 +207,19 @@ class Terminated(KtoKeysError):
 
     def __init__(self) -> None:
         super().__init__()
+
+
+class FileAccessError(KtoKeysError):
+    """A file of ours (the key cache, a log, an export) cannot be written, or its folder made:
+    which path, the system's reason, and its errno name (`ENOSPC`, `EACCES`, `EROFS`, ...)."""
+
+    def __init__(self, path: Path, reason: str, code: str | None = None) -> None:
+        super().__init__(path=path, reason=reason, code=code)
+        self.path, self.reason, self.code = path, reason, code
+
+    @classmethod
+    def of(cls, path: Path, error: OSError) -> FileAccessError:
+        """The error for `path` from what the system said."""
+        number = error.errno
+        code = errno.errorcode.get(number) if number is not None else None
+        return cls(path, error.strerror or type(error).__name__, code)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from bisect import bisect_right
 from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
@@ -176,35 +177,193 @@ def _entries(value: str) -> Iterable[str]:
     return value.split(",")
 
 
-class Redactor:
-    """Replaces any raw or percent-encoded form of known keys in text by their previews."""
+# A run of this many characters of a key is masked wherever it appears, in whatever form.
+MIN_FRAGMENT = 16
+# Every 8-character piece of every key is in the Redactor's table, and a text is looked up at
+# every 9th character only: a run of 16 characters of a key, wherever it starts, holds a piece
+# that starts at one of those (16 - 8 + 1 = 9), so no run is missed at a ninth of the cost.
+_PIECE = 8
+_TEXT_STEP = MIN_FRAGMENT - _PIECE + 1
+# Where a key may be written other than plainly: a percent escape (also of a `%`, as in a
+# twice-encoded key, and also when a line was wrapped inside it), or line breaks.
+_ESCAPE = re.compile(r"%(?:[\r\n]*2[\r\n]*5)*[\r\n]*([0-9A-Fa-f])[\r\n]*([0-9A-Fa-f])|[\r\n]+")
+_SECRETLIKE = re.compile(rf"[A-Za-z0-9+/=%]{{{MIN_FRAGMENT},}}")
 
-    # A run of the characters a key, or its encoded forms, is made of: the only places to look.
-    _CANDIDATE = re.compile(r"[A-Za-z0-9+/=%]{40,}")
+
+class _Reading:
+    """A text read the way a key could be written in it, and the way back to the text.
+
+    Percent escapes, in upper or lower case and encoded more than once, become the character
+    they stand for; a space becomes the `+` it may have stood for; line breaks are dropped.
+    """
+
+    __slots__ = ("_segments", "_starts", "text")
+
+    def __init__(self, text: str) -> None:
+        # Each segment: where it starts in the reading, where in the text, and the length of the
+        # escape it reads as one character (0: a plain stretch, read as it is written).
+        segments: list[tuple[int, int, int]] = [(0, 0, 0)]
+        if "%" not in text and "\n" not in text and "\r" not in text:
+            self.text = text.replace(" ", "+")
+        else:
+            segments, parts, length, done = [], [], 0, 0
+            for match in _ESCAPE.finditer(text):
+                if match.start() > done:
+                    segments.append((length, done, 0))
+                    parts.append(text[done : match.start()].replace(" ", "+"))
+                    length += match.start() - done
+                high, low = match.group(1, 2)
+                if high is not None:  # line breaks alone read as nothing
+                    character = chr(int(high + low, 16))
+                    segments.append((length, match.start(), match.end() - match.start()))
+                    parts.append("+" if character == " " else character)
+                    length += 1
+                done = match.end()
+            segments.append((length, done, 0))
+            parts.append(text[done:].replace(" ", "+"))
+            self.text = "".join(parts)
+        self._segments = segments
+        self._starts = [segment[0] for segment in segments]
+
+    def span(self, start: int, end: int) -> tuple[int, int]:
+        """Where in the text the reading's characters `start` to `end` (exclusive) were written."""
+        return self._place(start)[0], self._place(end - 1)[1]
+
+    def _place(self, at: int) -> tuple[int, int]:
+        begins, written, escape = self._segments[bisect_right(self._starts, at) - 1]
+        if escape:
+            return written, written + escape
+        return written + at - begins, written + at - begins + 1
+
+
+class Redactor:
+    """Masks known keys in text: any run of 16 or more characters of a key, in any of its forms,
+    becomes that key's preview; any `serviceKey=` value is hidden.
+
+    Build one for a run and keep it: the look-up table costs more than a text does.
+    """
+
+    __slots__ = ("_index", "_previews", "_raws", "_shared", "_short")
 
     def __init__(self, keys: Iterable[ServiceKey]) -> None:
-        self._previews = {key.reveal(): key.preview for key in keys}
+        self._raws: list[str] = []
+        self._previews: list[str] = []
+        # Every piece of every key: the piece, then which key and where in it (number * 65536 +
+        # offset). A piece that two keys share (rare) is in `_shared`, with all its places.
+        self._index: dict[str, int] = {}
+        self._shared: dict[str, list[int]] = {}
+        # Keys too short to hold a run of 16 are masked where they appear whole.
+        self._short: list[tuple[str, str]] = []
+        for key in keys:
+            raw = key.reveal()
+            if len(raw) < MIN_FRAGMENT:
+                if len(raw) > PREVIEW_LENGTH:
+                    self._short.append((raw, key.preview))
+                continue
+            self._add(raw, key.preview)
+
+    def _add(self, raw: str, preview: str) -> None:
+        number = len(self._raws)
+        self._raws.append(raw)
+        self._previews.append(preview)
+        places = range(number << 16, (number << 16) + len(raw) - _PIECE + 1)
+        pieces = [raw[offset : offset + _PIECE] for offset in range(len(places))]
+        if self._index.keys().isdisjoint(pieces) and len(set(pieces)) == len(pieces):
+            self._index.update(zip(pieces, places, strict=True))
+            return
+        for piece, place in zip(pieces, places, strict=True):  # a piece seen before: rare
+            if piece in self._index:
+                self._shared.setdefault(piece, [self._index[piece]]).append(place)
+            else:
+                self._index[piece] = place
 
     def __call__(self, text: str) -> str:
         """The text with keys masked and any `serviceKey=` value hidden."""
-        if self._previews:
-            text = self._CANDIDATE.sub(self._mask, text)
+        if self._index and len(text) >= MIN_FRAGMENT:
+            text = self._mask_runs(text)
+        for raw, preview in self._short:
+            for form in (raw, quote(raw, safe="")):
+                text = text.replace(form, preview)
         return _SERVICE_KEY_PARAM.sub("serviceKey=***", text)
 
-    def _mask(self, match: re.Match[str]) -> str:
-        token = match.group(0)
-        for candidate in (token, unquote(token), unquote(unquote(token))):
-            if candidate in self._previews:
-                return self._previews[candidate]
-        for raw, preview in self._previews.items():
-            if raw in candidate or quote(raw, safe="") in token:
-                return preview
-        return token
+    def _mask_runs(self, text: str) -> str:
+        reading = _Reading(text)
+        found = self._runs(reading.text)
+        if not found:
+            return text
+        pieces: list[str] = []
+        done = 0
+        for start, end, number in found:
+            left, right = reading.span(start, end)
+            pieces += [text[done:left], self._previews[number]]
+            done = right
+        pieces.append(text[done:])
+        return "".join(pieces)
+
+    def _runs(self, read: str) -> list[tuple[int, int, int]]:
+        """The runs of 16 or more characters of a key in `read`: start, end, which key."""
+        index, last = self._index, len(read) - _PIECE + 1
+        looked_at = range(0, last, _TEXT_STEP)
+        if last <= 0 or index.keys().isdisjoint([read[at : at + _PIECE] for at in looked_at]):
+            return []  # the common case, decided at C speed
+        runs: list[tuple[int, int, int]] = []
+        for at in looked_at:
+            if runs and at < runs[-1][1]:
+                continue  # inside a run already found
+            piece = read[at : at + _PIECE]
+            place = index.get(piece)
+            if place is None:
+                continue
+            best: tuple[int, int, int] | None = None
+            for candidate in self._shared.get(piece, (place,)):
+                number, offset = candidate >> 16, candidate & 0xFFFF
+                start, end = _common_run(read, at, self._raws[number], offset)
+                longest = 0 if best is None else best[1] - best[0]
+                if end - start >= max(MIN_FRAGMENT, longest + 1):
+                    best = (start, end, number)
+            if best is None:
+                continue
+            while runs and best[0] < runs[-1][1]:  # overlaps a run before: one mask for both
+                before = runs.pop()
+                best = (min(before[0], best[0]), max(before[1], best[1]), before[2])
+            runs.append(best)
+        return runs
+
+
+def _common_run(read: str, at: int, raw: str, offset: int) -> tuple[int, int]:
+    """How far around `read[at]` (= `raw[offset]`) the text goes on reading as the key."""
+    start, key_start = at, offset
+    while start > 0 and key_start > 0 and read[start - 1] == raw[key_start - 1]:
+        start, key_start = start - 1, key_start - 1
+    end, key_end = at + _PIECE, offset + _PIECE
+    while end < len(read) and key_end < len(raw) and read[end] == raw[key_end]:
+        end, key_end = end + 1, key_end + 1
+    return start, end
 
 
 def redact(text: str, keys: Iterable[ServiceKey]) -> str:
-    """Replace any raw or percent-encoded form of a key in `text` by its preview."""
-    return Redactor(keys)(text)
+    """Mask every key in `text` (see Redactor), for one text: only the keys that may appear in
+    it get a table. Code that masks many texts should keep one Redactor instead."""
+    read = _Reading(text).text
+    pieces = {read[at : at + _PIECE] for at in range(len(read) - _PIECE + 1)}
+    return Redactor(key for key in keys if _may_appear(key.reveal(), pieces))(text)
+
+
+def _may_appear(raw: str, pieces: set[str]) -> bool:
+    """False only when no run of 16 of `raw` can be in a text of these pieces: such a run holds
+    a piece of the key that starts at a multiple of 8."""
+    if len(raw) < MIN_FRAGMENT:
+        return True  # masked where it appears whole: no table, no cost
+    return any(raw[at : at + _PIECE] in pieces for at in range(0, len(raw) - _PIECE + 1, _PIECE))
+
+
+def mask_secretlike(text: str) -> str:
+    """Cut any run of 16 or more characters a key is made of to its first 10 and `...`.
+
+    For values echoed back from settings and options, where a key may have been typed by
+    mistake (say into KTO_RESERVE) and no key list says what to look for.
+    """
+    return _SECRETLIKE.sub(lambda match: preview_of(match.group(0)), text)
 
 
 _SERVICE_KEY_PARAM = re.compile(r"serviceKey=[^&\s'\"]+")

@@ -1,31 +1,55 @@
-"""Atomic file writes: a temporary file in the same folder, fsync, then rename over the target."""
+"""Atomic file writes: a private temporary file in the same folder, fsync, then rename over the
+target. Whatever the system refuses (a read-only or full disk, a file where a folder should be)
+comes out as one FileAccessError naming the target and the reason."""
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
 
+from kto_keys.core.errors import FileAccessError
+
+# Owner only: the cache and the logs name keys by preview and fingerprint, and say when they fail.
+PRIVATE = 0o600
+
+
+def make_folder(path: Path) -> None:
+    """Create the folder `path` goes in; a refusal names `path` and the reason."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:  # a file stands where a folder of the path should be
+        raise FileAccessError(path, os.strerror(errno.ENOTDIR), "ENOTDIR") from None
+    except OSError as error:
+        raise FileAccessError.of(path, error) from error
+
 
 @contextlib.contextmanager
 def atomic_open(path: Path, mode: str = "w", encoding: str | None = "utf-8") -> Iterator[IO[str]]:
-    """Open a temporary twin of `path`; on a clean exit it replaces `path` in one step."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    descriptor, temporary = tempfile.mkstemp(
-        prefix=f".{path.name}.", suffix=".tmp", dir=path.parent
-    )
+    """Open a temporary twin of `path` (mode 0600); on a clean exit it replaces `path` in one step."""
+    make_folder(path)
+    try:
+        # mkstemp creates the file 0600 from the start: it never exists readable by others.
+        descriptor, temporary = tempfile.mkstemp(
+            prefix=f".{path.name}.", suffix=".tmp", dir=path.parent
+        )
+    except OSError as error:
+        raise FileAccessError.of(path, error) from error
     try:
         with os.fdopen(descriptor, mode, encoding=encoding, newline="") as handle:
             yield handle
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(temporary, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
+    except BaseException as error:
+        with contextlib.suppress(OSError):
             os.unlink(temporary)
+        if isinstance(error, OSError) and _is_the_files(error, temporary, path):
+            raise FileAccessError.of(path, error) from error
         raise
     _fsync_folder(path.parent)
 
@@ -34,6 +58,11 @@ def atomic_write_text(path: Path, text: str) -> None:
     """Replace `path` with `text`, never leaving a half-written file."""
     with atomic_open(path) as handle:
         handle.write(text)
+
+
+def _is_the_files(error: OSError, temporary: str, path: Path) -> bool:
+    """True when the error is about writing this file (a write names no file), not another's."""
+    return error.filename in (None, temporary, str(path))
 
 
 def _fsync_folder(folder: Path) -> None:

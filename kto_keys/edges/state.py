@@ -1,26 +1,51 @@
-"""The JSON state cache: key states by fingerprint, merged and saved atomically under a lock."""
+"""The JSON state cache: key states by fingerprint, checked on load, merged with other processes'
+saves and written atomically under a lock; a read-only folder is still read."""
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
+import math
 import os
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from filelock import FileLock, Timeout
 
-from kto_keys.core.clock import KST, parse_time
-from kto_keys.core.errors import CacheLockedError
-from kto_keys.core.pool import DeactivationCause, ErrorRecord, KeyPool, KeyState, cause_of_code
-from kto_keys.edges.atomic import atomic_write_text
+from kto_keys.core.clock import KST, kst_day, parse_time
+from kto_keys.core.errors import CacheLockedError, FileAccessError
+from kto_keys.core.pool import (
+    MAX_PAUSE,
+    DeactivationCause,
+    ErrorRecord,
+    KeyPool,
+    KeyState,
+    cause_of_code,
+)
+from kto_keys.edges.atomic import atomic_write_text, make_folder
 
 SCHEMA_VERSION = 1
 _ADDITIVE = ("total_calls", "total_successes", "total_errors")
 StateDict = dict[str, Any]
+
+# What no version of this tool writes; a file that holds it is set aside as "invalid".
+MAX_USAGE = 10**7  # calls with one key for one operation on one day (the service allows ~1,000)
+MAX_TOTAL = 10**12  # calls, successes or errors of one key, ever
+MAX_LATENCY_MS = 10.0**9
+EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
+LATEST = datetime(2100, 1, 1, tzinfo=UTC)
+# What another clock may have written: moments that passed (a last success, a deactivation) up
+# to this far after load(now) are kept, later ones are read as now; a usage day after tomorrow
+# (Korea time) makes the file invalid. Waits are cut to the longest the policy makes: a pause to
+# MAX_PAUSE, an error wait or a cool-down to `max_wait`.
+CLOCK_SKEW = timedelta(hours=1)
+# The longest error wait or cool-down the default policy makes is an hour; a day leaves room
+# for settings that ask for more. A session passes its own policy's longest wait.
+DEFAULT_MAX_WAIT = timedelta(days=1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,9 +53,9 @@ class CacheLost:
     """The cache could not be read: why, what the system said, and where it was moved (if)."""
 
     path: Path
-    why: str  # "corrupt" or "unreadable"
+    why: str  # "corrupt", "invalid" (a value out of range) or "unreadable"
     moved_to: Path | None = None
-    detail: str | None = None  # the system's words for an unreadable file
+    detail: str | None = None  # the system's words for an unreadable file; the field, if invalid
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,15 +67,25 @@ class LoadResult:
 
     @property
     def was_lost(self) -> bool:
-        """True when the file was corrupt and its state is gone."""
+        """True when the file was set aside (corrupt, invalid, unreadable) and its state is gone."""
         return self.notice is not None
 
 
 class StateCache:
-    """One cache file, shared safely between processes; the caller decides when to sync."""
+    """One cache file, shared safely between processes; the caller decides when to sync.
 
-    def __init__(self, path: Path, lock_timeout_s: float = 30.0) -> None:
+    `max_wait` is the longest error wait or cool-down the pool's policy makes: a stored wait
+    that lasts longer (another machine's clock, a hand-edited file) is cut to it on load.
+    """
+
+    def __init__(
+        self,
+        path: Path,
+        lock_timeout_s: float = 30.0,
+        max_wait: timedelta = DEFAULT_MAX_WAIT,
+    ) -> None:
         self.path = path
+        self.max_wait = max_wait
         self._lock = FileLock(str(path) + ".lock", timeout=lock_timeout_s)
         self._baseline: dict[str, StateDict] = {}
         # When the run loaded the cache: the stamp of a file set aside (this module reads no clock).
@@ -58,19 +93,35 @@ class StateCache:
         self.notice: CacheLost | None = None
 
     def load(self, now: datetime) -> LoadResult:
-        """Read the cache; a corrupt file is moved aside and reported, never fatal."""
+        """Read the cache; a corrupt or invalid file is moved aside and reported, never fatal.
+
+        A folder that cannot take the lock's sidecar (read-only) is read without the lock:
+        writers replace the file in one step, so a reader still sees one whole version.
+        """
         self._loaded_at = now
-        with self._locked():
-            disk, notice = self._read()
+        disk, notice = self._read_for_load(now)
         self.notice = notice
         self._baseline = disk
-        return LoadResult({fp: state_from_dict(data) for fp, data in disk.items()}, notice)
+        return LoadResult(self._states(disk, now), notice)
 
-    def sync(self, pool: KeyPool) -> None:
-        """Merge this process's changes with the file's and write the result."""
+    def _read_for_load(self, now: datetime) -> tuple[dict[str, StateDict], CacheLost | None]:
+        if not self.path.parent.is_dir():
+            return {}, None  # no folder, no file: nothing to lock, and reading creates nothing
+        try:
+            with self._locked(reading=True):
+                return self._read(now)
+        except _NoLock:
+            return self._read(now, may_move=False)
+
+    def sync(self, pool: KeyPool, now: datetime | None = None) -> None:
+        """Merge this process's changes with the file's and write the result.
+
+        With `now`, times another process wrote too far ahead are cut as on load.
+        """
         ours = {fp: state_to_dict(state) for fp, state in pool.states().items()}
+        make_folder(self.path)
         with self._locked():
-            disk, notice = self._read()
+            disk, notice = self._read(now)
             self.notice = self.notice or notice
             merged = dict(disk)
             for fingerprint, current in ours.items():
@@ -80,31 +131,46 @@ class StateCache:
             self._write(merged)
         self._baseline = merged
         states = pool.states()
-        pool.replace_states(
-            {fp: _keep_reservation(state_from_dict(merged[fp]), states[fp]) for fp in ours}
-        )
+        loaded = self._states({fp: merged[fp] for fp in ours}, now)
+        pool.replace_states({fp: _keep_reservation(loaded[fp], states[fp]) for fp in loaded})
+
+    def _states(self, disk: Mapping[str, StateDict], now: datetime | None) -> dict[str, KeyState]:
+        states = {fp: state_from_dict(data) for fp, data in disk.items()}
+        if now is None:
+            return states
+        return {fp: clamp_state(state, now, self.max_wait) for fp, state in states.items()}
 
     @contextlib.contextmanager
-    def _locked(self) -> Iterator[None]:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+    def _locked(self, reading: bool = False) -> Iterator[None]:
         try:
             self._lock.acquire()
         except Timeout as error:
             raise CacheLockedError(self.path) from error
+        except OSError as error:  # the sidecar cannot be made: a read-only or odd folder
+            if reading:
+                raise _NoLock from error
+            raise FileAccessError.of(Path(self._lock.lock_file), error) from error
         try:
             yield
         finally:
             self._lock.release()
 
-    def _read(self) -> tuple[dict[str, StateDict], CacheLost | None]:
+    def _read(
+        self, now: datetime | None, may_move: bool = True
+    ) -> tuple[dict[str, StateDict], CacheLost | None]:
+        """The file's key table, checked; with `now`, a usage day after tomorrow is invalid too.
+
+        (The usage of the later day wins a merge, so such a day cannot be cut in memory: the
+        next save would write it back, and the key would stay spent until that day.)
+        """
         try:
             text = self.path.read_text(encoding="utf-8")
-        except FileNotFoundError:
+        except (FileNotFoundError, NotADirectoryError):
             return {}, None
         except UnicodeDecodeError:
-            return {}, self._set_aside("corrupt")
+            return {}, self._set_aside("corrupt", may_move=may_move)
         except OSError as error:
-            return {}, self._set_aside("unreadable", error.strerror)
+            return {}, self._set_aside("unreadable", error.strerror, may_move)
         try:
             document = json.loads(text)
             if not isinstance(document, dict) or document.get("schema") != SCHEMA_VERSION:
@@ -112,13 +178,22 @@ class StateCache:
             keys = document["keys"]
             if not isinstance(keys, dict):
                 raise ValueError("no key table")
-            for data in keys.values():
-                state_from_dict(data)
-        except (ValueError, KeyError, TypeError, AttributeError):
-            return {}, self._set_aside("corrupt")
+            last_day = None if now is None else kst_day(now) + timedelta(days=1)
+            for fingerprint, data in keys.items():
+                state = state_from_dict(data)
+                if state.fingerprint != fingerprint:
+                    raise InvalidValue("fingerprint")
+                if last_day is not None and state.usage_day and state.usage_day > last_day:
+                    raise InvalidValue("usage")
+        except InvalidValue as error:
+            return {}, self._set_aside("invalid", error.field, may_move)
+        except (ValueError, KeyError, TypeError, AttributeError, OverflowError):
+            return {}, self._set_aside("corrupt", may_move=may_move)
         return dict(keys), None
 
-    def _set_aside(self, why: str, detail: str | None = None) -> CacheLost:
+    def _set_aside(self, why: str, detail: str | None = None, may_move: bool = True) -> CacheLost:
+        if not may_move:
+            return CacheLost(self.path, why, None, detail)
         # Korea time, as the log files' names. A file broken mid-run takes the load's time and a
         # suffix rather than replacing the one set aside at load; without a load, its own mtime.
         when = self._loaded_at or _modified_at(self.path)
@@ -137,6 +212,18 @@ class StateCache:
     def _write(self, keys: Mapping[str, StateDict]) -> None:
         document = {"schema": SCHEMA_VERSION, "keys": keys}
         atomic_write_text(self.path, json.dumps(document, ensure_ascii=False, indent=1))
+
+
+class _NoLock(Exception):
+    """The lock's sidecar cannot be made here."""
+
+
+class InvalidValue(ValueError):
+    """A value in the cache that no version of this tool writes; `field` names it."""
+
+    def __init__(self, field: str) -> None:
+        super().__init__(field)
+        self.field = field
 
 
 def _modified_at(path: Path) -> datetime:
@@ -243,41 +330,147 @@ def state_to_dict(state: KeyState) -> StateDict:
 
 
 def state_from_dict(data: Mapping[str, Any]) -> KeyState:
-    """Read a key state written by `state_to_dict`."""
+    """Read a key state written by `state_to_dict`.
+
+    ValueError (or KeyError, TypeError) when it is no key state; InvalidValue when a value is of a
+    kind or size no version of this tool writes: a count that is negative, fractional or beyond
+    MAX_USAGE or MAX_TOTAL, a latency that is not a finite number, a time before 2000 or after 2099.
+    """
     usage = data.get("usage") or {}
     error = data.get("last_error")
-    first_seen = parse_time(data["first_seen"])
+    first_seen = _moment(data["first_seen"], "first_seen")
     if first_seen is None:
         raise ValueError("first_seen missing")
     return KeyState(
         fingerprint=str(data["fingerprint"]),
         first_seen=first_seen,
-        usage_day=date.fromisoformat(usage["day"]) if usage.get("day") else None,
-        usage={str(op): int(count) for op, count in (usage.get("ops") or {}).items()},
-        total_calls=int(data.get("total_calls", 0)),
-        total_successes=int(data.get("total_successes", 0)),
-        total_errors=int(data.get("total_errors", 0)),
-        consecutive_errors=int(data.get("consecutive_errors", 0)),
+        usage_day=_day(usage.get("day"), "usage"),
+        usage={
+            str(op): _count(count, "usage", MAX_USAGE)
+            for op, count in (usage.get("ops") or {}).items()
+        },
+        total_calls=_count(data.get("total_calls", 0), "total_calls", MAX_TOTAL),
+        total_successes=_count(data.get("total_successes", 0), "total_successes", MAX_TOTAL),
+        total_errors=_count(data.get("total_errors", 0), "total_errors", MAX_TOTAL),
+        consecutive_errors=_count(
+            data.get("consecutive_errors", 0), "consecutive_errors", MAX_USAGE
+        ),
         last_error=None
         if not error
         else ErrorRecord(
-            error.get("code"),
+            _code(error.get("code"), "last_error"),
             str(error.get("symbol", "")),
             str(error.get("message", "")),
-            _time(error.get("at")),
+            _time(error.get("at"), "last_error"),
             str(error.get("kind", "")),
         ),
-        last_success=parse_time(data.get("last_success")),
-        latency_ms_avg=data.get("latency_ms_avg"),
-        error_wait_until=parse_time(data.get("error_wait_until")),
-        pause_until=parse_time(data.get("pause_until")),
-        cooldowns={str(op): _time(until) for op, until in (data.get("cooldowns") or {}).items()},
-        deactivated_at=parse_time(data.get("deactivated_at")),
+        last_success=_moment(data.get("last_success"), "last_success"),
+        latency_ms_avg=_latency(data.get("latency_ms_avg")),
+        error_wait_until=_moment(data.get("error_wait_until"), "error_wait_until"),
+        pause_until=_moment(data.get("pause_until"), "pause_until"),
+        cooldowns={
+            str(op): _time(until, "cooldowns")
+            for op, until in (data.get("cooldowns") or {}).items()
+        },
+        deactivated_at=_moment(data.get("deactivated_at"), "deactivated_at"),
         deactivation_cause=_cause(data),
-        deactivation_code=data.get("deactivation_code"),
+        deactivation_code=_code(data.get("deactivation_code"), "deactivation_code"),
         deactivation_reason=_hand_reason(data),
         disabled_by_hand=bool(data.get("disabled_by_hand", False)),
     )
+
+
+def clamp_state(state: KeyState, now: datetime, max_wait: timedelta = DEFAULT_MAX_WAIT) -> KeyState:
+    """The state with its times brought within what `now` and the policy allow.
+
+    A moment that passed (first seen, last success or error, deactivation) later than
+    now + CLOCK_SKEW is read as now; a pause ends within MAX_PAUSE, an error wait or a
+    cool-down within `max_wait`. (A usage day after tomorrow is refused on load instead.)
+    """
+    latest = now + CLOCK_SKEW
+    error = state.last_error
+    return dataclasses.replace(
+        state,
+        first_seen=_passed(state.first_seen, latest, now),
+        last_error=None
+        if error is None
+        else dataclasses.replace(error, at=_passed(error.at, latest, now)),
+        last_success=_passed_or_none(state.last_success, latest, now),
+        error_wait_until=_wait(state.error_wait_until, now, max_wait),
+        pause_until=_wait(state.pause_until, now, MAX_PAUSE),
+        cooldowns={op: min(until, now + max_wait) for op, until in state.cooldowns.items()},
+        deactivated_at=_passed_or_none(state.deactivated_at, latest, now),
+    )
+
+
+def _passed(when: datetime, latest: datetime, now: datetime) -> datetime:
+    """A moment that passed, or now when it lies later than another clock could have put it."""
+    return now if when > latest else when
+
+
+def _passed_or_none(when: datetime | None, latest: datetime, now: datetime) -> datetime | None:
+    return None if when is None else _passed(when, latest, now)
+
+
+def _wait(until: datetime | None, now: datetime, longest: timedelta) -> datetime | None:
+    """A wait that ends no later than the longest the policy makes."""
+    return None if until is None else min(until, now + longest)
+
+
+def _count(value: Any, field: str, limit: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= limit:
+        raise InvalidValue(field)
+    return value
+
+
+def _latency(value: Any) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise InvalidValue("latency_ms_avg")
+    if not (math.isfinite(value) and 0 <= value <= MAX_LATENCY_MS):
+        raise InvalidValue("latency_ms_avg")
+    return float(value)
+
+
+def _code(value: Any, field: str) -> str | None:
+    if value is not None and not isinstance(value, str):
+        raise InvalidValue(field)
+    return value
+
+
+def _moment(value: Any, field: str) -> datetime | None:
+    """A stored time: None for none, ValueError for no time at all, InvalidValue out of range."""
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str):
+        raise InvalidValue(field)
+    when = parse_time(value)
+    try:
+        in_range = when is not None and EARLIEST <= when < LATEST
+    except OverflowError:  # a far offset on year 1 or 9999
+        in_range = False
+    if not in_range:
+        raise InvalidValue(field)
+    return when
+
+
+def _time(value: Any, field: str) -> datetime:
+    when = _moment(value, field)
+    if when is None:
+        raise ValueError("time missing")
+    return when
+
+
+def _day(value: Any, field: str) -> date | None:
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str):
+        raise InvalidValue(field)
+    day = date.fromisoformat(value)
+    if not EARLIEST.year <= day.year < LATEST.year:
+        raise InvalidValue(field)
+    return day
 
 
 _CAUSES = {str(cause): cause for cause in DeactivationCause}
@@ -315,10 +508,3 @@ def _hand_reason(data: Mapping[str, Any]) -> str | None:
 
 def _iso(when: datetime | None) -> str | None:
     return when.isoformat() if when is not None else None
-
-
-def _time(text: Any) -> datetime:
-    value = parse_time(str(text)) if text else None
-    if value is None:
-        raise ValueError("time missing")
-    return value

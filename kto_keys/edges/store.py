@@ -499,6 +499,15 @@ def _connect_reader(path: Path) -> sqlite3.Connection:
         raise FileNotFoundError(errno.ENOENT, "no database", str(path))
     uri = f"{path.resolve().as_uri()}?mode=ro"
     db = sqlite3.connect(uri, uri=True, timeout=30, isolation_level=None)
+    try:
+        db.execute("SELECT 1 FROM sqlite_master LIMIT 1").fetchall()
+    except sqlite3.OperationalError as error:
+        if getattr(error, "sqlite_errorname", "") != "SQLITE_CANTOPEN":
+            raise
+        db.close()
+        # A read-only folder: SQLite cannot make the -shm file WAL readers share. Nobody can
+        # write a -wal there either, so the file is read as it stands.
+        db = sqlite3.connect(f"{uri}&immutable=1", uri=True, timeout=30, isolation_level=None)
     db.row_factory = sqlite3.Row
     # Both settings belong to this connection only: nothing reaches the file.
     db.execute("PRAGMA busy_timeout = 30000")

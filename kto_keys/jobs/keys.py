@@ -50,14 +50,14 @@ def call_stats(session: Session) -> dict[str, CallStats]:
 def status_of(session: Session) -> list[KeyStatusRow]:
     """The detailed status of every key."""
     rows = key_status(session.pool, session.clock.now(), call_stats(session))
-    session.save()
+    session.save_if_changed()
     return rows
 
 
 def health_of(session: Session) -> Health:
     """The health of every key, with the keys that need attention."""
     health = assess(session.pool, session.clock.now(), cache_lost=session.cache_notice is not None)
-    session.save()
+    session.save_if_changed()
     return health
 
 

@@ -10,12 +10,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from kto_keys.core.answers import Outcome
 from kto_keys.core.calls import CallRecord
 from kto_keys.core.clock import Clock
 from kto_keys.core.errors import BudgetExhaustedError
+from kto_keys.core.keys import Redactor
 from kto_keys.core.pool import KeyPool, Lease, PoolEvent
 from kto_keys.edges.client import USER_AGENT, CallLog, TourClient
 from kto_keys.edges.settings import Settings
@@ -108,11 +109,16 @@ class Session:
     # --- saving ------------------------------------------------------------------------------
     def save(self) -> None:
         """Write the pool's state to the cache and the call history to the database."""
-        self.cache.sync(self.pool)
+        self.cache.sync(self.pool, self.clock.now())
         if self.history is not None:
             self.history.flush_calls()
         self._last_save = self.clock.monotonic()
         self._unsaved = False
+
+    def save_if_changed(self) -> None:
+        """Save only when this session changed something: a command that reads writes nothing."""
+        if self._unsaved:
+            self.save()
 
     def save_if_due(self) -> None:
         """Save when something changed and the last save is a second old."""
@@ -160,9 +166,15 @@ def open_session(
     settings: Settings, clock: Clock, events: EventSink = _ignore, budget: int | None = None
 ) -> Session:
     """Load the key states of the configured keys from the cache."""
-    cache = StateCache(settings.cache_path)
+    policy = settings.policy()
+    longest_wait = max(policy.rate_limit_cooldown, policy.error_wait)
+    cache = StateCache(settings.cache_path, max_wait=longest_wait)
     loaded = cache.load(clock.now())
-    pool = KeyPool(settings.keys, settings.policy(), clock.now(), loaded.states)
+    redact = Redactor(settings.keys)  # messages saved by versions that masked less
+    for state in loaded.states.values():
+        if state.last_error is not None and state.last_error.message:
+            state.last_error = replace(state.last_error, message=redact(state.last_error.message))
+    pool = KeyPool(settings.keys, policy, clock.now(), loaded.states)
     session = Session(settings, clock, pool, cache, loaded.notice, events, budget=budget)
     session._last_save = clock.monotonic()
     return session

@@ -147,7 +147,10 @@ def test_status_shows_both_formats_and_forms_masked_without_escape_codes(isolate
     assert "\x1b" not in out + err
     for secret in (hexed, b64, encoded(b64), hexed[:11], b64[:11]):
         assert secret not in out + err
-    cache = (isolated / "data" / "cache" / "api_key_cache.json").read_text(encoding="utf-8")
+    cache_path = isolated / "data" / "cache" / "api_key_cache.json"
+    assert not cache_path.exists()  # status only reads: it writes no file
+    assert invoke("disable", "0", env=env_for(keys))[0] == 0
+    cache = cache_path.read_text(encoding="utf-8")
     for secret in (hexed, b64, encoded(b64), hexed[:11], b64[:11]):
         assert secret not in cache
 

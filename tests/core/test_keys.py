@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
-from urllib.parse import quote
+import re
+from urllib.parse import quote, unquote
 
 import pytest
 from conftest import base64_key, encoded, hex_key
 
 from kto_keys.core.keys import (
+    MIN_FRAGMENT,
     PREVIEW_LENGTH,
     KeyWarningKind,
+    Redactor,
     ServiceKey,
     fingerprint_of,
     has_known_shape,
+    mask_secretlike,
     normalize_key,
     parse_keys,
     redact,
@@ -259,3 +263,192 @@ def test_service_key_is_immutable():
     key = parse_keys(hex_key(), "environment").keys[0]
     with pytest.raises(AttributeError):
         key.index = 5  # type: ignore[misc]
+
+
+# --- runs of a key, in every form it can take in a text -----------------------------------------
+def readable(text: str) -> str:
+    """A text read the way a key could hide in it: unescaped (twice), `+` for spaces, no breaks."""
+    return unquote(unquote(text)).replace(" ", "+").replace("\r", "").replace("\n", "")
+
+
+def runs_of(raw: str, text: str, size: int = MIN_FRAGMENT) -> list[str]:
+    """The runs of `size` characters of a raw key that can still be read in `text`."""
+    seen = readable(text)
+    return [part for part in windows(raw, size) if part in seen]
+
+
+def plus_key() -> str:
+    """A base64 key with a `+` in its first half, so that its space form differs from it."""
+    while True:
+        raw = base64_key()
+        if "+" in raw[10:40]:
+            return raw
+
+
+FORMS = [
+    pytest.param(lambda k: k, id="raw"),
+    pytest.param(encoded, id="percent-upper"),
+    pytest.param(lambda k: re.sub("%..", lambda m: m[0].lower(), encoded(k)), id="percent-lower"),
+    pytest.param(lambda k: quote(encoded(k), safe=""), id="percent-twice"),
+    pytest.param(lambda k: k.replace("+", " "), id="plus-read-as-space"),
+    pytest.param(lambda k: k[:30] + "\n" + k[30:], id="line-break-inside"),
+    pytest.param(lambda k: k[:25] + "\r\n" + k[25:50] + "\n" + k[50:], id="crlf-and-lf-inside"),
+    pytest.param(lambda k: encoded(k)[:33] + "\n" + encoded(k)[33:], id="encoded-and-broken"),
+]
+FRAGMENTS = [
+    pytest.param(lambda k: k, id="whole"),
+    pytest.param(lambda k: k[:16], id="first-16"),
+    pytest.param(lambda k: k[20:44], id="24-from-the-middle"),
+    pytest.param(lambda k: k[-30:], id="last-30"),
+    pytest.param(lambda k: k[3:47], id="44-from-the-middle"),
+]
+
+
+@pytest.mark.parametrize(
+    "make", [pytest.param(hex_key, id="hex"), pytest.param(plus_key, id="b64")]
+)
+@pytest.mark.parametrize("form", FORMS)
+@pytest.mark.parametrize("cut", FRAGMENTS)
+def test_any_run_of_sixteen_characters_of_a_key_is_masked_in_any_form(make, form, cut):
+    """Whole or in part, raw, escaped, spaced or broken across lines: no 16 characters survive."""
+    raw = make()
+    key = ServiceKey.from_raw(raw, 4, "environment")
+    others = [ServiceKey.from_raw(hex_key(), index, "environment") for index in range(3)]
+    text = f"<body>invalid key «{form(cut(raw))}» for areaBasedList2 (된장찌개)</body>"
+    cleaned = redact(text, [*others, key])
+    assert runs_of(raw, cleaned) == []
+    assert key.preview in cleaned
+    unbroken = cleaned.replace("\r", "").replace("\n", "")  # a break at a run's edge stays
+    assert unbroken == f"<body>invalid key «{key.preview}» for areaBasedList2 (된장찌개)</body>"
+
+
+def test_an_error_body_that_repeats_parts_of_a_key_keeps_none_of_them():
+    """A gateway echo of 24- and 44-character pieces of a key, as met in the wild, is masked."""
+    raw = base64_key()
+    key = ServiceKey.from_raw(raw, 0, "environment")
+    body = (
+        f"SERVICE ERROR: key '{raw[:24]}' unknown; did you mean {encoded(raw)[10:54]}? "
+        f"request was serviceKey={encoded(raw)}&pageNo=1"
+    )
+    cleaned = redact(body, [key])
+    assert runs_of(raw, cleaned) == []
+    assert leaks(cleaned, raw) == []
+    assert "serviceKey=***&pageNo=1" in cleaned
+
+
+def test_two_keys_side_by_side_are_masked_each_by_its_own_preview():
+    """Keys next to each other (a pasted list) become two previews, the separator kept."""
+    first, second = (
+        ServiceKey.from_raw(hex_key(), 0, "env"),
+        ServiceKey.from_raw(base64_key(), 1, "env"),
+    )
+    cleaned = redact(f"KTO_API_KEY={first.reveal()},{second.reveal()}", [first, second])
+    assert cleaned == f"KTO_API_KEY={first.preview},{second.preview}"
+
+
+def test_keys_that_share_a_long_piece_are_both_masked():
+    """Two keys with the same first 40 characters: each is still found whole."""
+    common = hex_key()[:40]
+    raws = [common + hex_key()[:24], common + hex_key()[:24]]
+    keys = [ServiceKey.from_raw(raw, index, "env") for index, raw in enumerate(raws)]
+    cleaned = redact(f"a {raws[1]} b {raws[0][30:]} c", keys)
+    assert all(runs_of(raw, cleaned) == [] for raw in raws)
+
+
+@pytest.mark.parametrize(
+    "mask",
+    [
+        pytest.param(lambda keys, text: Redactor(keys)(text), id="kept-redactor"),
+        pytest.param(lambda keys, text: redact(text, keys), id="one-shot-redact"),
+    ],
+)
+def test_a_thousand_keys_are_searched_at_once_for_a_run_of_any_of_them(mask):
+    """One table for 1,000 keys (or, for one text, the keys that may be in it): a piece of the
+    737th is found in a 2 KB text."""
+    keys = [
+        ServiceKey.from_raw(hex_key() if index % 2 else base64_key(), index, "env")
+        for index in range(1000)
+    ]
+    raw = keys[737].reveal()
+    text = "x" * 1000 + encoded(raw)[7:40] + "y" * 1000
+    cleaned = mask(keys, text)
+    assert runs_of(raw, cleaned) == []
+    assert cleaned == "x" * 1000 + keys[737].preview + "y" * 1000
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        pytest.param("HTTP 502: Bad Gateway on areaBasedList2 page 3", id="plain"),
+        pytest.param(
+            "검색어=%EB%90%9C%EC%9E%A5 100%25 done\r\nnext line\n", id="escapes-and-breaks"
+        ),
+        pytest.param("a" * 15 + " " + "0123456789abcdef" * 3, id="long-runs"),
+        pytest.param("%2", id="cut-escape"),
+        pytest.param("", id="empty"),
+    ],
+)
+def test_text_without_keys_is_left_exactly_as_it_was(text):
+    """Reading escapes and line breaks to look for keys changes nothing when there are none."""
+    keys = [ServiceKey.from_raw(hex_key(), 0, "env"), ServiceKey.from_raw(base64_key(), 1, "env")]
+    assert redact(text, keys) == text
+
+
+def test_fifteen_characters_of_a_key_are_below_the_threshold():
+    """The line is drawn at 16: a shorter piece is no secret of its own (the preview shows 10)."""
+    raw = hex_key()
+    key = ServiceKey.from_raw(raw, 0, "env")
+    assert redact(f"[{raw[30:45]}]", [key]) == f"[{raw[30:45]}]"
+    assert redact(f"[{raw[30:46]}]", [key]) == f"[{key.preview}]"
+
+
+def test_masking_before_cutting_leaves_no_piece_at_the_cut():
+    """Cut after masking, a message keeps nothing of a key; cut first, 15 characters are left."""
+    raw = base64_key()
+    key = ServiceKey.from_raw(raw, 0, "env")
+    message = "x" * 105 + raw + " tail"
+    assert leaks(redact(message, [key])[:120], raw) == []
+    assert redact(message[:120], [key]).endswith(raw[:15])
+
+
+def test_a_key_too_short_for_a_run_is_masked_where_it_appears_whole():
+    """An odd 13-character key is still replaced when written whole, raw or encoded."""
+    key = ServiceKey.from_raw("short+key/123", 0, "env")
+    cleaned = redact(f"a short+key/123 b {encoded('short+key/123')} c", [key])
+    assert cleaned == f"a {key.preview} b {key.preview} c"
+
+
+@pytest.mark.parametrize(
+    "value, shown",
+    [
+        pytest.param("lots", "lots", id="a-word"),
+        pytest.param("-5", "-5", id="a-number"),
+        pytest.param("ftp://x", "ftp://x", id="a-short-url"),
+        pytest.param("1,6,31", "1,6,31", id="codes"),
+        pytest.param("abcdefghijklmno", "abcdefghijklmno", id="15-characters"),
+        pytest.param("abcdefghijklmnop", "abcdefghij...", id="16-characters"),
+        pytest.param("x " + "0123456789abcdef" * 4 + " y", "x 0123456789... y", id="a-hex-key"),
+        pytest.param("a%2Bb" * 10, "a%2Bba%2Bb...", id="an-encoded-run"),
+    ],
+)
+def test_mask_secretlike_cuts_every_long_run_of_key_characters_to_ten(value, shown):
+    """Any 16 or more key characters in a row become their first 10 and `...`; others stay."""
+    assert mask_secretlike(value) == shown
+
+
+@pytest.mark.parametrize(
+    "make", [pytest.param(hex_key, id="hex"), pytest.param(base64_key, id="b64")]
+)
+@pytest.mark.parametrize("lang", ["ko", "en"])
+def test_a_key_typed_into_a_number_setting_is_echoed_masked(make, lang):
+    """`KTO_RESERVE=<key>` is refused with the value shown as a preview, never whole."""
+    from kto_keys.cli.messages import Messages
+    from kto_keys.core.errors import SettingsError
+    from kto_keys.edges.settings import load_settings
+
+    raw = make()
+    with pytest.raises(SettingsError) as caught:
+        load_settings(environ={"KTO_RESERVE": raw}, read_env_file=False)
+    line = Messages(lang).error(caught.value)
+    assert "KTO_RESERVE" in line and raw[:PREVIEW_LENGTH] + "..." in line
+    assert leaks(line, raw) == []

@@ -9,6 +9,7 @@ import json
 import os
 import re
 import signal
+import stat
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
@@ -16,22 +17,31 @@ from pathlib import Path
 
 import pytest
 from conftest import START, base64_key, encoded, hex_key, make_policy
+from test_files import read_only
 
 from kto_keys.core.answers import Outcome
 from kto_keys.core.clock import KST, FakeClock
 from kto_keys.core.codes import OutcomeKind, lookup
+from kto_keys.core.errors import FileAccessError
 from kto_keys.core.keys import ServiceKey, parse_keys
 from kto_keys.core.operations import Operation
-from kto_keys.core.pool import DeactivationCause, ErrorRecord, KeyPool, KeyState, Lease
+from kto_keys.core.pool import MAX_PAUSE, DeactivationCause, ErrorRecord, KeyPool, KeyState, Lease
 from kto_keys.edges.atomic import atomic_open, atomic_write_text
-from kto_keys.edges.state import SCHEMA_VERSION, StateCache, state_from_dict, state_to_dict
+from kto_keys.edges.state import (
+    CLOCK_SKEW,
+    DEFAULT_MAX_WAIT,
+    SCHEMA_VERSION,
+    StateCache,
+    state_from_dict,
+    state_to_dict,
+)
 
 OP = Operation.LIST
 OTHER = Operation.DETAIL_INTRO
 SUCCESS = Outcome(OutcomeKind.SUCCESS, "0000")
 FAULT = Outcome(OutcomeKind.TRANSIENT, "04", "HTTP_ERROR", "SERVICE ERROR - HTTP ROUTING ERROR")
 WORKER = Path(__file__).with_name("cache_worker.py")
-ASIDE = re.compile(r"^api_key_cache\.json\.(corrupt|unreadable)-\d{8}T\d{6}$")
+ASIDE = re.compile(r"^api_key_cache\.json\.(corrupt|invalid|unreadable)-\d{8}T\d{6}$")
 
 
 def coded(code: str) -> Outcome:
@@ -79,7 +89,7 @@ def temporaries(folder: Path) -> list[str]:
 
 # --- creation and round trip ------------------------------------------------------------------
 def test_first_sync_creates_the_folder_and_the_file(cache_path, clock):
-    """On first use the folder and the file appear, with the schema version and the key."""
+    """On first use the folder and the file appear, private (0600), with the schema and the key."""
     cache = StateCache(cache_path)
     keys = make_keys(hex_key())
     pool = open_pool(cache, keys, clock)
@@ -91,6 +101,7 @@ def test_first_sync_creates_the_folder_and_the_file(cache_path, clock):
     assert list(saved["keys"]) == [keys[0].fingerprint]
     assert saved["keys"][keys[0].fingerprint]["usage"]["ops"] == {OP: 1}
     assert temporaries(cache_path.parent) == []
+    assert stat.S_IMODE(cache_path.stat().st_mode) == 0o600
 
 
 def test_loading_a_missing_cache_gives_fresh_state_without_a_notice(cache_path):
@@ -354,7 +365,8 @@ def test_unreadable_cache_is_set_aside_not_fatal(cache_path):
 
 # --- atomicity ---------------------------------------------------------------------------------
 def test_failed_sync_leaves_the_old_file_whole_and_no_temporary(cache_path, clock, monkeypatch):
-    """A write that fails half-way (fsync error) keeps the old file and cleans up its twin."""
+    """A write that fails half-way (fsync error) keeps the old file, cleans up its twin, and
+    says which file and why."""
     cache = StateCache(cache_path)
     keys = make_keys(hex_key())
     pool = open_pool(cache, keys, clock)
@@ -367,8 +379,13 @@ def test_failed_sync_leaves_the_old_file_whole_and_no_temporary(cache_path, cloc
 
     monkeypatch.setattr(os, "fsync", broken_fsync)
     call(pool, clock, SUCCESS)
-    with pytest.raises(OSError, match="simulated disk failure"):
+    with pytest.raises(FileAccessError) as caught:
         cache.sync(pool)
+    assert (caught.value.path, caught.value.reason, caught.value.code) == (
+        cache_path,
+        "simulated disk failure",
+        "EIO",
+    )
     assert cache_path.read_bytes() == before
     assert temporaries(cache_path.parent) == []
     monkeypatch.undo()
@@ -579,3 +596,299 @@ def test_mid_run_the_file_counts_the_reserved_block_and_memory_the_real_calls(ca
     pool.release_reservations()
     cache.sync(pool)
     assert document(cache_path)["keys"][keys[0].fingerprint]["usage"]["ops"] == {OP: 3}
+
+
+# --- values no version of this tool writes -------------------------------------------------------
+FINGERPRINT = "0123456789abcdef"
+
+
+def write_state(path: Path, now: datetime, **raw_json: str) -> None:
+    """A cache file of one valid key state whose named fields hold the given JSON text as is
+    (so that `1e400`, `NaN` and other values json.dumps would not write can be put in)."""
+    state = state_to_dict(full_state(FINGERPRINT, now))
+    text = json.dumps({"schema": SCHEMA_VERSION, "keys": {FINGERPRINT: state}})
+    for name, value in raw_json.items():
+        text = text.replace(f'"{name}": ', f'"{name}": {value}, "{name}_was": ', 1)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+
+
+INVALID = [
+    pytest.param({"total_calls": "1e400"}, "total_calls", id="total-1e400"),
+    pytest.param({"total_calls": str(10**30)}, "total_calls", id="total-10e30"),
+    pytest.param({"total_errors": "-1"}, "total_errors", id="total-negative"),
+    pytest.param({"total_successes": "12.5"}, "total_successes", id="total-fraction"),
+    pytest.param({"consecutive_errors": "1e400"}, "consecutive_errors", id="consecutive-1e400"),
+    pytest.param(
+        {"usage": '{"day": "2026-11-24", "ops": {"x": -1000000}}'}, "usage", id="usage-neg"
+    ),
+    pytest.param({"usage": '{"day": "2026-11-24", "ops": {"x": 1e30}}'}, "usage", id="usage-1e30"),
+    pytest.param(
+        {"usage": f'{{"day": null, "ops": {{"x": {10**30}}}}}'}, "usage", id="usage-10e30"
+    ),
+    pytest.param({"usage": '{"day": "2026-11-24", "ops": {"x": true}}'}, "usage", id="usage-bool"),
+    pytest.param({"usage": '{"day": "1970-01-01", "ops": {}}'}, "usage", id="usage-day-1970"),
+    pytest.param({"latency_ms_avg": "NaN"}, "latency_ms_avg", id="latency-nan"),
+    pytest.param({"latency_ms_avg": "1e400"}, "latency_ms_avg", id="latency-infinite"),
+    pytest.param({"latency_ms_avg": "-3"}, "latency_ms_avg", id="latency-negative"),
+    pytest.param({"first_seen": '"1999-12-31T23:59:59+00:00"'}, "first_seen", id="before-2000"),
+    pytest.param({"pause_until": '"9999-12-31T23:59:59+00:00"'}, "pause_until", id="year-9999"),
+    pytest.param(
+        {"deactivated_at": '"9999-12-31T23:59:59-12:00"'}, "deactivated_at", id="past-year-9999"
+    ),
+    pytest.param({"cooldowns": '{"x": "2150-01-01T00:00:00+09:00"}'}, "cooldowns", id="cool-2150"),
+    pytest.param({"last_success": "12345"}, "last_success", id="time-a-number"),
+    pytest.param({"deactivation_code": "31"}, "deactivation_code", id="code-a-number"),
+    pytest.param({"fingerprint": '"fedcba9876543210"'}, "fingerprint", id="filed-under-another"),
+]
+
+
+@pytest.mark.parametrize("fields, field", INVALID)
+def test_a_value_no_version_writes_sets_the_file_aside_as_invalid(cache_path, fields, field):
+    """Out-of-range counts, non-finite numbers, times outside 2000-2099: set aside, one notice."""
+    write_state(cache_path, START, **fields)
+    original = cache_path.read_bytes()
+    loaded = StateCache(cache_path).load(START)
+    assert loaded.states == {}
+    assert loaded.notice is not None
+    assert (loaded.notice.why, loaded.notice.detail) == ("invalid", field)
+    [aside] = [path for path in cache_path.parent.iterdir() if ASIDE.match(path.name)]
+    assert aside.name.startswith("api_key_cache.json.invalid-")
+    assert loaded.notice.moved_to == aside and aside.read_bytes() == original
+    assert not cache_path.exists()
+
+
+def test_the_file_written_by_this_version_is_valid(cache_path):
+    """The validation's own fixture: with nothing changed, the file loads as it is."""
+    write_state(cache_path, START)
+    loaded = StateCache(cache_path).load(START)
+    assert loaded.notice is None and list(loaded.states) == [FINGERPRINT]
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        pytest.param({"total_calls": "1e400"}, id="1e400"),
+        pytest.param({"pause_until": '"9999-12-31T23:59:59+00:00"'}, id="year-9999"),
+    ],
+)
+@pytest.mark.parametrize("command", [["status"], ["health"], ["disable", "0"]])
+def test_every_command_runs_on_after_an_invalid_cache_with_one_line(
+    clean_env, clock, fields, command
+):
+    """What used to crash every command with exit 1 is set aside with one line; the command runs."""
+    from typer.testing import CliRunner
+
+    from kto_keys.cli.app import app
+    from kto_keys.cli.commands import CliOptions
+
+    write_state(clean_env / "data" / "cache" / "api_key_cache.json", START, **fields)
+    result = CliRunner().invoke(
+        app,
+        command,
+        env={"KTO_API_KEY": hex_key(), "KTO_LANG": "en"},
+        catch_exceptions=False,
+        obj=CliOptions(clock=clock),
+    )
+    assert result.exit_code in (0, 3), result.stderr  # health: unknown, the state was lost
+    [line] = result.stderr.splitlines()
+    assert line.startswith(f"⚠️  key cache {clean_env}/data/cache/api_key_cache.json was invalid (")
+    assert "moved to api_key_cache.json.invalid-20261124T100000" in line
+
+
+# --- times too far ahead: cut to what the policy makes ----------------------------------------------
+def loaded_state(cache_path: Path, cache: StateCache | None = None, **fields: str) -> KeyState:
+    """Write one state with the given JSON fields, load it at START, return it."""
+    write_state(cache_path, START, **fields)
+    loaded = (cache or StateCache(cache_path)).load(START)
+    assert loaded.notice is None
+    return loaded.states[FINGERPRINT]
+
+
+def json_time(when: datetime) -> str:
+    """A time as the cache file holds it, quoted."""
+    return json.dumps(when.isoformat())
+
+
+def test_a_pause_until_2036_ends_within_the_longest_pause(cache_path):
+    """A per-second-limit pause stored for years is cut to MAX_PAUSE: no wait of years."""
+    state = loaded_state(
+        cache_path,
+        pause_until='"2036-01-01T00:00:00+09:00"',
+        disabled_by_hand="false",
+        deactivated_at="null",
+        error_wait_until="null",
+    )
+    assert state.pause_until == START + MAX_PAUSE
+    keys = [ServiceKey(0, FINGERPRINT, "abcdef0123...", "environment", "x" * 64)]
+    pool = KeyPool(keys, make_policy(), START, {FINGERPRINT: dataclasses.replace(state)})
+    availability = pool.availability(keys[0], OP, START)
+    assert availability.until is not None and availability.until <= START + MAX_PAUSE
+
+
+@pytest.mark.parametrize(
+    "max_wait",
+    [pytest.param(None, id="default-a-day"), pytest.param(timedelta(hours=2), id="policy-2h")],
+)
+def test_error_waits_and_cool_downs_end_within_the_policys_longest_wait(cache_path, max_wait):
+    """Waits stored a month or ten years ahead end at load(now) + max_wait (a day by default)."""
+    cache = StateCache(cache_path) if max_wait is None else StateCache(cache_path, 30.0, max_wait)
+    longest = max_wait or DEFAULT_MAX_WAIT
+    state = loaded_state(
+        cache_path,
+        cache,
+        error_wait_until=json_time(START + timedelta(days=30)),
+        cooldowns=json.dumps({OTHER: (START + timedelta(days=3650)).isoformat()}),
+    )
+    assert state.error_wait_until == START + longest
+    assert state.cooldowns == {OTHER: START + longest}
+
+
+def test_moments_that_passed_but_lie_ahead_are_read_as_now(cache_path):
+    """A deactivation, first sight, success or error stamped a year ahead counts from now."""
+    ahead = json_time(START + timedelta(days=365))
+    error = {
+        "code": "22",
+        "symbol": "X",
+        "message": "",
+        "at": (START + timedelta(days=365)).isoformat(),
+    }
+    state = loaded_state(
+        cache_path,
+        first_seen=ahead,
+        last_success=ahead,
+        deactivated_at=ahead,
+        last_error=json.dumps(error),
+    )
+    assert state.first_seen == state.last_success == state.deactivated_at == START
+    assert state.last_error is not None and state.last_error.at == START
+
+
+@pytest.mark.parametrize(
+    "ahead, kept",
+    [
+        pytest.param(timedelta(minutes=5), True, id="minutes-ahead-kept"),
+        pytest.param(CLOCK_SKEW, True, id="the-skew-kept"),
+        pytest.param(CLOCK_SKEW + timedelta(seconds=1), False, id="beyond-read-as-now"),
+    ],
+)
+def test_another_clock_up_to_the_skew_ahead_is_believed(cache_path, ahead, kept):
+    """A moment that passed up to CLOCK_SKEW (an hour) after load(now) is kept as written;
+    later, it is read as now."""
+    state = loaded_state(cache_path, deactivated_at=json_time(START + ahead))
+    assert state.deactivated_at == (START + ahead if kept else START)
+
+
+@pytest.mark.parametrize(
+    "day, kept",
+    [
+        pytest.param("2026-11-25", True, id="tomorrow-kept"),
+        pytest.param("2026-11-26", False, id="after-tomorrow-invalid"),
+        pytest.param("2030-05-05", False, id="years-ahead-invalid"),
+    ],
+)
+def test_a_usage_day_after_tomorrow_sets_the_file_aside(cache_path, day, kept):
+    """The later day's usage wins every merge, so a day years ahead would keep a key spent until
+    then: a day after tomorrow (Korea time) is refused as invalid, not cut."""
+    write_state(cache_path, START, usage=f'{{"day": "{day}", "ops": {{"x": 7}}}}')
+    loaded = StateCache(cache_path).load(START)
+    if kept:
+        assert loaded.notice is None
+        assert loaded.states[FINGERPRINT].usage == {"x": 7}
+    else:
+        assert loaded.notice is not None
+        assert (loaded.notice.why, loaded.notice.detail) == ("invalid", "usage")
+
+
+def test_a_cut_wait_is_written_back_cut(cache_path, clock):
+    """After a load that cut a wait, the next sync saves the cut value, not the stored one."""
+    write_state(cache_path, START, pause_until='"2036-01-01T00:00:00+09:00"')
+    cache = StateCache(cache_path)
+    loaded = cache.load(START)
+    key = ServiceKey(0, FINGERPRINT, "abcdef0123...", "environment", "x" * 64)
+    pool = KeyPool([key], make_policy(), START, loaded.states)
+    cache.sync(pool)
+    saved = document(cache_path)["keys"][FINGERPRINT]["pause_until"]
+    assert datetime.fromisoformat(saved) == START + MAX_PAUSE
+
+
+def test_sync_with_now_cuts_what_another_process_wrote_since(cache_path, clock):
+    """A wait written too far ahead by another process after our load is cut at our next sync."""
+    keys = make_keys(hex_key())
+    cache = StateCache(cache_path)
+    pool = open_pool(cache, keys, clock)
+    cache.sync(pool)
+    data = document(cache_path)
+    data["keys"][keys[0].fingerprint]["pause_until"] = "2036-01-01T00:00:00+09:00"
+    cache_path.write_text(json.dumps(data), encoding="utf-8")
+    cache.sync(pool, now=START)
+    assert pool.state(keys[0]).pause_until == START + MAX_PAUSE
+
+
+# --- folders that refuse -------------------------------------------------------------------------
+def saved_cache(cache_path: Path, clock: FakeClock) -> tuple[ServiceKey, ...]:
+    """A cache file with one key that made one call, and no lock sidecar beside it."""
+    keys = make_keys(hex_key())
+    cache = StateCache(cache_path)
+    pool = open_pool(cache, keys, clock)
+    call(pool, clock, SUCCESS)
+    cache.sync(pool)
+    Path(str(cache_path) + ".lock").unlink(missing_ok=True)
+    return keys
+
+
+def test_a_read_only_folder_is_read_without_its_lock_and_without_a_word(cache_path, clock):
+    """Where the lock sidecar cannot be made, the cache is still read; nothing is created."""
+    keys = saved_cache(cache_path, clock)
+    with read_only(cache_path.parent):
+        loaded = StateCache(cache_path).load(START)
+        assert loaded.notice is None
+        assert loaded.states[keys[0].fingerprint].usage == {OP: 1}
+        assert sorted(path.name for path in cache_path.parent.iterdir()) == [cache_path.name]
+
+
+def test_a_corrupt_cache_in_a_read_only_folder_is_reported_and_left_in_place(cache_path):
+    """It cannot be moved aside: the one line says so (no `moved to`), the state starts fresh."""
+    cache_path.parent.mkdir(parents=True)
+    cache_path.write_text("{not json", encoding="utf-8")
+    with read_only(cache_path.parent):
+        loaded = StateCache(cache_path).load(START)
+    assert loaded.notice is not None
+    assert (loaded.notice.why, loaded.notice.moved_to) == ("corrupt", None)
+    assert cache_path.read_text(encoding="utf-8") == "{not json"
+
+
+@pytest.mark.parametrize("lock_there", [True, False], ids=["lock-there", "lock-missing"])
+def test_saving_into_a_read_only_folder_names_the_file_and_the_reason(
+    cache_path, clock, lock_there
+):
+    """A save the folder refuses says which file could not be made (the lock or the cache's
+    temporary twin) and why: one FileAccessError."""
+    keys = saved_cache(cache_path, clock)
+    cache = StateCache(cache_path)
+    pool = open_pool(cache, keys, clock)
+    lock = Path(str(cache_path) + ".lock")
+    if not lock_there:
+        lock.unlink()
+    with read_only(cache_path.parent), pytest.raises(FileAccessError) as caught:
+        cache.sync(pool)
+    assert caught.value.path == (cache_path if lock_there else lock)
+    assert caught.value.code in ("EACCES", "EPERM", "EROFS")
+
+
+def test_loading_creates_no_folder(cache_path):
+    """Reading a cache that does not exist yet leaves the disk as it was."""
+    assert StateCache(cache_path).load(START).states == {}
+    assert not cache_path.parent.exists()
+
+
+def test_a_cache_path_under_a_file_loads_fresh_and_fails_to_save_in_one_error(tmp_path, clock):
+    """A file where the data folder should be: nothing to read, and saving says ENOTDIR."""
+    (tmp_path / "data").write_text("a file", encoding="utf-8")
+    cache_path = tmp_path / "data" / "cache" / "api_key_cache.json"
+    cache = StateCache(cache_path)
+    pool = open_pool(cache, make_keys(hex_key()), clock)
+    assert cache.notice is None
+    with pytest.raises(FileAccessError) as caught:
+        cache.sync(pool)
+    assert (caught.value.path, caught.value.code) == (cache_path, "ENOTDIR")
