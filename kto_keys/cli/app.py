@@ -53,6 +53,13 @@ def main_options(
     debug: Annotated[
         bool, typer.Option("--debug", help="Show tracebacks of unexpected errors.")
     ] = False,
+    allow_odd_keys: Annotated[
+        bool,
+        typer.Option(
+            "--allow-odd-keys",
+            help="Use KTO_API_KEY entries that are neither 64 hex nor 88 base64.",
+        ),
+    ] = False,
     version: Annotated[
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")
     ] = False,
@@ -60,7 +67,9 @@ def main_options(
     """Collect TourAPI restaurant data across a pool of service keys."""
     # A caller (a test, an embedding program) may hand in options with its own clock.
     base = ctx.obj if isinstance(ctx.obj, CliOptions) else CliOptions()
-    ctx.obj = dataclasses.replace(base, env_file=env_file, lang=lang, debug=debug)
+    ctx.obj = dataclasses.replace(
+        base, env_file=env_file, lang=lang, debug=debug, allow_odd_keys=allow_odd_keys
+    )
 
 
 @app.command()
@@ -256,7 +265,7 @@ def main() -> None:
 
 def _command_name(arguments: list[str]) -> str | None:
     """The first word that is not a global option (nor its value)."""
-    with_value = {"--env-file", "--lang"}
+    with_value = {"--env-file", "--lang"}  # the global options that take a value
     skip = False
     for argument in arguments:
         if skip:

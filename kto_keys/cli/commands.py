@@ -59,6 +59,7 @@ class CliOptions:
     env_file: Path | None = None
     lang: str | None = None
     debug: bool = False
+    allow_odd_keys: bool = False
     clock: Clock = field(default_factory=SystemClock)
 
 
@@ -118,7 +119,10 @@ def _language_and_keys(options: CliOptions) -> tuple[str, tuple[ServiceKey, ...]
 
 
 def _lang_override(options: CliOptions) -> dict[str, str]:
-    return {"KTO_LANG": options.lang} if options.lang else {}
+    overrides = {"KTO_LANG": options.lang} if options.lang else {}
+    if options.allow_odd_keys:
+        overrides["KTO_ALLOW_ODD_KEYS"] = "true"
+    return overrides
 
 
 def load(options: CliOptions, require_keys: bool = True, **overrides: str | None) -> Settings:

@@ -166,7 +166,7 @@ CATALOG: dict[str, tuple[str, str]] = {
         "{setting}={value!r}: http(s) URL이 아닙니다",
         "{setting}={value!r} is not an http(s) URL",
     ),
-    "settings.unknown_language": (
+    "settings.not_one_of": (
         "{setting}={value!r}: 다음 중 하나여야 합니다: {valid}",
         "{setting}={value!r} is not one of: {valid}",
     ),
@@ -227,6 +227,10 @@ CATALOG: dict[str, tuple[str, str]] = {
         "the service no longer lists province {values}. The service lists: {listed}",
     ),
     "settings.bad_gateway_config": ("--config {path}: {reason}", "--config {path}: {reason}"),
+    "settings.odd_key": (
+        "KTO_API_KEY {position}번째 항목({length}자)은 키가 아닙니다: 키는 64자리 16진수나 88자 base64입니다 (그래도 쓰려면 --allow-odd-keys)",
+        "KTO_API_KEY entry {position} ({length} characters) cannot be a key: keys are 64 hex or 88 base64 characters (--allow-odd-keys uses it anyway)",
+    ),
     "settings.area_code": (" (지역 코드 {area})", " (area code {area})"),
     "regions.followed": (
         "🧭 서비스 목록에 {old}이(가) 없어 통합된 {new}(을)를 수집합니다",

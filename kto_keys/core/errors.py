@@ -78,7 +78,7 @@ class SettingsProblem(StrEnum):
     NOT_POSITIVE_TIMEOUT = "not_positive_timeout"
     NOT_POSITIVE = "not_positive"  # setting, value
     NOT_HTTP_URL = "not_http_url"  # setting, value
-    UNKNOWN_LANGUAGE = "unknown_language"  # setting, value, valid
+    NOT_ONE_OF = "not_one_of"  # setting, value, valid
     UNKNOWN_DETAILS = "unknown_details"  # values, valid
     UNKNOWN_FORMAT = "unknown_format"  # value, valid
     UNKNOWN_MODE = "unknown_mode"  # setting, value, valid
@@ -94,6 +94,7 @@ class SettingsProblem(StrEnum):
     REGIONS_WITHOUT_MODE = "regions_without_mode"  # value
     NO_LONGER_LISTED = "no_longer_listed"  # values, listed
     BAD_GATEWAY_CONFIG = "bad_gateway_config"  # path, reason
+    ODD_KEY = "odd_key"  # position, length
 
 
 class SettingsError(KtoKeysError):

@@ -5,11 +5,13 @@ from __future__ import annotations
 import hashlib
 import re
 from bisect import bisect_right
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 from urllib.parse import quote, unquote
+
+from kto_keys.core.errors import SettingsError, SettingsProblem
 
 PREVIEW_LENGTH = 10
 _HEX_KEY = re.compile(r"[0-9a-fA-F]{64}")
@@ -148,33 +150,57 @@ class ParsedKeys:
     warnings: tuple[KeyWarning, ...]
 
 
-def parse_keys(value: str, source: str) -> ParsedKeys:
-    """Split `key1,key2,...`: skip blanks, merge duplicates, warn on odd shapes."""
+def parse_keys(value: str, source: str, allow_odd: bool = False) -> ParsedKeys:
+    """Split a KTO_API_KEY value into distinct keys: skip blanks, merge duplicates.
+
+    Entries are separated by commas, semicolons, spaces or line breaks, and may be quoted; a key
+    broken over lines by a mail or a terminal is put back together when its pieces make one. An
+    entry that cannot be a key is refused (SettingsError naming its position), unless
+    `allow_odd`, when it is used with a warning.
+    """
     keys: list[ServiceKey] = []
     seen: dict[str, ServiceKey] = {}
     warnings: list[KeyWarning] = []
-    for position, entry in enumerate(_entries(value), start=1):
-        raw = normalize_key(entry)
-        if not raw:
-            continue
+    for position, raw in _entries(value):
         if raw in seen:
             first = seen[raw]
             warnings.append(
                 KeyWarning(KeyWarningKind.DUPLICATE, position, first.index, first.preview, len(raw))
             )
             continue
+        odd = not has_known_shape(raw)
+        if odd and not allow_odd:
+            raise SettingsError(SettingsProblem.ODD_KEY, position=position, length=len(raw))
         key = ServiceKey.from_raw(raw, len(keys), source)
         seen[raw] = key
         keys.append(key)
-        if not has_known_shape(raw):
+        if odd:
             warnings.append(
                 KeyWarning(KeyWarningKind.ODD_SHAPE, position, key.index, key.preview, len(raw))
             )
     return ParsedKeys(tuple(keys), tuple(warnings))
 
 
-def _entries(value: str) -> Iterable[str]:
-    return value.split(",")
+_SEPARATORS = re.compile(r"[,;\s]+")
+_QUOTES = "\"'`"
+
+
+def _entries(value: str) -> Iterator[tuple[int, str]]:
+    """(position, raw key) for every entry; pieces of one wrapped key are joined back."""
+    tokens = [normalize_key(token.strip(_QUOTES)) for token in _SEPARATORS.split(value)]
+    tokens = [token for token in tokens if token]
+    position = index = 0
+    while index < len(tokens):
+        position += 1
+        token = tokens[index]
+        if not has_known_shape(token):
+            for width in (2, 3, 4):
+                joined = "".join(tokens[index : index + width])
+                if has_known_shape(joined):
+                    token, index = joined, index + width - 1
+                    break
+        yield position, token
+        index += 1
 
 
 # A run of this many characters of a key is masked wherever it appears, in whatever form.

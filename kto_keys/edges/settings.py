@@ -36,6 +36,7 @@ DEFAULTS: dict[str, str] = {
     "KTO_REQUEST_DEADLINE_S": "60",
     "KTO_MAX_BODY_MB": "16",
     "KTO_OUTAGE_LIMIT_S": "300",
+    "KTO_ALLOW_ODD_KEYS": "false",
 }
 LANGUAGES = ("ko", "en")
 # Defaults of the collect options, written once: the CLI, the menu, the jobs and the demo use them.
@@ -114,7 +115,11 @@ def load_settings(
             if value is not None:
                 values[name] = value
                 sources[name] = origin
-    parsed = parse_keys(values["KTO_API_KEY"], _key_source(sources["KTO_API_KEY"], here))
+    parsed = parse_keys(
+        values["KTO_API_KEY"],
+        _key_source(sources["KTO_API_KEY"], here),
+        allow_odd=_flag(values, "KTO_ALLOW_ODD_KEYS"),
+    )
     daily_limit = _integer(values, "KTO_API_DAILY_LIMIT", minimum=1)
     reserve = _integer(values, "KTO_RESERVE", minimum=0)
     if reserve >= daily_limit:
@@ -205,6 +210,17 @@ def _seconds(values: Mapping[str, str], name: str) -> float:
     return number
 
 
+def _flag(values: Mapping[str, str], name: str) -> bool:
+    text = values[name].strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("", "0", "false", "no", "off"):
+        return False
+    raise SettingsError(
+        SettingsProblem.NOT_ONE_OF, setting=name, value=text, valid=("true", "false")
+    )
+
+
 def _positive_seconds(values: Mapping[str, str], name: str) -> float:
     number = _seconds(values, name)
     if number <= 0:
@@ -229,7 +245,7 @@ def _language(text: str) -> str:
     lang = text.strip().lower()
     if lang not in LANGUAGES:
         raise SettingsError(
-            SettingsProblem.UNKNOWN_LANGUAGE, setting="KTO_LANG", value=text, valid=LANGUAGES
+            SettingsProblem.NOT_ONE_OF, setting="KTO_LANG", value=text, valid=LANGUAGES
         )
     return lang
 

@@ -129,7 +129,7 @@ def test_status_shows_both_formats_and_forms_masked_without_escape_codes(isolate
     """Hex, base64 Decoding and base64 Encoding keys: one row each, duplicates merged, nothing leaked."""
     hexed, b64 = hex_key(), base64_key()
     keys = [hexed, b64, encoded(b64), "", "short-key"]
-    code, out, err = invoke("status", "--wide", env=env_for(keys))
+    code, out, err = invoke("--allow-odd-keys", "status", "--wide", env=env_for(keys))
     assert code == 0
     for column in (
         "#",
@@ -149,7 +149,7 @@ def test_status_shows_both_formats_and_forms_masked_without_escape_codes(isolate
         assert secret not in out + err
     cache_path = isolated / "data" / "cache" / "api_key_cache.json"
     assert not cache_path.exists()  # status only reads: it writes no file
-    assert invoke("disable", "0", env=env_for(keys))[0] == 0
+    assert invoke("--allow-odd-keys", "disable", "0", env=env_for(keys))[0] == 0
     cache = cache_path.read_text(encoding="utf-8")
     for secret in (hexed, b64, encoded(b64), hexed[:11], b64[:11]):
         assert secret not in cache
@@ -324,7 +324,8 @@ def test_export_without_a_database_says_so() -> None:
 
 
 def test_installed_script_runs_in_a_subprocess(isolated: Path) -> None:
-    """The console script itself: `kto-keys status` with an odd key warns and exits 0."""
+    """The console script itself: an odd key is refused in one line (exit 2), and used with a
+    warning under --allow-odd-keys."""
     script = Path(sys.executable).with_name("kto-keys")
     env = {
         "PATH": str(script.parent),
@@ -332,9 +333,19 @@ def test_installed_script_runs_in_a_subprocess(isolated: Path) -> None:
         "KTO_LANG": "en",
         "HOME": str(isolated),
     }
-    result = subprocess.run(
-        [str(script), "status"], cwd=isolated, env=env, capture_output=True, text=True, timeout=60
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [str(script), *args], cwd=isolated, env=env, capture_output=True, text=True, timeout=60
+        )
+
+    refused = run("status")
+    assert refused.returncode == 2 and refused.stdout == ""
+    assert (
+        refused.stderr.count("\n") == 1
+        and "entry 1 (3 characters) cannot be a key" in refused.stderr
     )
+    result = run("--allow-odd-keys", "status")
     assert result.returncode == 0, result.stderr
     assert "neither 64 hex nor 88 base64" in result.stderr and "#0" in result.stdout
     assert "\x1b" not in result.stdout + result.stderr

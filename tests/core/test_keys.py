@@ -8,6 +8,7 @@ from urllib.parse import quote, unquote
 import pytest
 from conftest import base64_key, encoded, hex_key
 
+from kto_keys.core.errors import SettingsError
 from kto_keys.core.keys import (
     MIN_FRAGMENT,
     PREVIEW_LENGTH,
@@ -132,10 +133,27 @@ def test_index_is_position_among_distinct_keys_after_a_duplicate():
         pytest.param("A" * 90, id="90-chars"),
     ],
 )
-def test_odd_shaped_key_is_warned_about_but_still_used(odd):
-    """A key of neither shape gets one warning and stays in the pool."""
+def test_odd_shaped_key_is_refused_naming_its_position(odd):
+    """A key of neither shape is refused, by its position and length, never its text."""
     good = hex_key()
-    parsed = parse_keys(f"{good},{odd}", "environment")
+    with pytest.raises(SettingsError) as raised:
+        parse_keys(f"{good},{odd}", "environment")
+    assert raised.value.details == {"position": 2, "length": len(odd)}
+    assert leaks(str(raised.value), odd) == []
+
+
+@pytest.mark.parametrize(
+    "odd",
+    [
+        pytest.param("abc123-not-a-real-key", id="short"),
+        pytest.param("g" * 64, id="64-non-hex"),
+        pytest.param("A" * 90, id="90-chars"),
+    ],
+)
+def test_odd_shaped_key_is_warned_about_but_still_used_when_allowed(odd):
+    """With allow_odd, a key of neither shape gets one warning and stays in the pool."""
+    good = hex_key()
+    parsed = parse_keys(f"{good},{odd}", "environment", allow_odd=True)
     assert [key.reveal() for key in parsed.keys] == [good, odd]
     assert len(parsed.warnings) == 1
     warning = parsed.warnings[0]
@@ -452,3 +470,34 @@ def test_a_key_typed_into_a_number_setting_is_echoed_masked(make, lang):
     line = Messages(lang).error(caught.value)
     assert "KTO_RESERVE" in line and raw[:PREVIEW_LENGTH] + "..." in line
     assert leaks(line, raw) == []
+
+
+@pytest.mark.parametrize(
+    "separator",
+    [
+        pytest.param(" ", id="space"),
+        pytest.param("\n", id="newline"),
+        pytest.param(";", id="semicolon"),
+        pytest.param(" ,\n ; ", id="mixed"),
+    ],
+)
+def test_keys_separated_by_spaces_newlines_or_semicolons_are_split(separator):
+    """Pasted lists are split on commas, semicolons, spaces and line breaks alike."""
+    first, second = hex_key(), base64_key()
+    parsed = parse_keys(f"{first}{separator}{second}", "environment")
+    assert [key.reveal() for key in parsed.keys] == [first, second]
+    assert parsed.warnings == ()
+
+
+def test_quoted_keys_lose_their_quotes():
+    """A key quoted inside the variable is used without its quotes."""
+    first, second = hex_key(), base64_key()
+    parsed = parse_keys(f"\"{first}\", '{second}'", "environment")
+    assert [key.reveal() for key in parsed.keys] == [first, second]
+
+
+def test_a_key_wrapped_over_lines_is_put_back_together():
+    """An 88-character key broken at 76 characters by a mail client is one key, not two."""
+    key = base64_key()
+    parsed = parse_keys(f"{hex_key()},{key[:76]}\n{key[76:]}", "environment")
+    assert parsed.keys[1].reveal() == key and len(parsed.keys) == 2
