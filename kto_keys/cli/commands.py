@@ -278,8 +278,9 @@ def _test_keys(options: CliOptions, settings: Settings, mode: str) -> int:
             what = m.code(outcome.code, outcome.symbol) if outcome.code else outcome.message
             mark = "✅" if outcome.is_success else "❌"
             latency = f" {test.latency_ms:.0f}ms" if test.latency_ms is not None else ""
+            kind = m(f"outcome.{outcome.kind.value}")
             lines.append(
-                f"{mark} #{test.index} {test.preview}: {outcome.kind}{latency} {what or ''}".rstrip()
+                f"{mark} #{test.index} {test.preview}: {kind}{latency} {what or ''}".rstrip()
             )
     report = key_jobs.health_of(_open(options, settings))
     if mode in ("monitor", "all"):

@@ -169,3 +169,38 @@ def test_code_description_names_code_symbol_and_meaning(code, lang, words):
     text = Messages(lang).code(code)
     for word in words:
         assert word in text
+
+
+def test_korean_lines_carry_no_english_sentence() -> None:
+    """A Korean line is Korean: it has Hangul, and no run of three English words outside
+    commands, settings, codes and placeholders."""
+    import re
+
+    from kto_keys.cli.messages import CATALOG
+
+    hangul = re.compile(r"[\uac00-\ud7a3]")
+    # Names that stay as they are in any language: commands, flags, settings, symbols, fields.
+    kept = re.compile(
+        r"`[^`]*`|\{[^}]*\}|--[\w-]+|KTO_\w+|[A-Z][A-Z0-9_]{2,}|\w+\d\b|[\w./-]+\.\w+"
+    )
+    english_run = re.compile(r"\b[a-z]{2,}(?:[ /][a-z]{2,}){2,}\b")
+    for message_id, (korean, _) in CATALOG.items():
+        text = kept.sub(" ", korean)
+        if re.search(r"[A-Za-z]{3,}", text):
+            assert hangul.search(korean), message_id
+        assert not english_run.search(text), (message_id, korean)
+
+
+def test_every_outcome_kind_and_condition_has_words() -> None:
+    """test-keys and status word every outcome kind, reason and condition in both languages."""
+    from kto_keys.cli.messages import CATALOG
+    from kto_keys.core.codes import OutcomeKind
+    from kto_keys.core.pool import Reason
+    from kto_keys.core.status import KeyCondition
+
+    for kind in OutcomeKind:
+        assert f"outcome.{kind.value}" in CATALOG
+    for reason in Reason:
+        assert f"reason.{reason.value}" in CATALOG
+    for condition in KeyCondition:
+        assert f"condition.{condition.value}" in CATALOG
