@@ -23,7 +23,7 @@ from kto_keys.core.operations import DetailKind, Operation
 from kto_keys.core.regions import Selection, select
 from kto_keys.core.version import __version__
 from kto_keys.edges.settings import Settings, load_settings
-from kto_keys.jobs.collect import CollectOptions, CollectReport, collect
+from kto_keys.jobs.collect import CollectOptions, CollectReport, collect, collect_now
 from kto_keys.jobs.export import export_records
 from kto_keys.jobs.keys import (
     check_health,
@@ -58,6 +58,7 @@ __all__ = [
     "__version__",
     "check_health",
     "collect",
+    "collect_now",
     "deactivate_key",
     "export_records",
     "key_detail",

@@ -208,7 +208,9 @@ def regions_command(ctx: typer.Context, as_json: Json = False) -> None:
 @app.command()
 def gateway(
     ctx: typer.Context,
-    port: Annotated[int, typer.Option("--port", help="Port on 127.0.0.1.")] = 8765,
+    port: Annotated[
+        int, typer.Option("--port", min=1, max=65535, help="Port on 127.0.0.1.")
+    ] = 8765,
     config: Annotated[
         Path | None, typer.Option("--config", help="Gateway config JSON (keys, behaviours, data).")
     ] = None,

@@ -380,8 +380,13 @@ def regions(options: CliOptions, as_json: bool) -> int:
 
 def gateway(options: CliOptions, port: int, config: Path | None, host: str) -> int:
     """Run the local gateway, which behaves like the real one, faults included."""
-    from kto_keys.sim import GatewayConfig, GatewayConfigError, serve
+    from kto_keys.sim import GatewayConfig, GatewayConfigError, port_problem, serve
 
+    problem = port_problem(host, port)
+    if problem is not None:  # before anything is written: a busy port changes nothing
+        raise SettingsError(
+            SettingsProblem.PORT_UNAVAILABLE, value=f"{host}:{port}", reason=problem
+        )
     if config is None:
         gateway_config = demo_gateway_config()
         env_path = DEMO_DIR / "gateway.env"

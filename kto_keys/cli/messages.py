@@ -227,6 +227,10 @@ CATALOG: dict[str, tuple[str, str]] = {
         "the service no longer lists province {values}. The service lists: {listed}",
     ),
     "settings.bad_gateway_config": ("--config {path}: {reason}", "--config {path}: {reason}"),
+    "settings.port_unavailable": (
+        "{value}에서 기다릴 수 없습니다 ({reason}): 다른 --port를 고르세요",
+        "cannot listen on {value} ({reason}): choose another --port",
+    ),
     "settings.odd_key": (
         "KTO_API_KEY {position}번째 항목({length}자)은 키가 아닙니다: 키는 64자리 16진수나 88자 base64입니다 (그래도 쓰려면 --allow-odd-keys)",
         "KTO_API_KEY entry {position} ({length} characters) cannot be a key: keys are 64 hex or 88 base64 characters (--allow-odd-keys uses it anyway)",

@@ -95,6 +95,7 @@ class SettingsProblem(StrEnum):
     NO_LONGER_LISTED = "no_longer_listed"  # values, listed
     BAD_GATEWAY_CONFIG = "bad_gateway_config"  # path, reason
     ODD_KEY = "odd_key"  # position, length
+    PORT_UNAVAILABLE = "port_unavailable"  # value (host:port), reason
 
 
 class SettingsError(KtoKeysError):

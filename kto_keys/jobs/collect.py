@@ -22,11 +22,18 @@ from kto_keys.core.operations import PROBE_OPERATION, DetailKind, Operation
 from kto_keys.core.pool import KeyPool
 from kto_keys.core.regions import Followed, Selection, all_listed, resolve_listed
 from kto_keys.edges.client import USER_AGENT, TourClient
-from kto_keys.edges.settings import DEFAULT_CONCURRENCY, DEFAULT_DETAILS, DEFAULT_PAGE_SIZE
+from kto_keys.edges.clock import SystemClock
+from kto_keys.edges.settings import (
+    DEFAULT_CONCURRENCY,
+    DEFAULT_DETAILS,
+    DEFAULT_PAGE_SIZE,
+    Settings,
+    load_settings,
+)
 from kto_keys.edges.store import Store
 from kto_keys.jobs.details import DetailObserver, DetailResult, Enricher
 from kto_keys.jobs.listing import Lister, ListingObserver, ListingResult
-from kto_keys.jobs.session import Session
+from kto_keys.jobs.session import Session, open_session
 
 PROVINCE_LIST_MAX_AGE = timedelta(days=1)
 PROVINCE_PAGE_SIZE = 100
@@ -296,3 +303,41 @@ def _calls_by_key(client: TourClient) -> dict[str, dict[str, int]]:
     for (index, operation), count in sorted(client.stats.calls.items()):
         calls.setdefault(f"#{index}", {})[operation] = count
     return calls
+
+
+class Unheard:
+    """An observer that hears nothing: for collections started from Python."""
+
+    def province_planned(self, province: str, pages: int, total: int, done: int) -> None:
+        """Nothing to show."""
+
+    def page_stored(self, province: str, new: int, updated: int) -> None:
+        """Nothing to show."""
+
+    def province_done(self, province: str, records: int, removed: int) -> None:
+        """Nothing to show."""
+
+    def details_planned(self, plan: Any) -> None:
+        """Nothing to show."""
+
+    def detail_stored(self, operation: str) -> None:
+        """Nothing to show."""
+
+    def keys_skipped(self, keys: Sequence[ServiceKey], pool: KeyPool) -> None:
+        """Nothing to show."""
+
+    def provinces_followed(self, followed: Sequence[Followed], listed: Mapping[str, str]) -> None:
+        """Nothing to show."""
+
+    def run_finished(self, report: CollectReport) -> None:
+        """Nothing to show."""
+
+
+def collect_now(
+    options: CollectOptions, settings: Settings | None = None, clock: Clock | None = None
+) -> CollectReport:
+    """Run one collection to its end and return its report (a blocking call for scripts)."""
+    chosen = settings or load_settings()
+    chosen.require_keys()
+    session = open_session(chosen, clock or SystemClock())
+    return asyncio.run(collect(session, options, Unheard()))

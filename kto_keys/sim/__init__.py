@@ -19,7 +19,7 @@ from kto_keys.sim.behaviours import (
 from kto_keys.sim.counters import CallRecord
 from kto_keys.sim.dataset import Dataset, Restaurant
 from kto_keys.sim.geography import DEFAULT_SIZES, PROVINCES, Province
-from kto_keys.sim.harness import GatewayServer, GatewayThread, run_gateway, serve
+from kto_keys.sim.harness import GatewayServer, GatewayThread, port_problem, run_gateway, serve
 from kto_keys.sim.server import Gateway
 
 __all__ = [
@@ -44,6 +44,7 @@ __all__ = [
     "Province",
     "Restaurant",
     "UnknownOperation",
+    "port_problem",
     "run_gateway",
     "serve",
 ]

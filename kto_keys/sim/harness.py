@@ -227,6 +227,19 @@ def run_gateway(
         yield handle
 
 
+def port_problem(host: str, port: int) -> str | None:
+    """Why the gateway could not listen on host:port (the system's words), or None when it can."""
+    import socket
+
+    try:
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind((host, port))
+    except OSError as error:
+        return error.strerror or str(error)
+    return None
+
+
 def serve(config: GatewayConfig | None = None, host: str = "127.0.0.1", port: int = 8765) -> None:
     """Run the gateway until interrupted, after printing one line with its URL."""
 

@@ -549,3 +549,36 @@ def test_regions_after_the_2026_merger_follow_and_show_the_live_list(
     rows = {row["lDongRegnCd"]: row for row in json.loads(out)}
     assert rows["12"]["listed"] is True
     assert rows["29"]["listed"] is False and rows["46"]["listed"] is False
+
+
+def test_the_readmes_python_example_collects(gateway: GatewayFactory, isolated: Path) -> None:
+    """`kto_keys.collect_now` from Python stores the records and returns the report."""
+    import kto_keys
+
+    keys = [hex_key(), hex_key()]
+    gw = gateway({k: KeyBehaviour(f"k{i}") for i, k in enumerate(keys)}, sizes={"11": 4, "26": 3})
+    settings = kto_keys.load_settings(
+        environ={"KTO_API_KEY": ",".join(keys), "KTO_API_BASE_URL": gw.base_url},
+        read_env_file=False,
+    )
+    assert kto_keys.status_summary(settings)["keys"] == 2
+    report = kto_keys.collect_now(
+        kto_keys.CollectOptions(kto_keys.select("regions", "1,6")), settings
+    )
+    assert report.to_json()["listing"]["records"] == 7
+
+
+def test_gateway_on_a_busy_port_refuses_in_one_line_and_writes_nothing(isolated: Path) -> None:
+    """A port already taken: exit 2 naming it and the system's reason; no gateway.env written."""
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        code, out, err = invoke("--lang", "en", "gateway", "--port", str(port))
+    assert code == 2 and err.count("\n") == 1
+    assert f"cannot listen on 127.0.0.1:{port}" in err
+    assert not (isolated / "data" / "demo" / "gateway.env").exists()
+    code, _, err = invoke("gateway", "--port", "99999")
+    assert code == 2 and "Traceback" not in err
