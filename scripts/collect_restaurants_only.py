@@ -11,7 +11,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from kto_keys.cli.app import app
+try:
+    from kto_keys.cli.app import app
+except ModuleNotFoundError as missing:  # run outside the project's environment
+    sys.exit(
+        f"{Path(__file__).name}: {missing.name} is not installed for {sys.executable}; "
+        "run it as .venv/bin/python scripts/... after the README's set-up command"
+    )
 
 
 def main(argv: list[str]) -> None:

@@ -8,7 +8,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from kto_keys.cli.app import app
+try:
+    from kto_keys.cli.app import app
+except ModuleNotFoundError as missing:  # run outside the project's environment
+    sys.exit(
+        f"{Path(__file__).name}: {missing.name} is not installed for {sys.executable}; "
+        "run it as .venv/bin/python scripts/... after the README's set-up command"
+    )
 
 if __name__ == "__main__":
     app(["test-keys", *sys.argv[1:]], prog_name="test_api_keys.py")
