@@ -576,7 +576,7 @@ def test_gateway_on_a_busy_port_refuses_in_one_line_and_writes_nothing(isolated:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        code, out, err = invoke("--lang", "en", "gateway", "--port", str(port))
+        code, _, err = invoke("--lang", "en", "gateway", "--port", str(port))
     assert code == 2 and err.count("\n") == 1
     assert f"cannot listen on 127.0.0.1:{port}" in err
     assert not (isolated / "data" / "demo" / "gateway.env").exists()
