@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated
 
@@ -11,17 +13,32 @@ import typer
 
 from kto_keys.cli import commands, exits
 from kto_keys.cli.commands import CliOptions, CollectRequest
+from kto_keys.cli.messages import Messages
 from kto_keys.core.version import __version__
+
+
+def _help_language(arguments: list[str], environ: Mapping[str, str]) -> str:
+    """--help speaks the language asked for: --lang on the command line, else KTO_LANG."""
+    for position, argument in enumerate(arguments):
+        if argument == "--lang" and position + 1 < len(arguments):
+            return arguments[position + 1]
+        if argument.startswith("--lang="):
+            return argument.partition("=")[2]
+    return environ.get("KTO_LANG", "ko")
+
+
+# Help texts are written when the app is built, before any option is parsed: look ahead.
+H = Messages(_help_language(sys.argv[1:], os.environ))
 
 app = typer.Typer(
     name="kto-keys",
-    help="Collect TourAPI restaurant data across a pool of service keys.",
+    help=H("help.app"),
     no_args_is_help=True,
     pretty_exceptions_enable=False,  # never a traceback with locals: no key can reach the screen
     add_completion=False,
 )
 DEFAULTS = CollectRequest()
-Json = Annotated[bool, typer.Option("--json", help="Print JSON for scripts (on stdout).")]
+Json = Annotated[bool, typer.Option("--json", metavar="", help=H("help.json"))]
 
 
 def _options(ctx: typer.Context) -> CliOptions:
@@ -47,21 +64,23 @@ def main_options(
     ctx: typer.Context,
     env_file: Annotated[
         Path | None,
-        typer.Option("--env-file", help="Read settings from this file instead of ./.env."),
+        typer.Option("--env-file", help=H("help.env_file")),
     ] = None,
-    lang: Annotated[str | None, typer.Option("--lang", help="Message language: ko or en.")] = None,
-    debug: Annotated[
-        bool, typer.Option("--debug", help="Show tracebacks of unexpected errors.")
-    ] = False,
+    lang: Annotated[str | None, typer.Option("--lang", help=H("help.lang"))] = None,
+    debug: Annotated[bool, typer.Option("--debug", metavar="", help=H("help.debug"))] = False,
     allow_odd_keys: Annotated[
         bool,
         typer.Option(
             "--allow-odd-keys",
-            help="Use KTO_API_KEY entries that are neither 64 hex nor 88 base64.",
+            metavar="",
+            help=H("help.allow_odd"),
         ),
     ] = False,
     version: Annotated[
-        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")
+        bool,
+        typer.Option(
+            "--version", metavar="", callback=_version, is_eager=True, help=H("help.version")
+        ),
     ] = False,
 ) -> None:
     """Collect TourAPI restaurant data across a pool of service keys."""
@@ -72,29 +91,27 @@ def main_options(
     )
 
 
-@app.command()
+@app.command(help=H("help.cmd.status"))
 def status(
     ctx: typer.Context,
     as_json: Json = False,
-    wide: Annotated[
-        bool, typer.Option("--wide", help="Every column (the compact view fits 80 columns).")
-    ] = False,
+    wide: Annotated[bool, typer.Option("--wide", metavar="", help=H("help.wide"))] = False,
 ) -> None:
     """Show every key: state, usage today per operation, errors, and when it is next usable."""
     _run(ctx, lambda: commands.status(_options(ctx), as_json, wide))
 
 
-@app.command()
+@app.command(help=H("help.cmd.health"))
 def health(ctx: typer.Context, as_json: Json = False) -> None:
     """Score the pool: exit 0 healthy, 1 warning, 2 danger or critical, 3 unknown."""
     _run(ctx, lambda: commands.health(_options(ctx), as_json))
 
 
-@app.command()
+@app.command(help=H("help.cmd.recover"))
 def recover(
     ctx: typer.Context,
     force: Annotated[
-        bool, typer.Option("--force", help="Probe every deactivated key now.")
+        bool, typer.Option("--force", metavar="", help=H("help.force_recover"))
     ] = False,
     as_json: Json = False,
 ) -> None:
@@ -102,77 +119,65 @@ def recover(
     _run(ctx, lambda: commands.recover(_options(ctx), force, as_json))
 
 
-@app.command("test-keys")
+@app.command("test-keys", help=H("help.cmd.test_keys"))
 def test_keys(
     ctx: typer.Context,
-    mode: Annotated[
-        str, typer.Argument(help="basic: one call per key; monitor: health report; all: both.")
-    ] = "all",
+    mode: Annotated[str, typer.Argument(help=H("help.test_mode"))] = "all",
 ) -> None:
     """Test the keys and write api_key_test_YYYYMMDD_HHMMSS.log under KTO_LOG_DIR."""
     _run(ctx, lambda: commands.test_keys(_options(ctx), mode))
 
 
-@app.command()
+@app.command(help=H("help.cmd.disable"))
 def disable(
     ctx: typer.Context,
-    index: Annotated[int, typer.Argument(help="The key's #index.")],
-    reason: Annotated[
-        str, typer.Option("--reason", help="Why, shown in status.")
-    ] = "disabled by hand",
+    index: Annotated[int, typer.Argument(help=H("help.index"))],
+    reason: Annotated[str, typer.Option("--reason", help=H("help.reason"))] = "disabled by hand",
 ) -> None:
     """Take key #N out of the pool until `enable N`."""
     _run(ctx, lambda: commands.disable(_options(ctx), index, reason))
 
 
-@app.command()
+@app.command(help=H("help.cmd.enable"))
 def enable(
     ctx: typer.Context,
-    index: Annotated[int, typer.Argument(help="The key's #index.")],
+    index: Annotated[int, typer.Argument(help=H("help.index"))],
     force: Annotated[
-        bool, typer.Option("--force", help="Put a key the gateway refused back without a probe.")
+        bool, typer.Option("--force", metavar="", help=H("help.force_enable"))
     ] = False,
 ) -> None:
     """Put key #N back into the pool (a key the gateway refused must pass a probe first)."""
     _run(ctx, lambda: commands.enable(_options(ctx), index, force))
 
 
-@app.command()
+@app.command(help=H("help.cmd.collect"))
 def collect(
     ctx: typer.Context,
-    mode: Annotated[
-        str | None, typer.Option("--mode", help="major (default), all, or regions.")
-    ] = DEFAULTS.mode,
+    mode: Annotated[str | None, typer.Option("--mode", help=H("help.mode"))] = DEFAULTS.mode,
     regions: Annotated[
-        str | None, typer.Option("--regions", help='Legacy area codes, e.g. "1,6,31".')
+        str | None, typer.Option("--regions", help=H("help.regions"))
     ] = DEFAULTS.regions,
-    ldong: Annotated[
-        str | None, typer.Option("--ldong", help="Province codes (lDongRegnCd), e.g. 11,26,41.")
-    ] = DEFAULTS.ldong,
-    details: Annotated[
-        str, typer.Option("--details", help="intro,common,images, or none, or all.")
-    ] = DEFAULTS.details,
+    ldong: Annotated[str | None, typer.Option("--ldong", help=H("help.ldong"))] = DEFAULTS.ldong,
+    details: Annotated[str, typer.Option("--details", help=H("help.details"))] = DEFAULTS.details,
     page_size: Annotated[
-        int, typer.Option("--page-size", min=1, help="Rows per list page.")
+        int, typer.Option("--page-size", min=1, help=H("help.page_size"))
     ] = DEFAULTS.page_size,
     concurrency: Annotated[
-        int, typer.Option("--concurrency", min=1, max=64, help="Calls at once.")
+        int, typer.Option("--concurrency", min=1, max=64, help=H("help.concurrency"))
     ] = DEFAULTS.concurrency,
     budget: Annotated[
-        int | None, typer.Option("--budget", min=0, help="Most calls this run may make.")
+        int | None, typer.Option("--budget", min=0, help=H("help.budget"))
     ] = DEFAULTS.budget,
     reserve: Annotated[
         int | None,
-        typer.Option("--reserve", min=0, help="Calls per key and operation left unused."),
+        typer.Option("--reserve", min=0, help=H("help.reserve")),
     ] = DEFAULTS.reserve,
-    plan: Annotated[
-        bool, typer.Option("--plan", help="Print the detail plan; make no detail call.")
-    ] = DEFAULTS.plan,
+    plan: Annotated[bool, typer.Option("--plan", metavar="", help=H("help.plan"))] = DEFAULTS.plan,
     fresh: Annotated[
-        bool, typer.Option("--fresh", help="Start today's listing over.")
+        bool, typer.Option("--fresh", metavar="", help=H("help.fresh"))
     ] = DEFAULTS.fresh,
     quiet: Annotated[
-        bool, typer.Option("--quiet", help="Only warnings and the summary.")
+        bool, typer.Option("--quiet", metavar="", help=H("help.quiet"))
     ] = DEFAULTS.quiet,
     as_json: Json = DEFAULTS.as_json,
 ) -> None:
@@ -184,58 +189,48 @@ def collect(
     _run(ctx, lambda: commands.collect(_options(ctx), request))
 
 
-@app.command()
+@app.command(help=H("help.cmd.export"))
 def export(
     ctx: typer.Context,
-    fmt: Annotated[str, typer.Option("--format", help="jsonl or csv.")] = "jsonl",
-    output: Annotated[
-        Path | None, typer.Option("--output", help="File to write (default: stdout).")
-    ] = None,
+    fmt: Annotated[str, typer.Option("--format", help=H("help.format"))] = "jsonl",
+    output: Annotated[Path | None, typer.Option("--output", help=H("help.output"))] = None,
     include_removed: Annotated[
-        bool, typer.Option("--include-removed", help="Also records no longer listed.")
+        bool, typer.Option("--include-removed", metavar="", help=H("help.include_removed"))
     ] = False,
 ) -> None:
     """Write the stored records as JSONL or CSV (UTF-8 with BOM), streamed."""
     _run(ctx, lambda: commands.export(_options(ctx), fmt, output, include_removed))
 
 
-@app.command("regions")
+@app.command("regions", help=H("help.cmd.regions"))
 def regions_command(ctx: typer.Context, as_json: Json = False) -> None:
     """Show the legacy area codes, province codes and names, with the service's own list."""
     _run(ctx, lambda: commands.regions(_options(ctx), as_json))
 
 
-@app.command()
+@app.command(help=H("help.cmd.gateway"))
 def gateway(
     ctx: typer.Context,
-    port: Annotated[
-        int, typer.Option("--port", min=1, max=65535, help="Port on 127.0.0.1.")
-    ] = 8765,
-    config: Annotated[
-        Path | None, typer.Option("--config", help="Gateway config JSON (keys, behaviours, data).")
-    ] = None,
-    host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", min=1, max=65535, help=H("help.port"))] = 8765,
+    config: Annotated[Path | None, typer.Option("--config", help=H("help.config"))] = None,
+    host: Annotated[str, typer.Option("--host", help=H("help.host"))] = "127.0.0.1",
 ) -> None:
     """Run the local gateway, which behaves like the real one, faults included."""
     _run(ctx, lambda: commands.gateway(_options(ctx), port, config, host))
 
 
-@app.command()
+@app.command(help=H("help.cmd.demo"))
 def demo(
     ctx: typer.Context,
-    details: Annotated[
-        str, typer.Option("--details", help="intro,common,images, or none, or all.")
-    ] = DEFAULTS.details,
-    reset: Annotated[
-        bool, typer.Option("--reset", help="Delete the demo's earlier data first.")
-    ] = False,
+    details: Annotated[str, typer.Option("--details", help=H("help.details"))] = DEFAULTS.details,
+    reset: Annotated[bool, typer.Option("--reset", metavar="", help=H("help.reset"))] = False,
     as_json: Json = False,
 ) -> None:
     """Try the whole tool without a key: a local gateway, demo keys of every kind, a collection."""
     _run(ctx, lambda: commands.demo(_options(ctx), details, reset, as_json))
 
 
-@app.command()
+@app.command(help=H("help.cmd.menu"))
 def menu(ctx: typer.Context) -> None:
     """Open the interactive menu: the same commands, chosen by number."""
     from kto_keys.cli.menu import run_menu

@@ -337,6 +337,125 @@ CATALOG: dict[str, tuple[str, str]] = {
         "⚠️  키 캐시 {path}: {why}; 새 키 상태로 시작합니다",
         "⚠️  key cache {path} is {why}; starting with fresh key state",
     ),
+    # --- help texts ----------------------------------------------------------------------------
+    "help.app": (
+        "서비스 키 풀로 TourAPI 음식점 데이터를 수집합니다.",
+        "Collect TourAPI restaurant data across a pool of service keys.",
+    ),
+    "help.json": ("스크립트용 JSON을 stdout에 출력합니다.", "Print JSON for scripts (on stdout)."),
+    "help.env_file": (
+        "./.env 대신 이 파일에서 설정을 읽습니다.",
+        "Read settings from this file instead of ./.env.",
+    ),
+    "help.lang": ("메시지 언어: ko 또는 en.", "Message language: ko or en."),
+    "help.debug": (
+        "예기치 않은 오류의 트레이스백을 보여 줍니다.",
+        "Show tracebacks of unexpected errors.",
+    ),
+    "help.allow_odd": (
+        "64자리 16진수도 88자 base64도 아닌 KTO_API_KEY 항목도 씁니다.",
+        "Use KTO_API_KEY entries that are neither 64 hex nor 88 base64.",
+    ),
+    "help.version": ("버전을 출력합니다.", "Print the version."),
+    "help.wide": (
+        "모든 열을 보여 줍니다 (기본 보기는 80열에 맞춤).",
+        "Every column (the compact view fits 80 columns).",
+    ),
+    "help.force_recover": ("비활성 키를 모두 지금 확인합니다.", "Probe every deactivated key now."),
+    "help.test_mode": (
+        "basic: 키마다 한 번 호출, monitor: 건강 보고, all: 둘 다.",
+        "basic: one call per key; monitor: health report; all: both.",
+    ),
+    "help.index": ("키의 #번호.", "The key's #index."),
+    "help.reason": ("이유 (status에 표시).", "Why, shown in status."),
+    "help.force_enable": (
+        "게이트웨이가 거절한 키를 확인 호출 없이 되돌립니다.",
+        "Put a key the gateway refused back without a probe.",
+    ),
+    "help.mode": ("major (기본), all 또는 regions.", "major (default), all, or regions."),
+    "help.regions": ('구 지역 코드, 예: "1,6,31".', 'Legacy area codes, e.g. "1,6,31".'),
+    "help.ldong": (
+        "법정동 시도 코드 (lDongRegnCd), 예: 11,26,41.",
+        "Province codes (lDongRegnCd), e.g. 11,26,41.",
+    ),
+    "help.details": (
+        "intro,common,images 중에서, 또는 none, all.",
+        "intro,common,images, or none, or all.",
+    ),
+    "help.page_size": ("목록 한 쪽의 행 수.", "Rows per list page."),
+    "help.concurrency": ("동시에 보내는 호출 수.", "Calls at once."),
+    "help.budget": ("이번 실행이 쓸 수 있는 최대 호출 수.", "Most calls this run may make."),
+    "help.reserve": (
+        "키·오퍼레이션마다 쓰지 않고 남겨 둘 호출 수.",
+        "Calls per key and operation left unused.",
+    ),
+    "help.plan": (
+        "상세 계획만 출력하고 상세 호출은 하지 않습니다.",
+        "Print the detail plan; make no detail call.",
+    ),
+    "help.fresh": ("오늘 목록 수집을 처음부터 다시 합니다.", "Start today's listing over."),
+    "help.quiet": ("조치가 필요한 줄과 요약만 출력합니다.", "Only warnings and the summary."),
+    "help.format": ("jsonl 또는 csv.", "jsonl or csv."),
+    "help.output": ("쓸 파일 (기본: stdout).", "File to write (default: stdout)."),
+    "help.include_removed": (
+        "더 이상 목록에 없는 기록도 포함합니다.",
+        "Also records no longer listed.",
+    ),
+    "help.port": ("127.0.0.1의 포트.", "Port on 127.0.0.1."),
+    "help.config": (
+        "게이트웨이 설정 JSON (키, 동작, 데이터).",
+        "Gateway config JSON (keys, behaviours, data).",
+    ),
+    "help.host": ("기다릴 주소.", "Address to listen on."),
+    "help.reset": ("데모의 이전 데이터를 먼저 지웁니다.", "Delete the demo's earlier data first."),
+    "help.cmd.status": (
+        "모든 키: 상태, 오늘 오퍼레이션별 사용량, 오류, 다음 사용 가능 시각.",
+        "Show every key: state, usage today per operation, errors, and when it is next usable.",
+    ),
+    "help.cmd.health": (
+        "키 풀 점수: 종료 코드 0 정상, 1 주의, 2 위험·치명적, 3 알 수 없음.",
+        "Score the pool: exit 0 healthy, 1 warning, 2 danger or critical, 3 unknown.",
+    ),
+    "help.cmd.recover": (
+        "복구할 때가 된 비활성 키를 각자 한 번의 호출로 확인합니다.",
+        "Probe deactivated keys whose recovery time has come, each with one call of its own.",
+    ),
+    "help.cmd.test_keys": (
+        "키를 시험하고 KTO_LOG_DIR에 api_key_test_YYYYMMDD_HHMMSS.log를 씁니다.",
+        "Test the keys and write api_key_test_YYYYMMDD_HHMMSS.log under KTO_LOG_DIR.",
+    ),
+    "help.cmd.disable": (
+        "`enable N` 할 때까지 키 #N을 풀에서 뺍니다.",
+        "Take key #N out of the pool until `enable N`.",
+    ),
+    "help.cmd.enable": (
+        "키 #N을 풀에 되돌립니다 (게이트웨이가 거절한 키는 먼저 확인 호출을 통과해야 합니다).",
+        "Put key #N back into the pool (a key the gateway refused must pass a probe first).",
+    ),
+    "help.cmd.collect": (
+        "고른 시도의 음식점을 모두 나열하고 상세 정보를 가져옵니다.",
+        "List every restaurant of the chosen provinces, then fetch their details.",
+    ),
+    "help.cmd.export": (
+        "저장된 기록을 JSONL 또는 CSV(UTF-8 BOM)로 흘려 씁니다.",
+        "Write the stored records as JSONL or CSV (UTF-8 with BOM), streamed.",
+    ),
+    "help.cmd.regions": (
+        "구 지역 코드, 시도 코드와 이름을 서비스 목록과 함께 보여 줍니다.",
+        "Show the legacy area codes, province codes and names, with the service's own list.",
+    ),
+    "help.cmd.gateway": (
+        "실제와 똑같이(장애 포함) 동작하는 로컬 게이트웨이를 실행합니다.",
+        "Run the local gateway, which behaves like the real one, faults included.",
+    ),
+    "help.cmd.demo": (
+        "키 없이 전체를 시험합니다: 로컬 게이트웨이, 여러 종류의 데모 키, 수집.",
+        "Try the whole tool without a key: a local gateway, demo keys of every kind, a collection.",
+    ),
+    "help.cmd.menu": (
+        "대화형 메뉴를 엽니다: 같은 명령을 번호로 고릅니다.",
+        "Open the interactive menu: the same commands, chosen by number.",
+    ),
     "cache.why.corrupt": ("손상됨", "corrupt"),
     "cache.why.unreadable": ("읽을 수 없음 ({detail})", "unreadable ({detail})"),
     "cache.why.invalid": ("값이 올바르지 않음 ({detail})", "invalid ({detail})"),

@@ -582,3 +582,25 @@ def test_gateway_on_a_busy_port_refuses_in_one_line_and_writes_nothing(isolated:
     assert not (isolated / "data" / "demo" / "gateway.env").exists()
     code, _, err = invoke("gateway", "--port", "99999")
     assert code == 2 and "Traceback" not in err
+
+
+def test_help_speaks_the_chosen_language(isolated: Path) -> None:
+    """`kto-keys --help` is Korean by default and English with --lang en; flags show no type."""
+    script = Path(sys.executable).with_name("kto-keys")
+    env = {"PATH": str(script.parent), "HOME": str(isolated), "COLUMNS": "100"}
+
+    def run(*args: str) -> str:
+        result = subprocess.run(
+            [str(script), *args], cwd=isolated, env=env, capture_output=True, text=True, timeout=60
+        )
+        assert result.returncode == 0, result.stderr
+        return result.stdout
+
+    korean = run("--help")
+    assert "서비스 키 풀로 TourAPI 음식점 데이터를 수집합니다." in korean
+    assert "Collect TourAPI restaurant data" not in korean
+    # typer's own --help line is its own; every flag of ours shows no type.
+    assert all("<bool>" not in line for line in korean.splitlines() if "--help" not in line)
+    english = run("--lang", "en", "collect", "--help")
+    assert "List every restaurant of the chosen provinces" in english
+    assert "고른 시도" not in english
