@@ -18,16 +18,8 @@ from kto_keys.jobs import keys as key_jobs
 from kto_keys.jobs.session import open_session
 
 # The labels stay as the issue wrote them, in either language: people find items by them.
-ITEMS: tuple[tuple[str, str], ...] = (
-    ("1", "전체 지역 수집 (all regions)"),
-    ("2", "특정 지역 수집 (choose regions)"),
-    ("3", "주요 지역 수집 (major: Seoul, Busan, Gyeonggi, Jeju)"),
-    ("4", "지역 코드 보기 (show region codes)"),
-    ("5", "API 키 상태 (key status)"),
-    ("6", "API 키 건강 검사 (key health check)"),
-    ("7", "키 복구 시도 (try to recover keys)"),
-    ("0", "종료 (exit)"),
-)
+# The items in the order shown; their words are in the catalog, one language at a time.
+ITEMS = ("1", "2", "3", "4", "5", "6", "7", "0")
 _YES = frozenset({"y", "yes", "예", "네", "ㅇ"})
 _NO = frozenset({"", "n", "no", "아니오", "아니요", "ㄴ"})
 
@@ -46,7 +38,7 @@ def run_menu(options: CliOptions) -> int:
         "7": lambda: _recover(console, m, options),
     }
     while True:
-        _show_menu(console)
+        _show_menu(console, m)
         try:
             choice = _read_choice(console, m, actions)
         except (KeyboardInterrupt, EOFError):
@@ -81,10 +73,15 @@ def _language(options: CliOptions) -> str:
         return "en" if options.lang == "en" else "ko"
 
 
-def _show_menu(console: Console) -> None:
+def menu_lines(m: Messages) -> list[str]:
+    """The menu's items as shown, `N. label`."""
+    return [f"{number}. {m(f'menu.item.{number}')}" for number in ITEMS]
+
+
+def _show_menu(console: Console, m: Messages) -> None:
     console.print()
-    for number, label in ITEMS:
-        console.print(f"{number}. {label}", markup=False)
+    for line in menu_lines(m):
+        console.print(line, markup=False)
 
 
 def _read_choice(console: Console, m: Messages, actions: dict[str, Callable[[], object]]) -> str:

@@ -617,6 +617,17 @@ CATALOG: dict[str, tuple[str, str]] = {
         "· {calls} calls today · keys {working}/{total} working",
     ),
     # --- the menu -------------------------------------------------------------------------------
+    "menu.item.1": ("전체 지역 수집", "collect every province"),
+    "menu.item.2": ("특정 지역 수집", "collect chosen regions"),
+    "menu.item.3": (
+        "주요 지역 수집 (서울, 부산, 경기, 제주)",
+        "collect the major regions (Seoul, Busan, Gyeonggi, Jeju)",
+    ),
+    "menu.item.4": ("지역 코드 보기", "show region codes"),
+    "menu.item.5": ("API 키 상태", "key status"),
+    "menu.item.6": ("API 키 건강 검사", "key health check"),
+    "menu.item.7": ("키 복구 시도", "try to recover keys"),
+    "menu.item.0": ("종료", "exit"),
     "menu.bye": ("종료합니다", "bye"),
     "menu.cancelled": ("취소: 메뉴로 돌아갑니다", "cancelled: back to the menu"),
     "menu.choose": ("번호를 선택하세요 (0-7): ", "choose a number (0-7): "),

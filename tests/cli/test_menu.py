@@ -18,7 +18,8 @@ from conftest import hex_key
 
 from kto_keys.cli import app as cli
 from kto_keys.cli.commands import CollectRequest
-from kto_keys.cli.menu import ITEMS, collect_request
+from kto_keys.cli.menu import collect_request, menu_lines
+from kto_keys.cli.messages import Messages
 from kto_keys.sim import GatewayConfig, GatewayThread, KeyBehaviour, run_gateway
 
 PROMPT = "번호를 선택하세요 (0-7): "
@@ -98,8 +99,8 @@ def back_to_menu(child: pexpect.spawn) -> None:
 
 def expect_menu(child: pexpect.spawn) -> None:
     """Every item of the issue, then the prompt."""
-    for number, label in ITEMS:
-        child.expect_exact(f"{number}. {label}")
+    for line in menu_lines(Messages("ko")):
+        child.expect_exact(line)
     child.expect_exact(PROMPT)
 
 
@@ -124,9 +125,9 @@ def test_menu_walkthrough_shows_tables_hints_and_collects_chosen_regions(
     child = spawn_menu(tmp_path, menu_env(tmp_path, keys, gateway.base_url))
 
     # 1. The menu, with the issue's labels.
-    child.expect_exact("1. 전체 지역 수집 (all regions)")
-    for number, label in ITEMS[1:]:
-        child.expect_exact(f"{number}. {label}")
+    child.expect_exact("1. 전체 지역 수집")
+    for line in menu_lines(Messages("ko"))[1:]:
+        child.expect_exact(line)
     child.expect_exact(PROMPT)
 
     # 2. Item 4: the region codes table, Seoul's row with its area and province codes.
@@ -291,3 +292,30 @@ def test_item_1_asks_before_spending_a_countrys_quota_and_item_7_can_force(
     back_to_menu(child)
     finish(child)
     assert child.exitstatus == 0
+
+
+def test_the_menu_in_english_has_no_korean(
+    tmp_path: Path, keys: list[str], gateway: GatewayThread
+) -> None:
+    """`kto-keys --lang en menu`: English items and prompts only."""
+    import re
+
+    assert SCRIPT is not None
+    child = pexpect.spawn(
+        SCRIPT,
+        ["--lang", "en", "menu"],
+        env=menu_env(tmp_path, keys, gateway.base_url),
+        cwd=str(tmp_path),
+        dimensions=(50, 160),
+        encoding="utf-8",
+        timeout=30,
+    )
+    child.logfile_read = io.StringIO()
+    for line in menu_lines(Messages("en")):
+        child.expect_exact(line)
+    child.expect_exact("choose a number (0-7): ")
+    child.sendline("0")
+    child.expect_exact("bye")
+    child.expect_exact(pexpect.EOF)
+    child.close()
+    assert not re.search(r"[\uac00-\ud7a3]", screen(child))
