@@ -601,6 +601,10 @@ CATALOG: dict[str, tuple[str, str]] = {
     "regions.missing": ("✗ 없음", "✗ missing"),
     # --- progress -------------------------------------------------------------------------------
     "progress.province": (
+        "{province} {name}: {total}건, {pages}쪽",
+        "{province} {name}: {total} records, {pages} pages",
+    ),
+    "progress.province_resumed": (
         "{province} {name}: {total}건, {pages}쪽 (이미 {done}쪽 완료)",
         "{province} {name}: {total} records, {pages} pages ({done} already done)",
     ),

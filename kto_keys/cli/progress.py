@@ -88,15 +88,10 @@ class ProgressDisplay:
         self._tasks[province] = self._progress.add_task(
             f"{province} {name}", total=max(pages, 1), completed=done, note=""
         )
+        # "already done" only when an earlier run of today left pages to resume from.
+        message = "progress.province_resumed" if done else "progress.province"
         self.line(
-            self.m(
-                "progress.province",
-                province=province,
-                name=name,
-                total=total,
-                pages=pages,
-                done=done,
-            )
+            self.m(message, province=province, name=name, total=total, pages=pages, done=done)
         )
 
     def page_stored(self, province: str, new: int, updated: int) -> None:

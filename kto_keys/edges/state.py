@@ -113,7 +113,7 @@ class StateCache:
         except _NoLock:
             return self._read(now, may_move=False)
 
-    def sync(self, pool: KeyPool, now: datetime | None = None) -> None:
+    def sync(self, pool: KeyPool, now: datetime | None = None, durable: bool = True) -> None:
         """Merge this process's changes with the file's and write the result.
 
         With `now`, times another process wrote too far ahead are cut as on load.
@@ -128,7 +128,7 @@ class StateCache:
                 merged[fingerprint] = merge_state(
                     disk.get(fingerprint), self._baseline.get(fingerprint), current
                 )
-            self._write(merged)
+            self._write(merged, durable)
         self._baseline = merged
         states = pool.states()
         loaded = self._states({fp: merged[fp] for fp in ours}, now)
@@ -209,9 +209,10 @@ class StateCache:
             return CacheLost(self.path, why, None, detail)
         return CacheLost(self.path, why, target, detail)
 
-    def _write(self, keys: Mapping[str, StateDict]) -> None:
+    def _write(self, keys: Mapping[str, StateDict], durable: bool = True) -> None:
         document = {"schema": SCHEMA_VERSION, "keys": keys}
-        atomic_write_text(self.path, json.dumps(document, ensure_ascii=False, indent=1))
+        text = json.dumps(document, ensure_ascii=False, indent=1)
+        atomic_write_text(self.path, text, durable)
 
 
 class _NoLock(Exception):

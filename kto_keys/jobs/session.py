@@ -62,7 +62,9 @@ class Session:
     def call_leased(self, lease: Lease) -> None:
         """A lease that reserved a new usage block is saved before its request leaves."""
         if lease.reserved:
-            self.save()
+            # Made to last a killed process, not a power cut: an fsync per block would cost
+            # more than the calls (1.3 s -> 5 s for the demo's 1,300 calls).
+            self.save(durable=False)
 
     def call_not_made(self) -> None:
         """Give back the budget of a call that never left."""
@@ -107,10 +109,11 @@ class Session:
         return None if self.budget is None else max(0, self.budget - self.calls_started)
 
     # --- saving ------------------------------------------------------------------------------
-    def save(self) -> None:
-        """Write the pool's state to the cache and the call history to the database."""
-        self.cache.sync(self.pool, self.clock.now())
-        if self.history is not None:
+    def save(self, durable: bool = True) -> None:
+        """Write the pool's state to the cache and the call history to the database; a save that
+        need not last a power cut (a usage block reserved ahead) writes the cache alone."""
+        self.cache.sync(self.pool, self.clock.now(), durable)
+        if durable and self.history is not None:
             self.history.flush_calls()
         self._last_save = self.clock.monotonic()
         self._unsaved = False
