@@ -520,8 +520,14 @@ CATALOG: dict[str, tuple[str, str]] = {
         "{icon} key health: {level} ({score:.0f}%, {working}/{total} working)",
     ),
     "health.recovery_probe": (" — 복구 시도 {when}", " — recovery probe {when}"),
-    "health.spent": ("{operation} 한도 소진, 초기화", "quota for {operation} spent until"),
-    "health.cooling": ("{operation} 한도 초과로 대기, 재시도", "{operation} cooling down until"),
+    "health.spent": (
+        "{operation} 오늘 한도 소진: {when}에 초기화",
+        "quota for {operation} spent until {when}",
+    ),
+    "health.cooling": (
+        "{operation} 일일 한도 도달 (코드 22): {when}에 다시 시도, 한도는 자정(KST)에 초기화",
+        "{operation} daily limit reached (code 22): tried again at {when}, quotas reset at midnight KST",
+    ),
     "attention.expired": (
         "사용 기간 만료: 포털에서 연장하세요",
         "expired: extend it on the portal",

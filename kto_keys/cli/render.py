@@ -157,10 +157,12 @@ def health_lines(health: Health, m: Messages) -> list[str]:
         lines.append(f"  ⚠️ #{note.key.index} {note.key.preview}: {what} ({note.detail}){until}")
     for limit in health.limits:
         spent = limit.reason is Reason.QUOTA_SPENT
-        text = m("health.spent" if spent else "health.cooling", operation=limit.operation)
-        lines.append(
-            f"  ⏳ #{limit.key.index} {limit.key.preview}: {text} {format_time(limit.until)}"
+        text = m(
+            "health.spent" if spent else "health.cooling",
+            operation=limit.operation,
+            when=format_time(limit.until),
         )
+        lines.append(f"  ⏳ #{limit.key.index} {limit.key.preview}: {text}")
     lines.append(suggestion(health, m))
     return lines
 

@@ -604,3 +604,19 @@ def test_help_speaks_the_chosen_language(isolated: Path) -> None:
     english = run("--lang", "en", "collect", "--help")
     assert "List every restaurant of the chosen provinces" in english
     assert "고른 시도" not in english
+
+
+def test_health_tells_a_code_22_key_its_quota_returns_at_midnight(gateway: GatewayFactory) -> None:
+    """A key cooling after 22 is named with when it is tried again and that quotas reset at
+    midnight KST; with nobody to call, the advice is that there is nothing to do."""
+    keys = [hex_key(), hex_key()]
+    gw = gateway(
+        {keys[0]: KeyBehaviour("small", daily_limit=2), keys[1]: KeyBehaviour("big")},
+        sizes={"11": 6},
+    )
+    env = env_for(keys, gw.base_url)
+    invoke("collect", "--ldong", "11", env=env)
+    code, out, _ = invoke("health", env=env)
+    assert code == 0
+    assert "daily limit reached (code 22)" in out and "quotas reset at midnight KST" in out
+    assert "nothing to do" in out
