@@ -56,10 +56,11 @@ def clock() -> FakeClock:
 
 @pytest.fixture
 def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Path]:
-    """No KTO_* variables or colour forcing from the outside; the cwd is an empty folder."""
+    """No KTO_* variables, proxies or colour forcing from the outside; the cwd is an empty folder."""
 
     for name in list(os.environ):
-        if name.startswith("KTO_") or name in ("FORCE_COLOR", "PY_COLORS", "CI", "CLICOLOR_FORCE"):
+        outside = ("FORCE_COLOR", "PY_COLORS", "CI", "CLICOLOR_FORCE")
+        if name.startswith("KTO_") or name in outside or name.lower().endswith("_proxy"):
             monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("NO_COLOR", "1")
     monkeypatch.setenv("TERM", "dumb")

@@ -28,7 +28,7 @@ from kto_keys.cli.render import (
 )
 from kto_keys.cli.signals import run_async
 from kto_keys.core.clock import KST, Clock
-from kto_keys.core.errors import KtoKeysError, SettingsError, SettingsProblem
+from kto_keys.core.errors import KtoKeysError, ServiceConfigError, SettingsError, SettingsProblem
 from kto_keys.core.health import HealthLevel
 from kto_keys.core.keys import ServiceKey, redact
 from kto_keys.core.operations import parse_detail_kinds
@@ -260,10 +260,10 @@ def test_keys(options: CliOptions, mode: str) -> int:
                 SettingsProblem.UNKNOWN_MODE, setting="test-keys", value=mode, valid=TEST_MODES
             )
         settings = load(options)
-    except KtoKeysError as error:
+        return _test_keys(options, settings, mode)
+    except (SettingsError, ServiceConfigError) as error:
         report_error(options, error)
         return exits.HEALTH_EXIT_CODES[HealthLevel.UNKNOWN]
-    return _test_keys(options, settings, mode)
 
 
 def _test_keys(options: CliOptions, settings: Settings, mode: str) -> int:

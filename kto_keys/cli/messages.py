@@ -737,11 +737,8 @@ class Messages:
         if isinstance(error, HostUnreachableError):
             return self("error.host_unreachable", host=error.host, reason=error.reason)
         if isinstance(error, ServiceConfigError):
-            return self(
-                "error.service_config",
-                what=self.code(error.code, error.symbol),
-                base_url=error.base_url,
-            )
+            what = self.code(error.code, error.symbol) if error.code else repr(error.answer)
+            return self("error.service_config", what=what, base_url=error.base_url)
         if isinstance(error, RequestError):
             parameter = f" [{error.parameter}]" if error.parameter else ""
             return self(

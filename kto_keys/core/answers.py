@@ -281,14 +281,20 @@ def _html_title(text: str) -> str:
     return match.group(1).strip() if match else "HTML page"
 
 
+# No honest Retry-After asks for more than a day; `1e20` or `inf` would overflow a datetime.
+MAX_RETRY_AFTER_S = 86_400.0
+
+
 def _retry_after(headers: Mapping[str, str]) -> float | None:
     value = headers.get("Retry-After") or headers.get("retry-after")
     if not value:
         return None
     try:
-        return max(0.0, float(value))
+        seconds = float(value)
     except ValueError:
         pass
+    else:
+        return min(MAX_RETRY_AFTER_S, max(0.0, seconds)) if seconds == seconds else None
     try:
         when = parsedate_to_datetime(value)
     except (TypeError, ValueError):
@@ -296,7 +302,8 @@ def _retry_after(headers: Mapping[str, str]) -> float | None:
     date_header = headers.get("Date")
     if date_header:
         try:
-            return max(0.0, (when - parsedate_to_datetime(date_header)).total_seconds())
+            seconds = (when - parsedate_to_datetime(date_header)).total_seconds()
+            return min(MAX_RETRY_AFTER_S, max(0.0, seconds))
         except (TypeError, ValueError):
             return None
     return None

@@ -110,9 +110,11 @@ class SettingsError(KtoKeysError):
 class ServiceConfigError(KtoKeysError):
     """The base URL points at a retired or missing service (gateway code 12)."""
 
-    def __init__(self, base_url: str, code: str | None, symbol: str = "") -> None:
-        super().__init__(base_url=base_url, code=code, symbol=symbol)
+    def __init__(self, base_url: str, code: str | None, symbol: str = "", answer: str = "") -> None:
+        super().__init__(base_url=base_url, code=code, symbol=symbol, answer=answer)
         self.base_url, self.code, self.symbol = base_url, code, symbol
+        # The gateway's own words when it gave no code (`Unexpected errors`, `API not found`).
+        self.answer = answer
 
 
 class RequestError(KtoKeysError):

@@ -211,7 +211,16 @@ class EventKind(StrEnum):
 
 
 # The outcomes that say whether the gateway works: what keys are judged against one another by.
-_EVIDENCE_KINDS = frozenset({OutcomeKind.SUCCESS, OutcomeKind.TRANSIENT, OutcomeKind.WRONG_URL})
+_EVIDENCE_KINDS = frozenset({OutcomeKind.SUCCESS, OutcomeKind.TRANSIENT})
+# Answers about our request, the URL or this machine: no key did anything wrong.
+_NOT_THE_KEYS = frozenset(
+    {
+        OutcomeKind.REQUEST_ERROR,
+        OutcomeKind.CONFIG_ERROR,
+        OutcomeKind.HOST_BLOCKED,
+        OutcomeKind.WRONG_URL,
+    }
+)
 
 
 # A change of a key's fate, which another process must see at once: save it now.
@@ -553,7 +562,7 @@ class KeyPool:
         self._note_evidence(key.fingerprint, kind)
         if kind is OutcomeKind.SUCCESS:
             return self._record_success(key, operation, outcome, now)
-        if kind in (OutcomeKind.REQUEST_ERROR, OutcomeKind.CONFIG_ERROR, OutcomeKind.HOST_BLOCKED):
+        if kind in _NOT_THE_KEYS:
             return [PoolEvent(EventKind.REQUEST_ERROR, key, operation, outcome)]
         if kind is OutcomeKind.RATE_LIMIT:
             return [self._rate_limited(slot, operation, outcome, now)]

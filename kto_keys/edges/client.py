@@ -4,6 +4,7 @@ every call; saving, the call history, log lines and the budget are the session's
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import urllib.request
 from collections import Counter
 from collections.abc import Mapping, Sequence
@@ -109,9 +110,20 @@ class ProbeResult:
 def proxy_for(url: str) -> str | None:
     """The proxy the environment sets for this URL (HTTPS_PROXY, HTTP_PROXY, NO_PROXY), if any."""
     parts = urlsplit(url)
-    if parts.hostname and urllib.request.proxy_bypass(parts.hostname):
-        return None
+    if parts.hostname and (
+        _is_loopback(parts.hostname) or urllib.request.proxy_bypass(parts.hostname)
+    ):
+        return None  # this machine's own gateway is never reached through a proxy
     return urllib.request.getproxies().get(parts.scheme)
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
 class TourClient:
@@ -204,10 +216,7 @@ class TourClient:
         outcome = await self._exchange(lease, PROBE_PARAMS)
         if outcome.kind is OutcomeKind.UNSENT:
             raise HostUnreachableError(self._host(), outcome.message)
-        if outcome.kind is OutcomeKind.HOST_BLOCKED:
-            raise HostBlockedError(outcome.code, outcome.symbol)
-        if outcome.kind is OutcomeKind.CONFIG_ERROR:
-            raise ServiceConfigError(self.settings.base_url, outcome.code, outcome.symbol)
+        self._raise_for_setup(outcome)
         recovered = not self.pool.state(key).is_deactivated
         return ProbeResult(key, recovered, outcome)
 
@@ -220,6 +229,7 @@ class TourClient:
         if outcome.kind is OutcomeKind.UNSENT:
             # Nothing left the machine: this says nothing about the key, but all about the host.
             raise HostUnreachableError(self._host(), outcome.message)
+        self._raise_for_setup(outcome)
         return outcome
 
     async def recover(self, force: bool = False) -> list[ProbeResult]:
@@ -228,6 +238,17 @@ class TourClient:
         return [await self.probe(key) for key in due]
 
     # --- internals -----------------------------------------------------------------------
+    def _raise_for_setup(self, outcome: Outcome) -> None:
+        """A probe or a key test met a refused host or a wrong URL: nothing to say of the key."""
+        if outcome.kind is OutcomeKind.HOST_BLOCKED:
+            raise HostBlockedError(outcome.code, outcome.symbol)
+        if outcome.kind is OutcomeKind.CONFIG_ERROR:
+            raise ServiceConfigError(
+                self.settings.base_url, outcome.code, outcome.symbol, outcome.message
+            )
+        if outcome.kind is OutcomeKind.WRONG_URL and not self._succeeded_once:
+            raise ServiceConfigError(self.settings.base_url, None, "", outcome.message)
+
     async def _acquire(self, operation: str) -> Lease:
         self.observer.call_starting()
         try:
@@ -334,13 +355,8 @@ class TourClient:
         kind = outcome.kind
         if kind is OutcomeKind.REQUEST_ERROR:
             raise RequestError(outcome.code, outcome.symbol, outcome.parameter, outcome.message)
-        if kind is OutcomeKind.CONFIG_ERROR:
-            raise ServiceConfigError(self.settings.base_url, outcome.code, outcome.symbol)
-        if kind is OutcomeKind.HOST_BLOCKED:
-            raise HostBlockedError(outcome.code, outcome.symbol)
-        if kind is OutcomeKind.WRONG_URL and not self._succeeded_once:
-            # The first answers of a run say the path does not exist: the URL is wrong.
-            raise ServiceConfigError(self.settings.base_url, None, outcome.message)
+        # The first answers of a run saying the path does not exist mean a wrong URL too.
+        self._raise_for_setup(outcome)
         if kind is OutcomeKind.UNSENT:
             await self._unreachable_backoff(outcome)
             return

@@ -620,3 +620,28 @@ def test_health_tells_a_code_22_key_its_quota_returns_at_midnight(gateway: Gatew
     assert code == 0
     assert "daily limit reached (code 22)" in out and "quotas reset at midnight KST" in out
     assert "nothing to do" in out
+
+
+@pytest.mark.parametrize(
+    "path", [pytest.param("KorService1", id="retired"), pytest.param("KorService9", id="unknown")]
+)
+def test_test_keys_with_a_wrong_url_is_unknown_not_healthy(
+    gateway: GatewayFactory, path: str
+) -> None:
+    """A retired or unknown service answers every key: exit 3 naming KTO_API_BASE_URL, no key out."""
+    key = hex_key()
+    gw = gateway({key: KeyBehaviour("k")})
+    env = env_for([key], gw.base_url.replace("KorService2", path))
+    code, out, err = invoke("test-keys", "all", env=env)
+    assert code == 3 and "KTO_API_BASE_URL" in err and "healthy" not in out
+    states = json.loads(invoke("status", "--json", env=env)[1])["keys"]
+    assert states[0]["total_errors"] == 0 and states[0]["state"] == "active"
+
+
+def test_retry_after_beyond_reason_is_bounded() -> None:
+    """A gateway asking to wait 1e20 s or forever is held to a day, never an overflow."""
+    from kto_keys.core.answers import classify
+
+    for value in ("1e20", "inf", "nan"):
+        outcome = classify(429, {"Retry-After": value}, b"")
+        assert outcome.retry_after is None or outcome.retry_after <= 86_400
