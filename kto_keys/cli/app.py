@@ -132,7 +132,7 @@ def test_keys(
 def disable(
     ctx: typer.Context,
     index: Annotated[int, typer.Argument(help=H("help.index"))],
-    reason: Annotated[str, typer.Option("--reason", help=H("help.reason"))] = "disabled by hand",
+    reason: Annotated[str | None, typer.Option("--reason", help=H("help.reason"))] = None,
 ) -> None:
     """Take key #N out of the pool until `enable N`."""
     _run(ctx, lambda: commands.disable(_options(ctx), index, reason))

@@ -293,12 +293,13 @@ def _test_keys(options: CliOptions, settings: Settings, mode: str) -> int:
     return exits.HEALTH_EXIT_CODES[report.level]
 
 
-def disable(options: CliOptions, index: int, reason: str) -> int:
+def disable(options: CliOptions, index: int, reason: str | None) -> int:
     """Take key #N out of the pool until `enable N`."""
     settings = load(options)
     row = key_jobs.disable(_open(options, settings), index, reason)
     state = Messages(settings.lang)(f"condition.{row.state.value}")
-    make_console().print(f"#{row.index} {row.preview}: {state} ({reason})", markup=False)
+    words = f" ({reason})" if reason else ""
+    make_console().print(f"#{row.index} {row.preview}: {state}{words}", markup=False)
     return exits.OK
 
 

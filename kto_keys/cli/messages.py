@@ -46,8 +46,8 @@ CATALOG: dict[str, tuple[str, str]] = {
     ),
     "error.unexpected": ("예기치 않은 오류: {kind}: {text}", "unexpected error: {kind}: {text}"),
     "error.no_key_at_all": (
-        "{operation}에 사용할 수 있는 키가 없습니다: 모든 키가 비활성화되었습니다. `kto-keys health`로 확인하고 `kto-keys recover`를 시도하세요",
-        "no usable key for {operation}: every key is disabled. See `kto-keys health` and try `kto-keys recover`",
+        "{operation}에 사용할 수 있는 키가 없습니다: 모든 키를 손으로 뺐습니다. `kto-keys health`에서 번호를 보고 `kto-keys enable <번호>`로 되돌리세요",
+        "no usable key for {operation}: every key was taken out by hand. `kto-keys health` lists them; `kto-keys enable <#>` puts one back",
     ),
     "error.no_key_now": (
         "{operation}에 사용할 수 있는 키가 없습니다. 가장 빠른 키: {key} ({reason}) {when}. 작업은 저장되었습니다; `kto-keys recover`를 시도하세요",
@@ -780,7 +780,7 @@ class Messages:
             "error.no_key_now",
             operation=operation,
             key=key.label,
-            reason=error.reason or "-",
+            reason=self(f"reason.{error.reason}") if error.reason else "-",
             when=format_time(error.until),
         )
 
@@ -899,7 +899,7 @@ class Messages:
             return state.deactivation_reason
         if state.deactivation_cause is not None:
             return self(f"attention.{state.deactivation_cause.value}")
-        return "-"
+        return self("attention.disabled_by_hand", index=key.index)
 
     def skipped(self, keys: Iterable[ServiceKey], pool: KeyPool) -> list[str]:
         """One line per deactivated key left out of a run."""

@@ -154,7 +154,8 @@ def health_lines(health: Health, m: Messages) -> list[str]:
     for note in health.attention:
         what = m(f"attention.{note.attention}", index=note.key.index) if note.attention else ""
         until = m("health.recovery_probe", when=format_time(note.until)) if note.until else ""
-        lines.append(f"  ⚠️ #{note.key.index} {note.key.preview}: {what} ({note.detail}){until}")
+        detail = f" ({note.detail})" if note.detail else ""
+        lines.append(f"  ⚠️ #{note.key.index} {note.key.preview}: {what}{detail}{until}")
     for limit in health.limits:
         spent = limit.reason is Reason.QUOTA_SPENT
         text = m(

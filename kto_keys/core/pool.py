@@ -574,7 +574,7 @@ class KeyPool:
             return [self._deactivate(key, operation, outcome, now, cause)]
         return self._record_transient(key, operation, outcome, now)
 
-    def deactivate_by_hand(self, key: ServiceKey, reason: str, now: datetime) -> None:
+    def deactivate_by_hand(self, key: ServiceKey, reason: str | None, now: datetime) -> None:
         """Take a key out of the pool until it is enabled again; `reason` is the person's words."""
         self._roll_day(now)
         state = self.state(key)

@@ -24,8 +24,6 @@ from kto_keys.edges.settings import Settings, load_settings
 from kto_keys.edges.store import Store
 from kto_keys.jobs.session import Session, open_session
 
-DISABLED_BY_HAND = "disabled by hand"
-
 
 @dataclass(frozen=True, slots=True)
 class KeyTest:
@@ -96,7 +94,7 @@ def row_of(session: Session, index: int) -> KeyStatusRow:
     return next(row for row in status_of(session) if row.index == key.index)
 
 
-def disable(session: Session, index: int, reason: str = DISABLED_BY_HAND) -> KeyStatusRow:
+def disable(session: Session, index: int, reason: str | None = None) -> KeyStatusRow:
     """Take key `#index` out of the pool until it is enabled again."""
     key = key_at(session, index)
     session.pool.deactivate_by_hand(key, reason, session.clock.now())
@@ -194,7 +192,7 @@ def key_detail(
 
 def deactivate_key(
     index: int,
-    reason: str = DISABLED_BY_HAND,
+    reason: str | None = None,
     settings: Settings | None = None,
     clock: Clock | None = None,
 ) -> KeyStatusRow:
