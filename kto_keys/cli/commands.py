@@ -166,6 +166,13 @@ def _open(
     return session
 
 
+def _program() -> str:
+    """How to run this very command again: the script's own path, so hints work without an
+    activated virtual environment."""
+    script = Path(sys.argv[0])
+    return str(script.resolve()) if script.name == "kto-keys" else "kto-keys"
+
+
 def _say(line: str) -> None:
     """One whole line on stderr: never wrapped, so that a log reader sees it as one."""
     sys.stderr.write(line + "\n")
@@ -399,7 +406,7 @@ def gateway(options: CliOptions, port: int, config: Path | None, host: str) -> i
         )
         lang, _ = _language_and_keys(options)
         make_console(stderr=True).print(
-            Messages(lang)("gateway.demo_keys", path=env_path), markup=False
+            Messages(lang)("gateway.demo_keys", program=_program(), path=env_path), markup=False
         )
     else:
         try:
@@ -428,7 +435,9 @@ def demo(options: CliOptions, details: str, reset: bool, as_json: bool) -> int:
         code = _run_collect(
             options, settings, CollectOptions(select("major"), kinds), quiet=False, as_json=as_json
         )
-        make_console(stderr=True).print(m("demo.end", db=settings.db_path), markup=False)
+        make_console(stderr=True).print(
+            m("demo.end", program=_program(), db=settings.db_path), markup=False
+        )
         return code
 
 
@@ -449,8 +458,11 @@ def _run_collect(
             run_async(collect_job(session, collect_options, display))
     except (KtoKeysError, KeyboardInterrupt) as caught:
         error = caught  # the summary comes first, whatever stopped the run
-    # A refusal of the configuration (exit 2) is one line: no summary of a run that never began.
-    if error is None or exits.exit_code_for(error) != exits.USAGE or as_json:
+    # A refusal of the configuration (2) or of this machine (5) before anything was stored is one
+    # line: no summary of a run that never began.
+    stored = display.report is not None and display.report.listing.records > 0
+    refused = error is not None and exits.exit_code_for(error) in (exits.USAGE, exits.HOST_REFUSED)
+    if as_json or not refused or stored:
         _print_summary(display.report, m, console, as_json)
     if error is not None:
         raise error

@@ -318,16 +318,16 @@ CATALOG: dict[str, tuple[str, str]] = {
         "KTO_API_KEY is empty: health is unknown",
     ),
     "gateway.demo_keys": (
-        "데모 키: kto-keys --env-file {path} status",
-        "demo keys: kto-keys --env-file {path} status",
+        "데모 키: {program} --env-file {path} status",
+        "demo keys: {program} --env-file {path} status",
     ),
     "demo.start": (
         "🧪 데모: 로컬 게이트웨이 {url}, 데모 키 {count}개 (정상 3, 미등록 1, 한도 작음 1, 불안정 1)",
         "🧪 demo: local gateway at {url}, {count} demo keys (3 good, 1 unregistered, 1 small quota, 1 flaky)",
     ),
     "demo.end": (
-        "📦 데모 기록: {db}\n   내보내기: KTO_DB_PATH={db} kto-keys export --format csv --output restaurants.csv\n   키 상태: 위 요약의 #0(미등록)은 한 번만 호출된 뒤 제외되었습니다",
-        "📦 demo records: {db}\n   export: KTO_DB_PATH={db} kto-keys export --format csv --output restaurants.csv\n   keys: #0 (unregistered) was called once, then left out",
+        "📦 데모 기록: {db}\n   내보내기: KTO_DB_PATH={db} {program} export --format csv --output restaurants.csv\n   키 상태: 위 요약의 #0(미등록)은 한 번만 호출된 뒤 제외되었습니다",
+        "📦 demo records: {db}\n   export: KTO_DB_PATH={db} {program} export --format csv --output restaurants.csv\n   keys: #0 (unregistered) was called once, then left out",
     ),
     "cache.moved": (
         "⚠️  키 캐시 {path}: {why}; {moved}(으)로 옮기고 새 키 상태로 시작합니다",

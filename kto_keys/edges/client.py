@@ -294,7 +294,8 @@ class TourClient:
             self._succeeded_at, self._succeeded_once = self.clock.monotonic(), True
         events = self.pool.record_outcome(lease, outcome, self.clock.now(), latency)
         self._released.set()
-        self.stats.calls[(lease.key.index, lease.operation)] += 1
+        if outcome.kind is not OutcomeKind.UNSENT:  # a call that never left is no call
+            self.stats.calls[(lease.key.index, lease.operation)] += sends.count or 1
         self.stats.outcomes[str(outcome.kind)] += 1
         self.observer.call_ended(lease, outcome, events, latency)
         return outcome

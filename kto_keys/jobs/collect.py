@@ -168,21 +168,29 @@ async def _collect(
     settings, clock, pool = session.settings, session.clock, session.pool
     started = clock.monotonic()
     session.budget = options.budget
+    # The report exists before the first call: an error that stops the run early carries it too.
+    report = CollectReport(
+        0,
+        options.selection.mode,
+        options.selection.ldong_codes,
+        clock.now(),
+        db_path=str(settings.db_path),
+    )
     async with session.client(options.concurrency, user_agent) as client:
-        probes = await client.recover()
-        skipped = [key for key in pool.keys if pool.state(key).is_deactivated]
-        if skipped:
-            observer.keys_skipped(skipped, pool)
-        _require_usable_key(pool, clock.now())
+        try:
+            probes = await client.recover()
+            skipped = [key for key in pool.keys if pool.state(key).is_deactivated]
+            if skipped:
+                observer.keys_skipped(skipped, pool)
+            _require_usable_key(pool, clock.now())
+        except KtoKeysError as error:
+            report.outcome = error.outcome
+            report.stopped_by = error.to_json()
+            error.report = report
+            raise
         _prepare_listing(store, clock, options.fresh)
         run_id = store.start_run(options.selection.mode, options.selection.ldong_codes, clock.now())
-        report = CollectReport(
-            run_id,
-            options.selection.mode,
-            options.selection.ldong_codes,
-            clock.now(),
-            db_path=str(settings.db_path),
-        )
+        report.run_id = run_id
         report.probes = [
             {
                 "key": f"#{p.key.index}",

@@ -183,6 +183,7 @@ class Gateway:
     def app(self) -> web.Application:
         """Build the aiohttp application: `/_admin/`, and every other GET path as a service call."""
         app = web.Application()
+        app.router.add_get("/_admin/", self._admin_index)
         app.router.add_get("/_admin/counts", self._admin_counts)
         app.router.add_get("/_admin/total", self._admin_total)
         app.router.add_get("/_admin/history", self._admin_history)
@@ -328,6 +329,17 @@ class Gateway:
         )
 
     # -- admin -------------------------------------------------------------------------------
+
+    async def _admin_index(self, request: web.Request) -> web.Response:
+        """What the admin URL offers: every route, GET to read and POST to change."""
+        routes = sorted(
+            f"{route.method} {route.resource.canonical}"
+            for route in request.app.router.routes()
+            if route.resource is not None
+            and route.resource.canonical.startswith("/_admin/")
+            and route.method in ("GET", "POST")
+        )
+        return web.json_response({"admin": routes})
 
     async def _admin_counts(self, request: web.Request) -> web.Response:
         return web.json_response(self.counts())
