@@ -707,7 +707,7 @@ class Messages:
 
     def event(self, event: PoolEvent, pool: KeyPool) -> tuple[int, str]:
         """The log level and line for one pool event."""
-        key, state, outcome = event.key, pool.state(event.key), event.outcome
+        key, state, outcome = event.key, pool.peek(event.key), event.outcome
         code = (outcome.code if outcome else None) or ""
         if code:
             what = self.code(code, outcome.symbol if outcome else "")
@@ -739,7 +739,7 @@ class Messages:
         return text
 
     def _skip_reason(self, pool: KeyPool, key: ServiceKey) -> str:
-        state = pool.state(key)
+        state = pool.peek(key)
         if state.deactivation_reason:
             return state.deactivation_reason
         if state.deactivation_cause is not None:

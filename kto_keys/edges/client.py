@@ -208,7 +208,7 @@ class TourClient:
             raise HostBlockedError(outcome.code, outcome.symbol)
         if outcome.kind is OutcomeKind.CONFIG_ERROR:
             raise ServiceConfigError(self.settings.base_url, outcome.code, outcome.symbol)
-        recovered = not self.pool.state(key).is_deactivated
+        recovered = not self.pool.peek(key).is_deactivated
         return ProbeResult(key, recovered, outcome)
 
     async def test_key(self, key: ServiceKey) -> Outcome:
