@@ -125,14 +125,9 @@ class Enricher:
         if kind is DetailKind.IMAGES:
             params["numOfRows"] = 100
         payload = await self.client.call(operation, params)
-        now = self.session.clock.now()
         item = payload.items[0] if payload.items else None
-        if kind is DetailKind.INTRO:
-            self.store.save_intro(todo, item, now)
-        elif kind is DetailKind.COMMON:
-            self.store.save_common(todo, item, now)
-        else:
-            self.store.save_images(todo, payload.items, now)
+        # On the store's writer thread: other workers' calls go on meanwhile.
+        await self.store.save_detail_async(kind, todo, payload.items, self.session.clock.now())
         self.result.fetched[operation] += 1
         if item is None:
             self.result.without_data[operation] += 1
