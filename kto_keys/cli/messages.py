@@ -142,6 +142,10 @@ CATALOG: dict[str, tuple[str, str]] = {
         "{setting}={value!r}: 초 단위 숫자가 아닙니다",
         "{setting}={value!r} is not a number of seconds",
     ),
+    "settings.not_rate": (
+        "{setting}={value!r}: 초당 호출 수(0보다 큰 숫자)가 아닙니다",
+        "{setting}={value!r} is not a number of calls per second (more than 0)",
+    ),
     "settings.not_finite": (
         "{setting}={value!r}: 유한한 초 값이 아닙니다",
         "{setting}={value!r} is not a finite number of seconds",
