@@ -521,10 +521,14 @@ class KeyPool:
 
         A key cooling after code 22 for the operation adds nothing: the gateway said it is spent.
         """
+        self._roll_day(now)
+        limit = self.policy.usable_limit
+        # The one rule asked about each key directly: a plan of 10,000 keys is made at start-up.
         return sum(
-            self.quota_left(key, operation)
-            for key in self.working_keys(now)
-            if self.availability(key, operation, now).reason is not Reason.COOLING
+            max(0, limit - slot.state.usage.get(operation, 0))
+            for slot in self._slots
+            if slot.state.is_working(now)
+            and _survey((slot,), operation, now, limit).last is not _COOLING
         )
 
     def availability(self, key: ServiceKey, operation: str, now: datetime) -> Availability:

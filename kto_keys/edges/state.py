@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import json
 import math
 import os
@@ -88,7 +89,8 @@ class StateCache:
         self.max_wait = max_wait
         self._lock = FileLock(str(path) + ".lock", timeout=lock_timeout_s)
         self._baseline: dict[str, StateDict] = {}
-        # Each key's line of the file as last read or written: a save encodes only what changed.
+        # Each key's line of the file (`"fingerprint": {...}`) as last read or written: a save
+        # encodes only the keys that changed.
         self._fragments: dict[str, str] = {}
         # Keys whose state load cut (times too far ahead): the next save writes them.
         self._rewrite: set[str] = set()
@@ -263,14 +265,10 @@ class StateCache:
 
     def _write(self, keys: Mapping[str, StateDict]) -> None:
         """One key a line, each line encoded once and kept until its state changes."""
-        fragments = self._fragments
-        lines = []
-        for fingerprint, data in keys.items():
-            fragment = fragments.get(fingerprint)
-            if fragment is None:
-                fragment = fragments[fingerprint] = _encode(data)
-            lines.append(f"{_encode(fingerprint)}: {fragment}")
-        atomic_write_text(self.path, _HEAD + ",\n".join(lines) + _TAIL)
+        lines = self._fragments
+        for fingerprint in keys.keys() - lines.keys():
+            lines[fingerprint] = f"{_encode(fingerprint)}: {_encode(keys[fingerprint])}"
+        atomic_write_text(self.path, _HEAD + ",\n".join([lines[fp] for fp in keys]) + _TAIL)
         self._known_file = _identity(self.path)
 
 
@@ -283,16 +281,16 @@ def _encode(value: Any) -> str:
 
 
 def _fragments_of(text: str, keys: Mapping[str, Any]) -> dict[str, str]:
-    """Each key's line of a file this tool wrote, or nothing when the file is laid out otherwise
+    """Each key's whole line of a file this tool wrote, or nothing when it is laid out otherwise
     (an older version's, or edited by hand): then the next save encodes every key once."""
     if not (text.startswith(_HEAD) and text.endswith(_TAIL)):
         return {}
     fragments: dict[str, str] = {}
     for line in text[len(_HEAD) : len(text) - len(_TAIL)].split(",\n"):
-        fingerprint, colon, fragment = line.partition('": ')
+        fingerprint, colon, _ = line.partition('": ')
         if not colon or not fingerprint.startswith('"'):
             return {}
-        fragments[fingerprint[1:]] = fragment
+        fragments[fingerprint[1:]] = line
     # The file parsed whole, so a line that names each key once, and only those, is its value.
     if len(fragments) != len(keys) or fragments.keys() != keys.keys():
         return {}
@@ -553,7 +551,7 @@ def _moment(value: Any, field: str) -> datetime | None:
         return None
     if not isinstance(value, str):
         raise InvalidValue(field)
-    when = parse_time(value)
+    when = _parsed_time(value)
     try:
         in_range = when is not None and EARLIEST <= when < LATEST
     except OverflowError:  # a far offset on year 1 or 9999
@@ -561,6 +559,13 @@ def _moment(value: Any, field: str) -> datetime | None:
     if not in_range:
         raise InvalidValue(field)
     return when
+
+
+@functools.lru_cache(maxsize=4096)
+def _parsed_time(text: str) -> datetime | None:
+    """parse_time, remembered: the keys of a pool mostly share a few moments (first seen in
+    the same run), and 10,000 of them are read at start-up. Datetimes are immutable."""
+    return parse_time(text)
 
 
 def _time(value: Any, field: str) -> datetime:
