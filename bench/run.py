@@ -67,6 +67,8 @@ Notes
 - 6: the issue's list phase: 12 provinces of 1,000, 200 ms per 100-row page, 1 s per 1,000-row
   page; bound = (ceil(calls / c) + 1) x page latency; the tool and bench/reference.py (plain
   aiohttp + sqlite3, one key, the same requests) alternate against one gateway process.
+- 1/2/6 run with KTO_KEY_RPS=1000: their gateways model no per-second limit, so their bound is
+  latency alone; the pace per key is benchmark 7's.
 - 7: a gateway that allows 25 (then 22) calls per second per key and locks a key for 60 s
   past that; rate = detail calls / detail phase time; locks from the gateway's counters.
 - 8: `kto-keys collect` in a child process, 200 calls; CPU from wait4; least of 3 runs after
