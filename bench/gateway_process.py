@@ -131,6 +131,11 @@ class GatewayProcess:
         result: dict[str, dict[str, int]] = self._admin("counts")
         return result
 
+    def events(self) -> dict[str, dict[str, int]]:
+        """Per key label: code-23 answers ("per_second_refusals") and locks ("locks")."""
+        result: dict[str, dict[str, int]] = self._admin("events")
+        return result
+
     def reset_counts(self) -> None:
         """Forget the counters (not the keys' daily usage)."""
         self._admin("reset", method="POST")

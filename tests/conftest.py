@@ -92,10 +92,18 @@ def gateway(clock: FakeClock) -> Iterator[GatewayFactory]:
         thread.stop()
 
 
+# Tests of other things than pacing call as fast as the local gateway answers; the pacing tests
+# (tests/edges/test_pacing.py) set KTO_KEY_RPS themselves.
+UNPACED = "1000"
+
+
 def make_settings(folder: Path, keys: list[str], base_url: str, **overrides: str) -> Settings:
     """Settings for a test: keys and URL given, every path inside `folder`, no env file."""
     return settings_in(
-        folder, keys, base_url, **{"KTO_LANG": "en", "KTO_READ_TIMEOUT_S": "2", **overrides}
+        folder,
+        keys,
+        base_url,
+        **{"KTO_LANG": "en", "KTO_READ_TIMEOUT_S": "2", "KTO_KEY_RPS": UNPACED, **overrides},
     )
 
 

@@ -142,6 +142,10 @@ CATALOG: dict[str, tuple[str, str]] = {
         "{setting}={value!r}: 초 단위 숫자가 아닙니다",
         "{setting}={value!r} is not a number of seconds",
     ),
+    "settings.not_rate": (
+        "{setting}={value!r}: 초당 호출 수(0보다 큰 숫자)가 아닙니다",
+        "{setting}={value!r} is not a number of calls per second (more than 0)",
+    ),
     "settings.not_finite": (
         "{setting}={value!r}: 유한한 초 값이 아닙니다",
         "{setting}={value!r} is not a finite number of seconds",
@@ -862,7 +866,7 @@ class Messages:
 
     def event(self, event: PoolEvent, pool: KeyPool) -> tuple[int, str]:
         """The log level and line for one pool event."""
-        key, state, outcome = event.key, pool.state(event.key), event.outcome
+        key, state, outcome = event.key, pool.peek(event.key), event.outcome
         code = (outcome.code if outcome else None) or ""
         if code:
             what = self.code(code, outcome.symbol if outcome else "")
@@ -894,7 +898,7 @@ class Messages:
         return text
 
     def _skip_reason(self, pool: KeyPool, key: ServiceKey) -> str:
-        state = pool.state(key)
+        state = pool.peek(key)
         if state.deactivation_reason:
             return state.deactivation_reason
         if state.deactivation_cause is not None:

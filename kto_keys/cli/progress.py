@@ -166,7 +166,7 @@ class ProgressDisplay:
         if self.pool is None or not self.interactive:
             return ""
         now = self.clock.now()
-        calls = sum(sum(self.pool.state(key).usage.values()) for key in self.pool.keys)
+        calls = sum(sum(self.pool.peek(key).usage.values()) for key in self.pool.keys)
         working = len(self.pool.working_keys(now))
         return self.m("progress.pool", calls=calls, working=working, total=len(self.pool.keys))
 

@@ -72,6 +72,7 @@ class SettingsProblem(StrEnum):
     NOT_WHOLE_NUMBER = "not_whole_number"  # setting, value
     TOO_SMALL = "too_small"  # setting, value, minimum
     NOT_SECONDS = "not_seconds"  # setting, value
+    NOT_RATE = "not_rate"  # setting, value
     NOT_FINITE = "not_finite"  # setting, value
     NEGATIVE = "negative"  # setting, value
     TOO_LONG = "too_long"  # setting, value, maximum

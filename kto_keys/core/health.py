@@ -135,7 +135,7 @@ def attention_for(pool: KeyPool, key: ServiceKey, now: datetime) -> KeyNote | No
     """What a person should know about a key that does not work now (None: it works)."""
     if pool.is_working(key, now):
         return None
-    state = pool.state(key)
+    state = pool.peek(key)
     if state.disabled_by_hand:
         return KeyNote(key, Attention.DISABLED_BY_HAND, reason=state.deactivation_reason)
     error, errors = state.last_error, state.consecutive_errors
@@ -149,7 +149,7 @@ def attention_for(pool: KeyPool, key: ServiceKey, now: datetime) -> KeyNote | No
 def _limits(pool: KeyPool, now: datetime) -> tuple[KeyLimit, ...]:
     limits = []
     for key in pool.keys:
-        operations = set(pool.usage_today(key, now)) | set(pool.state(key).cooldowns)
+        operations = set(pool.usage_today(key, now)) | set(pool.peek(key).cooldowns)
         for operation in sorted(operations):
             availability = pool.availability(key, operation, now)
             if availability.reason in (Reason.COOLING, Reason.QUOTA_SPENT):

@@ -55,6 +55,10 @@ class _Secret:
         raise TypeError("a service key cannot be pickled")
 
 
+# ServiceKey refuses attribute writes; its constructor writes past that, once per field.
+_set = object.__setattr__
+
+
 class ServiceKey:
     """One configured key; its repr and str show only `#index` and the preview.
 
@@ -69,14 +73,11 @@ class ServiceKey:
     source: str
 
     def __init__(self, index: int, fingerprint: str, preview: str, source: str, raw: str) -> None:
-        for name, value in (
-            ("index", index),
-            ("fingerprint", fingerprint),
-            ("preview", preview),
-            ("source", source),
-            ("_secret", _Secret(raw)),
-        ):
-            object.__setattr__(self, name, value)
+        _set(self, "index", index)
+        _set(self, "fingerprint", fingerprint)
+        _set(self, "preview", preview)
+        _set(self, "source", source)
+        _set(self, "_secret", _Secret(raw))
 
     @classmethod
     def from_raw(cls, raw: str, index: int, source: str) -> ServiceKey:
@@ -205,11 +206,13 @@ def _entries(value: str) -> Iterator[tuple[int, str]]:
 
 # A run of this many characters of a key is masked wherever it appears, in whatever form.
 MIN_FRAGMENT = 16
-# Every 8-character piece of every key is in the Redactor's table, and a text is looked up at
-# every 9th character only: a run of 16 characters of a key, wherever it starts, holds a piece
-# that starts at one of those (16 - 8 + 1 = 9), so no run is missed at a ninth of the cost.
+# The 8-character pieces of every key that start at a multiple of 8 are in the Redactor's table,
+# and a text is looked up at every character: a run of 16 characters of a key, wherever it
+# starts, holds a whole piece that starts at such a multiple (16 - 8 = 8), so no run is missed.
+# The table has 8 entries for a 64-character key instead of 57: 10,000 keys load quickly, and
+# a text costs one look-up per character, at C speed.
 _PIECE = 8
-_TEXT_STEP = MIN_FRAGMENT - _PIECE + 1
+_KEY_STEP = MIN_FRAGMENT - _PIECE
 # Where a key may be written other than plainly: a percent escape (also of a `%`, as in a
 # twice-encoded key, and also when a line was wrapped inside it), or line breaks.
 _ESCAPE = re.compile(r"%(?:[\r\n]*2[\r\n]*5)*[\r\n]*([0-9A-Fa-f])[\r\n]*([0-9A-Fa-f])|[\r\n]+")
@@ -266,20 +269,25 @@ class Redactor:
     """Masks known keys in text: any run of 16 or more characters of a key, in any of its forms,
     becomes that key's preview; any `serviceKey=` value is hidden.
 
-    Build one for a run and keep it: the look-up table costs more than a text does.
+    Build one for a run and keep it: the look-up table costs more than a text does. It is made
+    at the first text, so a run that masks nothing never pays for it.
     """
 
-    __slots__ = ("_index", "_previews", "_raws", "_shared", "_short")
+    __slots__ = ("_index", "_keys", "_previews", "_raws", "_shared", "_short")
 
     def __init__(self, keys: Iterable[ServiceKey]) -> None:
+        self._keys: tuple[ServiceKey, ...] | None = tuple(keys)
         self._raws: list[str] = []
         self._previews: list[str] = []
-        # Every piece of every key: the piece, then which key and where in it (number * 65536 +
-        # offset). A piece that two keys share (rare) is in `_shared`, with all its places.
+        # Every aligned piece of every key: the piece, then which key and where in it (number *
+        # 65536 + offset). A piece that two keys share (rare) is in `_shared`, with all its places.
         self._index: dict[str, int] = {}
         self._shared: dict[str, list[int]] = {}
         # Keys too short to hold a run of 16 are masked where they appear whole.
         self._short: list[tuple[str, str]] = []
+
+    def _build(self, keys: tuple[ServiceKey, ...]) -> None:
+        self._keys = None
         for key in keys:
             raw = key.reveal()
             if len(raw) < MIN_FRAGMENT:
@@ -292,19 +300,17 @@ class Redactor:
         number = len(self._raws)
         self._raws.append(raw)
         self._previews.append(preview)
-        places = range(number << 16, (number << 16) + len(raw) - _PIECE + 1)
-        pieces = [raw[offset : offset + _PIECE] for offset in range(len(places))]
-        if self._index.keys().isdisjoint(pieces) and len(set(pieces)) == len(pieces):
-            self._index.update(zip(pieces, places, strict=True))
-            return
-        for piece, place in zip(pieces, places, strict=True):  # a piece seen before: rare
-            if piece in self._index:
-                self._shared.setdefault(piece, [self._index[piece]]).append(place)
-            else:
-                self._index[piece] = place
+        index, base = self._index, number << 16
+        for offset in range(0, len(raw) - _PIECE + 1, _KEY_STEP):
+            piece, place = raw[offset : offset + _PIECE], base + offset
+            first = index.setdefault(piece, place)
+            if first != place:  # a piece seen before (rare): every place it has is kept
+                self._shared.setdefault(piece, [first]).append(place)
 
     def __call__(self, text: str) -> str:
         """The text with keys masked and any `serviceKey=` value hidden."""
+        if self._keys is not None:
+            self._build(self._keys)
         if self._index and len(text) >= MIN_FRAGMENT:
             text = self._mask_runs(text)
         for raw, preview in self._short:
@@ -329,7 +335,7 @@ class Redactor:
     def _runs(self, read: str) -> list[tuple[int, int, int]]:
         """The runs of 16 or more characters of a key in `read`: start, end, which key."""
         index, last = self._index, len(read) - _PIECE + 1
-        looked_at = range(0, last, _TEXT_STEP)
+        looked_at = range(last)
         if last <= 0 or index.keys().isdisjoint([read[at : at + _PIECE] for at in looked_at]):
             return []  # the common case, decided at C speed
         runs: list[tuple[int, int, int]] = []
@@ -380,7 +386,8 @@ def _may_appear(raw: str, pieces: set[str]) -> bool:
     a piece of the key that starts at a multiple of 8."""
     if len(raw) < MIN_FRAGMENT:
         return True  # masked where it appears whole: no table, no cost
-    return any(raw[at : at + _PIECE] in pieces for at in range(0, len(raw) - _PIECE + 1, _PIECE))
+    step = _KEY_STEP
+    return any(raw[at : at + _PIECE] in pieces for at in range(0, len(raw) - _PIECE + 1, step))
 
 
 def mask_secretlike(text: str) -> str:

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import heapq
 import math
 from collections import deque
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from enum import StrEnum
@@ -25,6 +26,10 @@ AMBIGUOUS_429_LIMIT = 3
 # Usage is made durable ahead of the calls, this many at a time per key and operation: a kill at
 # any moment leaves the cache counting at least what left the machine, and at most this many more.
 USAGE_BLOCK = 5
+# A lease that reserves a block reserves one for the keys next in line too (each of them at most
+# USAGE_BLOCK ahead, as any reservation): a pool of thousands of keys, each used a few times, is
+# saved once for this many keys instead of before every call.
+RESERVE_AHEAD = 32
 # The evidence window: the latest outcomes of every key, to judge a key against the others.
 EVIDENCE_WINDOW = 200
 # A key is blamed for gateway-type faults only when its run of failures would be this unlikely
@@ -257,11 +262,12 @@ class PoolEvent:
 class _Slot:
     """One key with its state and what this run knows of it: calls in flight, operations proven."""
 
-    __slots__ = ("ambiguous_429", "in_flight", "key", "per_second", "proven", "state")
+    __slots__ = ("ambiguous_429", "in_flight", "key", "per_second", "position", "proven", "state")
 
-    def __init__(self, key: ServiceKey, state: KeyState) -> None:
+    def __init__(self, key: ServiceKey, state: KeyState, position: int) -> None:
         self.key = key
         self.state = state
+        self.position = position  # in the pool's order: ties go to the lowest
         self.in_flight = 0
         self.proven: set[str] = set()
         # Per-second refusals (23) in a row, and bare 429s in a row per operation, this run.
@@ -349,6 +355,54 @@ def _survey(slots: Sequence[_Slot], operation: str, now: datetime, limit: int) -
     return _Survey(verdict, ready, waiting, busy_until)
 
 
+class _Line:
+    """One operation's keys in the order acquire tries them, so that a call costs O(log keys).
+
+    `heap` holds (usage, position) and may hold stale or repeated entries: an entry is checked
+    against the key's usage when it reaches the top, and the key against the one rule (`_survey`)
+    only then. A key the rule turns away is set `aside`: until a moment (`timed`, for a pause, a
+    cool-down or an error wait) or until the pool wakes it (a call of it ends, a person or a new
+    day changes it).
+    """
+
+    __slots__ = ("aside", "heap", "timed")
+
+    def __init__(self, slots: Sequence[_Slot], operation: str) -> None:
+        self.heap = [(slot.state.usage.get(operation, 0), slot.position) for slot in slots]
+        heapq.heapify(self.heap)
+        self.aside: set[int] = set()
+        self.timed: list[tuple[datetime, int]] = []
+
+    def set_aside(self, slot: _Slot, verdict: Reason, operation: str) -> None:
+        """Keep a key out of the heap until it may take a call again."""
+        self.aside.add(slot.position)
+        state = slot.state
+        until: datetime | None = None
+        if verdict is _PAUSED:
+            until = state.pause_until
+        elif verdict is _COOLING:
+            until = state.cooldowns.get(operation)
+        elif verdict is _ERROR_WAIT:
+            until = state.error_wait_until
+        if until is not None:
+            heapq.heappush(self.timed, (until, slot.position))
+
+    def wake(self, slot: _Slot, operation: str, usage_dropped: bool = False) -> None:
+        """Put a key back in line (with its usage, when that may have gone down)."""
+        if slot.position in self.aside:
+            self.aside.discard(slot.position)
+        elif not usage_dropped:
+            return  # in line already, with an entry no higher than its usage
+        heapq.heappush(self.heap, (slot.state.usage.get(operation, 0), slot.position))
+
+    def wake_due(self, slots: Sequence[_Slot], operation: str, now: datetime) -> None:
+        """Keys whose wait ended by `now` go back in line."""
+        timed = self.timed
+        while timed and timed[0][0] <= now:
+            _, position = heapq.heappop(timed)
+            self.wake(slots[position], operation)
+
+
 class KeyPool:
     """Picks keys per operation, records outcomes, and applies every policy.
 
@@ -367,9 +421,17 @@ class KeyPool:
         self.policy = policy
         known = states or {}
         self._slots = tuple(
-            _Slot(key, known.get(key.fingerprint) or KeyState(key.fingerprint, now))
-            for key in self.keys
+            _Slot(key, known.get(key.fingerprint) or KeyState(key.fingerprint, now), position)
+            for position, key in enumerate(self.keys)
         )
+        # Per operation, the keys in the order acquire tries them (built at its first call).
+        self._lines: dict[str, _Line] = {}
+        # Keys whose state someone outside may have changed: back in line at the next acquire.
+        self._touched: set[int] = set()
+        # Fingerprints whose state changed since the cache last wrote them (or was read).
+        self._changed: set[str] = {
+            key.fingerprint for key in self.keys if key.fingerprint not in known
+        }
         self._slot_of = {slot.key.fingerprint: slot for slot in self._slots}
         self._failed_since_success: set[str] = set()
         self._uncoded_auth: set[str] = set()
@@ -394,12 +456,29 @@ class KeyPool:
 
     # --- reading -------------------------------------------------------------------------
     def state(self, key: ServiceKey) -> KeyState:
-        """The state of one key."""
+        """The state of one key, which the caller may change: selection and the next save look
+        at it again. Code that only reads uses `peek`, which costs nothing later."""
+        slot = self._slot_of[key.fingerprint]
+        self._touched.add(slot.position)
+        self._changed.add(slot.key.fingerprint)
+        return slot.state
+
+    def peek(self, key: ServiceKey) -> KeyState:
+        """The state of one key, to read only (a change made through it goes unseen)."""
         return self._slot_of[key.fingerprint].state
 
     def states(self) -> dict[str, KeyState]:
-        """Every state, by fingerprint (what the cache saves)."""
+        """Every state, by fingerprint, to read (what the cache saves)."""
         return {slot.key.fingerprint: slot.state for slot in self._slots}
+
+    def changed_states(self) -> dict[str, KeyState]:
+        """The states changed since the cache last wrote them (see `mark_saved`)."""
+        slot_of = self._slot_of
+        return {fp: slot_of[fp].state for fp in self._changed if fp in slot_of}
+
+    def mark_saved(self, fingerprints: Iterable[str]) -> None:
+        """These states are in the cache file as they are now."""
+        self._changed.difference_update(fingerprints)
 
     def replace_states(self, states: Mapping[str, KeyState]) -> None:
         """Adopt states merged with another process's saves."""
@@ -407,6 +486,10 @@ class KeyPool:
             slot = self._slot_of.get(fingerprint)
             if slot is not None:
                 slot.state = state
+                self._touched.add(slot.position)
+        if len(self._touched) > RESERVE_AHEAD:
+            self._touched.clear()
+            self._lines.clear()  # most keys changed: cheaper to build the lines anew
         self._start_day(self._slots)
 
     def key_by_index(self, index: int) -> ServiceKey:
@@ -417,7 +500,7 @@ class KeyPool:
 
     def used(self, key: ServiceKey, operation: str) -> int:
         """Calls made with this key for this operation on the latest day the pool was given."""
-        return self.state(key).usage.get(operation, 0)
+        return self.peek(key).usage.get(operation, 0)
 
     def quota_left(self, key: ServiceKey, operation: str) -> int:
         """Calls this key may still make for this operation on the latest day the pool was given."""
@@ -426,27 +509,35 @@ class KeyPool:
     def usage_today(self, key: ServiceKey, now: datetime) -> dict[str, int]:
         """Calls made with this key today, per operation."""
         self._roll_day(now)
-        return dict(self.state(key).usage)
+        return dict(self.peek(key).usage)
 
     def is_working(self, key: ServiceKey, now: datetime) -> bool:
         """True when the key works (see KeyState.is_working): health, status and the plan ask this."""
         self._roll_day(now)
-        return self.state(key).is_working(now)
+        return self.peek(key).is_working(now)
 
     def working_keys(self, now: datetime) -> list[ServiceKey]:
         """The keys that work now, in index order."""
         self._roll_day(now)
         return [slot.key for slot in self._slots if slot.state.is_working(now)]
 
+    def deactivated_keys(self) -> list[ServiceKey]:
+        """The keys out of the pool (by a policy or by hand), in index order."""
+        return [slot.key for slot in self._slots if slot.state.is_deactivated]
+
     def pool_quota_left(self, operation: str, now: datetime) -> int:
         """Calls the working keys may still make today for this operation.
 
         A key cooling after code 22 for the operation adds nothing: the gateway said it is spent.
         """
+        self._roll_day(now)
+        limit = self.policy.usable_limit
+        # The one rule asked about each key directly: a plan of 10,000 keys is made at start-up.
         return sum(
-            self.quota_left(key, operation)
-            for key in self.working_keys(now)
-            if self.availability(key, operation, now).reason is not Reason.COOLING
+            max(0, limit - slot.state.usage.get(operation, 0))
+            for slot in self._slots
+            if slot.state.is_working(now)
+            and _survey((slot,), operation, now, limit).last is not _COOLING
         )
 
     def availability(self, key: ServiceKey, operation: str, now: datetime) -> Availability:
@@ -471,7 +562,7 @@ class KeyPool:
         self._roll_day(now)
         due = []
         for key in self.keys:
-            state = self.state(key)
+            state = self.peek(key)
             if state.deactivated_at is None or state.disabled_by_hand:
                 continue
             if force or state.deactivated_at + self.policy.recovery_after <= now:
@@ -494,8 +585,21 @@ class KeyPool:
 
     # --- choosing ------------------------------------------------------------------------
     def acquire(self, operation: str, now: datetime) -> Lease | Wait | Exhausted:
-        """Hand out the best key for the operation (see `_survey`) and count the call against it."""
+        """Hand out the best key for the operation (see `_survey`) and count the call against it.
+
+        The best ready key comes from the operation's line in O(log keys); only when no key is
+        ready does the one rule go over every key (for a key in an error wait, a wait or the
+        soonest key), as it always did.
+        """
         self._roll_day(now)
+        line = self._line(operation, now)
+        ready = self._pop_ready(line, operation, now)
+        if ready is not None:
+            reserved = self._count_call(ready, operation)
+            heapq.heappush(line.heap, (ready.state.usage[operation], ready.position))
+            if reserved:
+                self._reserve_ahead(line, operation, now)
+            return Lease(ready.key, operation, reserved=reserved)
         survey = _survey(self._slots, operation, now, self.policy.usable_limit)
         chosen = survey.ready or survey.waiting
         if chosen is not None:
@@ -514,7 +618,7 @@ class KeyPool:
 
     def lease_key(self, key: ServiceKey, operation: str, now: datetime) -> Lease:
         """Hand out one given key for a test call; a deactivated key's call is a probe."""
-        state = self.state(key)
+        state = self.peek(key)
         if state.deactivated_at is not None and not state.disabled_by_hand:
             return self.begin_probe(key, operation, now)
         self._roll_day(now)
@@ -524,7 +628,9 @@ class KeyPool:
     def release_reservations(self) -> None:
         """Give back the usage reserved ahead and not used: a clean end counts exactly."""
         for slot in self._slots:
-            slot.state.reserved.clear()
+            if slot.state.reserved:
+                slot.state.reserved.clear()
+                self._changed.add(slot.key.fingerprint)
 
     def count_resent(self, lease: Lease, times: int) -> bool:
         """The HTTP library sent the request again on its own: the gateway counts each send.
@@ -535,6 +641,7 @@ class KeyPool:
         state = slot.state
         state.usage[lease.operation] = state.usage.get(lease.operation, 0) + times
         state.total_calls += times
+        self._changed.add(lease.key.fingerprint)
         return self._reserve(state, lease.operation)
 
     # --- recording -----------------------------------------------------------------------
@@ -546,12 +653,16 @@ class KeyPool:
         key, operation = lease.key, lease.operation
         slot = self._slot_of[key.fingerprint]
         slot.in_flight = max(0, slot.in_flight - 1)
-        state = self.state(key)
+        state = slot.state
+        self._changed.add(key.fingerprint)
         if outcome.kind is OutcomeKind.UNSENT:
             # Nothing left the machine: no usage, no verdict on the key.
             state.usage[operation] = max(0, state.usage.get(operation, 0) - 1)
             state.total_calls = max(0, state.total_calls - 1)
+            self._wake(slot, usage_dropped=True)
             return []
+        # The call ended: a key that carried one call at a time (or waited) may take the next.
+        self._wake(slot)
         if latency_s is not None:
             sample = latency_s * 1000
             previous = state.latency_ms_avg
@@ -577,18 +688,18 @@ class KeyPool:
     def deactivate_by_hand(self, key: ServiceKey, reason: str | None, now: datetime) -> None:
         """Take a key out of the pool until it is enabled again; `reason` is the person's words."""
         self._roll_day(now)
-        state = self.state(key)
+        state = self.state(key)  # marks it changed
         state.disabled_by_hand = True
         state.deactivation_reason = reason
         state.deactivated_at = state.deactivated_at or now
 
     def enable_by_hand(self, key: ServiceKey) -> None:
         """Put a key back, whatever took it out."""
-        self._reactivate(self.state(key))
+        self._reactivate(self.state(key))  # state() puts it back in line at the next acquire
 
     def uncoded_auth_everywhere(self) -> bool:
         """True when every key in the pool was refused with a bare 401/403 this run."""
-        candidates = {key.fingerprint for key in self.keys if not self.state(key).is_deactivated}
+        candidates = {key.fingerprint for key in self.keys if not self.peek(key).is_deactivated}
         return len(candidates) >= 2 and candidates <= self._uncoded_auth
 
     def usable_count(self, operation: str, now: datetime) -> int:
@@ -597,6 +708,59 @@ class KeyPool:
         return sum(1 for slot in self._slots if self._availability(slot, operation, now).is_in_play)
 
     # --- internals -----------------------------------------------------------------------
+    def _line(self, operation: str, now: datetime) -> _Line:
+        """The operation's line, with keys changed from outside or done waiting back in it."""
+        line = self._lines.get(operation)
+        if line is None:
+            line = self._lines[operation] = _Line(self._slots, operation)
+        if self._touched:
+            for position in self._touched:
+                for operation_of, other in self._lines.items():
+                    other.wake(self._slots[position], operation_of, usage_dropped=True)
+            self._touched.clear()
+        line.wake_due(self._slots, operation, now)
+        return line
+
+    def _pop_ready(self, line: _Line, operation: str, now: datetime) -> _Slot | None:
+        """Take the best key that the one rule lets take a call now out of the line: the least
+        used, then the lowest position, as `_survey` picks; keys it turns away are set aside."""
+        heap, slots, limit = line.heap, self._slots, self.policy.usable_limit
+        while heap:
+            used, position = heap[0]
+            slot = slots[position]
+            current = slot.state.usage.get(operation, 0)
+            if current != used:  # a stale entry: the key's usage moved since it was queued
+                heapq.heapreplace(heap, (current, position))
+                continue
+            heapq.heappop(heap)
+            verdict = _survey((slot,), operation, now, limit).last
+            if verdict is _OK:
+                line.aside.discard(position)
+                return slot
+            line.set_aside(slot, verdict, operation)
+        return None
+
+    def _reserve_ahead(self, line: _Line, operation: str, now: datetime) -> None:
+        """Reserve a block for the keys next in line too, so that one save covers them."""
+        taken: list[_Slot] = []
+        while len(taken) < RESERVE_AHEAD:
+            slot = self._pop_ready(line, operation, now)
+            if slot is None:
+                break
+            taken.append(slot)
+        for slot in taken:
+            state = slot.state
+            used = state.usage.get(operation, 0)
+            if used >= state.reserved.get(operation, 0):
+                state.reserved[operation] = used + USAGE_BLOCK
+                self._changed.add(slot.key.fingerprint)
+            heapq.heappush(line.heap, (used, slot.position))
+
+    def _wake(self, slot: _Slot, usage_dropped: bool = False) -> None:
+        """A pool event may have made the key usable again: back in every line."""
+        for operation, line in self._lines.items():
+            line.wake(slot, operation, usage_dropped)
+
     def _availability(self, slot: _Slot, operation: str, now: datetime) -> Availability:
         """The one rule's verdict on one key, with the moment it ends."""
         state = slot.state
@@ -624,6 +788,7 @@ class KeyPool:
     def _start_day(self, slots: Sequence[_Slot]) -> None:
         """Usage from before the pool's day is gone; a spent quota's cool-downs end with it."""
         day = self._day
+        started = False
         for slot in slots:
             state = slot.state
             # A later day (another process whose clock is ahead) keeps its usage.
@@ -633,6 +798,10 @@ class KeyPool:
                 state.usage_day = day
                 state.usage = {}
                 state.reserved = {}
+                self._changed.add(slot.key.fingerprint)
+                started = True
+        if started:
+            self._lines.clear()  # usage went back to nothing: every line is built anew
 
     def _count_call(self, slot: _Slot, operation: str) -> bool:
         """Count a call; True when a new usage block was reserved (save before it leaves)."""
@@ -640,6 +809,7 @@ class KeyPool:
         state.usage[operation] = state.usage.get(operation, 0) + 1
         state.total_calls += 1
         slot.in_flight += 1
+        self._changed.add(slot.key.fingerprint)
         return self._reserve(state, operation)
 
     @staticmethod
@@ -734,7 +904,7 @@ class KeyPool:
     def _record_success(
         self, key: ServiceKey, operation: str, outcome: Outcome, now: datetime
     ) -> list[PoolEvent]:
-        state = self.state(key)
+        state = self.peek(key)
         state.total_successes += 1
         state.consecutive_errors = 0
         state.last_success = now
@@ -762,7 +932,7 @@ class KeyPool:
     def _record_transient(
         self, key: ServiceKey, operation: str, outcome: Outcome, now: datetime
     ) -> list[PoolEvent]:
-        state = self.state(key)
+        state = self.peek(key)
         self._slot_of[key.fingerprint].proven.discard(operation)
         if outcome.uncoded_auth:
             self._uncoded_auth.add(key.fingerprint)
@@ -783,7 +953,10 @@ class KeyPool:
         if self._is_outage(operation, now):
             self.outage_since = now
             for other in self._slots:
-                other.state.error_wait_until = None
+                if other.state.error_wait_until is not None:
+                    other.state.error_wait_until = None
+                    self._changed.add(other.key.fingerprint)
+            self._lines.clear()  # every key in an error wait may take calls again: lines anew
             events.append(PoolEvent(EventKind.OUTAGE, key, operation, outcome))
         return events
 
@@ -799,7 +972,7 @@ class KeyPool:
     def _cool_down(
         self, key: ServiceKey, operation: str, outcome: Outcome, now: datetime
     ) -> PoolEvent:
-        state = self.state(key)
+        state = self.peek(key)
         until = now + self.policy.rate_limit_cooldown
         state.cooldowns[operation] = until
         state.last_error = _error_record(outcome, now)
@@ -814,7 +987,8 @@ class KeyPool:
         now: datetime,
         cause: DeactivationCause,
     ) -> PoolEvent:
-        state = self.state(key)
+        state = self.peek(key)
+        self._changed.add(key.fingerprint)  # blame may take out a key other than the lease's
         self._suspects.discard(key.fingerprint)
         state.deactivated_at = now
         state.deactivation_cause = cause
@@ -835,7 +1009,7 @@ class KeyPool:
     def _record_probe(
         self, key: ServiceKey, operation: str, outcome: Outcome, now: datetime
     ) -> list[PoolEvent]:
-        state = self.state(key)
+        state = self.peek(key)
         accepted = outcome.kind in (
             OutcomeKind.SUCCESS,
             OutcomeKind.DAILY_LIMIT,

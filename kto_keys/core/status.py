@@ -91,7 +91,7 @@ def key_status(
     rows = []
     for key in pool.keys:
         usage = pool.usage_today(key, now)
-        state = pool.state(key)
+        state = pool.peek(key)
         operations = sorted(set(usage) | set(state.cooldowns)) or [Operation.LIST]
         verdicts = {operation: pool.availability(key, operation, now) for operation in operations}
         condition, until = condition_of(verdicts)

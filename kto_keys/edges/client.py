@@ -15,6 +15,7 @@ from typing import Protocol
 from urllib.parse import quote, urlencode, urlsplit
 
 import aiohttp
+from aiolimiter import AsyncLimiter
 from yarl import URL
 
 from kto_keys.core.answers import Outcome, Payload, classify, transport_fault, unsent
@@ -154,7 +155,9 @@ class TourClient:
         self._proxy: str | None = None
         self._released = asyncio.Event()
         self._backoff_s = 0.0
-        self._redact = Redactor(pool.keys)  # one table for the run: 20 ms for 1,000 keys
+        self._redact = Redactor(pool.keys)  # one table for the run, made at its first text
+        # One pace per key, made at the key's first call (see _pace).
+        self._paces: dict[str, AsyncLimiter] = {}
 
     async def __aenter__(self) -> TourClient:
         # A total deadline too: a body drip-fed a byte at a time never trips the read timeout.
@@ -217,7 +220,7 @@ class TourClient:
         if outcome.kind is OutcomeKind.UNSENT:
             raise HostUnreachableError(self._host(), outcome.message)
         self._raise_for_setup(outcome)
-        recovered = not self.pool.state(key).is_deactivated
+        recovered = not self.pool.peek(key).is_deactivated
         return ProbeResult(key, recovered, outcome)
 
     async def test_key(self, key: ServiceKey) -> Outcome:
@@ -281,7 +284,21 @@ class TourClient:
             return
         await self._released.wait()
 
+    async def _pace(self, key: ServiceKey) -> None:
+        """Wait until this key may send again: at most KTO_KEY_RPS requests in any second.
+
+        The bucket holds one request and drains at KTO_KEY_RPS a second, so requests of a key
+        leave at least 1/KTO_KEY_RPS apart and never in a burst: a bucket of a whole second's
+        worth could let twice the rate into one second of the gateway's count, which locks the
+        key for about 60 s. (aiolimiter reads the event loop's clock: pacing is real time.)
+        """
+        pace = self._paces.get(key.fingerprint)
+        if pace is None:
+            pace = self._paces[key.fingerprint] = AsyncLimiter(1, 1 / self.settings.key_rps)
+        await pace.acquire()
+
     async def _exchange(self, lease: Lease, params: Params) -> Outcome:
+        await self._pace(lease.key)
         started = self.clock.monotonic()
         sends = _Sends()
         outcome = await self._send(lease.key, lease.operation, params, sends)

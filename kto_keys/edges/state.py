@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import json
 import math
 import os
@@ -88,6 +89,14 @@ class StateCache:
         self.max_wait = max_wait
         self._lock = FileLock(str(path) + ".lock", timeout=lock_timeout_s)
         self._baseline: dict[str, StateDict] = {}
+        # Each key's line of the file (`"fingerprint": {...}`) as last read or written: a save
+        # encodes only the keys that changed.
+        self._fragments: dict[str, str] = {}
+        # Keys whose state load cut (times too far ahead): the next save writes them.
+        self._rewrite: set[str] = set()
+        # The file as this process last read or wrote it (inode, size, mtime): while it is still
+        # that file, no other process wrote in between, and a save need not read it back.
+        self._known_file: tuple[int, int, int] | None = None
         # When the run loaded the cache: the stamp of a file set aside (this module reads no clock).
         self._loaded_at: datetime | None = None
         self.notice: CacheLost | None = None
@@ -99,40 +108,79 @@ class StateCache:
         writers replace the file in one step, so a reader still sees one whole version.
         """
         self._loaded_at = now
-        disk, notice = self._read_for_load(now)
+        disk, parsed, notice = self._read_for_load(now)
         self.notice = notice
         self._baseline = disk
-        return LoadResult(self._states(disk, now), notice)
+        states: dict[str, KeyState] = {}
+        for fingerprint, state in parsed.items():
+            clamped = clamp_state(state, now, self.max_wait)
+            if clamped is not state:
+                self._rewrite.add(fingerprint)  # the next save writes the cut times
+            states[fingerprint] = clamped
+        return LoadResult(states, notice)
 
-    def _read_for_load(self, now: datetime) -> tuple[dict[str, StateDict], CacheLost | None]:
+    def _read_for_load(
+        self, now: datetime
+    ) -> tuple[dict[str, StateDict], dict[str, KeyState], CacheLost | None]:
         if not self.path.parent.is_dir():
-            return {}, None  # no folder, no file: nothing to lock, and reading creates nothing
+            return {}, {}, None  # no folder, no file: nothing to lock, and reading creates nothing
         try:
             with self._locked(reading=True):
-                return self._read(now)
+                return self._read(now, keep_lines=True)
         except _NoLock:
-            return self._read(now, may_move=False)
+            return self._read(now, may_move=False, keep_lines=True)
 
     def sync(self, pool: KeyPool, now: datetime | None = None, durable: bool = True) -> None:
         """Merge this process's changes with the file's and write the result.
 
-        With `now`, times another process wrote too far ahead are cut as on load.
+        With `now`, times another process wrote too far ahead are cut as on load. While the file
+        is the one this process last read or wrote, only the states the pool changed since are
+        encoded and nothing is read back; otherwise every state is merged with the file's.
         """
-        ours = {fp: state_to_dict(state) for fp, state in pool.states().items()}
         make_folder(self.path)
         with self._locked():
-            disk, notice = self._read(now)
+            if self._known_file is not None and _identity(self.path) == self._known_file:
+                self._sync_ours(pool, durable)
+                return
+            changed = pool.changed_states()
+            ours = {fp: state_to_dict(state) for fp, state in pool.states().items()}
+            disk, _, notice = self._read(now)
             self.notice = self.notice or notice
             merged = dict(disk)
             for fingerprint, current in ours.items():
                 merged[fingerprint] = merge_state(
                     disk.get(fingerprint), self._baseline.get(fingerprint), current
                 )
+            self._fragments.clear()
+            self._rewrite.clear()
             self._write(merged, durable)
         self._baseline = merged
+        pool.mark_saved(changed)
         states = pool.states()
         loaded = self._states({fp: merged[fp] for fp in ours}, now)
         pool.replace_states({fp: _keep_reservation(loaded[fp], states[fp]) for fp in loaded})
+
+    def _sync_ours(self, pool: KeyPool, durable: bool) -> None:
+        """Write the states the pool changed over the file this process knows (lock held).
+
+        Merged with a file that is our own last write, a state is just ours (see merge_state),
+        and adopting it back would change nothing: neither is done.
+        """
+        changed = pool.changed_states()
+        states = pool.states()
+        redo = (
+            changed.keys()
+            | (self._rewrite & states.keys())
+            | (states.keys() - self._baseline.keys())
+        )
+        ours = {fp: state_to_dict(states[fp]) for fp in redo}
+        for fingerprint in ours:
+            self._fragments.pop(fingerprint, None)
+        merged = {**self._baseline, **ours}
+        self._write(merged, durable)
+        self._baseline = merged
+        self._rewrite.clear()
+        pool.mark_saved(changed)
 
     def _states(self, disk: Mapping[str, StateDict], now: datetime | None) -> dict[str, KeyState]:
         states = {fp: state_from_dict(data) for fp, data in disk.items()}
@@ -156,21 +204,24 @@ class StateCache:
             self._lock.release()
 
     def _read(
-        self, now: datetime | None, may_move: bool = True
-    ) -> tuple[dict[str, StateDict], CacheLost | None]:
-        """The file's key table, checked; with `now`, a usage day after tomorrow is invalid too.
+        self, now: datetime | None, may_move: bool = True, keep_lines: bool = False
+    ) -> tuple[dict[str, StateDict], dict[str, KeyState], CacheLost | None]:
+        """The file's key table, checked, and its states; with `now`, a usage day after tomorrow
+        is invalid too. With `keep_lines`, each key's line is kept for the next save.
 
         (The usage of the later day wins a merge, so such a day cannot be cut in memory: the
         next save would write it back, and the key would stay spent until that day.)
         """
+        self._known_file = None
         try:
+            identity = _identity(self.path)
             text = self.path.read_text(encoding="utf-8")
         except (FileNotFoundError, NotADirectoryError):
-            return {}, None
+            return {}, {}, None
         except UnicodeDecodeError:
-            return {}, self._set_aside("corrupt", may_move=may_move)
+            return {}, {}, self._set_aside("corrupt", may_move=may_move)
         except OSError as error:
-            return {}, self._set_aside("unreadable", error.strerror, may_move)
+            return {}, {}, self._set_aside("unreadable", error.strerror, may_move)
         try:
             document = json.loads(text)
             if not isinstance(document, dict) or document.get("schema") != SCHEMA_VERSION:
@@ -179,17 +230,20 @@ class StateCache:
             if not isinstance(keys, dict):
                 raise ValueError("no key table")
             last_day = None if now is None else kst_day(now) + timedelta(days=1)
+            states: dict[str, KeyState] = {}
             for fingerprint, data in keys.items():
-                state = state_from_dict(data)
+                state = states[fingerprint] = state_from_dict(data)
                 if state.fingerprint != fingerprint:
                     raise InvalidValue("fingerprint")
                 if last_day is not None and state.usage_day and state.usage_day > last_day:
                     raise InvalidValue("usage")
         except InvalidValue as error:
-            return {}, self._set_aside("invalid", error.field, may_move)
+            return {}, {}, self._set_aside("invalid", error.field, may_move)
         except (ValueError, KeyError, TypeError, AttributeError, OverflowError):
-            return {}, self._set_aside("corrupt", may_move=may_move)
-        return dict(keys), None
+            return {}, {}, self._set_aside("corrupt", may_move=may_move)
+        self._fragments = _fragments_of(text, keys) if keep_lines else {}
+        self._known_file = identity
+        return dict(keys), states, None
 
     def _set_aside(self, why: str, detail: str | None = None, may_move: bool = True) -> CacheLost:
         if not may_move:
@@ -210,9 +264,44 @@ class StateCache:
         return CacheLost(self.path, why, target, detail)
 
     def _write(self, keys: Mapping[str, StateDict], durable: bool = True) -> None:
-        document = {"schema": SCHEMA_VERSION, "keys": keys}
-        text = json.dumps(document, ensure_ascii=False, indent=1)
+        """One key a line, each line encoded once and kept until its state changes."""
+        lines = self._fragments
+        for fingerprint in keys.keys() - lines.keys():
+            lines[fingerprint] = f"{_encode(fingerprint)}: {_encode(keys[fingerprint])}"
+        text = _HEAD + ",\n".join([lines[fp] for fp in keys]) + _TAIL
         atomic_write_text(self.path, text, durable)
+        self._known_file = _identity(self.path)
+
+
+_HEAD = f'{{"schema": {SCHEMA_VERSION}, "keys": {{\n'
+_TAIL = "\n}}\n"
+
+
+def _encode(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False)
+
+
+def _fragments_of(text: str, keys: Mapping[str, Any]) -> dict[str, str]:
+    """Each key's whole line of a file this tool wrote, or nothing when it is laid out otherwise
+    (an older version's, or edited by hand): then the next save encodes every key once."""
+    if not (text.startswith(_HEAD) and text.endswith(_TAIL)):
+        return {}
+    fragments: dict[str, str] = {}
+    for line in text[len(_HEAD) : len(text) - len(_TAIL)].split(",\n"):
+        fingerprint, colon, _ = line.partition('": ')
+        if not colon or not fingerprint.startswith('"'):
+            return {}
+        fragments[fingerprint[1:]] = line
+    # The file parsed whole, so a line that names each key once, and only those, is its value.
+    if len(fragments) != len(keys) or fragments.keys() != keys.keys():
+        return {}
+    return fragments
+
+
+def _identity(path: Path) -> tuple[int, int, int]:
+    """What tells one version of the file from another: each save replaces it with a new file."""
+    info = path.stat()
+    return info.st_ino, info.st_size, info.st_mtime_ns
 
 
 class _NoLock(Exception):
@@ -390,6 +479,8 @@ def clamp_state(state: KeyState, now: datetime, max_wait: timedelta = DEFAULT_MA
     """
     latest = now + CLOCK_SKEW
     error = state.last_error
+    if _within(state, latest, now, max_wait):
+        return state  # the common case: nothing to cut, and no copy
     return dataclasses.replace(
         state,
         first_seen=_passed(state.first_seen, latest, now),
@@ -402,6 +493,21 @@ def clamp_state(state: KeyState, now: datetime, max_wait: timedelta = DEFAULT_MA
         cooldowns={op: min(until, now + max_wait) for op, until in state.cooldowns.items()},
         deactivated_at=_passed_or_none(state.deactivated_at, latest, now),
     )
+
+
+def _within(state: KeyState, latest: datetime, now: datetime, max_wait: timedelta) -> bool:
+    """True when clamp_state would change nothing."""
+    passed = (state.first_seen, state.last_success, state.deactivated_at)
+    if any(when is not None and when > latest for when in passed):
+        return False
+    if state.last_error is not None and state.last_error.at > latest:
+        return False
+    longest = now + max_wait
+    if state.error_wait_until is not None and state.error_wait_until > longest:
+        return False
+    if state.pause_until is not None and state.pause_until > now + MAX_PAUSE:
+        return False
+    return all(until <= longest for until in state.cooldowns.values())
 
 
 def _passed(when: datetime, latest: datetime, now: datetime) -> datetime:
@@ -446,7 +552,7 @@ def _moment(value: Any, field: str) -> datetime | None:
         return None
     if not isinstance(value, str):
         raise InvalidValue(field)
-    when = parse_time(value)
+    when = _parsed_time(value)
     try:
         in_range = when is not None and EARLIEST <= when < LATEST
     except OverflowError:  # a far offset on year 1 or 9999
@@ -454,6 +560,13 @@ def _moment(value: Any, field: str) -> datetime | None:
     if not in_range:
         raise InvalidValue(field)
     return when
+
+
+@functools.lru_cache(maxsize=4096)
+def _parsed_time(text: str) -> datetime | None:
+    """parse_time, remembered: the keys of a pool mostly share a few moments (first seen in
+    the same run), and 10,000 of them are read at start-up. Datetimes are immutable."""
+    return parse_time(text)
 
 
 def _time(value: Any, field: str) -> datetime:

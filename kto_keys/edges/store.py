@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
 import errno
+import functools
 import json
 import sqlite3
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+import threading
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from kto_keys.core.answers import Item
 from kto_keys.core.calls import CallRecord, CallStats, summarize
@@ -37,15 +42,30 @@ DETAIL_OPERATIONS: Mapping[str, str] = MappingProxyType(
 )
 
 _RECORD_COLUMNS = [*LIST_COLUMNS.values()]
-_INSERT_RECORD = (
+# One statement per record, new or known: a known record keeps when and in which run it was first
+# seen, and comes back if it had been removed.
+_UPSERT_RECORD = (
     f"INSERT INTO restaurants ({', '.join(_RECORD_COLUMNS)}, raw_json, first_seen_at, last_seen_at, "
-    f"first_run_id, last_run_id, listed_day) VALUES ({', '.join('?' * (len(_RECORD_COLUMNS) + 6))})"
+    f"first_run_id, last_run_id, listed_day) VALUES ({', '.join('?' * (len(_RECORD_COLUMNS) + 6))}) "
+    "ON CONFLICT (contentid) DO UPDATE SET "
+    + ", ".join(
+        f"{column} = excluded.{column}"
+        for column in (
+            *_RECORD_COLUMNS[1:],
+            "raw_json",
+            "last_seen_at",
+            "last_run_id",
+            "listed_day",
+        )
+    )
+    + ", removed_at = NULL"
 )
-_UPDATE_RECORD = (
-    f"UPDATE restaurants SET {', '.join(f'{column} = ?' for column in _RECORD_COLUMNS)}, "
-    "raw_json = ?, last_seen_at = ?, last_run_id = ?, listed_day = ?, removed_at = NULL "
-    "WHERE contentid = ?"
-)
+# The lock waits are this short in C, and repeated in Python up to LOCK_WAITS times (30 s in all),
+# so that Ctrl-C (or a closing store) is seen within a tenth of a second of a wait.
+LOCK_WAIT_MS = 100
+LOCK_WAITS = 300
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +85,17 @@ class DetailTodo:
     modifiedtime: str
 
 
+def _serial(method: Callable[Concatenate[Store, P], R]) -> Callable[Concatenate[Store, P], R]:
+    """Run a method of the store on its writer thread while one runs, so that one connection
+    is never used by two threads at once; the caller waits (see Store._wait)."""
+
+    @functools.wraps(method)
+    def run(store: Store, /, *args: P.args, **kwargs: P.kwargs) -> R:
+        return store._serially(functools.partial(method, store, *args, **kwargs))
+
+    return run
+
+
 class Store:
     """The tool's SQLite database, in WAL mode so that readers never wait.
 
@@ -72,12 +103,21 @@ class Store:
     `Store(path, readonly=True)` (or `Store.open_readonly(path)`) only reads an existing file:
     no folder, no pragma that writes, no migration, no call-history flush, and every write
     fails with sqlite3.OperationalError.
+
+    The `*_async` saves run on a thread of the store's own, which then owns the connection until
+    `close()`: the event loop goes on with the network while a page is stored, and every other
+    method waits its turn on that thread. A page's rows and its checkpoint stay one transaction.
     """
 
     def __init__(self, path: Path, readonly: bool = False) -> None:
         self.path = path
         self.readonly = readonly
         self._pending_calls: list[tuple[Any, ...]] = []
+        self._writer: ThreadPoolExecutor | None = None
+        self._writer_ident: int | None = None
+        self._flushing: Future[None] | None = None
+        # Set by close(): a wait for another process's lock on the writer thread gives up.
+        self._closing = threading.Event()
         if readonly:
             self.db = _connect_reader(path)
             return
@@ -91,10 +131,65 @@ class Store:
         return cls(path, readonly=True)
 
     def close(self) -> None:
-        """Flush the call history (a writer's) and close the database."""
-        if not self.readonly:
-            self.flush_calls()
-        self.db.close()
+        """Flush the call history (a writer's), stop the writer thread and close the database."""
+        try:
+            if not self.readonly:
+                self.flush_calls()
+                self._settle_flush()
+        finally:
+            if self._writer is not None:
+                self._closing.set()
+                self._writer.shutdown(wait=True, cancel_futures=True)
+                self._writer = self._writer_ident = None
+            self.db.close()
+
+    # --- the writer thread -----------------------------------------------------------------
+    def _start_writer(self) -> ThreadPoolExecutor:
+        if self._writer is None:
+            self._writer = ThreadPoolExecutor(1, "kto-keys-store", self._note_writer)
+            self._writer.submit(lambda: None).result()  # its ident is known before any use
+        return self._writer
+
+    def _note_writer(self) -> None:
+        self._writer_ident = threading.get_ident()
+
+    def _serially(self, job: Callable[[], R]) -> R:
+        if self._writer is None or threading.get_ident() == self._writer_ident:
+            return job()
+        return _wait(self._writer.submit(job))
+
+    async def _in_background(self, job: Callable[[], R]) -> R:
+        return await asyncio.wrap_future(self._start_writer().submit(job))
+
+    async def save_page_async(
+        self,
+        run_id: int,
+        province: str,
+        page_size: int,
+        page_no: int,
+        total_count: int,
+        items: Sequence[Item],
+        now: datetime,
+        day: date | None = None,
+    ) -> PageSaved:
+        """`save_page` on the writer thread: the event loop is free meanwhile."""
+        return await self._in_background(
+            functools.partial(
+                self.save_page, run_id, province, page_size, page_no, total_count, items, now, day
+            )
+        )
+
+    async def save_detail_async(
+        self, kind: DetailKind, todo: DetailTodo, items: Sequence[Item], now: datetime
+    ) -> None:
+        """Store one record's detail of `kind` on the writer thread (no items: none exists)."""
+        if kind is DetailKind.INTRO:
+            job = functools.partial(self.save_intro, todo, items[0] if items else None, now)
+        elif kind is DetailKind.COMMON:
+            job = functools.partial(self.save_common, todo, items[0] if items else None, now)
+        else:
+            job = functools.partial(self.save_images, todo, items, now)
+        await self._in_background(job)
 
     def __enter__(self) -> Store:
         return self
@@ -103,24 +198,39 @@ class Store:
         self.close()
 
     # --- schema ---------------------------------------------------------------------------
+    @_serial
     def schema_version(self) -> int:
         """The schema version of the file."""
         return schema_version(self.db)
 
     # --- runs ----------------------------------------------------------------------------
+    @_serial
     def start_run(self, mode: str, provinces: Sequence[str], now: datetime) -> int:
         """Open a run and return its id."""
-        cursor = self.db.execute(
-            "INSERT INTO runs (started_at, mode, provinces) VALUES (?, ?, ?)",
-            (now.isoformat(), mode, json.dumps(list(provinces))),
-        )
+        with self.transaction():
+            cursor = self.db.execute(
+                "INSERT INTO runs (started_at, mode, provinces) VALUES (?, ?, ?)",
+                (now.isoformat(), mode, json.dumps(list(provinces))),
+            )
         return int(cursor.lastrowid or 0)
 
+    @_serial
     def finish_run(
         self, run_id: int, now: datetime, outcome: str, summary: Mapping[str, Any]
     ) -> None:
         """Close a run with its figures."""
         listing = summary.get("listing", {})
+        with self.transaction():
+            self._finish_run(run_id, now, outcome, summary, listing)
+
+    def _finish_run(
+        self,
+        run_id: int,
+        now: datetime,
+        outcome: str,
+        summary: Mapping[str, Any],
+        listing: Mapping[str, Any],
+    ) -> None:
         self.db.execute(
             """UPDATE runs SET ended_at = ?, outcome = ?, pages = ?, records = ?, new_records = ?,
                updated_records = ?, removed_records = ?, calls = ?, failovers = ?, summary = ?
@@ -140,12 +250,14 @@ class Store:
             ),
         )
 
+    @_serial
     def runs(self, limit: int = 20) -> list[dict[str, Any]]:
         """The latest runs, newest first."""
         rows = self._read("SELECT * FROM runs ORDER BY id DESC LIMIT ?", (limit,))
         return [dict(row) for row in rows]
 
     # --- province list -------------------------------------------------------------------
+    @_serial
     def cached_provinces(self) -> tuple[datetime | None, dict[str, str]]:
         """The service's province list as last fetched, and when."""
         rows = self._read("SELECT code, name, fetched_at FROM provinces")
@@ -154,6 +266,7 @@ class Store:
         fetched = min(datetime.fromisoformat(row["fetched_at"]) for row in rows)
         return fetched, {row["code"]: row["name"] for row in rows}
 
+    @_serial
     def save_provinces(self, provinces: Mapping[str, str], now: datetime) -> None:
         """Replace the cached province list."""
         with self.transaction():
@@ -164,6 +277,7 @@ class Store:
             )
 
     # --- listing -------------------------------------------------------------------------
+    @_serial
     def pages_done(self, day: date, province: str) -> dict[tuple[int, int], int]:
         """Pages of a province stored today: (page size, page number) -> total count seen."""
         rows = self._read(
@@ -172,6 +286,7 @@ class Store:
         )
         return {(row["page_size"], row["page_no"]): row["total_count"] for row in rows}
 
+    @_serial
     def province_completed(self, day: date, province: str) -> int | None:
         """The total count of a province listed completely today, or None."""
         rows = self._read(
@@ -180,6 +295,7 @@ class Store:
         )
         return int(rows[0]["total_count"]) if rows else None
 
+    @_serial
     def forget_day(self, day: date) -> None:
         """Drop today's list checkpoints (`--fresh`)."""
         with self.transaction():
@@ -189,6 +305,7 @@ class Store:
                 "UPDATE restaurants SET listed_day = NULL WHERE listed_day = ?", (day.isoformat(),)
             )
 
+    @_serial
     def save_page(
         self,
         run_id: int,
@@ -203,56 +320,49 @@ class Store:
         """Upsert a page's records and mark the page done, in one transaction."""
         day_text = (day or kst_day(now)).isoformat()
         stamp = now.isoformat()
-        rows: dict[str, tuple[dict[str, Any], str]] = {}
+        rows: dict[str, list[Any]] = {}
         for item in items:
             contentid = str(item.get("contentid", "")).strip()
             if contentid:
-                rows[contentid] = (
-                    list_values(item),
+                rows[contentid] = [
+                    *list_values(item).values(),
                     json.dumps(item, ensure_ascii=False, sort_keys=True),
-                )
+                    stamp,
+                    stamp,
+                    run_id,
+                    run_id,
+                    day_text,
+                ]
+        raw_at = len(LIST_COLUMNS)  # where raw_json sits in a row
         with self.transaction():
-            known = (
-                {
-                    row["contentid"]: (row["raw_json"], row["removed_at"])
-                    for row in self.db.execute(
-                        f"SELECT contentid, raw_json, removed_at FROM restaurants "
-                        f"WHERE contentid IN ({', '.join('?' * len(rows))})",
-                        list(rows),
-                    )
-                }
-                if rows
-                else {}
-            )
-            inserts = [
-                [*values.values(), raw, stamp, stamp, run_id, run_id, day_text]
-                for contentid, (values, raw) in rows.items()
-                if contentid not in known
-            ]
-            updates = [
-                [*values.values(), raw, stamp, run_id, day_text, contentid]
-                for contentid, (values, raw) in rows.items()
-                if contentid in known
-            ]
-            if inserts:
-                self.db.executemany(_INSERT_RECORD, inserts)
-            if updates:
-                self.db.executemany(_UPDATE_RECORD, updates)
+            known = self._known(rows, raw_at)
+            if rows:
+                self.db.executemany(_UPSERT_RECORD, rows.values())
             self.db.execute(
                 """INSERT OR REPLACE INTO list_pages
                    (day, province, page_size, page_no, total_count, items, run_id, done_at)
                    VALUES (?, ?, ?, ?, ?, ?, ?, ?)""",
                 (day_text, province, page_size, page_no, total_count, len(items), run_id, stamp),
             )
-        new = len(inserts)
-        updated = sum(
-            1
-            for contentid, (_, raw) in rows.items()
-            if contentid in known
-            and (known[contentid][0] != raw or known[contentid][1] is not None)
-        )
+        new = sum(1 for contentid in rows if contentid not in known)
+        updated = sum(1 for unchanged in known.values() if not unchanged)
         return PageSaved(new, updated)
 
+    def _known(self, rows: Mapping[str, list[Any]], raw_at: int) -> dict[str, bool]:
+        """The page's records already stored: contentid -> True when stored as is (not removed)."""
+        if not rows:
+            return {}
+        stored = self.db.execute(
+            f"SELECT contentid, raw_json, removed_at FROM restaurants "
+            f"WHERE contentid IN ({', '.join('?' * len(rows))})",
+            list(rows),
+        )
+        return {
+            contentid: removed_at is None and raw == rows[contentid][raw_at]
+            for contentid, raw, removed_at in stored
+        }
+
+    @_serial
     def unlist(self, province: str, day: date) -> None:
         """Forget which records today's listing of a province saw, before listing it again."""
         with self.transaction():
@@ -261,6 +371,7 @@ class Store:
                 (province, day.isoformat()),
             )
 
+    @_serial
     def listed_today(self, province: str, day: date) -> int:
         """Distinct records of a province seen in today's listing."""
         rows = self._read(
@@ -269,6 +380,7 @@ class Store:
         )
         return int(rows[0][0])
 
+    @_serial
     def complete_province(
         self, province: str, total_count: int, now: datetime, day: date | None = None
     ) -> int:
@@ -295,6 +407,7 @@ class Store:
         return removed
 
     # --- details -------------------------------------------------------------------------
+    @_serial
     def detail_todo(self, kind: str, provinces: Iterable[str] | None = None) -> list[DetailTodo]:
         """Records lacking this detail, or whose list entry changed since it was fetched."""
         where, params = _where(provinces, include_removed=False)
@@ -310,6 +423,7 @@ class Store:
             for row in rows
         ]
 
+    @_serial
     def save_intro(self, todo: DetailTodo, item: Item | None, now: datetime) -> None:
         """Store the intro details (None: the service has none for this record)."""
         data = intro_values(item) if item else None
@@ -324,6 +438,7 @@ class Store:
                 ),
             )
 
+    @_serial
     def save_common(self, todo: DetailTodo, item: Item | None, now: datetime) -> None:
         """Store the common details: overview raw and as text, homepage URL, phone names."""
         data = common_values(item) if item else None
@@ -343,6 +458,7 @@ class Store:
                 ),
             )
 
+    @_serial
     def save_images(self, todo: DetailTodo, items: Sequence[Item], now: datetime) -> None:
         """Replace the images of a record."""
         with self.transaction():
@@ -416,13 +532,31 @@ class Store:
             self.flush_calls()
 
     def flush_calls(self) -> None:
-        """Write the calls held in memory."""
+        """Write the calls held in memory; while the writer thread runs, without waiting for it
+        (a failure of that write is raised by the next flush, or by close)."""
+        self._settle_flush(only_if_done=True)
         if not self._pending_calls:
             return
         pending, self._pending_calls = self._pending_calls, []
+        job = functools.partial(self._insert_calls, pending)
+        if self._writer is None or threading.get_ident() == self._writer_ident:
+            job()
+        else:
+            self._flushing = self._writer.submit(job)
+
+    def _insert_calls(self, pending: list[tuple[Any, ...]]) -> None:
         with self.transaction():
             self.db.executemany("INSERT INTO calls VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", pending)
 
+    def _settle_flush(self, only_if_done: bool = False) -> None:
+        """Raise what the last background flush of the call history met, once."""
+        flushing = self._flushing
+        if flushing is None or (only_if_done and not flushing.done()):
+            return
+        self._flushing = None
+        _wait(flushing)
+
+    @_serial
     def call_stats(self, now: datetime) -> dict[str, CallStats]:
         """Today's success rate and p50/p95 latency per key fingerprint."""
         if not self.readonly:
@@ -445,16 +579,55 @@ class Store:
     # --- transactions --------------------------------------------------------------------
     def transaction(self) -> AbstractContextManager[None]:
         """All or nothing: see `transaction`; nested calls roll back only their own part."""
-        return transaction(self.db)
+        return transaction(self.db, self._closing)
+
+
+def _wait(future: Future[R]) -> R:
+    """The result of a job on the writer thread, waited for in short steps: Ctrl-C in a plain
+    thread raises between them, and a cancelled asyncio task stops waiting (see _interrupted)."""
+    while True:
+        try:
+            return future.result(timeout=LOCK_WAIT_MS / 1000)
+        except FutureTimeout:
+            _interrupted(None)
+
+
+def _interrupted(closing: threading.Event | None) -> None:
+    """Raise when the wait should end: the store is closing, or the asyncio task running this
+    (Ctrl-C cancels the run's main task) is being cancelled. A plain thread's Ctrl-C raises
+    KeyboardInterrupt by itself between two steps of a wait."""
+    if closing is not None and closing.is_set():
+        raise sqlite3.OperationalError("the database was closed while waiting for its lock")
+    try:
+        task = asyncio.current_task()
+    except RuntimeError:  # no event loop in this thread
+        return
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError
+
+
+def _begin(connection: sqlite3.Connection, closing: threading.Event | None) -> None:
+    """BEGIN IMMEDIATE, waiting for another process's write lock in steps of LOCK_WAIT_MS."""
+    for attempt in range(LOCK_WAITS):
+        try:
+            connection.execute("BEGIN IMMEDIATE")
+            return
+        except sqlite3.OperationalError as error:
+            busy = getattr(error, "sqlite_errorname", "") in ("SQLITE_BUSY", "SQLITE_LOCKED")
+            if not busy or attempt == LOCK_WAITS - 1:
+                raise
+            _interrupted(closing)
 
 
 @contextmanager
-def transaction(connection: sqlite3.Connection) -> Iterator[None]:
+def transaction(
+    connection: sqlite3.Connection, closing: threading.Event | None = None
+) -> Iterator[None]:
     """BEGIN IMMEDIATE ... COMMIT, or a SAVEPOINT when already inside one; rolled back on error.
 
     IMMEDIATE takes the write lock up front, so a transaction waits for another writer (up to
-    busy_timeout) at its start instead of failing halfway with SQLITE_BUSY. An error inside a
-    nested block undoes that block only and reaches the enclosing one, which may go on.
+    30 s, in steps that Ctrl-C ends) at its start instead of failing halfway with SQLITE_BUSY.
+    An error inside a nested block undoes that block only and reaches the enclosing one.
     """
     if connection.in_transaction:
         connection.execute(f"SAVEPOINT {_SAVEPOINT}")
@@ -469,7 +642,7 @@ def transaction(connection: sqlite3.Connection) -> Iterator[None]:
             raise
         connection.execute(f"RELEASE {_SAVEPOINT}")
         return
-    connection.execute("BEGIN IMMEDIATE")
+    _begin(connection, closing)
     try:
         yield
         # Inside the try: COMMIT itself can fail (a deferred constraint, SQLITE_BUSY) and then
@@ -483,12 +656,27 @@ def transaction(connection: sqlite3.Connection) -> Iterator[None]:
 
 def _connect_writer(path: Path) -> sqlite3.Connection:
     path.parent.mkdir(parents=True, exist_ok=True)
-    db = sqlite3.connect(path, timeout=30, isolation_level=None)
+    # Not bound to one thread: the writer thread takes it over (one thread at a time, see Store).
+    db = sqlite3.connect(
+        path, timeout=LOCK_WAIT_MS / 1000, isolation_level=None, check_same_thread=False
+    )
     db.row_factory = sqlite3.Row
-    db.execute("PRAGMA busy_timeout = 30000")
-    db.execute("PRAGMA journal_mode = WAL")
+    db.execute(f"PRAGMA busy_timeout = {LOCK_WAIT_MS}")
+    _set_wal(db)
     db.execute("PRAGMA synchronous = NORMAL")
     return db
+
+
+def _set_wal(db: sqlite3.Connection) -> None:
+    """WAL mode, waiting in short steps if another process holds the database meanwhile."""
+    for attempt in range(LOCK_WAITS):
+        try:
+            db.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as error:
+            if getattr(error, "sqlite_errorname", "") != "SQLITE_BUSY" or attempt == LOCK_WAITS - 1:
+                raise
+            _interrupted(None)
 
 
 def _connect_reader(path: Path) -> sqlite3.Connection:

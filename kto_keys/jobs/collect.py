@@ -179,7 +179,7 @@ async def _collect(
     async with session.client(options.concurrency, user_agent) as client:
         try:
             probes = await client.recover()
-            skipped = [key for key in pool.keys if pool.state(key).is_deactivated]
+            skipped = pool.deactivated_keys()
             if skipped:
                 observer.keys_skipped(skipped, pool)
             _require_usable_key(pool, clock.now())

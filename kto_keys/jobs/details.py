@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Protocol
 
+from kto_keys.core.answers import Item
 from kto_keys.core.errors import BudgetExhaustedError, NoUsableKeyError
 from kto_keys.core.operations import DetailKind, Operation
 from kto_keys.core.plan import DetailPlan, plan_details
@@ -60,6 +61,8 @@ class Enricher:
         self.concurrency = max(1, concurrency)
         self.result = DetailResult()
         self._budget_error: BudgetExhaustedError | None = None
+        # Details handed to the store's writer thread and not yet committed.
+        self._saving: set[asyncio.Future[None]] = set()
 
     def plan(
         self, kinds: Sequence[DetailKind], provinces: Iterable[str] | None
@@ -88,10 +91,16 @@ class Enricher:
         workers = [asyncio.ensure_future(self._worker(queue)) for _ in range(self.concurrency)]
         try:
             await asyncio.gather(*workers)
+            while self._saving:  # every detail fetched is stored before the phase counts it
+                await asyncio.gather(*self._saving)
+        except asyncio.CancelledError:
+            for saving in list(self._saving):
+                saving.cancel()
+            raise
         finally:
             for worker in workers:
                 worker.cancel()
-            await asyncio.gather(*workers, return_exceptions=True)
+            await asyncio.gather(*workers, *self._saving, return_exceptions=True)
         left: dict[str, int] = {kind.operation: len(items) for kind, items in todo.items()}
         for operation, count in self.result.fetched.items():
             left[operation] -= count
@@ -125,14 +134,16 @@ class Enricher:
         if kind is DetailKind.IMAGES:
             params["numOfRows"] = 100
         payload = await self.client.call(operation, params)
-        now = self.session.clock.now()
-        item = payload.items[0] if payload.items else None
-        if kind is DetailKind.INTRO:
-            self.store.save_intro(todo, item, now)
-        elif kind is DetailKind.COMMON:
-            self.store.save_common(todo, item, now)
-        else:
-            self.store.save_images(todo, payload.items, now)
+        # Stored on the store's writer thread while this worker makes its next call.
+        saving = asyncio.ensure_future(self._save(kind, operation, todo, payload.items))
+        self._saving.add(saving)
+        saving.add_done_callback(self._saving.discard)
+
+    async def _save(
+        self, kind: DetailKind, operation: Operation, todo: DetailTodo, items: Sequence[Item]
+    ) -> None:
+        item = items[0] if items else None
+        await self.store.save_detail_async(kind, todo, items, self.session.clock.now())
         self.result.fetched[operation] += 1
         if item is None:
             self.result.without_data[operation] += 1

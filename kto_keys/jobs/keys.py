@@ -114,7 +114,7 @@ async def enable_key(session: Session, index: int, force: bool = False) -> KeySt
     when a probe made with it succeeds (deactivated keys come back only through a probe), or
     with `force`."""
     key = key_at(session, index)
-    state = session.pool.state(key)
+    state = session.pool.peek(key)
     if force or state.disabled_by_hand or state.deactivated_at is None:
         return enable(session, index)
     with session.keeping_history():
@@ -137,7 +137,7 @@ async def test_all_keys(session: Session) -> list[KeyTest]:
         async with session.client(concurrency=1) as client:
             for key in session.pool.keys:
                 outcome = await client.test_key(key)
-                latency = session.pool.state(key).latency_ms_avg
+                latency = session.pool.peek(key).latency_ms_avg
                 results.append(KeyTest(key.index, key.preview, outcome, latency))
     return results
 

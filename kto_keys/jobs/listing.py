@@ -90,6 +90,8 @@ class Lister:
         self.result = ListingResult()
         # The run's Korea-time day: a run that crosses midnight keeps its checkpoints.
         self.day = kst_day(clock.now())
+        # Pages handed to the store's writer thread and not yet committed.
+        self._saving: set[asyncio.Future[None]] = set()
 
     async def run(self, provinces: Sequence[str]) -> ListingResult:
         """List the provinces: first pages, then the rest concurrently, then check completeness."""
@@ -105,13 +107,23 @@ class Lister:
                 self.result.records += records
                 continue
             pending.append(self._resume(province, day))
-        await self._gather([self._first_page(listing) for listing in pending])
-        queue: asyncio.Queue[tuple[ProvinceListing, int]] = asyncio.Queue()
-        for listing in pending:
-            for page in range(1, listing.pages + 1):
-                if page not in listing.done:
-                    queue.put_nowait((listing, page))
-        await self._gather([self._worker(queue) for _ in range(self.concurrency)])
+        try:
+            await self._gather([self._first_page(listing) for listing in pending])
+            await self._settle()
+            queue: asyncio.Queue[tuple[ProvinceListing, int]] = asyncio.Queue()
+            for listing in pending:
+                for page in range(1, listing.pages + 1):
+                    if page not in listing.done:
+                        queue.put_nowait((listing, page))
+            await self._gather([self._worker(queue) for _ in range(self.concurrency)])
+            await self._settle()
+        except asyncio.CancelledError:
+            for saving in list(self._saving):
+                saving.cancel()  # a page already being written is still committed whole
+            raise
+        finally:
+            # On any other error the pages fetched are still kept: their quota is spent.
+            await asyncio.gather(*self._saving, return_exceptions=True)
         for listing in pending:
             await self._complete(listing)
         return self.result
@@ -172,6 +184,7 @@ class Lister:
             payload = await self._fetch(listing, page, listing.page_size)
             self.result.relisted += 1
             self._store(listing, page, payload)
+            await self._settle()  # the count below must include this page
             held = self.store.listed_today(listing.province, self.day)
             if stop_when_complete and held >= listing.total:
                 break
@@ -198,8 +211,20 @@ class Lister:
         return payload
 
     def _store(self, listing: ProvinceListing, page: int, payload: Payload) -> None:
+        """Hand the page to the store's writer thread and go on: the next request need not wait
+        for this page's commit. A page counts as done once its transaction committed."""
+        saving = asyncio.ensure_future(self._save(listing, page, payload))
+        self._saving.add(saving)
+        saving.add_done_callback(self._saving.discard)
+
+    async def _settle(self) -> None:
+        """Wait until every page handed to the store is committed; raise the first failure."""
+        while self._saving:
+            await asyncio.gather(*self._saving)
+
+    async def _save(self, listing: ProvinceListing, page: int, payload: Payload) -> None:
         total = payload.total_count if payload.total_count is not None else listing.total
-        saved = self.store.save_page(
+        saved = await self.store.save_page_async(
             self.run_id,
             listing.province,
             listing.page_size,

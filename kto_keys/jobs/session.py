@@ -174,10 +174,16 @@ def open_session(
     cache = StateCache(settings.cache_path, max_wait=longest_wait)
     loaded = cache.load(clock.now())
     redact = Redactor(settings.keys)  # messages saved by versions that masked less
-    for state in loaded.states.values():
-        if state.last_error is not None and state.last_error.message:
-            state.last_error = replace(state.last_error, message=redact(state.last_error.message))
+    masked: set[str] = set()
+    for fingerprint, state in loaded.states.items():
+        error = state.last_error
+        if error is not None and error.message and redact(error.message) != error.message:
+            state.last_error = replace(error, message=redact(error.message))
+            masked.add(fingerprint)
     pool = KeyPool(settings.keys, policy, clock.now(), loaded.states)
+    for key in settings.keys:
+        if key.fingerprint in masked:
+            pool.state(key)  # changed here, so that the next save writes it masked
     session = Session(settings, clock, pool, cache, loaded.notice, events, budget=budget)
     session._last_save = clock.monotonic()
     return session

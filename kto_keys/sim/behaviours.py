@@ -158,6 +158,8 @@ class GatewayConfig:
     merged_2026: bool = False
     page_cap: int | None = None
     latency_s: float = 0.0
+    # On top of latency_s, per row asked for (numOfRows): a page of 1,000 rows takes longer.
+    latency_per_row_s: float = 0.0
     host_blocked: bool = False
     refuse_default_user_agents: bool = False
     slow_s: float = 35.0
@@ -182,6 +184,8 @@ class GatewayConfig:
             raise GatewayConfigError("per_second_limit must be >= 1")
         if self.per_second_lock_s < 0:
             raise GatewayConfigError("per_second_lock_s must be >= 0")
+        if self.latency_s < 0 or self.latency_per_row_s < 0:
+            raise GatewayConfigError("latency_s and latency_per_row_s must be >= 0")
         if self.drip_interval_s < 0:
             raise GatewayConfigError("drip_interval_s must be >= 0")
         if self.huge_body_bytes < 0:
@@ -270,6 +274,7 @@ def _config_from_mapping(raw: Mapping[str, Any]) -> GatewayConfig:
             merged_2026=bool(raw.get("merged_2026", False)),
             page_cap=_optional_int(raw.get("page_cap")),
             latency_s=float(raw.get("latency_s", 0.0)),
+            latency_per_row_s=float(raw.get("latency_per_row_s", 0.0)),
             host_blocked=bool(raw.get("host_blocked", False)),
             refuse_default_user_agents=bool(raw.get("refuse_default_user_agents", False)),
             slow_s=float(raw.get("slow_s", 35.0)),

@@ -311,8 +311,9 @@ class Gateway:
         # A path outside the known services names no operation: count it under the whole path.
         counted = operation if service in (CURRENT_SERVICE, RETIRED_SERVICE) else request.path
         self._log.record(CallRecord(label, counted, selected, decision.outcome))
-        if self.config.latency_s > 0:
-            await asyncio.sleep(self.config.latency_s)
+        latency = self.config.latency_s + self.config.latency_per_row_s * _rows_asked(params)
+        if latency > 0:
+            await asyncio.sleep(latency)
         if decision.fault is Fault.SLOW:
             await asyncio.sleep(self.config.slow_s)
         if decision.reply is None:
@@ -395,6 +396,14 @@ class Gateway:
         else:
             raise web.HTTPBadRequest(text="action must be modify, hide, or insert with province")
         return web.json_response({"action": action, "contentids": ids})
+
+
+def _rows_asked(params: dict[str, str]) -> int:
+    """The page size a call asked for (TourAPI's default is 10); nonsense counts as none."""
+    try:
+        return max(0, int(params.get("numOfRows", "10")))
+    except ValueError:
+        return 0
 
 
 def _retry_after(seconds: int | None) -> dict[str, str]:

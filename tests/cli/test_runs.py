@@ -52,6 +52,7 @@ def _env(settings: Settings) -> dict[str, str]:
             "KTO_DB_PATH": str(settings.db_path),
             "KTO_LOG_DIR": str(settings.log_dir),
             "KTO_LANG": "en",
+            "KTO_KEY_RPS": "1000",  # as fast as the local gateway answers: pacing is tested apart
         }
     )
     return env

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import random
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -15,6 +16,8 @@ from kto_keys.core.codes import OutcomeKind, lookup
 from kto_keys.core.keys import ServiceKey
 from kto_keys.core.operations import PROBE_OPERATION, Operation
 from kto_keys.core.pool import (
+    RESERVE_AHEAD,
+    USAGE_BLOCK,
     DeactivationCause,
     EventKind,
     Exhausted,
@@ -808,6 +811,84 @@ def test_acquire_and_availability_agree_on_every_situation(clock, first, second,
         assert predicted is expected
     if isinstance(chosen, Exhausted):
         assert chosen == soonest
+
+
+UNSENT = Outcome(OutcomeKind.UNSENT, message="refused")
+HISTORY_OUTCOMES = (
+    SUCCESS,
+    SUCCESS,
+    SUCCESS,
+    FAULT,
+    UNSENT,
+    coded("22"),
+    coded("23", retry_after=2),
+    coded("31"),
+)
+
+
+@pytest.mark.parametrize("seed", range(25))
+def test_acquire_picks_what_the_verdicts_say_through_any_history(clock, seed):
+    """Random histories of calls of two operations, answers of every kind, time passing (across
+    midnight too) and changes by hand: at every step acquire hands out exactly what the one
+    rule's verdicts predict, so the line it picks from never misses or favours a key."""
+    rng = random.Random(seed)
+    pool = make_pool(clock, count=6, daily_limit=12, reserve=2)
+    leases: list[Lease] = []
+    for _ in range(400):
+        now = clock.now()
+        action = rng.random()
+        if action < 0.45:
+            predicted = choice_from_verdicts(pool, now)
+            chosen = pool.acquire(OP, now)
+            if isinstance(chosen, Lease):
+                assert chosen.key == predicted
+                leases.append(chosen)
+            else:
+                assert isinstance(chosen, predicted)  # type: ignore[arg-type]
+        elif action < 0.55:
+            other = pool.acquire(OTHER, now)
+            if isinstance(other, Lease):
+                leases.append(other)
+        elif action < 0.85 and leases:
+            lease = leases.pop(rng.randrange(len(leases)))
+            pool.record_outcome(lease, rng.choice(HISTORY_OUTCOMES), now)
+        elif action < 0.95:
+            clock.advance(rng.choice((0.5, 3, 30, 700, 7200)))
+        else:
+            key = rng.choice(pool.keys)
+            if rng.random() < 0.5:
+                pool.enable_by_hand(key)
+            else:
+                pool.deactivate_by_hand(key, "testing", now)
+
+
+def test_a_state_changed_by_hand_after_a_call_is_seen_by_the_next_acquire(clock):
+    """state() hands out a state to change: a key made usable through it is back in line."""
+    pool = make_pool(clock, count=2, daily_limit=10, reserve=0)
+    first, second = pool.keys
+    pool.state(first).usage[OP] = 10  # spent
+    lease = pool.acquire(OP, clock.now())
+    assert isinstance(lease, Lease) and lease.key == second
+    pool.record_outcome(lease, SUCCESS, clock.now())
+    pool.state(first).usage[OP] = 0
+    again = pool.acquire(OP, clock.now())
+    assert isinstance(again, Lease) and again.key == first
+
+
+def test_one_reservation_covers_the_keys_next_in_line(clock):
+    """With many fresh keys, the first lease reserves a block for the next keys as well: one
+    save before RESERVE_AHEAD keys' first calls, each key at most a block ahead."""
+    pool = make_pool(clock, count=RESERVE_AHEAD * 2)
+    flags = []
+    for _ in range(RESERVE_AHEAD * 2):
+        lease = pool.acquire(OP, clock.now())
+        assert isinstance(lease, Lease)
+        flags.append(lease.reserved)
+        pool.record_outcome(lease, SUCCESS, clock.now())
+    assert flags.count(True) == 2
+    for key in pool.keys:
+        state = pool.state(key)
+        assert state.usage[OP] == 1 and state.reserved[OP] - state.usage[OP] <= USAGE_BLOCK - 1
 
 
 @pytest.mark.parametrize(

@@ -39,6 +39,20 @@ def test_defaults_match_the_documented_table(tmp_path):
     assert settings.env_file is None
 
 
+def test_key_rps_defaults_under_the_lowest_limit_measured_and_refuses_nonsense(tmp_path):
+    """KTO_KEY_RPS is 20 by default (keys lock past 22-33 a second); it takes fractions, and a
+    value that is no rate above 0 is refused with the setting and the value."""
+    assert load_settings(environ={}, cwd=tmp_path).key_rps == 20
+    assert load_settings(environ={"KTO_KEY_RPS": "2.5"}, cwd=tmp_path).key_rps == 2.5
+    for bad in ("0", "-3", "fast", "inf", "nan"):
+        with pytest.raises(SettingsError) as error:
+            load_settings(environ={"KTO_KEY_RPS": bad}, cwd=tmp_path)
+        assert said(error.value) == (
+            f"KTO_KEY_RPS={bad!r} is not a number of calls per second (more than 0)"
+        )
+        assert exit_code(error.value) == 2
+
+
 def test_policy_carries_the_settings(tmp_path):
     """The pool's policy takes each threshold from the settings."""
     environ = {

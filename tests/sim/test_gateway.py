@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import secrets
+import time
 import urllib.request
 import xml.etree.ElementTree as ET
 from collections.abc import AsyncIterator
@@ -694,6 +695,25 @@ async def test_slow_fault_outlasts_the_client_timeout(session: aiohttp.ClientSes
             ) as response:
                 await response.read()
         assert gw.history()[0].outcome == "slow"
+
+
+async def test_latency_grows_with_the_rows_a_page_asks_for(
+    session: aiohttp.ClientSession,
+) -> None:
+    """latency_s plus latency_per_row_s per numOfRows: a page of 100 takes ten times one of 10."""
+    key, keys = one_key()
+    config = GatewayConfig(keys=keys, latency_s=0.01, latency_per_row_s=0.002)
+    async with GatewayServer(config) as gw:
+        url = gw.base_url + "/areaBasedList2"
+        took: dict[int, float] = {}
+        for rows in (10, 100):
+            started = time.perf_counter()
+            await get(session, url, params(key, lDongRegnCd="36", numOfRows=rows))
+            took[rows] = time.perf_counter() - started
+    assert 0.03 <= took[10] < 0.2
+    assert 0.21 <= took[100] < 0.6
+    with pytest.raises(GatewayConfigError):
+        GatewayConfig(latency_per_row_s=-1.0)
 
 
 # -- mutations -----------------------------------------------------------------------------------
