@@ -39,9 +39,21 @@ def demo_keys() -> dict[str, KeyBehaviour]:
     }
 
 
+# The major provinces at about a third of the default data: a demo paced like a real run
+# (KTO_KEY_RPS per key) still ends in a few seconds.
+DEMO_SIZES = {"11": 90, "26": 30, "41": 70, "50": 25}
+
+
 def demo_gateway_config(latency_s: float = 0.0) -> GatewayConfig:
-    """The local gateway of the demo."""
-    return GatewayConfig(keys=demo_keys(), latency_s=latency_s)
+    """The local gateway of the demo: it locks a key for 60 s past 25 calls a second, as the real
+    one does, so the demo shows the tool's pacing keeping clear of it."""
+    return GatewayConfig(
+        keys=demo_keys(),
+        latency_s=latency_s,
+        sizes=DEMO_SIZES,
+        per_second_limit=25,
+        per_second_lock_s=60.0,
+    )
 
 
 def demo_key_list() -> str:
