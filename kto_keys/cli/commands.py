@@ -50,6 +50,7 @@ from kto_keys.jobs.collect import CollectOptions, CollectReport
 from kto_keys.jobs.collect import collect as collect_job
 from kto_keys.jobs.export import export_records
 from kto_keys.jobs.session import Session, open_session
+from kto_keys.jobs.watch import Notice
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,7 +161,14 @@ def _open(
         level, line = m.event(event, pool)
         logger().log(level, line)
 
-    session = open_session(settings, options.clock, log_event)
+    def notice(notice: Notice) -> None:
+        line = redact(m.notice(notice), settings.keys)
+        if logs:
+            logger().warning(line)
+        else:
+            _say(line)
+
+    session = open_session(settings, options.clock, log_event, notices=notice)
     if session.cache_notice:
         _say(m.cache_lost(session.cache_notice))
     return session

@@ -32,7 +32,9 @@ from kto_keys.core.errors import (
 from kto_keys.core.keys import KeyWarning, KeyWarningKind, ServiceKey, mask_secretlike
 from kto_keys.core.pool import DeactivationCause, EventKind, KeyPool, PoolEvent
 from kto_keys.core.regions import BY_LDONG, REGIONS, Followed
+from kto_keys.edges.hooks import HookFailed
 from kto_keys.edges.state import CacheLost
+from kto_keys.jobs.watch import Notice
 
 LANGUAGES = ("ko", "en")
 
@@ -117,6 +119,22 @@ CATALOG: dict[str, tuple[str, str]] = {
     "file.reason.EISDIR": ("파일이 아니라 폴더입니다", "it is a folder, not a file"),
     "file.reason.EIO": ("입출력 오류", "input/output error"),
     "file.reason.EFBIG": ("파일이 너무 큽니다", "file too large"),
+    "warning.history_unwritable": (
+        "⚠️  키 기록을 {path}에 쓸 수 없습니다 ({reason}): 실행은 계속합니다",
+        "⚠️  cannot write the key history to {path} ({reason}): the run goes on",
+    ),
+    "warning.hook_failed": (
+        "⚠️  KTO_ON_EVENT 명령 {program} 실패 (종료 코드 {code}): {reason}",
+        "⚠️  the KTO_ON_EVENT command {program} failed (exit code {code}): {reason}",
+    ),
+    "warning.hook_unstarted": (
+        "⚠️  KTO_ON_EVENT 명령 {program}을(를) 실행할 수 없습니다: {reason}",
+        "⚠️  cannot run the KTO_ON_EVENT command {program}: {reason}",
+    ),
+    "warning.hook_timed_out": (
+        "⚠️  KTO_ON_EVENT 명령 {program}이(가) {reason} 안에 끝나지 않아 중단했습니다",
+        "⚠️  the KTO_ON_EVENT command {program} did not end within {reason} and was stopped",
+    ),
     "warning.log_unwritable": (
         "⚠️  로그 파일 {path}에 쓸 수 없습니다 ({reason}): 로그는 화면에만 남기고 계속합니다",
         "⚠️  cannot write the log file {path} ({reason}): logging to stderr only, the run goes on",
@@ -234,6 +252,14 @@ CATALOG: dict[str, tuple[str, str]] = {
     "settings.odd_key": (
         "KTO_API_KEY {position}번째 항목({length}자)은 키가 아닙니다: 키는 64자리 16진수나 88자 base64입니다 (그래도 쓰려면 --allow-odd-keys)",
         "KTO_API_KEY entry {position} ({length} characters) cannot be a key: keys are 64 hex or 88 base64 characters (--allow-odd-keys uses it anyway)",
+    ),
+    "settings.not_a_command": (
+        "{setting}={value!r}: 명령으로 읽을 수 없습니다 ({reason})",
+        "{setting}={value!r} cannot be read as a command ({reason})",
+    ),
+    "settings.not_a_date": (
+        "{setting} {value!r}: 날짜가 아닙니다 (예: 2026-11-24 또는 2026-11-24T09:00, KST)",
+        "{setting} {value!r} is not a date (e.g. 2026-11-24 or 2026-11-24T09:00, KST)",
     ),
     "settings.area_code": (" (지역 코드 {area})", " (area code {area})"),
     "regions.followed": (
@@ -754,6 +780,21 @@ class Messages:
         """Why a file cannot be written, in the user's language when the catalog knows the case."""
         message_id = f"file.reason.{error.code}"
         return self(message_id) if message_id in CATALOG else error.reason
+
+    def notice(self, notice: Notice) -> str:
+        """One line for what the watch could not do: the run went on."""
+        if isinstance(notice, HookFailed):
+            if notice.timed_out:
+                return self("warning.hook_timed_out", program=notice.program, reason=notice.reason)
+            if notice.exit_code is None:
+                return self("warning.hook_unstarted", program=notice.program, reason=notice.reason)
+            return self(
+                "warning.hook_failed",
+                program=notice.program,
+                code=notice.exit_code,
+                reason=notice.reason or "-",
+            )
+        return self("warning.history_unwritable", path=notice.path, reason=notice.reason)
 
     def log_unwritable(self, error: FileAccessError) -> str:
         """One line for a log file that cannot be written: the run goes on without it."""

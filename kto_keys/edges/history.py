@@ -23,7 +23,7 @@ from typing import Any
 from kto_keys.core.clock import KST
 from kto_keys.core.rotation import KeyEvent, KeyEventKind
 from kto_keys.core.usage import DayUsage, ErrorClass, RawCall, roll_up
-from kto_keys.edges.schema import migrate, schema_version
+from kto_keys.edges.schema import SCHEMA_VERSION, migrate, schema_version
 from kto_keys.edges.store import transaction
 
 # The migration that made these tables: an older file, opened read-only, has none of them.
@@ -77,7 +77,7 @@ class History:
         self.path = path
         self.readonly = readonly
         self.db = _connect(path, readonly)
-        if not readonly:
+        if not readonly and schema_version(self.db) < SCHEMA_VERSION:
             with transaction(self.db):
                 migrate(self.db)
         # A file older than the watch has none of its tables: reading it finds nothing.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import os
+import shlex
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -37,6 +38,11 @@ DEFAULTS: dict[str, str] = {
     "KTO_MAX_BODY_MB": "16",
     "KTO_OUTAGE_LIMIT_S": "300",
     "KTO_ALLOW_ODD_KEYS": "false",
+    "KTO_HISTORY_DAYS": "30",
+    "KTO_PING_URL": "",
+    "KTO_PING_QUOTA_AS_FAILURE": "false",
+    "KTO_METRICS_FILE": "",
+    "KTO_ON_EVENT": "",
 }
 LANGUAGES = ("ko", "en")
 # Defaults of the collect options, written once: the CLI, the menu, the jobs and the demo use them.
@@ -70,6 +76,16 @@ class Settings:
     request_deadline_s: float
     max_body_mb: float
     outage_limit_s: float
+    # Days the raw call history is kept; its daily roll-ups are kept for good.
+    history_days: int
+    # healthchecks.io-style URL pinged at the start and end of `collect` (None: no pings).
+    ping_url: str | None
+    # Whether a stop for quota (exit 4) is reported to monitoring as a failure.
+    ping_quota_as_failure: bool
+    # Prometheus textfile written after every command that touches keys (None: none).
+    metrics_file: Path | None
+    # The command run, without a shell, for each event a person must act on (empty: none).
+    on_event: tuple[str, ...]
     env_file: Path | None = None
     sources: Mapping[str, str] = field(default_factory=dict)
 
@@ -153,6 +169,13 @@ def load_settings(
         request_deadline_s=_positive_seconds(values, "KTO_REQUEST_DEADLINE_S"),
         max_body_mb=_positive_seconds(values, "KTO_MAX_BODY_MB"),
         outage_limit_s=_positive_seconds(values, "KTO_OUTAGE_LIMIT_S"),
+        history_days=_integer(values, "KTO_HISTORY_DAYS", minimum=1),
+        ping_url=_optional_url(values, "KTO_PING_URL"),
+        ping_quota_as_failure=_flag(values, "KTO_PING_QUOTA_AS_FAILURE"),
+        metrics_file=_path(values["KTO_METRICS_FILE"], here)
+        if values["KTO_METRICS_FILE"].strip()
+        else None,
+        on_event=_command(values, "KTO_ON_EVENT"),
         env_file=file_path,
         sources=sources,
     )
@@ -234,6 +257,26 @@ def _base_url(text: str) -> str:
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise SettingsError(SettingsProblem.NOT_HTTP_URL, setting="KTO_API_BASE_URL", value=text)
     return url
+
+
+def _optional_url(values: Mapping[str, str], name: str) -> str | None:
+    text = values[name].strip()
+    if not text:
+        return None
+    parts = urlsplit(text)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise SettingsError(SettingsProblem.NOT_HTTP_URL, setting=name, value=text)
+    return text.rstrip("/")
+
+
+def _command(values: Mapping[str, str], name: str) -> tuple[str, ...]:
+    """A command line split as a POSIX shell would, but run without one: no expansion."""
+    try:
+        return tuple(shlex.split(values[name]))
+    except ValueError as error:
+        raise SettingsError(
+            SettingsProblem.NOT_A_COMMAND, setting=name, value=values[name], reason=str(error)
+        ) from None
 
 
 def _path(text: str, here: Path) -> Path:
