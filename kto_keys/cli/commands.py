@@ -19,6 +19,8 @@ from kto_keys.cli.messages import Messages
 from kto_keys.cli.progress import ProgressDisplay
 from kto_keys.cli.render import (
     health_lines,
+    history_table,
+    log_lines,
     make_console,
     print_json,
     region_table_view,
@@ -40,12 +42,14 @@ from kto_keys.edges.logbook import logger, setup_logging
 from kto_keys.edges.settings import (
     DEFAULT_CONCURRENCY,
     DEFAULT_DETAILS,
+    DEFAULT_HISTORY_WINDOW,
     DEFAULT_PAGE_SIZE,
     Settings,
     load_settings,
 )
 from kto_keys.edges.store import Store
 from kto_keys.jobs import keys as key_jobs
+from kto_keys.jobs import watch as watch_jobs
 from kto_keys.jobs.collect import CollectOptions, CollectReport
 from kto_keys.jobs.collect import collect as collect_job
 from kto_keys.jobs.export import export_records
@@ -352,6 +356,47 @@ def export(options: CliOptions, fmt: str, output: Path | None, include_removed: 
         make_console(stderr=True).print(
             Messages(settings.lang)("export.written", count=count, path=output), markup=False
         )
+    return exits.OK
+
+
+def log(
+    options: CliOptions,
+    key: int | None = None,
+    since: str | None = None,
+    kind: str | None = None,
+    as_json: bool = False,
+) -> int:
+    """The rotation log: when and why each key was taken out or came back, oldest first."""
+    settings = load(options, require_keys=False)
+    events = watch_jobs.key_log(
+        settings,
+        key,
+        watch_jobs.parse_since(since) if since is not None else None,
+        watch_jobs.parse_kind(kind) if kind is not None else None,
+    )
+    if as_json:
+        print_json([event.to_json() for event in events])
+        return exits.OK
+    console = make_console()
+    m = Messages(settings.lang)
+    for line in log_lines(events, m) or [m("log.empty")]:
+        console.print(line, markup=False)
+    return exits.OK
+
+
+def history(
+    options: CliOptions,
+    days: int = DEFAULT_HISTORY_WINDOW,
+    key: int | None = None,
+    as_json: bool = False,
+) -> int:
+    """Each key over the last days: calls per day, success rate, p50/p95, days a quota ran out."""
+    settings = load(options, require_keys=False)
+    report = watch_jobs.usage_history(settings, options.clock, days, key)
+    if as_json:
+        print_json(report.to_json())
+        return exits.OK
+    make_console().print(history_table(report, Messages(settings.lang)))
     return exits.OK
 
 

@@ -49,6 +49,8 @@ LANGUAGES = ("ko", "en")
 DEFAULT_CONCURRENCY = 4
 DEFAULT_PAGE_SIZE = 1000
 DEFAULT_DETAILS: tuple[DetailKind, ...] = (DetailKind.INTRO, DetailKind.COMMON)
+# Days `history` shows unless told otherwise (the CLI and the menu).
+DEFAULT_HISTORY_WINDOW = 14
 # Longer waits overflow timedelta/datetime arithmetic in the pool; no real setting comes near.
 _MAX_SECONDS = 10**9
 

@@ -1,6 +1,7 @@
 """The watch over a session's keys: every change of a key's fate written to the rotation log as
 it happens, the events a person must act on handed to KTO_ON_EVENT, and, at the end of a
-collection, the call history rolled up by day and pruned.
+collection, the call history rolled up by day and pruned. Then the reading side: the rotation
+log (`log`) and each key's usage over weeks (`history`).
 
 Nothing here may fail a run: a log that cannot be written or a command that fails becomes a
 notice (data), which the command line words in one line.
@@ -11,10 +12,12 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import date, datetime, time
 from pathlib import Path
+from typing import Any
 
-from kto_keys.core.clock import Clock, kst_day
+from kto_keys.core.clock import KST, Clock, kst_day
+from kto_keys.core.errors import SettingsError, SettingsProblem
 from kto_keys.core.health import HealthLevel, level_for
 from kto_keys.core.keys import Redactor, ServiceKey
 from kto_keys.core.pool import KeyPool, PoolEvent
@@ -27,6 +30,7 @@ from kto_keys.core.rotation import (
     by_hand,
     event_of,
 )
+from kto_keys.core.usage import KeyHistory, KnownKey, key_histories, window
 from kto_keys.edges.history import History, host_name
 from kto_keys.edges.hooks import EventHook, HookFailed
 from kto_keys.edges.settings import Settings
@@ -189,3 +193,112 @@ def _is_busy(error: sqlite3.OperationalError) -> bool:
     return getattr(error, "sqlite_errorname", "") in ("SQLITE_BUSY", "SQLITE_LOCKED") or (
         "locked" in str(error)
     )
+
+
+# --- reading: `log` and `history` --------------------------------------------------------------
+def parse_kind(text: str) -> KeyEventKind:
+    """`--kind`: one of the rotation log's kinds."""
+    try:
+        return KeyEventKind(text.strip().lower())
+    except ValueError:
+        raise SettingsError(
+            SettingsProblem.NOT_ONE_OF,
+            setting="--kind",
+            value=text,
+            valid=tuple(kind.value for kind in KeyEventKind),
+        ) from None
+
+
+def parse_since(text: str) -> datetime:
+    """`--since`: a day (its midnight in Korea) or an ISO time (Korea time unless it says)."""
+    value = text.strip()
+    try:
+        if len(value) == 10:
+            return datetime.combine(date.fromisoformat(value), time(0, 0), KST)
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise SettingsError(SettingsProblem.NOT_A_DATE, setting="--since", value=text) from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=KST)
+
+
+def key_log(
+    settings: Settings,
+    index: int | None = None,
+    since: datetime | None = None,
+    kind: KeyEventKind | None = None,
+) -> list[KeyEvent]:
+    """The rotation log, oldest first: one key's (`#index`), from a time on, of one kind."""
+    fingerprint, key_index = _key_filter(settings, index)
+    kinds = [kind.value] if kind is not None else None
+    with _reader(settings) as history:
+        return history.events(fingerprint, key_index, since, kinds)
+
+
+@dataclass(frozen=True, slots=True)
+class UsageReport:
+    """`history`: each key over a window of Korea days."""
+
+    days: tuple[date, ...]
+    keys: tuple[KeyHistory, ...]
+    # Days the raw calls are kept: the window's p50/p95 come from them.
+    raw_days: int
+
+    def to_json(self) -> dict[str, Any]:
+        """The report as JSON-ready data."""
+        return {
+            "from": self.days[0].isoformat(),
+            "to": self.days[-1].isoformat(),
+            "days": len(self.days),
+            "raw_days": self.raw_days,
+            "keys": [key.to_json() for key in self.keys],
+        }
+
+
+def usage_history(
+    settings: Settings, clock: Clock, days: int, index: int | None = None
+) -> UsageReport:
+    """Each key over the last `days` Korea days: calls per day, success rate, p50/p95, spent days."""
+    fingerprint, key_index = _key_filter(settings, index)
+    span = window(kst_day(clock.now()), days)
+    previews = {key.fingerprint: key.preview for key in settings.keys}
+    with _reader(settings) as history:
+        usage = history.usage(span[0], previews)
+        latencies = history.latencies(span[0])
+        spent = history.spent_days(span[0])
+        known = history.known_keys()
+    keys = [KnownKey(key.fingerprint, key.index, key.preview, True) for key in settings.keys]
+    # Keys no longer configured (or none configured): as the history last saw them.
+    others: dict[str, KnownKey] = {}
+    for row in usage:
+        if row.fingerprint not in previews and row.fingerprint not in others:
+            seen_index, seen_preview = known.get(row.fingerprint, (row.key_index, row.preview))
+            others[row.fingerprint] = KnownKey(
+                row.fingerprint, seen_index, seen_preview or row.preview, False
+            )
+    keys += sorted(others.values(), key=lambda key: (key.key_index is None, key.key_index or 0))
+    if fingerprint is not None:
+        keys = [key for key in keys if key.fingerprint == fingerprint]
+    elif key_index is not None:
+        keys = [key for key in keys if key.key_index == key_index]
+    histories = key_histories(keys, span, usage, latencies, spent)
+    return UsageReport(span, tuple(histories), settings.history_days)
+
+
+def _key_filter(settings: Settings, index: int | None) -> tuple[str | None, int | None]:
+    """`--key N`: the configured key #N by its fingerprint (an index may name another key in
+    older rows), or, with no key configured, the index as it was written."""
+    if index is None:
+        return None, None
+    if not settings.keys:
+        return None, index
+    if not 0 <= index < len(settings.keys):
+        raise SettingsError(SettingsProblem.NO_SUCH_KEY, value=index, last=len(settings.keys) - 1)
+    return settings.keys[index].fingerprint, None
+
+
+def _reader(settings: Settings) -> History:
+    """The history, read-only; a settings error when there is no database yet."""
+    try:
+        return History.open_readonly(settings.db_path)
+    except FileNotFoundError:
+        raise SettingsError(SettingsProblem.NO_DATABASE, path=settings.db_path) from None
