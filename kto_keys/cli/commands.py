@@ -16,6 +16,7 @@ from typing import Any
 from kto_keys.cli import exits
 from kto_keys.cli.demo import DEMO_DIR, demo_gateway_config, demo_key_list, demo_settings
 from kto_keys.cli.messages import Messages
+from kto_keys.cli.monitor import Monitor, monitoring
 from kto_keys.cli.progress import ProgressDisplay
 from kto_keys.cli.render import (
     health_lines,
@@ -37,6 +38,7 @@ from kto_keys.core.operations import parse_detail_kinds
 from kto_keys.core.pool import KeyPool, PoolEvent
 from kto_keys.core.regions import region_table, select
 from kto_keys.edges.atomic import atomic_write_text
+from kto_keys.edges.client import ProbeResult
 from kto_keys.edges.clock import SystemClock
 from kto_keys.edges.logbook import logger, setup_logging
 from kto_keys.edges.settings import (
@@ -143,12 +145,18 @@ def load(options: CliOptions, require_keys: bool = True, **overrides: str | None
 
 
 def _open(
-    options: CliOptions, settings: Settings, logs: bool = False, quiet: bool = False
+    options: CliOptions,
+    settings: Settings,
+    logs: bool = False,
+    quiet: bool = False,
+    monitor: Monitor | None = None,
 ) -> Session:
-    """A session whose key events become log lines, and whose lost cache is reported.
+    """A session whose key events become log lines, and whose lost cache is reported; with a
+    monitor, the session whose keys the monitored command touches.
 
     Under --quiet stderr shows only what a person must act on (a key taken out, a request the
-    service refused as ours), once each; the log file keeps every line.
+    service refused as ours, a history or an event command that failed), once each; the log file
+    keeps every line.
     """
     m = Messages(settings.lang)
     if logs:
@@ -168,14 +176,14 @@ def _open(
     def notice(notice: Notice) -> None:
         line = redact(m.notice(notice), settings.keys)
         if logs:
-            logger().warning(line)
+            logger().error(line)
         else:
             _say(line)
 
     session = open_session(settings, options.clock, log_event, notices=notice)
     if session.cache_notice:
         _say(m.cache_lost(session.cache_notice))
-    return session
+    return monitor.attach(session) if monitor is not None else session
 
 
 def _say(line: str) -> None:
@@ -225,8 +233,13 @@ def health(options: CliOptions, as_json: bool) -> int:
 def recover(options: CliOptions, force: bool, as_json: bool) -> int:
     """Probe deactivated keys whose recovery time has come, each with a call of its own."""
     settings = load(options)
-    session = _open(options, settings, logs=True)
-    results = asyncio.run(key_jobs.recover_keys(session, force=force))
+    with monitoring(options.clock, settings, "recover", _say) as monitor:
+        session = _open(options, settings, logs=True, monitor=monitor)
+        results = asyncio.run(key_jobs.recover_keys(session, force=force))
+        return monitor.done(_show_recovered(settings, results, as_json))
+
+
+def _show_recovered(settings: Settings, results: list[ProbeResult], as_json: bool) -> int:
     if as_json:
         print_json(
             [
@@ -275,16 +288,17 @@ def test_keys(options: CliOptions, mode: str) -> int:
     except KtoKeysError as error:
         report_error(options, error)
         return exits.HEALTH_EXIT_CODES[HealthLevel.UNKNOWN]
-    return _test_keys(options, settings, mode)
+    with monitoring(options.clock, settings, "test-keys", _say) as monitor:
+        return monitor.done(_test_keys(options, settings, mode, monitor))
 
 
-def _test_keys(options: CliOptions, settings: Settings, mode: str) -> int:
+def _test_keys(options: CliOptions, settings: Settings, mode: str, monitor: Monitor) -> int:
     m = Messages(settings.lang)
     now = options.clock.now()
     log_path = settings.log_dir / f"api_key_test_{now.astimezone(KST):%Y%m%d_%H%M%S}.log"
     lines: list[str] = []
     if mode in ("basic", "all"):
-        session = _open(options, settings, logs=True)
+        session = _open(options, settings, logs=True, monitor=monitor)
         for test in asyncio.run(key_jobs.test_all_keys(session)):
             outcome = test.outcome
             what = m.code(outcome.code, outcome.symbol) if outcome.code else outcome.message
@@ -294,7 +308,7 @@ def _test_keys(options: CliOptions, settings: Settings, mode: str) -> int:
             lines.append(
                 f"{mark} #{test.index} {test.preview}: {kind}{latency} {what or ''}".rstrip()
             )
-    report = key_jobs.health_of(_open(options, settings))
+    report = key_jobs.health_of(_open(options, settings, monitor=monitor))
     if mode in ("monitor", "all"):
         lines.extend(health_lines(report, m))
     console = make_console()
@@ -308,24 +322,26 @@ def _test_keys(options: CliOptions, settings: Settings, mode: str) -> int:
 def disable(options: CliOptions, index: int, reason: str) -> int:
     """Take key #N out of the pool until `enable N`."""
     settings = load(options)
-    row = key_jobs.disable(_open(options, settings), index, reason)
-    state = Messages(settings.lang)(f"condition.{row.state.value}")
-    make_console().print(f"#{row.index} {row.preview}: {state} ({reason})", markup=False)
-    return exits.OK
+    with monitoring(options.clock, settings, "disable", _say) as monitor:
+        row = key_jobs.disable(_open(options, settings, monitor=monitor), index, reason)
+        state = Messages(settings.lang)(f"condition.{row.state.value}")
+        make_console().print(f"#{row.index} {row.preview}: {state} ({reason})", markup=False)
+        return monitor.done(exits.OK)
 
 
 def enable(options: CliOptions, index: int, force: bool = False) -> int:
     """Put key #N back into the pool; a key the gateway refused must pass a probe first."""
     settings = load(options)
-    session = _open(options, settings, logs=True)
-    row = asyncio.run(key_jobs.enable_key(session, index, force))
-    m = Messages(settings.lang)
-    state = m(f"condition.{row.state.value}")
-    make_console().print(f"#{row.index} {row.preview}: {state}", markup=False)
-    if row.working:
-        return exits.OK
-    make_console(stderr=True).print(m("enable.still_out", index=row.index), markup=False)
-    return exits.FAILED
+    with monitoring(options.clock, settings, "enable", _say) as monitor:
+        session = _open(options, settings, logs=True, monitor=monitor)
+        row = asyncio.run(key_jobs.enable_key(session, index, force))
+        m = Messages(settings.lang)
+        state = m(f"condition.{row.state.value}")
+        make_console().print(f"#{row.index} {row.preview}: {state}", markup=False)
+        if row.working:
+            return monitor.done(exits.OK)
+        make_console(stderr=True).print(m("enable.still_out", index=row.index), markup=False)
+        return monitor.done(exits.FAILED)
 
 
 def collect(options: CliOptions, request: CollectRequest) -> int:
@@ -333,19 +349,27 @@ def collect(options: CliOptions, request: CollectRequest) -> int:
     kinds = parse_detail_kinds(request.details)
     reserve = None if request.reserve is None else str(request.reserve)
     settings = load(options, KTO_RESERVE=reserve)
-    selection = select(request.mode, request.regions, request.ldong, cached_provinces(settings))
-    collect_options = CollectOptions(
-        selection,
-        kinds,
-        request.page_size,
-        request.concurrency,
-        request.budget,
-        request.plan,
-        request.fresh,
-    )
-    return _run_collect(
-        options, settings, collect_options, quiet=request.quiet, as_json=request.as_json
-    )
+    # Monitored from here: a cron monitor hears of a bad --regions too, as a failed run (2).
+    with monitoring(options.clock, settings, "collect", _say) as monitor:
+        selection = select(request.mode, request.regions, request.ldong, cached_provinces(settings))
+        collect_options = CollectOptions(
+            selection,
+            kinds,
+            request.page_size,
+            request.concurrency,
+            request.budget,
+            request.plan,
+            request.fresh,
+        )
+        code = _run_collect(
+            options,
+            settings,
+            collect_options,
+            monitor,
+            quiet=request.quiet,
+            as_json=request.as_json,
+        )
+        return monitor.done(code)
 
 
 def export(options: CliOptions, fmt: str, output: Path | None, include_removed: bool) -> int:
@@ -477,9 +501,17 @@ def demo(options: CliOptions, details: str, reset: bool, as_json: bool) -> int:
         make_console(stderr=True).print(
             m("demo.start", url=server.base_url, count=len(settings.keys)), markup=False
         )
-        code = _run_collect(
-            options, settings, CollectOptions(select("major"), kinds), quiet=False, as_json=as_json
-        )
+        with monitoring(options.clock, settings, "demo", _say) as monitor:
+            code = monitor.done(
+                _run_collect(
+                    options,
+                    settings,
+                    CollectOptions(select("major"), kinds),
+                    monitor,
+                    quiet=False,
+                    as_json=as_json,
+                )
+            )
         make_console(stderr=True).print(m("demo.end", db=settings.db_path), markup=False)
         return code
 
@@ -488,10 +520,11 @@ def _run_collect(
     options: CliOptions,
     settings: Settings,
     collect_options: CollectOptions,
+    monitor: Monitor,
     quiet: bool,
     as_json: bool,
 ) -> int:
-    session = _open(options, settings, logs=True, quiet=quiet)
+    session = _open(options, settings, logs=True, quiet=quiet, monitor=monitor)
     console = make_console(stderr=True)
     m = Messages(settings.lang)
     display = ProgressDisplay(console, m, options.clock, quiet=quiet, pool=session.pool)
@@ -501,6 +534,8 @@ def _run_collect(
             run_async(collect_job(session, collect_options, display))
     except (KtoKeysError, KeyboardInterrupt) as caught:
         error = caught  # the summary comes first, whatever stopped the run
+    if display.report is not None:
+        monitor.summary = display.report.to_json()  # the end ping's body
     # A refusal of the configuration (exit 2) is one line: no summary of a run that never began.
     if error is None or exits.exit_code_for(error) != exits.USAGE or as_json:
         _print_summary(display.report, m, console, as_json)

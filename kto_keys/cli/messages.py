@@ -135,6 +135,14 @@ CATALOG: dict[str, tuple[str, str]] = {
         "⚠️  KTO_ON_EVENT 명령 {program}이(가) {reason} 안에 끝나지 않아 중단했습니다",
         "⚠️  the KTO_ON_EVENT command {program} did not end within {reason} and was stopped",
     ),
+    "warning.metrics_unwritable": (
+        "⚠️  메트릭 파일 {path}에 쓸 수 없습니다 ({reason}): 실행 결과는 그대로입니다",
+        "⚠️  cannot write the metrics file {path} ({reason}): the result stands",
+    ),
+    "warning.ping_failed": (
+        "⚠️  모니터 {host}에 알리지 못했습니다 ({reason}): 실행 결과는 그대로입니다",
+        "⚠️  could not ping the monitor at {host} ({reason}): the result stands",
+    ),
     "warning.log_unwritable": (
         "⚠️  로그 파일 {path}에 쓸 수 없습니다 ({reason}): 로그는 화면에만 남기고 계속합니다",
         "⚠️  cannot write the log file {path} ({reason}): logging to stderr only, the run goes on",

@@ -34,9 +34,12 @@ class Family:
 
 
 def render(families: Iterable[Family]) -> str:
-    """The families as a textfile: HELP and TYPE lines, then one line per sample."""
+    """The families as a textfile: HELP and TYPE lines, then one line per sample; a family
+    without a sample (a figure not known) is left out whole."""
     lines: list[str] = []
     for family in families:
+        if not family.samples:
+            continue
         name = PREFIX + family.name
         lines.append(f"# HELP {name} {_escape_help(family.help)}")
         lines.append(f"# TYPE {name} gauge")
