@@ -416,7 +416,7 @@ def history(
 ) -> int:
     """Each key over the last days: calls per day, success rate, p50/p95, days a quota ran out."""
     settings = load(options, require_keys=False)
-    report = watch_jobs.usage_history(settings, options.clock, days, key)
+    report = watch_jobs.usage_history(settings, days, key, options.clock)
     if as_json:
         print_json(report.to_json())
         return exits.OK

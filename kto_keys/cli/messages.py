@@ -360,8 +360,8 @@ CATALOG: dict[str, tuple[str, str]] = {
         "🧪 demo: local gateway at {url}, {count} demo keys (3 good, 1 unregistered, 1 small quota, 1 flaky)",
     ),
     "demo.end": (
-        "📦 데모 기록: {db}\n   내보내기: KTO_DB_PATH={db} kto-keys export --format csv --output restaurants.csv\n   키 상태: 위 요약의 #0(미등록)은 한 번만 호출된 뒤 제외되었습니다",
-        "📦 demo records: {db}\n   export: KTO_DB_PATH={db} kto-keys export --format csv --output restaurants.csv\n   keys: #0 (unregistered) was called once, then left out",
+        "📦 데모 기록: {db}\n   내보내기: KTO_DB_PATH={db} kto-keys export --format csv --output restaurants.csv\n   키 상태: 위 요약의 #0(미등록)은 한 번만 호출된 뒤 제외되었습니다\n   키 기록과 이력: KTO_DB_PATH={db} kto-keys log (또는 history)",
+        "📦 demo records: {db}\n   export: KTO_DB_PATH={db} kto-keys export --format csv --output restaurants.csv\n   keys: #0 (unregistered) was called once, then left out\n   rotation log and usage: KTO_DB_PATH={db} kto-keys log (or history)",
     ),
     "cache.moved": (
         "⚠️  키 캐시 {path}: {why}; {moved}(으)로 옮기고 새 키 상태로 시작합니다",

@@ -31,9 +31,10 @@ from kto_keys.core.rotation import (
     event_of,
 )
 from kto_keys.core.usage import KeyHistory, KnownKey, key_histories, window
+from kto_keys.edges.clock import SystemClock
 from kto_keys.edges.history import History, host_name
 from kto_keys.edges.hooks import EventHook, HookFailed
-from kto_keys.edges.settings import Settings
+from kto_keys.edges.settings import DEFAULT_HISTORY_WINDOW, Settings
 
 
 @dataclass(frozen=True, slots=True)
@@ -255,11 +256,14 @@ class UsageReport:
 
 
 def usage_history(
-    settings: Settings, clock: Clock, days: int, index: int | None = None
+    settings: Settings,
+    days: int = DEFAULT_HISTORY_WINDOW,
+    index: int | None = None,
+    clock: Clock | None = None,
 ) -> UsageReport:
     """Each key over the last `days` Korea days: calls per day, success rate, p50/p95, spent days."""
     fingerprint, key_index = _key_filter(settings, index)
-    span = window(kst_day(clock.now()), days)
+    span = window(kst_day((clock or SystemClock()).now()), days)
     previews = {key.fingerprint: key.preview for key in settings.keys}
     with _reader(settings) as history:
         usage = history.usage(span[0], previews)
