@@ -75,7 +75,7 @@ class Monitor:
             self.command,
             self._started_at,
             ended,
-            self.clock.monotonic() - self._started,
+            round(self.clock.monotonic() - self._started, 3),
             code,
             success,
             session.watch.run_id if session is not None else None,
