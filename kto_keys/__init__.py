@@ -21,6 +21,7 @@ from kto_keys.core.errors import (
 )
 from kto_keys.core.operations import DetailKind, Operation
 from kto_keys.core.regions import Selection, select
+from kto_keys.core.rotation import KeyEvent, KeyEventKind
 from kto_keys.core.version import __version__
 from kto_keys.edges.settings import Settings, load_settings
 from kto_keys.jobs.collect import CollectOptions, CollectReport, collect, collect_now
@@ -35,6 +36,7 @@ from kto_keys.jobs.keys import (
     status_summary,
 )
 from kto_keys.jobs.session import Session, open_session
+from kto_keys.jobs.watch import UsageReport, key_log, usage_history
 
 __all__ = [
     "BudgetExhaustedError",
@@ -44,6 +46,8 @@ __all__ = [
     "DetailKind",
     "GatewayUnavailableError",
     "HostBlockedError",
+    "KeyEvent",
+    "KeyEventKind",
     "KtoKeysError",
     "NoUsableKeyError",
     "Operation",
@@ -55,6 +59,7 @@ __all__ = [
     "Settings",
     "SettingsError",
     "SettingsProblem",
+    "UsageReport",
     "__version__",
     "check_health",
     "collect",
@@ -62,6 +67,7 @@ __all__ = [
     "deactivate_key",
     "export_records",
     "key_detail",
+    "key_log",
     "load_settings",
     "open_session",
     "reactivate_key",
@@ -69,4 +75,5 @@ __all__ = [
     "select",
     "status_rows",
     "status_summary",
+    "usage_history",
 ]

@@ -15,6 +15,7 @@ from kto_keys.cli import commands, exits
 from kto_keys.cli.commands import CliOptions, CollectRequest
 from kto_keys.cli.messages import Messages
 from kto_keys.core.version import __version__
+from kto_keys.edges.settings import DEFAULT_HISTORY_WINDOW
 
 
 def _help_language(arguments: list[str], environ: Mapping[str, str]) -> str:
@@ -187,6 +188,31 @@ def collect(
         as_json,
     )  # fmt: skip
     _run(ctx, lambda: commands.collect(_options(ctx), request))
+
+
+@app.command("log", help=H("help.cmd.log"))
+def log_command(
+    ctx: typer.Context,
+    key: Annotated[int | None, typer.Option("--key", min=0, help=H("help.key"))] = None,
+    since: Annotated[str | None, typer.Option("--since", help=H("help.since"))] = None,
+    kind: Annotated[str | None, typer.Option("--kind", help=H("help.kind"))] = None,
+    as_json: Json = False,
+) -> None:
+    """Show the rotation log: when and why each key was taken out or came back."""
+    _run(ctx, lambda: commands.log(_options(ctx), key, since, kind, as_json))
+
+
+@app.command("history", help=H("help.cmd.history"))
+def history_command(
+    ctx: typer.Context,
+    days: Annotated[
+        int, typer.Option("--days", min=1, max=366, help=H("help.days"))
+    ] = DEFAULT_HISTORY_WINDOW,
+    key: Annotated[int | None, typer.Option("--key", min=0, help=H("help.key"))] = None,
+    as_json: Json = False,
+) -> None:
+    """Show each key over days: calls per day, success rate, p50/p95, days a quota ran out."""
+    _run(ctx, lambda: commands.history(_options(ctx), days, key, as_json))
 
 
 @app.command(help=H("help.cmd.export"))

@@ -16,9 +16,12 @@ from typing import Any
 from kto_keys.cli import exits
 from kto_keys.cli.demo import DEMO_DIR, demo_gateway_config, demo_key_list, demo_settings
 from kto_keys.cli.messages import Messages
+from kto_keys.cli.monitor import Monitor, monitoring
 from kto_keys.cli.progress import ProgressDisplay
 from kto_keys.cli.render import (
     health_lines,
+    history_table,
+    log_lines,
     make_console,
     print_json,
     region_table_view,
@@ -35,21 +38,25 @@ from kto_keys.core.operations import parse_detail_kinds
 from kto_keys.core.pool import KeyPool, PoolEvent
 from kto_keys.core.regions import region_table, select
 from kto_keys.edges.atomic import atomic_write_text
+from kto_keys.edges.client import ProbeResult
 from kto_keys.edges.clock import SystemClock
 from kto_keys.edges.logbook import logger, setup_logging
 from kto_keys.edges.settings import (
     DEFAULT_CONCURRENCY,
     DEFAULT_DETAILS,
+    DEFAULT_HISTORY_WINDOW,
     DEFAULT_PAGE_SIZE,
     Settings,
     load_settings,
 )
 from kto_keys.edges.store import Store
 from kto_keys.jobs import keys as key_jobs
+from kto_keys.jobs import watch as watch_jobs
 from kto_keys.jobs.collect import CollectOptions, CollectReport
 from kto_keys.jobs.collect import collect as collect_job
 from kto_keys.jobs.export import export_records
 from kto_keys.jobs.session import Session, open_session
+from kto_keys.jobs.watch import Notice
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,12 +145,18 @@ def load(options: CliOptions, require_keys: bool = True, **overrides: str | None
 
 
 def _open(
-    options: CliOptions, settings: Settings, logs: bool = False, quiet: bool = False
+    options: CliOptions,
+    settings: Settings,
+    logs: bool = False,
+    quiet: bool = False,
+    monitor: Monitor | None = None,
 ) -> Session:
-    """A session whose key events become log lines, and whose lost cache is reported.
+    """A session whose key events become log lines, and whose lost cache is reported; with a
+    monitor, the session whose keys the monitored command touches.
 
     Under --quiet stderr shows only what a person must act on (a key taken out, a request the
-    service refused as ours), once each; the log file keeps every line.
+    service refused as ours, a history or an event command that failed), once each; the log file
+    keeps every line.
     """
     m = Messages(settings.lang)
     if logs:
@@ -160,10 +173,17 @@ def _open(
         level, line = m.event(event, pool)
         logger().log(level, line)
 
-    session = open_session(settings, options.clock, log_event)
+    def notice(notice: Notice) -> None:
+        line = redact(m.notice(notice), settings.keys)
+        if logs:
+            logger().error(line)
+        else:
+            _say(line)
+
+    session = open_session(settings, options.clock, log_event, notices=notice)
     if session.cache_notice:
         _say(m.cache_lost(session.cache_notice))
-    return session
+    return monitor.attach(session) if monitor is not None else session
 
 
 def _program() -> str:
@@ -220,8 +240,13 @@ def health(options: CliOptions, as_json: bool) -> int:
 def recover(options: CliOptions, force: bool, as_json: bool) -> int:
     """Probe deactivated keys whose recovery time has come, each with a call of its own."""
     settings = load(options)
-    session = _open(options, settings, logs=True)
-    results = asyncio.run(key_jobs.recover_keys(session, force=force))
+    with monitoring(options.clock, settings, "recover", _say) as monitor:
+        session = _open(options, settings, logs=True, monitor=monitor)
+        results = asyncio.run(key_jobs.recover_keys(session, force=force))
+        return monitor.done(_show_recovered(settings, results, as_json))
+
+
+def _show_recovered(settings: Settings, results: list[ProbeResult], as_json: bool) -> int:
     if as_json:
         print_json(
             [
@@ -267,19 +292,20 @@ def test_keys(options: CliOptions, mode: str) -> int:
                 SettingsProblem.UNKNOWN_MODE, setting="test-keys", value=mode, valid=TEST_MODES
             )
         settings = load(options)
-        return _test_keys(options, settings, mode)
+        with monitoring(options.clock, settings, "test-keys", _say) as monitor:
+            return monitor.done(_test_keys(options, settings, mode, monitor))
     except (SettingsError, ServiceConfigError) as error:
         report_error(options, error)
         return exits.HEALTH_EXIT_CODES[HealthLevel.UNKNOWN]
 
 
-def _test_keys(options: CliOptions, settings: Settings, mode: str) -> int:
+def _test_keys(options: CliOptions, settings: Settings, mode: str, monitor: Monitor) -> int:
     m = Messages(settings.lang)
     now = options.clock.now()
     log_path = settings.log_dir / f"api_key_test_{now.astimezone(KST):%Y%m%d_%H%M%S}.log"
     lines: list[str] = []
     if mode in ("basic", "all"):
-        session = _open(options, settings, logs=True)
+        session = _open(options, settings, logs=True, monitor=monitor)
         for test in asyncio.run(key_jobs.test_all_keys(session)):
             outcome = test.outcome
             what = m.code(outcome.code, outcome.symbol) if outcome.code else outcome.message
@@ -289,7 +315,7 @@ def _test_keys(options: CliOptions, settings: Settings, mode: str) -> int:
             lines.append(
                 f"{mark} #{test.index} {test.preview}: {kind}{latency} {what or ''}".rstrip()
             )
-    report = key_jobs.health_of(_open(options, settings))
+    report = key_jobs.health_of(_open(options, settings, monitor=monitor))
     if mode in ("monitor", "all"):
         lines.extend(health_lines(report, m))
     console = make_console()
@@ -303,25 +329,27 @@ def _test_keys(options: CliOptions, settings: Settings, mode: str) -> int:
 def disable(options: CliOptions, index: int, reason: str | None) -> int:
     """Take key #N out of the pool until `enable N`."""
     settings = load(options)
-    row = key_jobs.disable(_open(options, settings), index, reason)
-    state = Messages(settings.lang)(f"condition.{row.state.value}")
-    words = f" ({reason})" if reason else ""
-    make_console().print(f"#{row.index} {row.preview}: {state}{words}", markup=False)
-    return exits.OK
+    with monitoring(options.clock, settings, "disable", _say) as monitor:
+        row = key_jobs.disable(_open(options, settings, monitor=monitor), index, reason)
+        state = Messages(settings.lang)(f"condition.{row.state.value}")
+        words = f" ({reason})" if reason else ""
+        make_console().print(f"#{row.index} {row.preview}: {state}{words}", markup=False)
+        return monitor.done(exits.OK)
 
 
 def enable(options: CliOptions, index: int, force: bool = False) -> int:
     """Put key #N back into the pool; a key the gateway refused must pass a probe first."""
     settings = load(options)
-    session = _open(options, settings, logs=True)
-    row = asyncio.run(key_jobs.enable_key(session, index, force))
-    m = Messages(settings.lang)
-    state = m(f"condition.{row.state.value}")
-    make_console().print(f"#{row.index} {row.preview}: {state}", markup=False)
-    if row.working:
-        return exits.OK
-    make_console(stderr=True).print(m("enable.still_out", index=row.index), markup=False)
-    return exits.FAILED
+    with monitoring(options.clock, settings, "enable", _say) as monitor:
+        session = _open(options, settings, logs=True, monitor=monitor)
+        row = asyncio.run(key_jobs.enable_key(session, index, force))
+        m = Messages(settings.lang)
+        state = m(f"condition.{row.state.value}")
+        make_console().print(f"#{row.index} {row.preview}: {state}", markup=False)
+        if row.working:
+            return monitor.done(exits.OK)
+        make_console(stderr=True).print(m("enable.still_out", index=row.index), markup=False)
+        return monitor.done(exits.FAILED)
 
 
 def collect(options: CliOptions, request: CollectRequest) -> int:
@@ -329,19 +357,27 @@ def collect(options: CliOptions, request: CollectRequest) -> int:
     kinds = parse_detail_kinds(request.details)
     reserve = None if request.reserve is None else str(request.reserve)
     settings = load(options, KTO_RESERVE=reserve)
-    selection = select(request.mode, request.regions, request.ldong, cached_provinces(settings))
-    collect_options = CollectOptions(
-        selection,
-        kinds,
-        request.page_size,
-        request.concurrency,
-        request.budget,
-        request.plan,
-        request.fresh,
-    )
-    return _run_collect(
-        options, settings, collect_options, quiet=request.quiet, as_json=request.as_json
-    )
+    # Monitored from here: a cron monitor hears of a bad --regions too, as a failed run (2).
+    with monitoring(options.clock, settings, "collect", _say) as monitor:
+        selection = select(request.mode, request.regions, request.ldong, cached_provinces(settings))
+        collect_options = CollectOptions(
+            selection,
+            kinds,
+            request.page_size,
+            request.concurrency,
+            request.budget,
+            request.plan,
+            request.fresh,
+        )
+        code = _run_collect(
+            options,
+            settings,
+            collect_options,
+            monitor,
+            quiet=request.quiet,
+            as_json=request.as_json,
+        )
+        return monitor.done(code)
 
 
 def export(options: CliOptions, fmt: str, output: Path | None, include_removed: bool) -> int:
@@ -352,6 +388,47 @@ def export(options: CliOptions, fmt: str, output: Path | None, include_removed: 
         make_console(stderr=True).print(
             Messages(settings.lang)("export.written", count=count, path=output), markup=False
         )
+    return exits.OK
+
+
+def log(
+    options: CliOptions,
+    key: int | None = None,
+    since: str | None = None,
+    kind: str | None = None,
+    as_json: bool = False,
+) -> int:
+    """The rotation log: when and why each key was taken out or came back, oldest first."""
+    settings = load(options, require_keys=False)
+    events = watch_jobs.key_log(
+        settings,
+        key,
+        watch_jobs.parse_since(since) if since is not None else None,
+        watch_jobs.parse_kind(kind) if kind is not None else None,
+    )
+    if as_json:
+        print_json([event.to_json() for event in events])
+        return exits.OK
+    console = make_console()
+    m = Messages(settings.lang)
+    for line in log_lines(events, m) or [m("log.empty")]:
+        console.print(line, markup=False)
+    return exits.OK
+
+
+def history(
+    options: CliOptions,
+    days: int = DEFAULT_HISTORY_WINDOW,
+    key: int | None = None,
+    as_json: bool = False,
+) -> int:
+    """Each key over the last days: calls per day, success rate, p50/p95, days a quota ran out."""
+    settings = load(options, require_keys=False)
+    report = watch_jobs.usage_history(settings, days, key, options.clock)
+    if as_json:
+        print_json(report.to_json())
+        return exits.OK
+    make_console().print(history_table(report, Messages(settings.lang)))
     return exits.OK
 
 
@@ -432,9 +509,17 @@ def demo(options: CliOptions, details: str, reset: bool, as_json: bool) -> int:
         make_console(stderr=True).print(
             m("demo.start", url=server.base_url, count=len(settings.keys)), markup=False
         )
-        code = _run_collect(
-            options, settings, CollectOptions(select("major"), kinds), quiet=False, as_json=as_json
-        )
+        with monitoring(options.clock, settings, "demo", _say) as monitor:
+            code = monitor.done(
+                _run_collect(
+                    options,
+                    settings,
+                    CollectOptions(select("major"), kinds),
+                    monitor,
+                    quiet=False,
+                    as_json=as_json,
+                )
+            )
         make_console(stderr=True).print(
             m("demo.end", program=_program(), db=settings.db_path), markup=False
         )
@@ -445,10 +530,11 @@ def _run_collect(
     options: CliOptions,
     settings: Settings,
     collect_options: CollectOptions,
+    monitor: Monitor,
     quiet: bool,
     as_json: bool,
 ) -> int:
-    session = _open(options, settings, logs=True, quiet=quiet)
+    session = _open(options, settings, logs=True, quiet=quiet, monitor=monitor)
     console = make_console(stderr=True)
     m = Messages(settings.lang)
     display = ProgressDisplay(console, m, options.clock, quiet=quiet, pool=session.pool)
@@ -458,6 +544,8 @@ def _run_collect(
             run_async(collect_job(session, collect_options, display))
     except (KtoKeysError, KeyboardInterrupt) as caught:
         error = caught  # the summary comes first, whatever stopped the run
+    if display.report is not None:
+        monitor.summary = display.report.to_json()  # the end ping's body
     # A refusal of the configuration (2) or of this machine (5) before anything was stored is one
     # line: no summary of a run that never began.
     stored = display.report is not None and display.report.listing.records > 0

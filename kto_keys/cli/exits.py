@@ -63,6 +63,12 @@ def recover_exit_code(recovered: list[bool]) -> int:
     return OK if all(recovered) else FAILED
 
 
+def reported_as_success(code: int, quota_as_failure: bool = False) -> bool:
+    """What cron monitoring counts a success (pings, the metrics' last success): 0, and a stop
+    for quota (4), which keeps the work for the next run, unless KTO_PING_QUOTA_AS_FAILURE."""
+    return code == OK or (code == STOPPED and not quota_as_failure)
+
+
 def exit_code_for(error: BaseException) -> int:
     """The exit code for an error that ended a command."""
     if isinstance(error, KeyboardInterrupt):

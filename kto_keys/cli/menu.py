@@ -19,7 +19,7 @@ from kto_keys.jobs.session import open_session
 
 # The labels stay as the issue wrote them, in either language: people find items by them.
 # The items in the order shown; their words are in the catalog, one language at a time.
-ITEMS = ("1", "2", "3", "4", "5", "6", "7", "0")
+ITEMS = ("1", "2", "3", "4", "5", "6", "7", "8", "9", "0")
 _YES = frozenset({"y", "yes", "예", "네", "ㅇ"})
 _NO = frozenset({"", "n", "no", "아니오", "아니요", "ㄴ"})
 
@@ -36,6 +36,8 @@ def run_menu(options: CliOptions) -> int:
         "5": lambda: _run(console, m, options, lambda: commands.status(options, False)),
         "6": lambda: _run(console, m, options, lambda: commands.health(options, False)),
         "7": lambda: _recover(console, m, options),
+        "8": lambda: _run(console, m, options, lambda: commands.log(options)),
+        "9": lambda: _run(console, m, options, lambda: commands.history(options)),
     }
     while True:
         _show_menu(console, m)

@@ -32,7 +32,9 @@ from kto_keys.core.errors import (
 from kto_keys.core.keys import KeyWarning, KeyWarningKind, ServiceKey, mask_secretlike
 from kto_keys.core.pool import DeactivationCause, EventKind, KeyPool, PoolEvent
 from kto_keys.core.regions import BY_LDONG, REGIONS, Followed
+from kto_keys.edges.hooks import HookFailed
 from kto_keys.edges.state import CacheLost
+from kto_keys.jobs.watch import Notice
 
 LANGUAGES = ("ko", "en")
 
@@ -117,6 +119,30 @@ CATALOG: dict[str, tuple[str, str]] = {
     "file.reason.EISDIR": ("파일이 아니라 폴더입니다", "it is a folder, not a file"),
     "file.reason.EIO": ("입출력 오류", "input/output error"),
     "file.reason.EFBIG": ("파일이 너무 큽니다", "file too large"),
+    "warning.history_unwritable": (
+        "⚠️  키 기록을 {path}에 쓸 수 없습니다 ({reason}): 실행은 계속합니다",
+        "⚠️  cannot write the key history to {path} ({reason}): the run goes on",
+    ),
+    "warning.hook_failed": (
+        "⚠️  KTO_ON_EVENT 명령 {program} 실패 (종료 코드 {code}): {reason}",
+        "⚠️  the KTO_ON_EVENT command {program} failed (exit code {code}): {reason}",
+    ),
+    "warning.hook_unstarted": (
+        "⚠️  KTO_ON_EVENT 명령 {program}을(를) 실행할 수 없습니다: {reason}",
+        "⚠️  cannot run the KTO_ON_EVENT command {program}: {reason}",
+    ),
+    "warning.hook_timed_out": (
+        "⚠️  KTO_ON_EVENT 명령 {program}이(가) {reason} 안에 끝나지 않아 중단했습니다",
+        "⚠️  the KTO_ON_EVENT command {program} did not end within {reason} and was stopped",
+    ),
+    "warning.metrics_unwritable": (
+        "⚠️  메트릭 파일 {path}에 쓸 수 없습니다 ({reason}): 실행 결과는 그대로입니다",
+        "⚠️  cannot write the metrics file {path} ({reason}): the result stands",
+    ),
+    "warning.ping_failed": (
+        "⚠️  모니터 {host}에 알리지 못했습니다 ({reason}): 실행 결과는 그대로입니다",
+        "⚠️  could not ping the monitor at {host} ({reason}): the result stands",
+    ),
     "warning.log_unwritable": (
         "⚠️  로그 파일 {path}에 쓸 수 없습니다 ({reason}): 로그는 화면에만 남기고 계속합니다",
         "⚠️  cannot write the log file {path} ({reason}): logging to stderr only, the run goes on",
@@ -239,6 +265,14 @@ CATALOG: dict[str, tuple[str, str]] = {
         "KTO_API_KEY {position}번째 항목({length}자)은 키가 아닙니다: 키는 64자리 16진수나 88자 base64입니다 (그래도 쓰려면 --allow-odd-keys)",
         "KTO_API_KEY entry {position} ({length} characters) cannot be a key: keys are 64 hex or 88 base64 characters (--allow-odd-keys uses it anyway)",
     ),
+    "settings.not_a_command": (
+        "{setting}={value!r}: 명령으로 읽을 수 없습니다 ({reason})",
+        "{setting}={value!r} cannot be read as a command ({reason})",
+    ),
+    "settings.not_a_date": (
+        "{setting} {value!r}: 날짜가 아닙니다 (예: 2026-11-24 또는 2026-11-24T09:00, KST)",
+        "{setting} {value!r} is not a date (e.g. 2026-11-24 or 2026-11-24T09:00, KST)",
+    ),
     "settings.area_code": (" (지역 코드 {area})", " (area code {area})"),
     "regions.followed": (
         "🧭 서비스 목록에 {old}이(가) 없어 통합된 {new}(을)를 수집합니다",
@@ -330,8 +364,8 @@ CATALOG: dict[str, tuple[str, str]] = {
         "🧪 demo: local gateway at {url}, {count} demo keys (3 good, 1 unregistered, 1 small quota, 1 flaky)",
     ),
     "demo.end": (
-        "📦 데모 기록: {db}\n   내보내기: KTO_DB_PATH={db} {program} export --format csv --output restaurants.csv\n   키 상태: 위 요약의 #0(미등록)은 한 번만 호출된 뒤 제외되었습니다",
-        "📦 demo records: {db}\n   export: KTO_DB_PATH={db} {program} export --format csv --output restaurants.csv\n   keys: #0 (unregistered) was called once, then left out",
+        "📦 데모 기록: {db}\n   내보내기: KTO_DB_PATH={db} {program} export --format csv --output restaurants.csv\n   키 상태: 위 요약의 #0(미등록)은 한 번만 호출된 뒤 제외되었습니다\n   키 기록과 이력: KTO_DB_PATH={db} {program} log (또는 history)",
+        "📦 demo records: {db}\n   export: KTO_DB_PATH={db} {program} export --format csv --output restaurants.csv\n   keys: #0 (unregistered) was called once, then left out\n   rotation log and usage: KTO_DB_PATH={db} {program} log (or history)",
     ),
     "cache.moved": (
         "⚠️  키 캐시 {path}: {why}; {moved}(으)로 옮기고 새 키 상태로 시작합니다",
@@ -456,6 +490,24 @@ CATALOG: dict[str, tuple[str, str]] = {
         "키 없이 전체를 시험합니다: 로컬 게이트웨이, 여러 종류의 데모 키, 수집.",
         "Try the whole tool without a key: a local gateway, demo keys of every kind, a collection.",
     ),
+    "help.cmd.log": (
+        "키 교체 기록: 키가 빠지고 돌아온 때와 이유 (오래된 것부터).",
+        "The rotation log: when and why each key was taken out or came back (oldest first).",
+    ),
+    "help.cmd.history": (
+        "키별 사용 이력: 일별 호출, 성공률, p50/p95, 한도가 바닥난 날.",
+        "Usage per key over days: calls per day, success rate, p50/p95, days a quota ran out.",
+    ),
+    "help.key": ("키 #N만 봅니다.", "Only key #N."),
+    "help.since": (
+        "이 날짜(KST)부터: 2026-11-24 또는 2026-11-24T09:00.",
+        "From this day or time on (KST): 2026-11-24 or 2026-11-24T09:00.",
+    ),
+    "help.kind": (
+        "이 종류만: deactivated, recovered, probe_failed, cooling, quota_spent, rate_limited, outage, outage_over, disabled, enabled.",
+        "Only this kind: deactivated, recovered, probe_failed, cooling, quota_spent, rate_limited, outage, outage_over, disabled, enabled.",
+    ),
+    "help.days": ("오늘까지 며칠을 볼지.", "Days to show, ending today."),
     "help.cmd.menu": (
         "대화형 메뉴를 엽니다: 같은 명령을 번호로 고릅니다.",
         "Open the interactive menu: the same commands, chosen by number.",
@@ -602,6 +654,34 @@ CATALOG: dict[str, tuple[str, str]] = {
         "  전체 호출: {calls}회 (최소 {minimum}), 키 전환 {failovers}회",
         "  calls: {calls} (minimum {minimum}), failovers {failovers}",
     ),
+    # --- the rotation log and the usage history ------------------------------------------------
+    "log.kind.deactivated": ("자동 비활성화", "deactivated"),
+    "log.kind.recovered": ("복구됨", "recovered"),
+    "log.kind.probe_failed": ("복구 실패", "probe failed"),
+    "log.kind.cooling": ("한도 초과로 대기", "cooling"),
+    "log.kind.quota_spent": ("오늘 한도 소진", "quota spent"),
+    "log.kind.rate_limited": ("초당 한도 (이번 실행 처음)", "per-second limit (first of the run)"),
+    "log.kind.outage": ("게이트웨이 장애 시작", "gateway outage began"),
+    "log.kind.outage_over": ("게이트웨이 장애 끝", "gateway outage over"),
+    "log.kind.disabled": ("수동 비활성화", "disabled by hand"),
+    "log.kind.enabled": ("수동으로 되돌림", "enabled by hand"),
+    "log.until": ("{until}까지", "until {until}"),
+    "log.run": ("실행 #{run_id}", "run #{run_id}"),
+    "log.empty": ("조건에 맞는 키 이벤트가 없습니다", "no key event matches"),
+    "history.title": (
+        "키 사용 이력: {first} ~ {last} ({days}일, KST)",
+        "key usage: {first} to {last} ({days} days, KST)",
+    ),
+    "history.key": ("키", "key"),
+    "history.per_day": ("일별 호출", "calls/day"),
+    "history.calls": ("호출", "calls"),
+    "history.success": ("성공률", "success"),
+    "history.spent": ("소진일", "spent"),
+    "history.legend": (
+        "일별 호출: 하루 한 칸, 키마다 가장 많은 날이 █, 호출 없는 날은 ·. 소진일: 한도가 바닥난 날 수 (한도 소진 또는 코드 22). p50/p95는 보관된 호출 ({raw_days}일)에서",
+        "calls/day: a cell a day, █ is the key's busiest, · no call. spent: days a quota ran out (spent, or code 22). p50/p95 from the calls kept ({raw_days} days)",
+    ),
+    "history.per_cell": (" · 한 칸은 {days}일", " · a cell is {days} days"),
     # --- regions --------------------------------------------------------------------------------
     "regions.title": ("지역 코드", "region codes"),
     "regions.area": ("지역코드 (구)", "area code (legacy)"),
@@ -641,11 +721,13 @@ CATALOG: dict[str, tuple[str, str]] = {
     "menu.item.5": ("API 키 상태", "key status"),
     "menu.item.6": ("API 키 건강 검사", "key health check"),
     "menu.item.7": ("키 복구 시도", "try to recover keys"),
+    "menu.item.8": ("키 교체 기록", "key rotation log"),
+    "menu.item.9": ("키 사용 이력", "key usage history"),
     "menu.item.0": ("종료", "exit"),
     "menu.bye": ("종료합니다", "bye"),
     "menu.cancelled": ("취소: 메뉴로 돌아갑니다", "cancelled: back to the menu"),
-    "menu.choose": ("번호를 선택하세요 (0-7): ", "choose a number (0-7): "),
-    "menu.choose_hint": ("0부터 7까지의 번호를 입력하세요", "enter a number from 0 to 7"),
+    "menu.choose": ("번호를 선택하세요 (0-9): ", "choose a number (0-9): "),
+    "menu.choose_hint": ("0부터 9까지의 번호를 입력하세요", "enter a number from 0 to 9"),
     "menu.exit_code": ("(종료 코드 {code})", "(exit code {code})"),
     "menu.area_codes": (
         "지역 코드를 쉼표로 입력하세요 (예: 1,6,31; 빈 줄은 메뉴로): ",
@@ -765,6 +847,21 @@ class Messages:
         """Why a file cannot be written, in the user's language when the catalog knows the case."""
         message_id = f"file.reason.{error.code}"
         return self(message_id) if message_id in CATALOG else error.reason
+
+    def notice(self, notice: Notice) -> str:
+        """One line for what the watch could not do: the run went on."""
+        if isinstance(notice, HookFailed):
+            if notice.timed_out:
+                return self("warning.hook_timed_out", program=notice.program, reason=notice.reason)
+            if notice.exit_code is None:
+                return self("warning.hook_unstarted", program=notice.program, reason=notice.reason)
+            return self(
+                "warning.hook_failed",
+                program=notice.program,
+                code=notice.exit_code,
+                reason=notice.reason or "-",
+            )
+        return self("warning.history_unwritable", path=notice.path, reason=notice.reason)
 
     def log_unwritable(self, error: FileAccessError) -> str:
         """One line for a log file that cannot be written: the run goes on without it."""

@@ -3,21 +3,24 @@
 from __future__ import annotations
 
 import json
+import math
 import sys
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from rich.console import Console
+from rich.console import Console, JustifyMethod
 from rich.table import Table
 
 from kto_keys.cli.messages import Messages
 from kto_keys.core.clock import KST, format_time
 from kto_keys.core.health import Attention, Health
 from kto_keys.core.operations import COLLECTION_OPERATIONS
-from kto_keys.core.pool import Reason
+from kto_keys.core.pool import DeactivationCause, Reason
 from kto_keys.core.regions import RegionRow
+from kto_keys.core.rotation import KeyEvent, KeyEventKind
 from kto_keys.core.status import KeyStatusRow
+from kto_keys.jobs.watch import UsageReport
 
 # Without a terminal nothing is wrapped: a log reader greps whole lines, timestamps included.
 _PLAIN_WIDTH = 10_000
@@ -253,4 +256,102 @@ def region_table_view(rows: Sequence[RegionRow], m: Messages) -> Table:
     for row in rows:
         listed = "-" if row.listed is None else ("✓" if row.listed else m("regions.missing"))
         table.add_row(row.area or "-", row.ldong, row.name_ko, row.name_en, listed)
+    return table
+
+
+# --- the rotation log and the usage history ---------------------------------------------------
+# A sparkline's levels, lowest first; a day without a call shows as _NO_CALL.
+SPARK_LEVELS = "▁▂▃▄▅▆▇█"
+_NO_CALL = "·"
+# The widest sparkline `history` draws: more days than this share a cell, so 80 columns hold.
+SPARK_WIDTH = 28
+HISTORY_WIDTH = 80
+
+
+def log_lines(events: Sequence[KeyEvent], m: Messages) -> list[str]:
+    """`log`: one line per change of a key's fate, oldest first."""
+    lines = []
+    for event in events:
+        parts = [
+            format_time(event.at),
+            f"#{event.key_index} {event.preview}",
+            m(f"log.kind.{event.kind.value}"),
+        ]
+        if event.operation:
+            parts.append(event.operation)
+        if event.code:
+            parts.append(event.code)
+        if event.cause in _CAUSES:
+            parts.append(m(f"attention.short.{event.cause}"))
+        if event.reason and event.kind in (KeyEventKind.DISABLED, KeyEventKind.PROBE_FAILED):
+            parts.append(
+                f'"{event.reason}"' if event.kind is KeyEventKind.DISABLED else event.reason
+            )
+        if event.until is not None:
+            parts.append(m("log.until", until=_short_time(event.until)))
+        if event.run_id is not None:
+            parts.append(m("log.run", run_id=event.run_id))
+        lines.append("  ".join(parts))
+    return lines
+
+
+_CAUSES = frozenset(cause.value for cause in DeactivationCause)
+
+
+def sparkline(values: Sequence[int], width: int = SPARK_WIDTH) -> str:
+    """Values as one cell each (summed in runs when there are more than `width`), scaled to
+    their own peak: █ is the busiest cell, · a cell without any."""
+    size = max(1, math.ceil(len(values) / width))
+    # Cells are counted back from the latest value, so the last cell is always a whole one.
+    cells = [sum(values[max(0, end - size) : end]) for end in range(len(values), 0, -size)][::-1]
+    peak = max(cells, default=0)
+    levels = len(SPARK_LEVELS)
+    return "".join(
+        _NO_CALL if cell == 0 else SPARK_LEVELS[max(0, math.ceil(cell / peak * levels) - 1)]
+        for cell in cells
+    )
+
+
+def history_table(report: UsageReport, m: Messages) -> Table:
+    """`history`: one line per key within 80 columns, on a terminal or not."""
+    days = len(report.days)
+    per_cell = max(1, math.ceil(days / SPARK_WIDTH))
+    table = Table(
+        title=m(
+            "history.title",
+            first=report.days[0].isoformat(),
+            last=report.days[-1].isoformat(),
+            days=days,
+        ),
+        caption=m("history.legend", raw_days=report.raw_days)
+        + (m("history.per_cell", days=per_cell) if per_cell > 1 else ""),
+        box=None,
+        expand=False,
+        pad_edge=False,
+        show_edge=False,
+        padding=(0, 1, 0, 0),
+        width=HISTORY_WIDTH,
+    )
+    columns: tuple[tuple[str, JustifyMethod], ...] = (
+        ("#", "left"),
+        (m("history.key"), "left"),
+        (m("history.per_day"), "left"),
+        (m("history.calls"), "right"),
+        (m("history.success"), "right"),
+        ("p50/p95 ms", "right"),
+        (m("history.spent"), "right"),
+    )
+    for header, justify in columns:
+        table.add_column(header, no_wrap=True, justify=justify)
+    for key in report.keys:
+        rate = key.success_rate
+        table.add_row(
+            f"#{key.key_index}" if key.key_index is not None else "-",
+            key.preview or f"fp:{key.fingerprint[:8]}",
+            sparkline(key.calls_per_day),
+            f"{key.calls:,}",
+            "-" if rate is None else f"{rate * 100:.1f}%",
+            "-" if key.p50_ms is None else f"{key.p50_ms:.0f}/{key.p95_ms or 0:.0f}",
+            str(len(key.quota_spent_days)),
+        )
     return table

@@ -97,6 +97,8 @@ class SettingsProblem(StrEnum):
     BAD_GATEWAY_CONFIG = "bad_gateway_config"  # path, reason
     ODD_KEY = "odd_key"  # position, length
     PORT_UNAVAILABLE = "port_unavailable"  # value (host:port), reason
+    NOT_A_COMMAND = "not_a_command"  # setting, value, reason
+    NOT_A_DATE = "not_a_date"  # setting, value
 
 
 class SettingsError(KtoKeysError):

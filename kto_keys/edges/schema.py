@@ -72,6 +72,35 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (contentid, serialnum)
     );
     """,
+    # 3: the watch (edges/history.py): the rotation log, calls rolled up by day, commands run
+    """
+    CREATE TABLE key_events (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        at TEXT NOT NULL, day TEXT NOT NULL, run_id INTEGER, host TEXT NOT NULL DEFAULT '',
+        key_index INTEGER NOT NULL, preview TEXT NOT NULL, fingerprint TEXT NOT NULL,
+        kind TEXT NOT NULL, operation TEXT, code TEXT, cause TEXT, reason TEXT, until TEXT
+    );
+    CREATE INDEX key_events_at ON key_events (at);
+    CREATE INDEX key_events_key ON key_events (fingerprint, at);
+    CREATE UNIQUE INDEX key_events_spent_once ON key_events (fingerprint, operation, day)
+        WHERE kind = 'quota_spent';
+    CREATE TABLE call_days (
+        day TEXT NOT NULL, fingerprint TEXT NOT NULL, operation TEXT NOT NULL,
+        key_index INTEGER, preview TEXT,
+        calls INTEGER NOT NULL, successes INTEGER NOT NULL,
+        key_errors INTEGER NOT NULL, limit_errors INTEGER NOT NULL,
+        gateway_errors INTEGER NOT NULL, request_errors INTEGER NOT NULL,
+        p50_ms REAL, p95_ms REAL,
+        PRIMARY KEY (day, fingerprint, operation)
+    );
+    CREATE TABLE command_runs (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        command TEXT NOT NULL, started_at TEXT NOT NULL, ended_at TEXT NOT NULL,
+        duration_s REAL NOT NULL, exit_code INTEGER NOT NULL, success INTEGER NOT NULL,
+        run_id INTEGER, host TEXT NOT NULL DEFAULT '', calls TEXT NOT NULL DEFAULT '{}'
+    );
+    CREATE INDEX command_runs_latest ON command_runs (command, id);
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import os
+import shlex
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -40,12 +41,19 @@ DEFAULTS: dict[str, str] = {
     # Calls per second with one key: the gateway locks a key for about 60 s past 22-33 a second
     # (the lowest measured is 22), so the default stays safely under it.
     "KTO_KEY_RPS": "20",
+    "KTO_HISTORY_DAYS": "30",
+    "KTO_PING_URL": "",
+    "KTO_PING_QUOTA_AS_FAILURE": "false",
+    "KTO_METRICS_FILE": "",
+    "KTO_ON_EVENT": "",
 }
 LANGUAGES = ("ko", "en")
 # Defaults of the collect options, written once: the CLI, the menu, the jobs and the demo use them.
 DEFAULT_CONCURRENCY = 4
 DEFAULT_PAGE_SIZE = 1000
 DEFAULT_DETAILS: tuple[DetailKind, ...] = (DetailKind.INTRO, DetailKind.COMMON)
+# Days `history` shows unless told otherwise (the CLI and the menu).
+DEFAULT_HISTORY_WINDOW = 14
 # Longer waits overflow timedelta/datetime arithmetic in the pool; no real setting comes near.
 _MAX_SECONDS = 10**9
 
@@ -74,6 +82,16 @@ class Settings:
     max_body_mb: float
     outage_limit_s: float
     key_rps: float
+    # Days the raw call history is kept; its daily roll-ups are kept for good.
+    history_days: int
+    # healthchecks.io-style URL pinged at the start and end of `collect` (None: no pings).
+    ping_url: str | None
+    # Whether a stop for quota (exit 4) is reported to monitoring as a failure.
+    ping_quota_as_failure: bool
+    # Prometheus textfile written after every command that touches keys (None: none).
+    metrics_file: Path | None
+    # The command run, without a shell, for each event a person must act on (empty: none).
+    on_event: tuple[str, ...]
     env_file: Path | None = None
     sources: Mapping[str, str] = field(default_factory=dict)
 
@@ -158,6 +176,13 @@ def load_settings(
         max_body_mb=_positive_seconds(values, "KTO_MAX_BODY_MB"),
         outage_limit_s=_positive_seconds(values, "KTO_OUTAGE_LIMIT_S"),
         key_rps=_rate(values, "KTO_KEY_RPS"),
+        history_days=_integer(values, "KTO_HISTORY_DAYS", minimum=1),
+        ping_url=_optional_url(values, "KTO_PING_URL"),
+        ping_quota_as_failure=_flag(values, "KTO_PING_QUOTA_AS_FAILURE"),
+        metrics_file=_path(values["KTO_METRICS_FILE"], here)
+        if values["KTO_METRICS_FILE"].strip()
+        else None,
+        on_event=_command(values, "KTO_ON_EVENT"),
         env_file=file_path,
         sources=sources,
     )
@@ -251,6 +276,26 @@ def _base_url(text: str) -> str:
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise SettingsError(SettingsProblem.NOT_HTTP_URL, setting="KTO_API_BASE_URL", value=text)
     return url
+
+
+def _optional_url(values: Mapping[str, str], name: str) -> str | None:
+    text = values[name].strip()
+    if not text:
+        return None
+    parts = urlsplit(text)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise SettingsError(SettingsProblem.NOT_HTTP_URL, setting=name, value=text)
+    return text.rstrip("/")
+
+
+def _command(values: Mapping[str, str], name: str) -> tuple[str, ...]:
+    """A command line split as a POSIX shell would, but run without one: no expansion."""
+    try:
+        return tuple(shlex.split(values[name]))
+    except ValueError as error:
+        raise SettingsError(
+            SettingsProblem.NOT_A_COMMAND, setting=name, value=values[name], reason=str(error)
+        ) from None
 
 
 def _path(text: str, here: Path) -> Path:

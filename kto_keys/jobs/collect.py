@@ -155,6 +155,8 @@ async def collect(
         with session.keeping_history() as store:
             return await _collect(session, store, options, observer, user_agent)
     finally:
+        session.watch.tidy()  # the call history rolled up by day, raw calls past their days pruned
+        session.watch.close()
         lock.release()
 
 
@@ -190,6 +192,7 @@ async def _collect(
             raise
         _prepare_listing(store, clock, options.fresh)
         run_id = store.start_run(options.selection.mode, options.selection.ldong_codes, clock.now())
+        session.watch.run_started(run_id)
         report.run_id = run_id
         report.probes = [
             {

@@ -17,6 +17,7 @@ from kto_keys.core.errors import SettingsError, SettingsProblem
 from kto_keys.core.health import Attention, Health, assess
 from kto_keys.core.keys import ServiceKey
 from kto_keys.core.pool import Reason
+from kto_keys.core.rotation import KeyEventKind
 from kto_keys.core.status import KeyStatusRow, key_status
 from kto_keys.edges.client import ProbeResult
 from kto_keys.edges.clock import SystemClock
@@ -97,15 +98,24 @@ def row_of(session: Session, index: int) -> KeyStatusRow:
 def disable(session: Session, index: int, reason: str | None = None) -> KeyStatusRow:
     """Take key `#index` out of the pool until it is enabled again."""
     key = key_at(session, index)
+    already = session.pool.state(key).disabled_by_hand
     session.pool.deactivate_by_hand(key, reason, session.clock.now())
     session.save()
+    if not already:
+        session.watch.by_hand(key, KeyEventKind.DISABLED, session.pool, reason)
+        session.watch.flush(wait=True)
     return row_of(session, index)
 
 
 def enable(session: Session, index: int) -> KeyStatusRow:
     """Put key `#index` back into the pool, whatever took it out (no probe: see enable_key)."""
-    session.pool.enable_by_hand(key_at(session, index))
+    key = key_at(session, index)
+    was_out = session.pool.state(key).is_deactivated
+    session.pool.enable_by_hand(key)
     session.save()
+    if was_out:
+        session.watch.by_hand(key, KeyEventKind.ENABLED, session.pool, None)
+        session.watch.flush(wait=True)
     return row_of(session, index)
 
 

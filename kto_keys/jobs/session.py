@@ -2,13 +2,15 @@
 
 Every job opens one. The HTTP client only makes calls and fails over; it tells the session about
 each call, and the session decides, in one place each, what is counted against `--budget`, what
-goes into the call history, which key events are reported, and when the cache is written.
+goes into the call history, which key events are reported (log lines, and through its watch the
+rotation log and KTO_ON_EVENT), and when the cache is written.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections import Counter
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 
@@ -22,6 +24,7 @@ from kto_keys.edges.client import USER_AGENT, CallLog, TourClient
 from kto_keys.edges.settings import Settings
 from kto_keys.edges.state import CacheLost, StateCache
 from kto_keys.edges.store import Store
+from kto_keys.jobs.watch import KeyWatch, NoticeSink, ignore_notice
 
 # Usage is counted when a call starts: the cache is never more than this far behind.
 SAVE_EVERY_S = 1.0
@@ -40,11 +43,14 @@ class Session:
     clock: Clock
     pool: KeyPool
     cache: StateCache
+    watch: KeyWatch
     cache_notice: CacheLost | None = None
     events: EventSink = _ignore
     history: CallLog | None = None
     budget: int | None = None
     calls_started: int = 0
+    # Calls this session made, by operation and outcome kind (the metrics file shows them).
+    outcomes: Counter[tuple[str, str]] = field(default_factory=Counter)
     _last_save: float = field(default=0.0)
     _unsaved: bool = False
 
@@ -79,6 +85,7 @@ class Session:
     ) -> None:
         """Keep the call in the history, report what changed, and save when it is due."""
         now = self.clock.now()
+        self.outcomes[(lease.operation, outcome.kind.value)] += 1
         if self.history is not None:
             self.history.record_call(
                 CallRecord(
@@ -96,6 +103,8 @@ class Session:
         for event in events:
             self.events(event, self.pool)
             durable = durable or event.is_durable
+        if events:
+            self.watch.saw(events, self.pool, now)
         self._unsaved = True
         if durable:
             self.save()  # a change of a key's fate is written at once
@@ -115,6 +124,7 @@ class Session:
         self.cache.sync(self.pool, self.clock.now(), durable)
         if durable and self.history is not None:
             self.history.flush_calls()
+        self.watch.flush(wait=False)
         self._last_save = self.clock.monotonic()
         self._unsaved = False
 
@@ -145,6 +155,11 @@ class Session:
             finally:
                 self.save()
                 self.history = None
+                self.watch.close()
+
+    def close(self) -> None:
+        """End the session: the rotation log written, the event commands waited for."""
+        self.watch.close()
 
     # --- the client --------------------------------------------------------------------------
     @contextlib.asynccontextmanager
@@ -166,9 +181,14 @@ class Session:
 
 
 def open_session(
-    settings: Settings, clock: Clock, events: EventSink = _ignore, budget: int | None = None
+    settings: Settings,
+    clock: Clock,
+    events: EventSink = _ignore,
+    budget: int | None = None,
+    notices: NoticeSink = ignore_notice,
 ) -> Session:
-    """Load the key states of the configured keys from the cache."""
+    """Load the key states of the configured keys from the cache; `notices` hears what the
+    watch could not do (a rotation log it cannot write, an event command that failed)."""
     policy = settings.policy()
     longest_wait = max(policy.rate_limit_cooldown, policy.error_wait)
     cache = StateCache(settings.cache_path, max_wait=longest_wait)
@@ -184,6 +204,8 @@ def open_session(
     for key in settings.keys:
         if key.fingerprint in masked:
             pool.state(key)  # changed here, so that the next save writes it masked
-    session = Session(settings, clock, pool, cache, loaded.notice, events, budget=budget)
+    watch = KeyWatch(settings, clock, notices)
+    watch.start(pool)
+    session = Session(settings, clock, pool, cache, watch, loaded.notice, events, budget=budget)
     session._last_save = clock.monotonic()
     return session

@@ -22,8 +22,8 @@ from kto_keys.cli.menu import collect_request, menu_lines
 from kto_keys.cli.messages import Messages
 from kto_keys.sim import GatewayConfig, GatewayThread, KeyBehaviour, run_gateway
 
-PROMPT = "번호를 선택하세요 (0-7): "
-HINT = "0부터 7까지의 번호를 입력하세요"
+PROMPT = "번호를 선택하세요 (0-9): "
+HINT = "0부터 9까지의 번호를 입력하세요"
 REGION_PROMPT = "지역 코드를 쉼표로 입력하세요"
 SIZES = {"11": 30, "26": 12, "41": 5, "50": 4}
 SCRIPT = shutil.which("kto-keys", path=str(Path(sys.executable).parent))
@@ -144,7 +144,7 @@ def test_menu_walkthrough_shows_tables_hints_and_collects_chosen_regions(
     assert keys[0] not in screen(child) and keys[1] not in screen(child)
 
     # 3. Bad choices: a letter, an unknown number, an empty line; each gets the hint and the prompt.
-    for bad in ("x", "9", ""):
+    for bad in ("x", "10", ""):
         child.sendline(bad)
         child.expect_exact(HINT)
         child.expect_exact(PROMPT)
@@ -313,9 +313,33 @@ def test_the_menu_in_english_has_no_korean(
     child.logfile_read = io.StringIO()
     for line in menu_lines(Messages("en")):
         child.expect_exact(line)
-    child.expect_exact("choose a number (0-7): ")
+    child.expect_exact("choose a number (0-9): ")
     child.sendline("0")
     child.expect_exact("bye")
     child.expect_exact(pexpect.EOF)
     child.close()
     assert not re.search(r"[\uac00-\ud7a3]", screen(child))
+
+
+def test_items_8_and_9_show_the_rotation_log_and_the_usage_history(
+    tmp_path: Path, keys: list[str], gateway: GatewayThread
+) -> None:
+    """After a key was disabled by hand, item 8 shows it in the log and item 9 a line per key."""
+    env = menu_env(tmp_path, keys, gateway.base_url)
+    assert SCRIPT is not None
+    subprocess.run(
+        [SCRIPT, "disable", "1", "--reason", "점검"], env=env, cwd=tmp_path, check=True, timeout=30
+    )
+    child = spawn_menu(tmp_path, env)
+    expect_menu(child)
+    child.sendline("8")
+    child.expect(r"#1 [0-9a-f]{10}\.\.\.  수동 비활성화  \"점검\"")
+    back_to_menu(child)
+    child.sendline("9")
+    child.expect_exact("키 사용 이력")
+    child.expect(r"#0\s+[0-9a-f]{10}\.\.\.\s+·+\s+0\s+-")
+    child.expect(r"#1\s+[0-9a-f]{10}\.\.\.")
+    back_to_menu(child)
+    finish(child)
+    assert child.exitstatus == 0
+    assert "종료 코드" not in screen(child)

@@ -243,6 +243,11 @@ def test_unreadable_explicit_env_file_names_the_file(tmp_path, make):
         pytest.param("KTO_API_BASE_URL", "https://", id="url-no-host"),
         pytest.param("KTO_LANG", "jp", id="lang-unknown"),
         pytest.param("KTO_LANG", "", id="lang-empty"),
+        pytest.param("KTO_HISTORY_DAYS", "0", id="history-days-zero"),
+        pytest.param("KTO_HISTORY_DAYS", "a month", id="history-days-not-a-number"),
+        pytest.param("KTO_PING_URL", "hc-ping.com/uuid", id="ping-url-no-scheme"),
+        pytest.param("KTO_PING_QUOTA_AS_FAILURE", "maybe", id="ping-quota-not-a-flag"),
+        pytest.param("KTO_ON_EVENT", "notify 'unclosed", id="on-event-unclosed-quote"),
     ],
 )
 def test_bad_setting_is_one_line_naming_the_setting(tmp_path, name, value):
@@ -371,3 +376,30 @@ def test_settings_repr_shows_no_key(tmp_path):
     text = repr(settings) + str(settings)
     for form in (raw, encoded(raw)):
         assert all(form[i : i + 11] not in text for i in range(len(form) - 10))
+
+
+def test_monitoring_is_off_until_asked_for(tmp_path):
+    """No ping, no metrics file, no event command by default; raw calls kept 30 days."""
+    settings = load_settings(environ={}, cwd=tmp_path)
+    assert settings.history_days == 30
+    assert settings.ping_url is None and settings.ping_quota_as_failure is False
+    assert settings.metrics_file is None and settings.on_event == ()
+
+
+def test_monitoring_settings_are_read_as_given(tmp_path):
+    """The ping URL loses a trailing slash; the metrics path is relative to the current folder;
+    the event command is split as a shell would, but no shell will run it."""
+    settings = load_settings(
+        environ={
+            "KTO_HISTORY_DAYS": "90",
+            "KTO_PING_URL": "https://hc-ping.com/5f1c/",
+            "KTO_PING_QUOTA_AS_FAILURE": "true",
+            "KTO_METRICS_FILE": "textfile/kto_keys.prom",
+            "KTO_ON_EVENT": "notify-send --urgency critical 'key out: $KEY'",
+        },
+        cwd=tmp_path,
+    )
+    assert settings.history_days == 90
+    assert settings.ping_url == "https://hc-ping.com/5f1c" and settings.ping_quota_as_failure
+    assert settings.metrics_file == tmp_path / "textfile" / "kto_keys.prom"
+    assert settings.on_event == ("notify-send", "--urgency", "critical", "key out: $KEY")
