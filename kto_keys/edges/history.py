@@ -10,7 +10,6 @@ Korea time, so that ISO strings sort as the moments do.
 from __future__ import annotations
 
 import contextlib
-import errno
 import json
 import socket
 import sqlite3
@@ -24,13 +23,10 @@ from kto_keys.core.clock import KST
 from kto_keys.core.rotation import KeyEvent, KeyEventKind
 from kto_keys.core.usage import DayUsage, ErrorClass, RawCall, roll_up
 from kto_keys.edges.schema import SCHEMA_VERSION, migrate, schema_version
-from kto_keys.edges.store import LOCK_WAIT_MS, transaction
+from kto_keys.edges.store import connect_reader, connect_writer, transaction
 
 # The migration that made these tables: an older file, opened read-only, has none of them.
 WATCH_SCHEMA = 3
-# SQLite's own wait for another writer is as short as the store's: `transaction` repeats it in
-# Python (30 s in all), where Ctrl-C is seen within a tenth of a second.
-WAIT_MS = LOCK_WAIT_MS
 _EVENT_COLUMNS = (
     "at, day, run_id, host, key_index, preview, fingerprint, kind, operation, code, cause, "
     "reason, until"
@@ -312,30 +308,9 @@ class History:
 
 
 def _connect(path: Path, readonly: bool) -> sqlite3.Connection:
-    """A writer (folder and file made, WAL), or a reader that never writes a page of the file."""
-    if readonly:
-        if not path.is_file():
-            raise FileNotFoundError(errno.ENOENT, "no database", str(path))
-        uri = f"{path.resolve().as_uri()}?mode=ro"
-        db = sqlite3.connect(uri, uri=True, timeout=WAIT_MS / 1000, isolation_level=None)
-        try:
-            db.execute("SELECT 1 FROM sqlite_master LIMIT 1").fetchall()
-        except sqlite3.OperationalError as error:
-            if getattr(error, "sqlite_errorname", "") != "SQLITE_CANTOPEN":
-                raise
-            db.close()
-            # A read-only folder: no -shm can be made there, and no writer can be at work.
-            immutable = f"{uri}&immutable=1"
-            db = sqlite3.connect(immutable, uri=True, timeout=WAIT_MS / 1000, isolation_level=None)
-        db.execute("PRAGMA query_only = ON")
-    else:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        db = sqlite3.connect(path, timeout=WAIT_MS / 1000, isolation_level=None)
-        db.execute("PRAGMA journal_mode = WAL")
-        db.execute("PRAGMA synchronous = NORMAL")
-    db.row_factory = sqlite3.Row
-    db.execute(f"PRAGMA busy_timeout = {WAIT_MS}")
-    return db
+    """A writer (folder and file made, WAL), or a reader that never writes a page of the file:
+    opened as the store opens its own, with the same short waits for a lock."""
+    return connect_reader(path) if readonly else connect_writer(path)
 
 
 def _stamp(when: datetime | None) -> str | None:

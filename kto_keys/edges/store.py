@@ -119,9 +119,9 @@ class Store:
         # Set by close(): a wait for another process's lock on the writer thread gives up.
         self._closing = threading.Event()
         if readonly:
-            self.db = _connect_reader(path)
+            self.db = connect_reader(path)
             return
-        self.db = _connect_writer(path)
+        self.db = connect_writer(path)
         with self.transaction():
             migrate(self.db)
 
@@ -654,7 +654,8 @@ def transaction(
         raise
 
 
-def _connect_writer(path: Path) -> sqlite3.Connection:
+def connect_writer(path: Path) -> sqlite3.Connection:
+    """A writing connection in WAL mode whose own wait for a lock is short (see `transaction`)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     # Not bound to one thread: the writer thread takes it over (one thread at a time, see Store).
     db = sqlite3.connect(
@@ -679,7 +680,7 @@ def _set_wal(db: sqlite3.Connection) -> None:
             _interrupted(None)
 
 
-def _connect_reader(path: Path) -> sqlite3.Connection:
+def connect_reader(path: Path) -> sqlite3.Connection:
     """A read-only connection: it never writes a page of the database, makes no folder, migrates
     nothing. Like any connection to a WAL database it shares the -wal and -shm files (SQLite makes
     them when they are missing), so it sees every commit and never reads a torn page."""
