@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -36,6 +37,54 @@ def child_environment() -> dict[str, str]:
     }
     env.update({"NO_COLOR": "1", "TERM": "dumb", "PYTHONUNBUFFERED": "1"})
     return env
+
+
+@dataclass(frozen=True)
+class ChildRun:
+    """How a child process ended, with its own resource usage from wait4."""
+
+    exit_code: int
+    usage: os.struct_rusage  # ru_maxrss, ru_utime, ru_stime: the child's own, not the gateway's
+    elapsed_s: float
+    timed_out: bool  # killed at the deadline; `usage` is what it had used by then
+
+    @property
+    def cpu_s(self) -> float:
+        """User + system CPU seconds."""
+        return float(self.usage.ru_utime + self.usage.ru_stime)
+
+
+def run_child(command: list[str], log: Path, timeout_s: float, poll_s: float) -> ChildRun:
+    """Run a command to its end, killed at `timeout_s`; its stderr goes to `log`."""
+    started = time.perf_counter()
+    with log.open("wb") as stderr:
+        process = subprocess.Popen(
+            command,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=stderr,
+            env=child_environment(),
+        )
+        deadline = started + timeout_s
+        timed_out = False
+        while True:
+            pid, status, usage = os.wait4(process.pid, os.WNOHANG)
+            if pid == process.pid:
+                break
+            if time.perf_counter() > deadline:
+                process.kill()
+                _, status, usage = os.wait4(process.pid, 0)
+                timed_out = True
+                break
+            time.sleep(poll_s)
+    # wait4 reaped the child: tell Popen, so that it does not try again.
+    process.returncode = os.waitstatus_to_exitcode(status)
+    return ChildRun(process.returncode, usage, time.perf_counter() - started, timed_out)
+
+
+def log_tail(log: Path) -> str:
+    """The end of a child's stderr, for the error that says it failed."""
+    return log.read_text(encoding="utf-8", errors="replace")[-600:]
 
 
 def free_port() -> int:

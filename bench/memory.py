@@ -3,14 +3,11 @@ records, with the gateway in another process. Only memory is judged here, not sp
 
 from __future__ import annotations
 
-import os
-import subprocess
-import time
 from pathlib import Path
 from typing import Any
 
 from bench.fixtures import fake_key
-from bench.gateway_process import GatewayProcess, child_environment, kto_keys_command
+from bench.gateway_process import GatewayProcess, kto_keys_command, log_tail, run_child
 from bench.table import Row
 
 # Ten provinces of 10,000 records: the small run lists two of them, the large run all ten,
@@ -25,34 +22,15 @@ TARGET_RATIO = 1.2
 
 def _run_child(command: list[str], log: Path) -> dict[str, Any]:
     """Run one command to its end (bounded), and read its own peak RSS from wait4."""
-    started = time.perf_counter()
-    with log.open("wb") as stderr:
-        process = subprocess.Popen(
-            command,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=stderr,
-            env=child_environment(),
-        )
-        deadline = started + CHILD_TIMEOUT_S
-        status, usage = 0, None
-        while True:
-            pid, status, usage = os.wait4(process.pid, os.WNOHANG)
-            if pid == process.pid:
-                break
-            if time.perf_counter() > deadline:
-                process.kill()
-                _, status, usage = os.wait4(process.pid, 0)
-                break
-            time.sleep(POLL_S)
-    process.returncode = os.waitstatus_to_exitcode(status)
-    elapsed = time.perf_counter() - started
-    if process.returncode != 0:
-        tail = log.read_text(encoding="utf-8", errors="replace")[-600:]
+    run = run_child(command, log, CHILD_TIMEOUT_S, POLL_S)
+    if run.exit_code != 0:
         raise RuntimeError(
-            f"{command[1:3]} exited {process.returncode} after {elapsed:.1f} s: {tail}"
+            f"{command[1:3]} exited {run.exit_code} after {run.elapsed_s:.1f} s: {log_tail(log)}"
         )
-    return {"peak_rss_mb": round(usage.ru_maxrss / 1024, 1), "elapsed_s": round(elapsed, 2)}
+    return {
+        "peak_rss_mb": round(run.usage.ru_maxrss / 1024, 1),
+        "elapsed_s": round(run.elapsed_s, 2),
+    }
 
 
 def memory(folder: Path) -> tuple[dict[str, Any], list[Row]]:

@@ -12,14 +12,11 @@ machine, not on the tool).
 
 from __future__ import annotations
 
-import os
-import subprocess
-import time
 from pathlib import Path
 from typing import Any
 
 from bench.fixtures import fake_key
-from bench.gateway_process import GatewayProcess, child_environment, kto_keys_command
+from bench.gateway_process import GatewayProcess, kto_keys_command, log_tail, run_child
 from bench.table import Row
 
 KEY_COUNTS = (10, 1000, 10_000)
@@ -28,6 +25,7 @@ CALLS = 200
 RUNS = 3
 # A run past this is stopped and reported as at least this slow (the figure becomes a floor).
 CHILD_TIMEOUT_S = 60.0
+POLL_S = 0.01
 # Extra CPU per call over a 10-key run, in milliseconds.
 TARGETS_MS = {1000: 0.3, 10_000: 1.0}
 
@@ -42,29 +40,12 @@ class _TooSlow(Exception):
 
 def _cpu_of_child(command: list[str], log: Path) -> float:
     """Run a command to its end (bounded); its user + system CPU seconds from wait4."""
-    with log.open("wb") as stderr:
-        process = subprocess.Popen(
-            command,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=stderr,
-            env=child_environment(),
-        )
-        deadline = time.perf_counter() + CHILD_TIMEOUT_S
-        while True:
-            pid, status, usage = os.wait4(process.pid, os.WNOHANG)
-            if pid == process.pid:
-                break
-            if time.perf_counter() > deadline:
-                process.kill()
-                _, status, usage = os.wait4(process.pid, 0)
-                raise _TooSlow(float(usage.ru_utime + usage.ru_stime))
-            time.sleep(0.01)
-    code = os.waitstatus_to_exitcode(status)
-    if code != 0:
-        tail = log.read_text(encoding="utf-8", errors="replace")[-600:]
-        raise RuntimeError(f"collect exited {code}: {tail}")
-    return float(usage.ru_utime + usage.ru_stime)
+    run = run_child(command, log, CHILD_TIMEOUT_S, POLL_S)
+    if run.timed_out:
+        raise _TooSlow(run.cpu_s)
+    if run.exit_code != 0:
+        raise RuntimeError(f"collect exited {run.exit_code}: {log_tail(log)}")
+    return run.cpu_s
 
 
 def startup(folder: Path) -> tuple[dict[str, Any], list[Row]]:
