@@ -15,7 +15,10 @@ from typing import Any
 from urllib.parse import quote
 
 import pytest
+from typer.testing import CliRunner
 
+from kto_keys.cli.app import app
+from kto_keys.cli.commands import CliOptions
 from kto_keys.cli.exits import exit_code_for
 from kto_keys.cli.messages import Messages
 from kto_keys.core.clock import FakeClock
@@ -66,6 +69,35 @@ def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Path]
     monkeypatch.setenv("TERM", "dumb")
     monkeypatch.chdir(tmp_path)
     yield tmp_path
+
+
+# --- the command line, in-process -------------------------------------------------------------
+
+_RUNNER = CliRunner()
+# The options each invocation starts from: the fake clock of the running test.
+_CLI_OPTIONS: dict[str, CliOptions] = {}
+
+
+@pytest.fixture
+def isolated(clean_env: Path, clock: FakeClock) -> Path:
+    """A CLI test runs in an empty folder, with no outside KTO_* setting, on the fake clock."""
+    _CLI_OPTIONS["start"] = CliOptions(clock=clock)
+    return clean_env
+
+
+def invoke(*args: str, env: dict[str, str] | None = None) -> tuple[int, str, str]:
+    """Run the app (under the `isolated` fixture); return the exit code, stdout and stderr."""
+    result = _RUNNER.invoke(
+        app, list(args), env=env, catch_exceptions=False, obj=_CLI_OPTIONS["start"]
+    )
+    return result.exit_code, result.stdout, result.stderr
+
+
+def env_for(
+    keys: list[str], base_url: str = "http://127.0.0.1:9/B551011/KorService2", **more: str
+) -> dict[str, str]:
+    """Settings in the environment, as cron would set them."""
+    return {"KTO_API_KEY": ",".join(keys), "KTO_API_BASE_URL": base_url, "KTO_LANG": "en", **more}
 
 
 # --- the local gateway and settings pointing at it -----------------------------------------

@@ -17,35 +17,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import GatewayFactory, hex_key
+from conftest import GatewayFactory, env_for, hex_key, invoke
 from prometheus_client.parser import text_string_to_metric_families
-from typer.testing import CliRunner
 
-from kto_keys.cli.app import app
-from kto_keys.cli.commands import CliOptions
 from kto_keys.core.clock import FakeClock
 from kto_keys.sim import BehaviourKind, KeyBehaviour
 
-runner = CliRunner()
-OPTIONS: dict[str, CliOptions] = {}
-
-
-@pytest.fixture(autouse=True)
-def isolated(clean_env: Path, clock: FakeClock) -> Path:
-    """Every test runs in an empty folder, with no outside KTO_* setting, on the fake clock."""
-    OPTIONS["start"] = CliOptions(clock=clock)
-    return clean_env
-
-
-def invoke(*args: str, env: dict[str, str] | None = None) -> tuple[int, str, str]:
-    """Run the app; return the exit code, stdout and stderr."""
-    result = runner.invoke(app, list(args), env=env, catch_exceptions=False, obj=OPTIONS["start"])
-    return result.exit_code, result.stdout, result.stderr
-
-
-def env_for(keys: list[str], base_url: str, **more: str) -> dict[str, str]:
-    """Settings in the environment, as cron would set them."""
-    return {"KTO_API_KEY": ",".join(keys), "KTO_API_BASE_URL": base_url, "KTO_LANG": "en", **more}
+# Every test runs in an empty folder, with no outside KTO_* setting, on the fake clock.
+pytestmark = pytest.mark.usefixtures("isolated")
 
 
 # --- a cron monitor on 127.0.0.1 ---------------------------------------------------------------
