@@ -7,7 +7,7 @@ import asyncio
 import ipaddress
 import urllib.request
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from types import SimpleNamespace, TracebackType
@@ -213,20 +213,20 @@ class TourClient:
 
     async def probe(self, key: ServiceKey) -> ProbeResult:
         """One cheap call made with a deactivated key: success brings it back."""
-        self.observer.call_starting(probe=True)
-        lease = self.pool.begin_probe(key, PROBE_OPERATION, self.clock.now())
-        self.observer.call_leased(lease)
-        outcome = await self._exchange(lease, PROBE_PARAMS)
-        if outcome.kind is OutcomeKind.UNSENT:
-            raise HostUnreachableError(self._host(), outcome.message)
-        self._raise_for_setup(outcome)
+        outcome = await self._lone_call(
+            lambda now: self.pool.begin_probe(key, PROBE_OPERATION, now)
+        )
         recovered = not self.pool.peek(key).is_deactivated
         return ProbeResult(key, recovered, outcome)
 
     async def test_key(self, key: ServiceKey) -> Outcome:
         """One cheap call made with a given key, recorded like any other."""
+        return await self._lone_call(lambda now: self.pool.lease_key(key, PROBE_OPERATION, now))
+
+    async def _lone_call(self, take: Callable[[datetime], Lease]) -> Outcome:
+        """One cheap call with the lease `take` hands out, outside failover."""
         self.observer.call_starting(probe=True)
-        lease = self.pool.lease_key(key, PROBE_OPERATION, self.clock.now())
+        lease = take(self.clock.now())
         self.observer.call_leased(lease)
         outcome = await self._exchange(lease, PROBE_PARAMS)
         if outcome.kind is OutcomeKind.UNSENT:
