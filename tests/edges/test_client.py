@@ -225,7 +225,8 @@ async def test_retired_service_url_is_a_configuration_error(
 async def test_fifth_consecutive_transient_error_deactivates_a_key(
     tmp_path: Path, gateway: GatewayFactory, clock: FakeClock
 ) -> None:
-    """A key failing every call is out after its 5th consecutive error; the good key serves all."""
+    """A key failing every call is out after its 5th consecutive error, though the other key
+    succeeds: the good key serves all and stays in."""
     bad, good = hex_key(), hex_key()
     gw = gateway(
         {
@@ -245,6 +246,7 @@ async def test_fifth_consecutive_transient_error_deactivates_a_key(
     assert state.deactivated_at is not None
     assert state.deactivation_cause is DeactivationCause.TOO_MANY_ERRORS
     assert state.consecutive_errors == 5
+    assert not session.pool.state(session.pool.keys[1]).is_deactivated
 
 
 async def test_no_usable_key_names_the_soonest_one(

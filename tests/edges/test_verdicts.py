@@ -114,28 +114,6 @@ async def test_a_30_percent_error_rate_takes_out_no_key_and_the_work_finishes(
     assert 600 < gw.total() < 1000  # about 600 / 0.7
 
 
-async def test_a_dead_key_among_good_ones_is_still_taken_out(
-    tmp_path: Path, gateway: GatewayFactory, clock: FakeClock
-) -> None:
-    """A key that fails every call while the others succeed goes, after its fifth failure."""
-    dead, good = hex_key(), hex_key()
-    gw = gateway(
-        {
-            dead: KeyBehaviour(
-                "dead", BehaviourKind.FLAKY, failure_share=1.0, faults=(Fault.HTTP_503,)
-            ),
-            good: KeyBehaviour("good"),
-        }
-    )
-    settings = make_settings(tmp_path, [dead, good], gw.base_url)
-    for _ in range(8):
-        session = open_session(settings, clock)
-        await run_calls(session, 1)
-        clock.advance(601)  # past the error wait: the next night's first call tries it again
-    assert gw.counts()["dead"][LIST] == 5
-    assert deactivated(open_session(settings, clock)) == [0]
-
-
 async def test_429_on_every_call_ends_with_exit_4_instead_of_retrying_forever(
     tmp_path: Path, gateway: GatewayFactory, clock: FakeClock
 ) -> None:
