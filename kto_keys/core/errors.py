@@ -99,6 +99,15 @@ class SettingsProblem(StrEnum):
     PORT_UNAVAILABLE = "port_unavailable"  # value (host:port), reason
     NOT_A_COMMAND = "not_a_command"  # setting, value, reason
     NOT_A_DATE = "not_a_date"  # setting, value
+    KEYS_FILE_LINE = "keys_file_line"  # path, line, line_problem (KeyLineProblem), [word|place]
+    KEYS_FILE_UNREADABLE = "keys_file_unreadable"  # path, reason
+    KEYSTORE_WRONG_MASTER = "keystore_wrong_master"  # path
+    KEYSTORE_NO_MASTER = "keystore_no_master"  # path
+    KEYSTORE_UNREADABLE = "keystore_unreadable"  # path, reason
+    MASTER_KEY_INVALID = "master_key_invalid"  # setting
+    MASTER_KEY_UNREADABLE = "master_key_unreadable"  # path, reason
+    KEY_NOT_GIVEN = "key_not_given"
+    NOT_IN_STORE = "not_in_store"  # value (index)
 
 
 class SettingsError(KtoKeysError):

@@ -7,6 +7,7 @@ import re
 from bisect import bisect_right
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from datetime import date
 from enum import StrEnum
 from typing import Any
 from urllib.parse import quote, unquote
@@ -55,6 +56,22 @@ class _Secret:
         raise TypeError("a service key cannot be pickled")
 
 
+@dataclass(frozen=True, slots=True)
+class KeyAttributes:
+    """What a keys file or the key store says of a key besides the key itself.
+
+    `limit` is the key's own daily calls per operation (None: KTO_API_DAILY_LIMIT); a `standby`
+    key waits in reserve until an active key dies or expires.
+    """
+
+    label: str | None = None
+    expires: date | None = None
+    limit: int | None = None
+    standby: bool = False
+
+
+NO_ATTRIBUTES = KeyAttributes()
+
 # ServiceKey refuses attribute writes; its constructor writes past that, once per field.
 _set = object.__setattr__
 
@@ -66,23 +83,39 @@ class ServiceKey:
     bring it out. Only `reveal()` gives it, for the one place that builds the request URL.
     """
 
-    __slots__ = ("_secret", "fingerprint", "index", "preview", "source")
+    __slots__ = ("_secret", "attributes", "fingerprint", "index", "preview", "source")
     index: int
     fingerprint: str
     preview: str
     source: str
+    attributes: KeyAttributes
 
-    def __init__(self, index: int, fingerprint: str, preview: str, source: str, raw: str) -> None:
+    def __init__(
+        self,
+        index: int,
+        fingerprint: str,
+        preview: str,
+        source: str,
+        raw: str,
+        attributes: KeyAttributes = NO_ATTRIBUTES,
+    ) -> None:
         _set(self, "index", index)
         _set(self, "fingerprint", fingerprint)
         _set(self, "preview", preview)
         _set(self, "source", source)
+        _set(self, "attributes", attributes)
         _set(self, "_secret", _Secret(raw))
 
     @classmethod
-    def from_raw(cls, raw: str, index: int, source: str) -> ServiceKey:
+    def from_raw(
+        cls, raw: str, index: int, source: str, attributes: KeyAttributes = NO_ATTRIBUTES
+    ) -> ServiceKey:
         """Build a key from its normalized raw value."""
-        return cls(index, fingerprint_of(raw), preview_of(raw), source, raw)
+        return cls(index, fingerprint_of(raw), preview_of(raw), source, raw, attributes)
+
+    def placed(self, index: int, source: str, attributes: KeyAttributes) -> ServiceKey:
+        """The same key at another place in the pool, from another source."""
+        return ServiceKey(index, self.fingerprint, self.preview, source, self.reveal(), attributes)
 
     @property
     def label(self) -> str:
