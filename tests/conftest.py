@@ -67,6 +67,9 @@ def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Path]
             monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("NO_COLOR", "1")
     monkeypatch.setenv("TERM", "dumb")
+    # The master key file a first `keys add` makes goes into the test's folder, never the user's.
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / ".config"))
+    monkeypatch.delenv("CREDENTIALS_DIRECTORY", raising=False)
     monkeypatch.chdir(tmp_path)
     yield tmp_path
 
@@ -85,10 +88,12 @@ def isolated(clean_env: Path, clock: FakeClock) -> Path:
     return clean_env
 
 
-def invoke(*args: str, env: dict[str, str] | None = None) -> tuple[int, str, str]:
+def invoke(
+    *args: str, env: dict[str, str] | None = None, stdin: str | None = None
+) -> tuple[int, str, str]:
     """Run the app (under the `isolated` fixture); return the exit code, stdout and stderr."""
     result = _RUNNER.invoke(
-        app, list(args), env=env, catch_exceptions=False, obj=_CLI_OPTIONS["start"]
+        app, list(args), env=env, input=stdin, catch_exceptions=False, obj=_CLI_OPTIONS["start"]
     )
     return result.exit_code, result.stdout, result.stderr
 

@@ -14,13 +14,22 @@ from urllib.parse import urlsplit
 from dotenv import dotenv_values
 
 from kto_keys.core.errors import SettingsError, SettingsProblem
+from kto_keys.core.keyring import RemovedKey, merge_sources, parse_keys_file
 from kto_keys.core.keys import KeyWarning, ServiceKey, parse_keys
 from kto_keys.core.operations import DetailKind
 from kto_keys.core.pool import Policy
+from kto_keys.edges.keystore import default_master_file, find_master, open_keystore
 
 DEFAULT_BASE_URL = "https://apis.data.go.kr/B551011/KorService2"
 DEFAULTS: dict[str, str] = {
     "KTO_API_KEY": "",
+    # A keys file: one key a line, with label=, expires=, limit= and standby after it.
+    "KTO_API_KEY_FILE": "",
+    # The encrypted key store, used when it exists; its master key, or a file holding it.
+    "KTO_KEYSTORE_PATH": "data/keystore.db",
+    "KTO_KEYSTORE_KEY": "",
+    "KTO_KEYSTORE_KEY_FILE": "",
+    "KTO_KEYSTORE_AUTO_IMPORT": "false",
     "KTO_API_DAILY_LIMIT": "1000",
     "KTO_API_BASE_URL": DEFAULT_BASE_URL,
     "KTO_CACHE_PATH": "data/cache/api_key_cache.json",
@@ -48,6 +57,9 @@ DEFAULTS: dict[str, str] = {
     "KTO_ON_EVENT": "",
 }
 LANGUAGES = ("ko", "en")
+# systemd passes credentials as files in this folder; this one is read as a keys file.
+CREDENTIALS_KEYS_FILE = "kto_api_keys"
+MASTER_FILE_FALLBACK = "~/.config/kto-keys/keystore.key"
 # Defaults of the collect options, written once: the CLI, the menu, the jobs and the demo use them.
 DEFAULT_CONCURRENCY = 4
 DEFAULT_PAGE_SIZE = 1000
@@ -94,6 +106,19 @@ class Settings:
     on_event: tuple[str, ...]
     env_file: Path | None = None
     sources: Mapping[str, str] = field(default_factory=dict)
+    # Where keys come from besides KTO_API_KEY: a keys file, and the encrypted key store.
+    keys_file: Path | None = None
+    keystore_path: Path = Path(DEFAULTS["KTO_KEYSTORE_PATH"])
+    keystore_key: str = field(default="", repr=False)  # a secret: never shown
+    keystore_key_file: Path | None = None
+    # Where the master key is made when none is set (the user's configuration folder).
+    master_default_file: Path = Path(MASTER_FILE_FALLBACK)
+    keystore_auto_import: bool = False
+    # Each source's own keys (KTO_API_KEY, the keys file), for `keys import`.
+    env_keys: tuple[ServiceKey, ...] = field(default=(), repr=False)
+    file_keys: tuple[ServiceKey, ...] = field(default=(), repr=False)
+    # Keys the store removed that the keys file or KTO_API_KEY still holds: they stay out.
+    removed_keys: tuple[RemovedKey, ...] = ()
 
     def policy(self) -> Policy:
         """The key pool's thresholds."""
@@ -137,10 +162,24 @@ def load_settings(
             if value is not None:
                 values[name] = value
                 sources[name] = origin
+    allow_odd = _flag(values, "KTO_ALLOW_ODD_KEYS")
     parsed = parse_keys(
-        values["KTO_API_KEY"],
-        _key_source(sources["KTO_API_KEY"], here),
-        allow_odd=_flag(values, "KTO_ALLOW_ODD_KEYS"),
+        values["KTO_API_KEY"], _key_source(sources["KTO_API_KEY"], here), allow_odd=allow_odd
+    )
+    keys_file = _keys_file(values, env, here)
+    file_keys = read_keys_file(keys_file, here, allow_odd) if keys_file is not None else ()
+    keystore_path = _path(values["KTO_KEYSTORE_PATH"], here)
+    master_file = values["KTO_KEYSTORE_KEY_FILE"].strip()
+    keystore_key_file = _path(master_file, here) if master_file else None
+    store_keys: tuple[ServiceKey, ...] = ()
+    removed: frozenset[str] = frozenset()
+    master_default = default_master_file(env)
+    if keystore_path.is_file():
+        master = find_master(values["KTO_KEYSTORE_KEY"], keystore_key_file, master_default)
+        with open_keystore(keystore_path, master) as store:
+            store_keys, removed = store.service_keys(), store.removed()
+    ring = merge_sources(
+        [layer for layer in (store_keys, file_keys, parsed.keys) if layer], removed
     )
     daily_limit = _integer(values, "KTO_API_DAILY_LIMIT", minimum=1)
     reserve = _integer(values, "KTO_RESERVE", minimum=0)
@@ -156,7 +195,7 @@ def load_settings(
     if connect_timeout <= 0 or read_timeout <= 0:
         raise SettingsError(SettingsProblem.NOT_POSITIVE_TIMEOUT)
     return Settings(
-        keys=parsed.keys,
+        keys=ring.keys,
         key_warnings=parsed.warnings,
         key_source=sources["KTO_API_KEY"],
         daily_limit=daily_limit,
@@ -185,7 +224,42 @@ def load_settings(
         on_event=_command(values, "KTO_ON_EVENT"),
         env_file=file_path,
         sources=sources,
+        keys_file=keys_file,
+        keystore_path=keystore_path,
+        keystore_key=values["KTO_KEYSTORE_KEY"],
+        keystore_key_file=keystore_key_file,
+        master_default_file=master_default,
+        keystore_auto_import=_flag(values, "KTO_KEYSTORE_AUTO_IMPORT"),
+        env_keys=parsed.keys,
+        file_keys=file_keys,
+        removed_keys=ring.removed,
     )
+
+
+def _keys_file(values: Mapping[str, str], env: Mapping[str, str], here: Path) -> Path | None:
+    """KTO_API_KEY_FILE (or --keys-file), else systemd's credential, else none."""
+    named = values["KTO_API_KEY_FILE"].strip()
+    if named:
+        return _path(named, here)
+    credentials = env.get("CREDENTIALS_DIRECTORY", "").strip()
+    if credentials:
+        candidate = Path(credentials) / CREDENTIALS_KEYS_FILE
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def read_keys_file(path: Path, here: Path, allow_odd: bool = False) -> tuple[ServiceKey, ...]:
+    """The keys of a keys file, named by its path relative to `here` where it can be."""
+    shown = _key_source(str(path), here)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        reason = error.strerror if isinstance(error, OSError) else "not UTF-8 text"
+        raise SettingsError(
+            SettingsProblem.KEYS_FILE_UNREADABLE, path=shown, reason=reason
+        ) from None
+    return parse_keys_file(text, shown, allow_odd=allow_odd)
 
 
 def _read_env_file(env_file: Path | None, here: Path) -> tuple[Path | None, dict[str, str]]:
@@ -320,6 +394,7 @@ def settings_in(folder: Path, keys: list[str], base_url: str, **overrides: str) 
         "KTO_CACHE_PATH": str(folder / "cache" / "api_key_cache.json"),
         "KTO_DB_PATH": str(folder / "kto.db"),
         "KTO_LOG_DIR": str(folder / "logs"),
+        "KTO_KEYSTORE_PATH": str(folder / "keystore.db"),
         **overrides,
     }
     return load_settings(environ=environ, read_env_file=False)
