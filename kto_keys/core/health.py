@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
+from kto_keys.core.expiry import KeyExpiry, expiring
 from kto_keys.core.keys import ServiceKey
 from kto_keys.core.pool import DeactivationCause, ErrorRecord, KeyPool, KeyState, Reason
 
@@ -100,6 +101,8 @@ class Health:
     total: int
     attention: tuple[KeyNote, ...]
     limits: tuple[KeyLimit, ...]
+    # Keys that expire within 30 days; a given date within 7 makes the level a warning at least.
+    expiring: tuple[KeyExpiry, ...] = ()
 
 
 def level_for(working: int, total: int) -> HealthLevel:
@@ -127,8 +130,11 @@ def assess(pool: KeyPool, now: datetime, cache_lost: bool = False) -> Health:
     working = len(pool.working_keys(now))
     score = 100.0 * working / total if total else 0.0
     level = HealthLevel.UNKNOWN if cache_lost else level_for(working, total)
+    soon = expiring(pool, now)
+    if level is HealthLevel.HEALTHY and any(expiry.is_urgent for expiry in soon):
+        level = HealthLevel.WARNING
     attention = tuple(note for key in pool.keys if (note := attention_for(pool, key, now)))
-    return Health(level, score, working, total, attention, _limits(pool, now))
+    return Health(level, score, working, total, attention, _limits(pool, now), soon)
 
 
 def attention_for(pool: KeyPool, key: ServiceKey, now: datetime) -> KeyNote | None:
@@ -141,7 +147,9 @@ def attention_for(pool: KeyPool, key: ServiceKey, now: datetime) -> KeyNote | No
     error, errors = state.last_error, state.consecutive_errors
     if state.deactivated_at is not None:
         cause = state.deactivation_cause or DeactivationCause.TOO_MANY_ERRORS
-        recovery = state.deactivated_at + pool.policy.recovery_after
+        recovery: datetime | None = state.deactivated_at + pool.policy.recovery_after
+        if cause is DeactivationCause.EXPIRED:
+            recovery = None  # probed again once its expiry date changes, or by recover --force
         return KeyNote(key, _ATTENTION_BY_CAUSE[cause], recovery, error, errors)
     return None
 

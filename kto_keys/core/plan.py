@@ -115,5 +115,5 @@ def plan_details(
 ) -> DetailPlan:
     """The plan a pool allows: its working keys' quota left today, and their quota per day."""
     left_today = {operation: pool.pool_quota_left(operation, now) for operation in needed}
-    per_day = len(pool.working_keys(now)) * pool.policy.usable_limit
+    per_day = pool.daily_capacity(now)
     return make_plan(needed, left_today, dict.fromkeys(needed, per_day), budget)

@@ -53,8 +53,14 @@ class Policy:
 
     @property
     def usable_limit(self) -> int:
-        """Calls per key and operation this tool may make today."""
+        """Calls per key and operation this tool may make today, for a key with no limit of its
+        own."""
         return max(0, self.daily_limit - self.reserve)
+
+    def limit_of(self, key: ServiceKey) -> int:
+        """Calls this key may make per operation today: its own limit (a keys file's or the key
+        store's `limit`) or KTO_API_DAILY_LIMIT, less the reserve."""
+        return max(0, (key.attributes.limit or self.daily_limit) - self.reserve)
 
 
 class DeactivationCause(StrEnum):
@@ -76,6 +82,19 @@ _CAUSE_BY_CODE = {
     "31": DeactivationCause.EXPIRED,
     "32": DeactivationCause.IP_RESTRICTED,
 }
+
+
+# A key taken out for one of these (codes 20, 30, 31, 32, or its expiry date passed) is dead for
+# good: a standby key takes its place at once.
+REPLACED_FOR = frozenset(
+    {
+        DeactivationCause.EXPIRED,
+        DeactivationCause.NOT_APPROVED,
+        DeactivationCause.NOT_ACTIVATED_YET,
+        DeactivationCause.NOT_REGISTERED,
+        DeactivationCause.IP_RESTRICTED,
+    }
+)
 
 
 def cause_of_code(code: str | None) -> DeactivationCause:
@@ -121,6 +140,13 @@ class KeyState:
     # The words a person gave with `disable --reason`; the pool writes no words of its own.
     deactivation_reason: str | None = None
     disabled_by_hand: bool = False
+    # A standby key in use: the fingerprint of the key it replaced, since when, and why.
+    standing_in_for: str | None = None
+    standing_in_since: datetime | None = None
+    standing_in_cause: DeactivationCause | None = None
+    # The expiry date the key had when it was taken out as expired: it is probed again only once
+    # that date changes (in the keys file or the key store), or by `recover --force`.
+    expiry_seen: date | None = None
 
     @property
     def is_deactivated(self) -> bool:
@@ -148,6 +174,7 @@ class Reason(StrEnum):
     ERROR_WAIT = "error_wait"
     PAUSED = "paused"
     BUSY = "busy"
+    STANDBY = "standby"  # a standby key in reserve: used once an active key dies
 
 
 @dataclass(frozen=True, slots=True)
@@ -213,6 +240,8 @@ class EventKind(StrEnum):
     OUTAGE = "outage"
     OUTAGE_OVER = "outage_over"
     REQUEST_ERROR = "request_error"
+    STANDBY_IN = "standby_in"  # a standby key took the place of a dead one
+    STANDBY_BACK = "standby_back"  # the replaced key works again: the standby back in reserve
 
 
 # The outcomes that say whether the gateway works: what keys are judged against one another by.
@@ -237,6 +266,8 @@ _DURABLE = frozenset(
         EventKind.PROBE_FAILED,
         EventKind.OUTAGE,
         EventKind.OUTAGE_OVER,
+        EventKind.STANDBY_IN,
+        EventKind.STANDBY_BACK,
     }
 )
 
@@ -251,6 +282,8 @@ class PoolEvent:
     outcome: Outcome | None = None
     until: datetime | None = None
     cause: DeactivationCause | None = None
+    # For STANDBY_IN and STANDBY_BACK: the key the standby stands in for.
+    replaced: ServiceKey | None = None
 
     @property
     def is_durable(self) -> bool:
@@ -262,12 +295,24 @@ class PoolEvent:
 class _Slot:
     """One key with its state and what this run knows of it: calls in flight, operations proven."""
 
-    __slots__ = ("ambiguous_429", "in_flight", "key", "per_second", "position", "proven", "state")
+    __slots__ = (
+        "ambiguous_429",
+        "in_flight",
+        "key",
+        "limit",
+        "per_second",
+        "position",
+        "proven",
+        "standby",
+        "state",
+    )
 
-    def __init__(self, key: ServiceKey, state: KeyState, position: int) -> None:
+    def __init__(self, key: ServiceKey, state: KeyState, position: int, limit: int) -> None:
         self.key = key
         self.state = state
         self.position = position  # in the pool's order: ties go to the lowest
+        self.limit = limit  # calls per operation today (the key's own limit, or the pool's)
+        self.standby = key.attributes.standby
         self.in_flight = 0
         self.proven: set[str] = set()
         # Per-second refusals (23) in a row, and bare 429s in a row per operation, this run.
@@ -282,12 +327,18 @@ _OK, _DISABLED, _DEACTIVATED, _COOLING = (
     Reason.DEACTIVATED,
     Reason.COOLING,
 )
-_QUOTA_SPENT, _PAUSED, _BUSY, _ERROR_WAIT = (
+_QUOTA_SPENT, _PAUSED, _BUSY, _ERROR_WAIT, _STANDBY = (
     Reason.QUOTA_SPENT,
     Reason.PAUSED,
     Reason.BUSY,
     Reason.ERROR_WAIT,
+    Reason.STANDBY,
 )
+
+
+def _rank(slot: _Slot, operation: str) -> int:
+    """A key's place in line for an operation: the most quota left comes first."""
+    return slot.state.usage.get(operation, 0) - slot.limit
 
 
 @dataclass(frozen=True, slots=True)
@@ -301,18 +352,19 @@ class _Survey:
     busy_until: list[datetime | None]
 
 
-def _survey(slots: Sequence[_Slot], operation: str, now: datetime, limit: int) -> _Survey:
+def _survey(slots: Sequence[_Slot], operation: str, now: datetime) -> _Survey:
     """The one rule: can each key take a call for `operation` now, and if not, why.
 
     `availability` asks it about one key, `acquire` about all of them in a single pass, so the
     rule is written here only. The order matters: a key taken out says so before any limit, a
     limit of the operation before a pause of seconds, and an error wait comes last because acquire
-    still hands out such a key when no other can take the call. Among ready keys (and then among
-    waiting ones) the one with the most quota left wins; ties go to the lowest index.
+    still hands out such a key when no other can take the call. A standby key in reserve takes no
+    call. Among ready keys (and then among waiting ones) the one with the most quota left (of its
+    own limit) wins; ties go to the lowest index.
     """
     ready: _Slot | None = None
     waiting: _Slot | None = None
-    ready_used = waiting_used = limit
+    ready_rank = waiting_rank = 0
     busy_until: list[datetime | None] = []
     verdict = ok = _OK  # a local name: this loop runs before every call, over every key
     for slot in slots:
@@ -323,13 +375,17 @@ def _survey(slots: Sequence[_Slot], operation: str, now: datetime, limit: int) -
         if state.deactivated_at is not None:
             verdict = _DEACTIVATED
             continue
+        if slot.standby and state.standing_in_for is None:
+            verdict = _STANDBY
+            continue
         if state.cooldowns:
             cooling = state.cooldowns.get(operation)
             if cooling is not None and cooling > now:
                 verdict = _COOLING
                 continue
         used = state.usage.get(operation, 0)
-        if used >= limit:
+        rank = used - slot.limit
+        if rank >= 0:
             verdict = _QUOTA_SPENT
             continue
         pause = state.pause_until
@@ -346,20 +402,20 @@ def _survey(slots: Sequence[_Slot], operation: str, now: datetime, limit: int) -
         wait = state.error_wait_until
         if wait is not None and wait > now:
             verdict = _ERROR_WAIT
-            if used < waiting_used:
-                waiting, waiting_used = slot, used
+            if rank < waiting_rank:
+                waiting, waiting_rank = slot, rank
         else:
             verdict = ok
-            if used < ready_used:
-                ready, ready_used = slot, used
+            if rank < ready_rank:
+                ready, ready_rank = slot, rank
     return _Survey(verdict, ready, waiting, busy_until)
 
 
 class _Line:
     """One operation's keys in the order acquire tries them, so that a call costs O(log keys).
 
-    `heap` holds (usage, position) and may hold stale or repeated entries: an entry is checked
-    against the key's usage when it reaches the top, and the key against the one rule (`_survey`)
+    `heap` holds (rank, position) and may hold stale or repeated entries: an entry is checked
+    against the key's rank (usage less limit) when it reaches the top, and the key against the one rule (`_survey`)
     only then. A key the rule turns away is set `aside`: until a moment (`timed`, for a pause, a
     cool-down or an error wait) or until the pool wakes it (a call of it ends, a person or a new
     day changes it).
@@ -368,7 +424,7 @@ class _Line:
     __slots__ = ("aside", "heap", "timed")
 
     def __init__(self, slots: Sequence[_Slot], operation: str) -> None:
-        self.heap = [(slot.state.usage.get(operation, 0), slot.position) for slot in slots]
+        self.heap = [(_rank(slot, operation), slot.position) for slot in slots]
         heapq.heapify(self.heap)
         self.aside: set[int] = set()
         self.timed: list[tuple[datetime, int]] = []
@@ -393,7 +449,7 @@ class _Line:
             self.aside.discard(slot.position)
         elif not usage_dropped:
             return  # in line already, with an entry no higher than its usage
-        heapq.heappush(self.heap, (slot.state.usage.get(operation, 0), slot.position))
+        heapq.heappush(self.heap, (_rank(slot, operation), slot.position))
 
     def wake_due(self, slots: Sequence[_Slot], operation: str, now: datetime) -> None:
         """Keys whose wait ended by `now` go back in line."""
@@ -421,7 +477,12 @@ class KeyPool:
         self.policy = policy
         known = states or {}
         self._slots = tuple(
-            _Slot(key, known.get(key.fingerprint) or KeyState(key.fingerprint, now), position)
+            _Slot(
+                key,
+                known.get(key.fingerprint) or KeyState(key.fingerprint, now),
+                position,
+                policy.limit_of(key),
+            )
             for position, key in enumerate(self.keys)
         )
         # Per operation, the keys in the order acquire tries them (built at its first call).
@@ -452,7 +513,11 @@ class KeyPool:
         # The Korea day usage counts for. It only moves forward: a clock stepped back across
         # midnight must not reset the day's usage a second time.
         self._day = kst_day(now)
+        # What changed without a call (an expiry date passed, a standby back in reserve), for
+        # the next caller of `take_news` or `record_outcome`.
+        self._news: list[PoolEvent] = []
         self._start_day(self._slots)
+        self._new_day(now)
 
     # --- reading -------------------------------------------------------------------------
     def state(self, key: ServiceKey) -> KeyState:
@@ -504,7 +569,35 @@ class KeyPool:
 
     def quota_left(self, key: ServiceKey, operation: str) -> int:
         """Calls this key may still make for this operation on the latest day the pool was given."""
-        return max(0, self.policy.usable_limit - self.used(key, operation))
+        return max(0, self.limit_of(key) - self.used(key, operation))
+
+    def limit_of(self, key: ServiceKey) -> int:
+        """Calls this key may make per operation a day (its own limit, or the pool's)."""
+        return self._slot_of[key.fingerprint].limit
+
+    def daily_capacity(self, now: datetime) -> int:
+        """Calls per operation a day of the working keys in use (standby keys in reserve aside)."""
+        self._roll_day(now)
+        return sum(
+            slot.limit
+            for slot in self._slots
+            if slot.state.is_working(now) and not self._in_reserve(slot)
+        )
+
+    def is_in_reserve(self, key: ServiceKey) -> bool:
+        """True for a standby key that is not standing in for another."""
+        return self._in_reserve(self._slot_of[key.fingerprint])
+
+    def stands_in_for(self, key: ServiceKey) -> ServiceKey | None:
+        """The key this standby key replaced (None: it replaced none, or that key is gone)."""
+        replaced = self.peek(key).standing_in_for
+        slot = self._slot_of.get(replaced) if replaced else None
+        return slot.key if slot is not None else None
+
+    def take_news(self) -> list[PoolEvent]:
+        """What changed in the pool without a call (expiry dates, standby keys), once."""
+        news, self._news = self._news, []
+        return news
 
     def usage_today(self, key: ServiceKey, now: datetime) -> dict[str, int]:
         """Calls made with this key today, per operation."""
@@ -531,13 +624,12 @@ class KeyPool:
         A key cooling after code 22 for the operation adds nothing: the gateway said it is spent.
         """
         self._roll_day(now)
-        limit = self.policy.usable_limit
         # The one rule asked about each key directly: a plan of 10,000 keys is made at start-up.
         return sum(
-            max(0, limit - slot.state.usage.get(operation, 0))
+            max(0, slot.limit - slot.state.usage.get(operation, 0))
             for slot in self._slots
             if slot.state.is_working(now)
-            and _survey((slot,), operation, now, limit).last is not _COOLING
+            and _survey((slot,), operation, now).last not in (_COOLING, _STANDBY)
         )
 
     def availability(self, key: ServiceKey, operation: str, now: datetime) -> Availability:
@@ -565,9 +657,23 @@ class KeyPool:
             state = self.peek(key)
             if state.deactivated_at is None or state.disabled_by_hand:
                 continue
+            if state.deactivation_cause is DeactivationCause.EXPIRED and not force:
+                if self._expiry_renewed(key, now):
+                    due.append(key)  # a new date was given: worth a probe at once
+                continue
             if force or state.deactivated_at + self.policy.recovery_after <= now:
                 due.append(key)
         return due
+
+    def _expiry_renewed(self, key: ServiceKey, now: datetime) -> bool:
+        """True when an expired key was given an expiry date other than the one it died with,
+        and that date has not passed."""
+        expires = key.attributes.expires
+        return (
+            expires is not None
+            and expires != self.peek(key).expiry_seen
+            and expires >= kst_day(now)
+        )
 
     def next_usable(self, operation: str, now: datetime) -> Exhausted:
         """Which key is usable soonest for the operation, and when."""
@@ -596,11 +702,11 @@ class KeyPool:
         ready = self._pop_ready(line, operation, now)
         if ready is not None:
             reserved = self._count_call(ready, operation)
-            heapq.heappush(line.heap, (ready.state.usage[operation], ready.position))
+            heapq.heappush(line.heap, (_rank(ready, operation), ready.position))
             if reserved:
                 self._reserve_ahead(line, operation, now)
             return Lease(ready.key, operation, reserved=reserved)
-        survey = _survey(self._slots, operation, now, self.policy.usable_limit)
+        survey = _survey(self._slots, operation, now)
         chosen = survey.ready or survey.waiting
         if chosen is not None:
             reserved = self._count_call(chosen, operation)
@@ -648,7 +754,16 @@ class KeyPool:
     def record_outcome(
         self, lease: Lease, outcome: Outcome, now: datetime, latency_s: float | None = None
     ) -> list[PoolEvent]:
-        """Apply the policy for one answer and say what changed."""
+        """Apply the policy for one answer and say what changed (a standby key stepping in for
+        a key it took out, too)."""
+        events = self._record_outcome(lease, outcome, now, latency_s)
+        if self._news:
+            events += self.take_news()
+        return events
+
+    def _record_outcome(
+        self, lease: Lease, outcome: Outcome, now: datetime, latency_s: float | None
+    ) -> list[PoolEvent]:
         self._roll_day(now)
         key, operation = lease.key, lease.operation
         slot = self._slot_of[key.fingerprint]
@@ -724,16 +839,16 @@ class KeyPool:
     def _pop_ready(self, line: _Line, operation: str, now: datetime) -> _Slot | None:
         """Take the best key that the one rule lets take a call now out of the line: the least
         used, then the lowest position, as `_survey` picks; keys it turns away are set aside."""
-        heap, slots, limit = line.heap, self._slots, self.policy.usable_limit
+        heap, slots = line.heap, self._slots
         while heap:
-            used, position = heap[0]
+            rank, position = heap[0]
             slot = slots[position]
-            current = slot.state.usage.get(operation, 0)
-            if current != used:  # a stale entry: the key's usage moved since it was queued
+            current = slot.state.usage.get(operation, 0) - slot.limit
+            if current != rank:  # a stale entry: the key's usage moved since it was queued
                 heapq.heapreplace(heap, (current, position))
                 continue
             heapq.heappop(heap)
-            verdict = _survey((slot,), operation, now, limit).last
+            verdict = _survey((slot,), operation, now).last
             if verdict is _OK:
                 line.aside.discard(position)
                 return slot
@@ -754,7 +869,7 @@ class KeyPool:
             if used >= state.reserved.get(operation, 0):
                 state.reserved[operation] = used + USAGE_BLOCK
                 self._changed.add(slot.key.fingerprint)
-            heapq.heappush(line.heap, (used, slot.position))
+            heapq.heappush(line.heap, (used - slot.limit, slot.position))
 
     def _wake(self, slot: _Slot, usage_dropped: bool = False) -> None:
         """A pool event may have made the key usable again: back in every line."""
@@ -764,10 +879,11 @@ class KeyPool:
     def _availability(self, slot: _Slot, operation: str, now: datetime) -> Availability:
         """The one rule's verdict on one key, with the moment it ends."""
         state = slot.state
-        reason = _survey((slot,), operation, now, self.policy.usable_limit).last
+        reason = _survey((slot,), operation, now).last
         until: datetime | None = None
         if reason is Reason.DEACTIVATED and state.deactivated_at is not None:
-            until = state.deactivated_at + self.policy.recovery_after
+            if state.deactivation_cause is not DeactivationCause.EXPIRED:
+                until = state.deactivated_at + self.policy.recovery_after
         elif reason is Reason.COOLING:
             until = state.cooldowns[operation]
         elif reason is Reason.QUOTA_SPENT:
@@ -784,6 +900,38 @@ class KeyPool:
         if today > self._day:
             self._day = today
             self._start_day(self._slots)
+            self._new_day(now)
+
+    def _new_day(self, now: datetime) -> None:
+        """Keys whose expiry date passed go out (a standby takes their place); a standby whose
+        replaced key works again goes back in reserve, the day after it stepped in."""
+        today = self._day
+        for slot in self._slots:
+            state, expires = slot.state, slot.key.attributes.expires
+            if (
+                expires is not None
+                and expires < today
+                and state.deactivated_at is None
+                and state.expiry_seen != expires
+            ):
+                passed = Outcome(OutcomeKind.KEY_UNUSABLE, None, "EXPIRY_DATE_PASSED", "")
+                at = len(self._news)  # the key's going out comes before its standby stepping in
+                out = self._deactivate(slot.key, "", passed, now, DeactivationCause.EXPIRED)
+                self._news.insert(at, out)
+        for slot in self._slots:
+            state = slot.state
+            since, replaced = state.standing_in_since, state.standing_in_for
+            if since is None or replaced is None or kst_day(since) >= today:
+                continue
+            other = self._slot_of.get(replaced)
+            if other is not None and other.state.is_deactivated:
+                continue
+            state.standing_in_for = state.standing_in_since = state.standing_in_cause = None
+            self._changed.add(slot.key.fingerprint)
+            if slot.standby and other is not None:
+                self._news.append(
+                    PoolEvent(EventKind.STANDBY_BACK, slot.key, "", replaced=other.key)
+                )
 
     def _start_day(self, slots: Sequence[_Slot]) -> None:
         """Usage from before the pool's day is gone; a spent quota's cool-downs end with it."""
@@ -994,9 +1142,43 @@ class KeyPool:
         state.deactivation_cause = cause
         state.deactivation_code = outcome.code
         state.error_wait_until = None
-        self._slot_of[key.fingerprint].proven.clear()
-        until = now + self.policy.recovery_after
+        slot = self._slot_of[key.fingerprint]
+        slot.proven.clear()
+        until: datetime | None = now + self.policy.recovery_after
+        if cause is DeactivationCause.EXPIRED:
+            state.expiry_seen = key.attributes.expires
+            until = None  # not probed again until its expiry date changes
+        if cause in REPLACED_FOR:
+            self._call_standby(slot, operation, outcome, now, cause)
         return PoolEvent(EventKind.DEACTIVATED, key, operation, outcome, until, cause)
+
+    def _in_reserve(self, slot: _Slot) -> bool:
+        return slot.standby and slot.state.standing_in_for is None
+
+    def _call_standby(
+        self, dead: _Slot, operation: str, outcome: Outcome, now: datetime, cause: DeactivationCause
+    ) -> None:
+        """A key in use died for good: the first standby key in reserve takes its place now."""
+        fingerprint = dead.key.fingerprint
+        if self._in_reserve(dead) or any(
+            slot.state.standing_in_for == fingerprint for slot in self._slots
+        ):
+            return  # it was not in use, or a standby stands in for it already
+        for slot in self._slots:
+            if self._in_reserve(slot) and not slot.state.is_deactivated:
+                state = slot.state
+                state.standing_in_for = fingerprint
+                state.standing_in_since = now
+                state.standing_in_cause = cause
+                self._changed.add(slot.key.fingerprint)
+                self._wake(slot, usage_dropped=True)
+                self._touched.add(slot.position)
+                self._news.append(
+                    PoolEvent(
+                        EventKind.STANDBY_IN, slot.key, operation, outcome, None, cause, dead.key
+                    )
+                )
+                return
 
     def _cause_of(self, state: KeyState, outcome: Outcome, now: datetime) -> DeactivationCause:
         """A refusal's cause; a 30 on a key that never worked and is new may be one not active yet."""
@@ -1025,8 +1207,11 @@ class KeyPool:
             if outcome.kind is OutcomeKind.KEY_UNUSABLE:
                 state.deactivation_cause = self._cause_of(state, outcome, now)
                 state.deactivation_code = outcome.code
-            until = now + self.policy.recovery_after
             cause = state.deactivation_cause
+            until: datetime | None = now + self.policy.recovery_after
+            if cause is DeactivationCause.EXPIRED:
+                state.expiry_seen = key.attributes.expires
+                until = None  # not probed again until its expiry date changes
             return [PoolEvent(EventKind.PROBE_FAILED, key, operation, outcome, until, cause)]
         self._reactivate(state)
         events = [PoolEvent(EventKind.RECOVERED, key, operation, outcome)]
@@ -1039,6 +1224,7 @@ class KeyPool:
         return events
 
     def _reactivate(self, state: KeyState) -> None:
+        state.expiry_seen = None
         state.deactivated_at = None
         state.deactivation_reason = None
         state.deactivation_cause = None

@@ -31,6 +31,9 @@ class KeyEventKind(StrEnum):
     OUTAGE_OVER = "outage_over"
     DISABLED = "disabled"
     ENABLED = "enabled"
+    # A standby key took a dead key's place (`reason` names that key), or went back in reserve.
+    STANDBY_IN = "standby_in"
+    STANDBY_BACK = "standby_back"
 
 
 _KIND_OF_POOL_EVENT = {
@@ -42,6 +45,8 @@ _KIND_OF_POOL_EVENT = {
     EventKind.RATE_LIMITED: KeyEventKind.RATE_LIMITED,
     EventKind.OUTAGE: KeyEventKind.OUTAGE,
     EventKind.OUTAGE_OVER: KeyEventKind.OUTAGE_OVER,
+    EventKind.STANDBY_IN: KeyEventKind.STANDBY_IN,
+    EventKind.STANDBY_BACK: KeyEventKind.STANDBY_BACK,
 }
 
 # The events a person must act on: KTO_ON_EVENT runs for these, and for a pool turned critical.
@@ -129,6 +134,8 @@ def event_of(event: PoolEvent, kind: KeyEventKind, now: datetime) -> KeyEvent:
     reason = None
     if outcome is not None and kind is not KeyEventKind.RECOVERED:
         reason = (outcome.symbol or outcome.message)[:REASON_LIMIT] or None
+    if event.replaced is not None:
+        reason = f"#{event.replaced.index} {event.replaced.preview}"
     return KeyEvent(
         now,
         kind,

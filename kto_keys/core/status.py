@@ -5,11 +5,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 
 from kto_keys.core.calls import CallStats
+from kto_keys.core.clock import kst_day
+from kto_keys.core.expiry import expiry_of
 from kto_keys.core.operations import Operation
 from kto_keys.core.pool import (
     Availability,
@@ -32,6 +34,7 @@ class KeyCondition(StrEnum):
     QUOTA_SPENT = "quota_spent"
     DEACTIVATED = "deactivated"
     DISABLED = "disabled"
+    STANDBY = "standby"  # a standby key in reserve
 
 
 # When every operation is blocked, the condition is the block that ends first in the usual case.
@@ -70,6 +73,16 @@ class KeyStatusRow:
     deactivation_reason: str | None
     next_usable_at: datetime | None
     stats: CallStats = field(default_factory=CallStats)
+    label: str | None = None
+    # The expiry date given, or first seen + 24 months when `expires_estimated`.
+    expires: date | None = None
+    expires_estimated: bool = False
+    standby: bool = False
+    # A standby key in use: the index of the key it replaced, and why that key went out.
+    stands_in_for: int | None = None
+    stands_in_cause: DeactivationCause | None = None
+    # A key a standby replaced: that standby's index.
+    replaced_by: int | None = None
 
     def to_json(self) -> dict[str, Any]:
         """The row as JSON-ready data."""
@@ -80,6 +93,8 @@ class KeyStatusRow:
         data["last_error_at"] = _iso(self.last_error_at)
         data["deactivation_cause"] = _str(self.deactivation_cause)
         data["next_usable_at"] = _iso(self.next_usable_at)
+        data["expires"] = self.expires.isoformat() if self.expires else None
+        data["stands_in_cause"] = _str(self.stands_in_cause)
         data["stats"]["success_rate"] = self.stats.success_rate
         return data
 
@@ -89,13 +104,21 @@ def key_status(
 ) -> list[KeyStatusRow]:
     """Describe every key of the pool."""
     rows = []
+    today = kst_day(now)
+    replaced_by = {
+        replaced.index: key.index
+        for key in pool.keys
+        if (replaced := pool.stands_in_for(key)) is not None
+    }
     for key in pool.keys:
         usage = pool.usage_today(key, now)
         state = pool.peek(key)
         operations = sorted(set(usage) | set(state.cooldowns)) or [Operation.LIST]
         verdicts = {operation: pool.availability(key, operation, now) for operation in operations}
         condition, until = condition_of(verdicts)
-        out = condition in (KeyCondition.DISABLED, KeyCondition.DEACTIVATED)
+        expiry = expiry_of(key, state, today)
+        replaced = pool.stands_in_for(key)
+        out = condition in (KeyCondition.DISABLED, KeyCondition.DEACTIVATED, KeyCondition.STANDBY)
         error = state.last_error
         rows.append(
             KeyStatusRow(
@@ -113,7 +136,7 @@ def key_status(
                 },
                 working=pool.is_working(key, now),
                 usage=usage,
-                limit=pool.policy.usable_limit,
+                limit=pool.limit_of(key),
                 consecutive_errors=state.consecutive_errors,
                 total_errors=state.total_errors,
                 total_calls=state.total_calls,
@@ -124,6 +147,13 @@ def key_status(
                 deactivation_reason=state.deactivation_reason,
                 next_usable_at=until,
                 stats=(stats or {}).get(key.fingerprint, CallStats()),
+                label=key.attributes.label,
+                expires=expiry.expires,
+                expires_estimated=expiry.estimated,
+                standby=key.attributes.standby,
+                stands_in_for=replaced.index if replaced is not None else None,
+                stands_in_cause=state.standing_in_cause if replaced is not None else None,
+                replaced_by=replaced_by.get(key.index),
             )
         )
     return rows
@@ -136,6 +166,8 @@ def condition_of(verdicts: Mapping[str, Availability]) -> tuple[KeyCondition, da
         return KeyCondition.DISABLED, None
     if Reason.DEACTIVATED in reasons:
         return KeyCondition.DEACTIVATED, min(_untils(verdicts.values()), default=None)
+    if Reason.STANDBY in reasons:
+        return KeyCondition.STANDBY, None
     blocked = [verdict for verdict in verdicts.values() if verdict.reason not in _NOT_BLOCKING]
     if not blocked:
         return KeyCondition.ACTIVE, None

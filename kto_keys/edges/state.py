@@ -416,6 +416,12 @@ def state_to_dict(state: KeyState) -> StateDict:
         "deactivation_reason": state.deactivation_reason,
         "deactivation_code": state.deactivation_code,
         "disabled_by_hand": state.disabled_by_hand,
+        "standing_in_for": state.standing_in_for,
+        "standing_in_since": _iso(state.standing_in_since),
+        "standing_in_cause": None
+        if state.standing_in_cause is None
+        else str(state.standing_in_cause),
+        "expiry_seen": state.expiry_seen.isoformat() if state.expiry_seen else None,
     }
 
 
@@ -467,7 +473,28 @@ def state_from_dict(data: Mapping[str, Any]) -> KeyState:
         deactivation_code=_code(data.get("deactivation_code"), "deactivation_code"),
         deactivation_reason=_hand_reason(data),
         disabled_by_hand=bool(data.get("disabled_by_hand", False)),
+        standing_in_for=_fingerprint(data.get("standing_in_for")),
+        standing_in_since=_moment(data.get("standing_in_since"), "standing_in_since"),
+        standing_in_cause=_CAUSES.get(str(data.get("standing_in_cause"))),
+        expiry_seen=_expiry(data.get("expiry_seen")),
     )
+
+
+def _fingerprint(value: Any) -> str | None:
+    """A fingerprint (16 hex characters), or None for anything else."""
+    if isinstance(value, str) and len(value) == 16 and all(c in "0123456789abcdef" for c in value):
+        return value
+    return None
+
+
+def _expiry(value: Any) -> date | None:
+    """An expiry date as written (YYYY-MM-DD), or None."""
+    if not isinstance(value, str):
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        return None
 
 
 def clamp_state(state: KeyState, now: datetime, max_wait: timedelta = DEFAULT_MAX_WAIT) -> KeyState:

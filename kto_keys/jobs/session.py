@@ -208,4 +208,12 @@ def open_session(
     watch.start(pool)
     session = Session(settings, clock, pool, cache, watch, loaded.notice, events, budget=budget)
     session._last_save = clock.monotonic()
+    # What changed as the pool opened (an expiry date passed, a standby back in reserve) is
+    # reported and kept like any other key event.
+    news = pool.take_news()
+    for event in news:
+        events(event, pool)
+    if news:
+        watch.saw(news, pool, clock.now())
+        session.save()
     return session

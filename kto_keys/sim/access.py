@@ -83,6 +83,9 @@ class KeyGate:
             refusal = _REFUSING_KINDS.get(behaviour.kind)
             if refusal is not None:
                 return Admission(error=refusal)
+            ends = behaviour.expires_after_calls
+            if ends is not None and sum(per_operation.values()) > ends:
+                return Admission(error=r.EXPIRED)
             is_activating = behaviour.kind is BehaviourKind.ACTIVATING
             if is_activating and now - self._started_at < behaviour.activate_after_s:
                 return Admission(error=r.NOT_REGISTERED)

@@ -101,6 +101,8 @@ class KeyBehaviour:
     retry_after_s: int | None = None
     # A spent daily quota as HTTP 429 with no body; None follows GatewayConfig.bare_daily_429.
     bare_daily_429: bool | None = None
+    # The key's period of use ends after this many calls (any operation): code 31 from then on.
+    expires_after_calls: int | None = None
 
     def __post_init__(self) -> None:
         if not self.label or self.label in ("unknown", "missing"):
@@ -218,6 +220,7 @@ _KEY_PARAMS = (
     "failure_share",
     "retry_after_s",
     "bare_daily_429",
+    "expires_after_calls",
 )
 
 

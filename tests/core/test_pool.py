@@ -448,7 +448,11 @@ def test_permanent_key_error_deactivates_at_once_with_the_cause(clock, code, sym
     assert state.deactivation_reason is None
     assert events[-1].kind is EventKind.DEACTIVATED
     assert events[-1].cause is cause
-    assert events[-1].until == clock.now() + pool.policy.recovery_after
+    # An expired key waits for a new expiry date, not for a time: no probe is planned for it.
+    probe_at = (
+        None if cause is DeactivationCause.EXPIRED else clock.now() + pool.policy.recovery_after
+    )
+    assert events[-1].until == probe_at
     assert pool.availability(first, OP, clock.now()).reason is Reason.DEACTIVATED
     assert pool.availability(first, OTHER, clock.now()).reason is Reason.DEACTIVATED
     assert lease_of(pool, clock).key == second
@@ -616,7 +620,7 @@ def test_deactivated_key_becomes_a_recovery_candidate_after_recovery_after(clock
     """Recovery candidates are the keys deactivated at least recovery_after ago."""
     pool = make_pool(clock, count=2, recovery_after=timedelta(minutes=30))
     first, _ = pool.keys
-    call(pool, clock, coded("31"))
+    call(pool, clock, coded("32"))
     assert pool.recovery_candidates(clock.now()) == []
     clock.advance(30 * 60 - 1)
     assert pool.recovery_candidates(clock.now()) == []
@@ -628,7 +632,7 @@ def test_force_makes_every_deactivated_key_a_candidate_but_not_hand_disabled_one
     """--force probes every deactivated key now; a key disabled by hand waits for `enable`."""
     pool = make_pool(clock, count=3)
     first, second, _ = pool.keys
-    call(pool, clock, coded("31"))
+    call(pool, clock, coded("32"))
     pool.deactivate_by_hand(second, "paused by me", clock.now())
     assert pool.recovery_candidates(clock.now(), force=True) == [first]
     clock.advance(86400)
@@ -688,7 +692,9 @@ def test_failed_probe_keeps_the_key_out_with_a_fresh_timestamp(clock, outcome, c
     assert state.deactivated_at == probed_at
     assert pool.recovery_candidates(clock.now()) == []
     clock.advance(30 * 60)
-    assert pool.recovery_candidates(clock.now()) == [key]
+    # A key that answered 31 is probed again only once its expiry date changes.
+    back = [] if cause is DeactivationCause.EXPIRED else [key]
+    assert pool.recovery_candidates(clock.now()) == back
     assert isinstance(pool.acquire(OP, clock.now()), Exhausted)
 
 
@@ -717,7 +723,7 @@ def put(pool: KeyPool, key: ServiceKey, now: datetime, situation: str) -> None:
     elif situation == "disabled-by-hand":
         pool.deactivate_by_hand(key, "testing", now)
     elif situation == "deactivated":
-        pool.record_outcome(Lease(key, OP), coded("31"), now)
+        pool.record_outcome(Lease(key, OP), coded("32"), now)
     elif situation == "cooling-after-22":
         pool.record_outcome(Lease(key, OP), coded("22"), now)
     elif situation == "quota-spent":

@@ -113,7 +113,12 @@ def put(pool: KeyPool, key: ServiceKey, now: datetime, situation: str) -> None:
             id="error-wait",
         ),
         pytest.param(
-            "expired", KeyCondition.DEACTIVATED, {}, timedelta(minutes=30), id="deactivated"
+            # Expired (31): no probe until its expiry date changes, so no time to show.
+            "expired",
+            KeyCondition.DEACTIVATED,
+            {},
+            None,
+            id="deactivated",
         ),
         pytest.param("disabled", KeyCondition.DISABLED, {}, None, id="disabled-by-hand"),
         pytest.param("expired+disabled", KeyCondition.DISABLED, {}, None, id="out-both-ways"),

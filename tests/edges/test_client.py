@@ -275,12 +275,12 @@ async def test_no_usable_key_names_the_soonest_one(
 async def test_recover_brings_back_a_working_key_and_leaves_out_a_failing_one(
     tmp_path: Path, gateway: GatewayFactory, clock: FakeClock
 ) -> None:
-    """A not-yet-activated key returns once it works; an expired one stays out with a fresh time."""
+    """A not-yet-activated key returns once it works; one refused for its IP (32) stays out."""
     new, expired, good = hex_key(), hex_key(), hex_key()
     gw = gateway(
         {
             new: KeyBehaviour("new", BehaviourKind.ACTIVATING, activate_after_s=900),
-            expired: KeyBehaviour("expired", BehaviourKind.EXPIRED),
+            expired: KeyBehaviour("expired", BehaviourKind.IP_BLOCKED),
             good: KeyBehaviour("good"),
         },
         sizes={"11": 3},

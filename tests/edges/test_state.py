@@ -12,7 +12,7 @@ import signal
 import stat
 import subprocess
 import sys
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -132,6 +132,10 @@ def full_state(fingerprint: str, now: datetime) -> KeyState:
         deactivation_code="30",
         deactivation_reason="kept for the web team",
         disabled_by_hand=True,
+        standing_in_for="a" * 16,
+        standing_in_since=now - timedelta(minutes=2),
+        standing_in_cause=DeactivationCause.EXPIRED,
+        expiry_seen=date(2026, 11, 1),
     )
 
 

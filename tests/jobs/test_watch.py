@@ -17,14 +17,14 @@ from kto_keys.jobs.watch import HistoryUnwritable, Notice
 from kto_keys.sim import BehaviourKind, KeyBehaviour
 
 
-async def test_a_key_answering_31_is_one_row_of_its_run_and_a_failed_probe_another(
+async def test_a_key_answering_32_is_one_row_of_its_run_and_a_failed_probe_another(
     tmp_path: Path, gateway: GatewayFactory, clock: FakeClock
 ) -> None:
-    """The expired key is written once, with code, cause, recovery time and the run's id; the
+    """The refused key is written once, with code, cause, recovery time and the run's id; the
     probe at the next run's start is written too, and given that run's id."""
     good, dead = hex_key(), hex_key()
     gw = gateway(
-        {good: KeyBehaviour("good"), dead: KeyBehaviour("dead", BehaviourKind.EXPIRED)},
+        {good: KeyBehaviour("good"), dead: KeyBehaviour("dead", BehaviourKind.IP_BLOCKED)},
         sizes={"11": 30},
     )
     settings = make_settings(tmp_path, [dead, good], gw.base_url, KTO_RECOVERY_AFTER_S="60")
@@ -38,7 +38,7 @@ async def test_a_key_answering_31_is_one_row_of_its_run_and_a_failed_probe_anoth
         ("probe_failed", 0, second.run_id),
     ]
     out = rows[0]
-    assert (out.code, out.cause, out.reason) == ("31", "expired", "DEADLINE_HAS_EXPIRED_ERROR")
+    assert (out.code, out.cause, out.reason) == ("32", "ip_restricted", "UNREGISTERED_IP_ERROR")
     assert out.until is not None and out.until > out.at and out.host
 
 
