@@ -19,6 +19,7 @@ from kto_keys.core.errors import (
     SettingsError,
     SettingsProblem,
 )
+from kto_keys.core.keys import KeyAttributes
 from kto_keys.core.operations import DetailKind, Operation
 from kto_keys.core.regions import Selection, select
 from kto_keys.core.rotation import KeyEvent, KeyEventKind
@@ -26,6 +27,14 @@ from kto_keys.core.version import __version__
 from kto_keys.edges.settings import Settings, load_settings
 from kto_keys.jobs.collect import CollectOptions, CollectReport, collect, collect_now
 from kto_keys.jobs.export import export_records
+from kto_keys.jobs.keyring import (
+    KeyChange,
+    add_key,
+    import_keys,
+    rekey_store,
+    remove_key,
+    set_key,
+)
 from kto_keys.jobs.keys import (
     check_health,
     deactivate_key,
@@ -46,6 +55,8 @@ __all__ = [
     "DetailKind",
     "GatewayUnavailableError",
     "HostBlockedError",
+    "KeyAttributes",
+    "KeyChange",
     "KeyEvent",
     "KeyEventKind",
     "KtoKeysError",
@@ -61,18 +72,23 @@ __all__ = [
     "SettingsProblem",
     "UsageReport",
     "__version__",
+    "add_key",
     "check_health",
     "collect",
     "collect_now",
     "deactivate_key",
     "export_records",
+    "import_keys",
     "key_detail",
     "key_log",
     "load_settings",
     "open_session",
     "reactivate_key",
     "recover",
+    "rekey_store",
+    "remove_key",
     "select",
+    "set_key",
     "status_rows",
     "status_summary",
     "usage_history",

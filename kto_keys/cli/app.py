@@ -14,8 +14,10 @@ import typer
 from kto_keys.cli import commands, exits
 from kto_keys.cli.commands import CliOptions, CollectRequest
 from kto_keys.cli.messages import Messages
+from kto_keys.core.keys import KeyAttributes
 from kto_keys.core.version import __version__
 from kto_keys.edges.settings import DEFAULT_HISTORY_WINDOW
+from kto_keys.jobs.keyring import KeyChange
 
 
 def _help_language(arguments: list[str], environ: Mapping[str, str]) -> str:
@@ -68,6 +70,7 @@ def main_options(
         typer.Option("--env-file", help=H("help.env_file")),
     ] = None,
     lang: Annotated[str | None, typer.Option("--lang", help=H("help.lang"))] = None,
+    keys_file: Annotated[Path | None, typer.Option("--keys-file", help=H("help.keys_file"))] = None,
     debug: Annotated[bool, typer.Option("--debug", metavar="", help=H("help.debug"))] = False,
     allow_odd_keys: Annotated[
         bool,
@@ -88,7 +91,12 @@ def main_options(
     # A caller (a test, an embedding program) may hand in options with its own clock.
     base = ctx.obj if isinstance(ctx.obj, CliOptions) else CliOptions()
     ctx.obj = dataclasses.replace(
-        base, env_file=env_file, lang=lang, debug=debug, allow_odd_keys=allow_odd_keys
+        base,
+        env_file=env_file,
+        lang=lang,
+        debug=debug,
+        allow_odd_keys=allow_odd_keys,
+        keys_file=keys_file,
     )
 
 
@@ -264,6 +272,99 @@ def menu(ctx: typer.Context) -> None:
     raise typer.Exit(run_menu(_options(ctx)))
 
 
+keys_app = typer.Typer(name="keys", help=H("help.cmd.keys"), no_args_is_help=True)
+app.add_typer(keys_app)
+Label = Annotated[str | None, typer.Option("--label", help=H("help.label"))]
+Expires = Annotated[
+    str | None, typer.Option("--expires", metavar="YYYY-MM-DD", help=H("help.expires"))
+]
+Limit = Annotated[int | None, typer.Option("--limit", min=1, help=H("help.limit"))]
+
+
+@keys_app.command("list", help=H("help.cmd.keys_list"))
+def keys_list(ctx: typer.Context, as_json: Json = False) -> None:
+    """Every key from every source, with its source, label, limit, expiry and role."""
+    _run(ctx, lambda: commands.keys_list(_options(ctx), as_json))
+
+
+@keys_app.command("add", help=H("help.cmd.keys_add"))
+def keys_add(
+    ctx: typer.Context,
+    label: Label = None,
+    expires: Expires = None,
+    limit: Limit = None,
+    standby: Annotated[bool, typer.Option("--standby", metavar="", help=H("help.standby"))] = False,
+) -> None:
+    """Add one key to the key store: from a hidden prompt, or stdin when it is no terminal."""
+
+    def add() -> int:
+        attributes = KeyAttributes(label, commands.expiry_option(expires), limit, standby)
+        return commands.keys_add(_options(ctx), _secret_input(ctx), attributes)
+
+    _run(ctx, add)
+
+
+def _secret_input(ctx: typer.Context) -> str:
+    """A key typed at a prompt that does not echo it, or piped on stdin; never an argument."""
+    if sys.stdin.isatty():
+        lang = _options(ctx).lang or os.environ.get("KTO_LANG", "ko")
+        return str(typer.prompt(Messages(lang)("keys.prompt"), hide_input=True, default=""))
+    return sys.stdin.read()
+
+
+@keys_app.command("import", help=H("help.cmd.keys_import"))
+def keys_import(
+    ctx: typer.Context,
+    source: Annotated[str | None, typer.Argument(metavar="[-]", help=H("help.source_arg"))] = None,
+    from_env: Annotated[
+        bool, typer.Option("--from-env", metavar="", help=H("help.from_env"))
+    ] = False,
+    from_file: Annotated[Path | None, typer.Option("--from-file", help=H("help.from_file"))] = None,
+) -> None:
+    """Move keys from KTO_API_KEY, a keys file or stdin into the key store."""
+
+    def run() -> int:
+        stdin = sys.stdin.read() if source == "-" or from_file == Path("-") else None
+        chosen = None if from_file == Path("-") else from_file
+        return commands.keys_import(_options(ctx), from_env, chosen, stdin)
+
+    _run(ctx, run)
+
+
+@keys_app.command("remove", help=H("help.cmd.keys_remove"))
+def keys_remove(
+    ctx: typer.Context, index: Annotated[int, typer.Argument(help=H("help.index"))]
+) -> None:
+    """Remove key #N in the key store; it stays out even while another source holds it."""
+    _run(ctx, lambda: commands.keys_remove(_options(ctx), index))
+
+
+@keys_app.command("set", help=H("help.cmd.keys_set"))
+def keys_set(
+    ctx: typer.Context,
+    index: Annotated[int, typer.Argument(help=H("help.index"))],
+    label: Label = None,
+    expires: Expires = None,
+    limit: Limit = None,
+    standby: Annotated[
+        bool | None, typer.Option("--standby/--active", help=H("help.standby"))
+    ] = None,
+) -> None:
+    """Change key #N's label, expiry date, daily limit, or whether it is a standby key."""
+
+    def change() -> int:
+        wanted = KeyChange(label, commands.expiry_option(expires), limit, standby)
+        return commands.keys_set(_options(ctx), index, wanted)
+
+    _run(ctx, change)
+
+
+@keys_app.command("rekey", help=H("help.cmd.keys_rekey"))
+def keys_rekey(ctx: typer.Context) -> None:
+    """Encrypt every stored key again with the first master key of KTO_KEYSTORE_KEY."""
+    _run(ctx, lambda: commands.keys_rekey(_options(ctx)))
+
+
 def main() -> None:
     """Entry point of the `kto-keys` script."""
     command = _command_name(sys.argv[1:])
@@ -288,7 +389,7 @@ def main() -> None:
 
 def _command_name(arguments: list[str]) -> str | None:
     """The first word that is not a global option (nor its value)."""
-    with_value = {"--env-file", "--lang"}  # the global options that take a value
+    with_value = {"--env-file", "--lang", "--keys-file"}  # the global options that take a value
     skip = False
     for argument in arguments:
         if skip:

@@ -4,12 +4,14 @@ the exit code. The typer app and the menu both call these; neither does work of 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import os
 import shutil
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +23,8 @@ from kto_keys.cli.progress import ProgressDisplay
 from kto_keys.cli.render import (
     health_lines,
     history_table,
+    keys_json,
+    keys_table,
     log_lines,
     make_console,
     print_json,
@@ -33,13 +37,15 @@ from kto_keys.cli.signals import run_async
 from kto_keys.core.clock import KST, Clock
 from kto_keys.core.errors import KtoKeysError, ServiceConfigError, SettingsError, SettingsProblem
 from kto_keys.core.health import HealthLevel
-from kto_keys.core.keys import ServiceKey, redact
+from kto_keys.core.keyring import parse_expiry, parse_keys_file
+from kto_keys.core.keys import KeyAttributes, ServiceKey, parse_keys, redact
 from kto_keys.core.operations import parse_detail_kinds
 from kto_keys.core.pool import KeyPool, PoolEvent
 from kto_keys.core.regions import region_table, select
 from kto_keys.edges.atomic import atomic_write_text
 from kto_keys.edges.client import ProbeResult
 from kto_keys.edges.clock import SystemClock
+from kto_keys.edges.keystore import Added
 from kto_keys.edges.logbook import logger, setup_logging
 from kto_keys.edges.settings import (
     DEFAULT_CONCURRENCY,
@@ -48,8 +54,10 @@ from kto_keys.edges.settings import (
     DEFAULT_PAGE_SIZE,
     Settings,
     load_settings,
+    read_keys_file,
 )
 from kto_keys.edges.store import Store
+from kto_keys.jobs import keyring as keyring_jobs
 from kto_keys.jobs import keys as key_jobs
 from kto_keys.jobs import watch as watch_jobs
 from kto_keys.jobs.collect import CollectOptions, CollectReport
@@ -67,6 +75,7 @@ class CliOptions:
     lang: str | None = None
     debug: bool = False
     allow_odd_keys: bool = False
+    keys_file: Path | None = None
     clock: Clock = field(default_factory=SystemClock)
 
 
@@ -129,16 +138,25 @@ def _lang_override(options: CliOptions) -> dict[str, str]:
     overrides = {"KTO_LANG": options.lang} if options.lang else {}
     if options.allow_odd_keys:
         overrides["KTO_ALLOW_ODD_KEYS"] = "true"
+    if options.keys_file is not None:
+        overrides["KTO_API_KEY_FILE"] = str(options.keys_file)
     return overrides
 
 
 def load(options: CliOptions, require_keys: bool = True, **overrides: str | None) -> Settings:
     """Settings with the command line's options on top; odd key entries are warned about."""
-    merged = {**_lang_override(options), **overrides}
-    settings = load_settings(options.env_file, {k: v for k, v in merged.items() if v is not None})
+    merged = {k: v for k, v in {**_lang_override(options), **overrides}.items() if v is not None}
+    settings = load_settings(options.env_file, merged)
     m = Messages(settings.lang)
+    imported = keyring_jobs.auto_import(settings, options.clock)
+    if imported is not None:
+        _say_store(m, imported.store)
+        _say(m("keys.auto_imported", imported=imported.imported, path=imported.store.path))
+        settings = load_settings(options.env_file, merged)
     for warning in settings.key_warnings:
         _say(f"⚠️  {m.key_warning(warning)}")
+    for removed in settings.removed_keys:
+        _say(m("warning.removed_key", **dataclasses.asdict(removed)))
     if require_keys:
         settings.require_keys()
     return settings
@@ -186,6 +204,12 @@ def _open(
     return monitor.attach(session) if monitor is not None else session
 
 
+def _say_store(m: Messages, store: keyring_jobs.StoreReport) -> None:
+    """Say where a master key file was made, the one time it is made."""
+    if store.master_created is not None:
+        _say(m("keys.master_created", path=store.master_created))
+
+
 def _program() -> str:
     """How to run this very command again: the script's own path, so hints work without an
     activated virtual environment."""
@@ -221,7 +245,7 @@ def health(options: CliOptions, as_json: bool) -> int:
         report = key_jobs.health_of(_open(options, settings)) if settings.keys else None
     except KtoKeysError as error:
         report_error(options, error)
-        return exits.HEALTH_EXIT_CODES[HealthLevel.UNKNOWN]
+        return exits.health_exit_for_error(error)
     m = Messages(settings.lang)
     if report is None:
         sys.stderr.write(f"kto-keys: {m('health.no_keys')}\n")
@@ -566,3 +590,101 @@ def _print_summary(report: CollectReport | None, m: Messages, console: Any, as_j
         return
     for line in summary_lines(data, m):
         console.print(line, markup=False)
+
+
+# --- keys and the key store -------------------------------------------------------------------
+def expiry_option(text: str | None) -> date | None:
+    """--expires YYYY-MM-DD."""
+    if text is None:
+        return None
+    day = parse_expiry(text)
+    if day is None:
+        raise SettingsError(SettingsProblem.NOT_A_DATE, setting="--expires", value=text)
+    return day
+
+
+def keys_list(options: CliOptions, as_json: bool) -> int:
+    """Every key from every source, with its source, label, limit, expiry and role."""
+    settings = load(options, require_keys=False)
+    rows = key_jobs.status_of(_open(options, settings)) if settings.keys else []
+    removed = [dataclasses.asdict(key) for key in settings.removed_keys]
+    if as_json:
+        print_json(
+            {
+                "keys": [keys_json(row) for row in rows],
+                "removed": removed,
+                "keystore": str(settings.keystore_path)
+                if settings.keystore_path.exists()
+                else None,
+            }
+        )
+        return exits.OK
+    make_console().print(keys_table(rows, Messages(settings.lang)))
+    return exits.OK
+
+
+def keys_add(options: CliOptions, text: str, attributes: KeyAttributes) -> int:
+    """Add one key (read by the app from a hidden prompt or stdin) to the key store."""
+    settings = load(options, require_keys=False)
+    m = Messages(settings.lang)
+    parsed = parse_keys(text, "stdin", allow_odd=options.allow_odd_keys)
+    if len(parsed.keys) != 1:
+        raise SettingsError(SettingsProblem.KEY_NOT_GIVEN)
+    report = keyring_jobs.add_key(parsed.keys[0].reveal(), attributes, settings, options.clock)
+    _say_store(m, report.store)
+    if report.added is Added.PRESENT:
+        _say(m("keys.present", preview=report.preview))
+        return exits.OK
+    after = load_settings(options.env_file, _lang_override(options))
+    index = next(
+        (key.index for key in after.keys if key.fingerprint == parsed.keys[0].fingerprint), "?"
+    )
+    word = "keys.restored" if report.added is Added.RESTORED else "keys.added"
+    _say(m(word, index=index, preview=report.preview))
+    return exits.OK
+
+
+def keys_import(
+    options: CliOptions, from_env: bool, from_file: Path | None, stdin_text: str | None
+) -> int:
+    """Move keys from KTO_API_KEY, a keys file, or stdin (keys file format) into the store."""
+    settings = load(options, require_keys=False)
+    m = Messages(settings.lang)
+    keys: list[ServiceKey] = []
+    if from_env:
+        keys += settings.env_keys
+    if from_file is not None:
+        keys += read_keys_file(from_file, Path.cwd(), options.allow_odd_keys)
+    if stdin_text is not None:
+        keys += parse_keys_file(stdin_text, "stdin", allow_odd=options.allow_odd_keys)
+    if not keys:
+        raise SettingsError(SettingsProblem.KEY_NOT_GIVEN)
+    report = keyring_jobs.import_keys(keys, settings, options.clock)
+    _say_store(m, report.store)
+    print(m("keys.imported", imported=report.imported, present=report.present,
+            path=report.store.path))  # fmt: skip
+    return exits.OK
+
+
+def keys_remove(options: CliOptions, index: int) -> int:
+    """Remove key #N in the key store."""
+    settings = load(options)
+    key = keyring_jobs.remove_key(index, settings, options.clock)
+    print(Messages(settings.lang)("keys.removed", index=key.index, preview=key.preview))
+    return exits.OK
+
+
+def keys_set(options: CliOptions, index: int, change: keyring_jobs.KeyChange) -> int:
+    """Change key #N's attributes in the key store."""
+    settings = load(options)
+    key = keyring_jobs.set_key(index, change, settings, options.clock)
+    print(Messages(settings.lang)("keys.set", index=key.index, preview=key.preview))
+    return exits.OK
+
+
+def keys_rekey(options: CliOptions) -> int:
+    """Encrypt every stored key again with the first master key."""
+    settings = load(options, require_keys=False)
+    count = keyring_jobs.rekey_store(settings)
+    print(Messages(settings.lang)("keys.rekeyed", count=count, path=settings.keystore_path))
+    return exits.OK

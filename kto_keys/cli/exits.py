@@ -15,6 +15,7 @@ from kto_keys.core.errors import (
     RequestError,
     ServiceConfigError,
     SettingsError,
+    SettingsProblem,
     Terminated,
 )
 from kto_keys.core.health import HealthLevel
@@ -56,6 +57,17 @@ HEALTH_EXIT_CODES: dict[HealthLevel, int] = {
 
 # Commands whose exit code is a health level: a usage error there is "unknown" (3), never 2.
 HEALTH_COMMANDS = frozenset({"health", "test-keys"})
+
+
+# A key store that cannot be opened leaves no key usable: `health` calls that critical (2).
+_STORE_SHUT = frozenset({SettingsProblem.KEYSTORE_WRONG_MASTER, SettingsProblem.KEYSTORE_NO_MASTER})
+
+
+def health_exit_for_error(error: BaseException) -> int:
+    """`health` stopped by an error: unknown (3), but critical (2) when the store stays shut."""
+    if isinstance(error, SettingsError) and error.problem in _STORE_SHUT:
+        return HEALTH_EXIT_CODES[HealthLevel.CRITICAL]
+    return HEALTH_EXIT_CODES[HealthLevel.UNKNOWN]
 
 
 def recover_exit_code(recovered: list[bool]) -> int:

@@ -585,8 +585,8 @@ CATALOG: dict[str, tuple[str, str]] = {
         "{operation} daily limit reached (code 22): tried again at {when}, quotas reset at midnight KST",
     ),
     "attention.expired": (
-        "사용 기간 만료: 포털에서 연장하세요",
-        "expired: extend it on the portal",
+        "사용 기간 만료: data.go.kr 마이페이지 → 데이터활용 → Open API → 활용신청 현황 → 활용기간 연장신청 후 새 만료일을 적으세요 (keys set N --expires 날짜)",
+        "expired: on data.go.kr, My Page → Data Use → Open API → Application Status → Request an extension, then give the new date (keys set N --expires DATE)",
     ),
     "attention.not_approved": (
         "이 서비스에 승인되지 않음: 포털에서 활용 신청을 확인하세요",
@@ -610,6 +610,10 @@ CATALOG: dict[str, tuple[str, str]] = {
     "attention.error_wait": ("최근 오류로 잠시 대기", "waiting after a recent error"),
     "advice.set_keys": ("💡 KTO_API_KEY에 키를 설정하세요", "💡 set keys in KTO_API_KEY"),
     "advice.nothing": ("💡 조치 필요 없음", "💡 nothing to do"),
+    "advice.renew": (
+        "💡 곧 만료되는 키 {indexes}: data.go.kr 마이페이지 → 데이터활용 → Open API → 활용신청 현황 → 활용기간 연장신청 후 keys set N --expires 날짜",
+        "💡 keys {indexes} expire soon: on data.go.kr, My Page → Data Use → Open API → Application Status → Request an extension, then keys set N --expires DATE",
+    ),
     "advice.wait_for_activation": (
         "💡 새 키는 발급 후 최대 2시간 거절될 수 있습니다: 복구 시도가 때가 되면 스스로 확인합니다",
         "💡 a new key may be refused for up to 2 hours after issue: the recovery probe checks it again when due",
@@ -760,6 +764,201 @@ CATALOG: dict[str, tuple[str, str]] = {
         "코드를 쉼표로 구분해 입력하세요 (예: 1,6,31)",
         "give codes separated by commas, e.g. 1,6,31",
     ),
+    # --- keys from every source -----------------------------------------------------------------
+    "settings.keys_file_line": (
+        "키 파일 {path} {line}번째 줄: {what}",
+        "keys file {path}, line {line}: {what}",
+    ),
+    "keyline.not_a_key": (
+        "첫 단어가 키가 아닙니다 (64자리 16진수나 88자 base64)",
+        "the first word is no key (64 hex or 88 base64 characters)",
+    ),
+    "keyline.bad_expires": (
+        "expires= 는 YYYY-MM-DD 날짜여야 합니다",
+        "expires= must be a YYYY-MM-DD date",
+    ),
+    "keyline.bad_limit": (
+        "limit= 는 1 이상의 정수여야 합니다",
+        "limit= must be a whole number from 1",
+    ),
+    "keyline.empty_label": ("label= 뒤가 비어 있습니다", "label= is empty"),
+    "keyline.repeated": ("{word}이(가) 두 번 있습니다", "{word} is given twice"),
+    "keyline.unknown_word": (
+        "{place}번째 단어를 알 수 없습니다 (쓸 수 있는 것: label=, expires=, limit=, standby)",
+        "word {place} is unknown (allowed: label=, expires=, limit=, standby)",
+    ),
+    "keyline.bad_quotes": ("따옴표가 닫히지 않았습니다", "a quote is left open"),
+    "settings.keys_file_unreadable": (
+        "키 파일 {path}을(를) 읽을 수 없습니다: {reason}",
+        "cannot read keys file {path}: {reason}",
+    ),
+    "settings.keystore_wrong_master": (
+        "키 저장소 {path}을(를) 이 마스터 키로 열 수 없습니다: KTO_KEYSTORE_KEY 또는 KTO_KEYSTORE_KEY_FILE을 확인하세요 (아무것도 바꾸지 않았습니다)",
+        "the key store {path} cannot be opened with this master key: check KTO_KEYSTORE_KEY or KTO_KEYSTORE_KEY_FILE (nothing was changed)",
+    ),
+    "settings.keystore_no_master": (
+        "키 저장소 {path}의 마스터 키가 없습니다: KTO_KEYSTORE_KEY 또는 KTO_KEYSTORE_KEY_FILE을 설정하세요",
+        "no master key for the key store {path}: set KTO_KEYSTORE_KEY or KTO_KEYSTORE_KEY_FILE",
+    ),
+    "settings.keystore_unreadable": (
+        "키 저장소 {path}을(를) 읽을 수 없습니다: {reason}",
+        "cannot read the key store {path}: {reason}",
+    ),
+    "settings.master_key_invalid": (
+        "{setting}의 마스터 키가 Fernet 키가 아닙니다 (base64 32바이트, 쉼표로 여러 개)",
+        "the master key in {setting} is no Fernet key (32 bytes in url-safe base64; several separated by commas)",
+    ),
+    "settings.master_key_unreadable": (
+        "마스터 키 파일 {path}을(를) 읽을 수 없습니다: {reason}",
+        "cannot read the master key file {path}: {reason}",
+    ),
+    "settings.key_not_given": (
+        "키가 입력되지 않았습니다: 숨김 입력 창에 붙여 넣거나 표준 입력으로 넘기세요 (명령줄 인자로는 받지 않습니다)",
+        "no key was given: paste it at the hidden prompt or pipe it on stdin (never as an argument)",
+    ),
+    "settings.not_in_store": (
+        "키 #{value}는 키 저장소에 없습니다",
+        "key #{value} is not in the key store",
+    ),
+    "condition.standby": ("대기 키", "standby"),
+    "condition.stands_in": ("#{index} 대신 사용", "for #{index}"),
+    "reason.standby": ("대기 키 (예비)", "standby (in reserve)"),
+    "status.stands_in": (
+        "대기 키: #{index} 대신 사용 중 ({cause})",
+        "standby in use for #{index} ({cause})",
+    ),
+    "status.in_reserve": ("대기 키: 예비로 보관", "standby: kept in reserve"),
+    "status.replaced_by": ("대기 키 #{index}이(가) 대신함", "replaced by standby #{index}"),
+    "status.expires": ("만료 {date}", "expires {date}"),
+    "status.expires_estimated": ("만료 약 {date} (추정)", "expires about {date} (estimate)"),
+    "status.legend_mixed": (
+        "오늘 사용: 목록/소개/공통 호출 수, 하루 한도는 키마다 다름 (--wide). 시각은 KST. 모든 열: --wide",
+        "used today: list/intro/common calls; each key has its own daily limit (--wide). Times in KST. Every column: --wide",
+    ),
+    "health.expires": (
+        "{date}에 만료 ({days}일 남음)",
+        "expires on {date} ({days} days left)",
+    ),
+    "health.expires_estimated": (
+        "{date}쯤 만료 추정 ({days}일 남음; 처음 본 날 + 24개월)",
+        "expires about {date} by estimate ({days} days left; first seen + 24 months)",
+    ),
+    "event.standby_in": (
+        "🔁 대기 키 {name} {preview}이(가) {replaced} 대신 투입됨 ({detail})",
+        "🔁 standby key {name} {preview} took the place of {replaced} ({detail})",
+    ),
+    "event.standby_back": (
+        "↩️ 대기 키 {name} {preview} 예비로 복귀: {replaced}이(가) 다시 동작",
+        "↩️ standby key {name} {preview} back in reserve: {replaced} works again",
+    ),
+    "event.deactivated_for_good": (
+        "🚨 KTO API 키 {name} 자동 비활성화: {preview} ({detail}; 만료일을 고치거나 recover --force 전에는 다시 시도하지 않음)",
+        "🚨 KTO API key {name} deactivated: {preview} ({detail}; not probed again until its expiry date changes, or recover --force)",
+    ),
+    "log.kind.standby_in": ("대기 키 투입", "standby in"),
+    "log.kind.standby_back": ("대기 키 예비로 복귀", "standby back in reserve"),
+    "keys.title": ("키 목록", "keys"),
+    "keys.col.label": ("이름", "label"),
+    "keys.col.limit": ("하루 한도", "daily limit"),
+    "keys.col.expires": ("만료", "expires"),
+    "keys.col.role": ("역할", "role"),
+    "keys.role.active": ("사용", "active"),
+    "keys.role.standby": ("대기", "standby"),
+    "keys.estimate": ("~{date} (추정)", "~{date} (estimate)"),
+    "keys.removed_title": ("키 저장소에서 제거된 키", "removed in the key store"),
+    "keys.added": (
+        "키 #{index} {preview}을(를) 키 저장소에 추가했습니다",
+        "added key #{index} {preview} to the key store",
+    ),
+    "keys.present": (
+        "키 {preview}은(는) 이미 키 저장소에 있습니다",
+        "key {preview} is in the key store already",
+    ),
+    "keys.restored": (
+        "제거했던 키 {preview}을(를) 키 저장소에 되돌렸습니다",
+        "key {preview}, removed before, is back in the key store",
+    ),
+    "keys.imported": (
+        "키 저장소로 가져옴: 새로 {imported}개, 이미 있음 {present}개 ({path})",
+        "imported into the key store: {imported} new, {present} already there ({path})",
+    ),
+    "keys.auto_imported": (
+        "KTO_KEYSTORE_AUTO_IMPORT: 키 {imported}개를 키 저장소({path})로 옮겼습니다. 이제 저장소가 기준입니다",
+        "KTO_KEYSTORE_AUTO_IMPORT: moved {imported} keys into the key store ({path}); the store is authoritative now",
+    ),
+    "keys.nothing_to_import": (
+        "가져올 키가 없습니다: KTO_API_KEY, 키 파일, 표준 입력 중 하나를 주세요",
+        "no key to import: give KTO_API_KEY, a keys file or stdin",
+    ),
+    "keys.removed": (
+        "키 #{index} {preview}을(를) 키 저장소에서 제거했습니다. KTO_API_KEY나 키 파일에 남아 있어도 쓰지 않습니다",
+        "removed key #{index} {preview} in the key store; it stays out even while KTO_API_KEY or a keys file holds it",
+    ),
+    "keys.set": (
+        "키 #{index} {preview}의 속성을 바꿨습니다",
+        "changed the attributes of key #{index} {preview}",
+    ),
+    "keys.rekeyed": (
+        "키 {count}개를 첫 번째 마스터 키로 다시 암호화했습니다 ({path})",
+        "encrypted {count} keys again with the first master key ({path})",
+    ),
+    "keys.master_created": (
+        "🔑 마스터 키를 새로 만들었습니다: {path} (권한 0600). 이 파일 없이는 키 저장소를 열 수 없으니 따로 백업하세요",
+        "🔑 made a new master key: {path} (mode 0600). The key store cannot be opened without it: back it up separately",
+    ),
+    "keys.prompt": ("서비스 키 (화면에 보이지 않음)", "service key (not shown)"),
+    "warning.removed_key": (
+        "⚠️  {source}의 키 #{position} {preview}는 키 저장소에서 제거된 키라 쓰지 않습니다",
+        "⚠️  key #{position} {preview} of {source} was removed in the key store: left out",
+    ),
+    "help.keys_file": (
+        "키 파일: 한 줄에 키 하나, 뒤에 label= expires= limit= standby (KTO_API_KEY_FILE)",
+        "keys file: one key a line, then label= expires= limit= standby (KTO_API_KEY_FILE)",
+    ),
+    "help.cmd.keys": (
+        "키 목록, 암호화된 키 저장소, 가져오기",
+        "the keys, the encrypted key store, imports",
+    ),
+    "help.cmd.keys_list": (
+        "모든 출처의 키와 속성 보기",
+        "show every key from every source, with its attributes",
+    ),
+    "help.cmd.keys_add": (
+        "키 하나를 키 저장소에 추가 (숨김 입력 또는 표준 입력에서 읽음)",
+        "add one key to the key store (read from a hidden prompt or stdin)",
+    ),
+    "help.cmd.keys_import": (
+        "KTO_API_KEY, 키 파일 또는 표준 입력(-)의 키를 키 저장소로 옮기기",
+        "move the keys of KTO_API_KEY, a keys file or stdin (-) into the key store",
+    ),
+    "help.cmd.keys_remove": ("키 #N을 키 저장소에서 제거", "remove key #N in the key store"),
+    "help.cmd.keys_set": (
+        "키 #N의 이름, 만료일, 한도, 대기 여부 바꾸기",
+        "change key #N's label, expiry, limit or standby",
+    ),
+    "help.cmd.keys_rekey": (
+        "모든 키를 첫 번째 마스터 키로 다시 암호화",
+        "encrypt every key again with the first master key",
+    ),
+    "help.label": ("키 이름", "a name for the key"),
+    "help.expires": ("만료일 YYYY-MM-DD", "expiry date, YYYY-MM-DD"),
+    "help.limit": (
+        "이 키의 하루 호출 한도 (오퍼레이션마다)",
+        "this key's daily calls per operation",
+    ),
+    "help.standby": (
+        "대기 키: 다른 키가 죽거나 만료되면 투입",
+        "standby: used once an active key dies or expires",
+    ),
+    "help.from_env": ("KTO_API_KEY(.env 포함)의 키", "the keys of KTO_API_KEY (.env included)"),
+    "help.from_file": (
+        "이 키 파일의 키 (- 는 표준 입력)",
+        "the keys of this keys file (- for stdin)",
+    ),
+    "help.source_arg": (
+        "- 이면 표준 입력에서 키 파일 형식으로 읽음",
+        "- reads a keys file from stdin",
+    ),
 }
 
 _EVENT_MESSAGES: dict[EventKind, tuple[int, str]] = {
@@ -773,6 +972,8 @@ _EVENT_MESSAGES: dict[EventKind, tuple[int, str]] = {
     EventKind.PROBE_FAILED: (logging.WARNING, "event.probe_failed"),
     EventKind.OUTAGE: (logging.WARNING, "event.outage"),
     EventKind.OUTAGE_OVER: (logging.WARNING, "event.outage_over"),
+    EventKind.STANDBY_IN: (logging.WARNING, "event.standby_in"),
+    EventKind.STANDBY_BACK: (logging.INFO, "event.standby_back"),
     # The error that stops the run says it on stderr; the file keeps the line too.
     EventKind.REQUEST_ERROR: (logging.INFO, "event.request_error"),
 }
@@ -891,6 +1092,12 @@ class Messages:
         # A key typed into the wrong setting is echoed back: never more of it than a preview.
         if isinstance(fields.get("value"), str):
             fields["value"] = mask_secretlike(fields["value"])
+        if problem is SettingsProblem.KEYS_FILE_LINE:
+            fields["what"] = self(
+                f"keyline.{fields.pop('line_problem')}",
+                word=fields.pop("word", ""),
+                place=fields.pop("place", ""),
+            )
         if "values" in fields:
             fields["values"] = ", ".join(mask_secretlike(str(value)) for value in fields["values"])
         if (
@@ -970,17 +1177,21 @@ class Messages:
         else:
             what = outcome.message if outcome else ""
         level, message_id = _EVENT_MESSAGES[event.kind]
+        if event.kind is EventKind.DEACTIVATED and event.cause is DeactivationCause.EXPIRED:
+            message_id = "event.deactivated_for_good"
+        replaced = event.replaced
         line = self(
             message_id,
             name=f"#{key.index}",
             preview=key.preview,
             op=event.operation,
-            used=f"{pool.used(key, event.operation)}/{pool.policy.usable_limit}",
+            used=f"{pool.used(key, event.operation)}/{pool.limit_of(key)}",
             until=_clock_time(event.until),
             what=what,
             consecutive=state.consecutive_errors,
             total=state.total_errors,
             detail=self._cause(event, state.consecutive_errors),
+            replaced=f"#{replaced.index} {replaced.preview}" if replaced else "",
         )
         return level, line
 
@@ -990,6 +1201,8 @@ class Messages:
             return self("event.cause.too_many_errors", count=consecutive)
         outcome = event.outcome
         text = f"{outcome.code or ''} {outcome.symbol}".strip() if outcome else ""
+        if not text and event.cause is not None:
+            text = self(f"attention.short.{event.cause.value}")
         if event.cause is DeactivationCause.NOT_ACTIVATED_YET:
             text += self("event.cause.not_activated_yet")
         return text

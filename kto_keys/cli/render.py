@@ -49,7 +49,9 @@ def status_lines(rows: Sequence[KeyStatusRow], m: Messages) -> Table:
     """`status`: one line per key within 80 columns; `status --wide` has everything."""
     table = Table(
         title=m("status.title"),
-        caption=m("status.legend", limit=rows[0].limit if rows else 0),
+        caption=m("status.legend", limit=rows[0].limit if rows else 0)
+        if len({row.limit for row in rows}) <= 1
+        else m("status.legend_mixed"),
         box=None,
         expand=False,
         pad_edge=False,
@@ -59,8 +61,9 @@ def status_lines(rows: Sequence[KeyStatusRow], m: Messages) -> Table:
     for header, width in (
         ("#", 3),
         (m("status.key"), 13),
-        (m("status.state"), 15),
-        (m("status.today"), 17),
+        (m("status.source"), 7),
+        (m("status.state"), 14),
+        (m("status.today"), 14),
         (m("status.errors_short"), 7),
         (m("status.next_short"), 11),
     ):
@@ -70,6 +73,7 @@ def status_lines(rows: Sequence[KeyStatusRow], m: Messages) -> Table:
         table.add_row(
             f"#{row.index}",
             row.preview,
+            source_word(row.source),
             _state_word(row, m),
             used,
             f"{row.consecutive_errors}/{row.total_errors}",
@@ -82,7 +86,29 @@ def _state_word(row: KeyStatusRow, m: Messages) -> str:
     """The one word a person needs about a key: its cause when it is out, else its condition."""
     if row.deactivation_cause is not None and row.deactivation_reason is None:
         return m(f"attention.short.{row.deactivation_cause.value}")
+    if row.stands_in_for is not None:
+        return m("condition.stands_in", index=row.stands_in_for)
     return m(f"condition.{row.state.value}")
+
+
+def source_word(source: str) -> str:
+    """A key's source in a few letters: `store`, `env`, `.env` or the keys file's name."""
+    if source in ("store", "environment", "option"):
+        return {"environment": "env", "option": "env"}.get(source, source)
+    return source.replace("\\", "/").rsplit("/", 1)[-1]
+
+
+def _standby_lines(row: KeyStatusRow, m: Messages) -> str:
+    """What `status --wide` says of standby keys and the keys they replaced."""
+    lines = []
+    if row.stands_in_for is not None:
+        cause = m(f"attention.short.{row.stands_in_cause.value}") if row.stands_in_cause else ""
+        lines.append(m("status.stands_in", index=row.stands_in_for, cause=cause))
+    elif row.standby:
+        lines.append(m("status.in_reserve"))
+    if row.replaced_by is not None:
+        lines.append(m("status.replaced_by", index=row.replaced_by))
+    return "".join(f"\n{line}" for line in lines)
 
 
 def _short_time(when: datetime | None) -> str:
@@ -117,6 +143,10 @@ def status_table(rows: Sequence[KeyStatusRow], m: Messages) -> Table:
             state += f"\n{row.deactivation_reason}"
         elif row.deactivation_cause:
             state += f"\n{m(f'attention.{row.deactivation_cause.value}')}"
+        state += _standby_lines(row, m)
+        if row.expires is not None:
+            word = "status.expires_estimated" if row.expires_estimated else "status.expires"
+            state += f"\n{m(word, date=row.expires.isoformat())}"
         error = row.last_error
         last_error = (
             "-"
@@ -125,7 +155,7 @@ def status_table(rows: Sequence[KeyStatusRow], m: Messages) -> Table:
         )
         table.add_row(
             f"#{row.index}",
-            row.preview,
+            row.preview if not row.label else f"{row.preview}\n{row.label}",
             row.source,
             state,
             usage,
@@ -135,6 +165,58 @@ def status_table(rows: Sequence[KeyStatusRow], m: Messages) -> Table:
             format_time(row.next_usable_at) if row.next_usable_at else "-",
         )
     return table
+
+
+def keys_table(rows: Sequence[KeyStatusRow], m: Messages) -> Table:
+    """`keys list`: each key with where it comes from, its label, limit, expiry and role."""
+    table = Table(title=m("keys.title"), expand=False)
+    for header in (
+        "#",
+        m("status.key"),
+        m("status.source"),
+        m("keys.col.label"),
+        m("keys.col.limit"),
+        m("keys.col.expires"),
+        m("keys.col.role"),
+        m("status.state"),
+    ):
+        table.add_column(header, overflow="fold")
+    for row in rows:
+        expires = "-"
+        if row.expires is not None:
+            day = row.expires.isoformat()
+            expires = m("keys.estimate", date=day) if row.expires_estimated else day
+        role = m("keys.role.standby" if row.standby else "keys.role.active")
+        table.add_row(
+            f"#{row.index}",
+            row.preview,
+            row.source,
+            row.label or "-",
+            str(row.limit),
+            expires,
+            role,
+            _state_word(row, m) + _standby_lines(row, m).replace("\n", " · "),
+        )
+    return table
+
+
+def keys_json(row: KeyStatusRow) -> dict[str, Any]:
+    """One key of `keys list --json`, the same in every language."""
+    return {
+        "key": f"#{row.index}",
+        "index": row.index,
+        "preview": row.preview,
+        "fingerprint": row.fingerprint,
+        "source": row.source,
+        "label": row.label,
+        "limit": row.limit,
+        "expires": row.expires.isoformat() if row.expires else None,
+        "expires_estimated": row.expires_estimated,
+        "standby": row.standby,
+        "state": str(row.state),
+        "stands_in_for": row.stands_in_for,
+        "replaced_by": row.replaced_by,
+    }
 
 
 def _ms(value: float | None) -> str:
@@ -167,6 +249,11 @@ def health_lines(health: Health, m: Messages) -> list[str]:
             when=format_time(limit.until),
         )
         lines.append(f"  ⏳ #{limit.key.index} {limit.key.preview}: {text}")
+    for expiry in health.expiring:
+        word = "health.expires_estimated" if expiry.estimated else "health.expires"
+        text = m(word, date=expiry.expires.isoformat(), days=expiry.days_left)
+        icon = "⏰" if expiry.is_urgent else "📅"
+        lines.append(f"  {icon} #{expiry.key.index} {expiry.key.preview}: {text}")
     lines.append(suggestion(health, m))
     return lines
 
@@ -176,6 +263,9 @@ def suggestion(health: Health, m: Messages) -> str:
     if health.total == 0:
         return m("advice.set_keys")
     causes = {note.attention for note in health.attention}
+    urgent = [expiry.key.index for expiry in health.expiring if expiry.is_urgent]
+    if not causes and urgent:
+        return m("advice.renew", indexes=" ".join(f"#{index}" for index in urgent))
     if not causes:
         return m("advice.nothing")
     by_hand = [

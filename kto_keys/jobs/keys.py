@@ -86,6 +86,16 @@ def health_json(health: Health) -> dict[str, Any]:
             }
             for n in health.limits
         ],
+        "expiring": [
+            {
+                "key": f"#{n.key.index}",
+                "preview": n.key.preview,
+                "expires": n.expires.isoformat(),
+                "estimated": n.estimated,
+                "days_left": n.days_left,
+            }
+            for n in health.expiring
+        ],
     }
 
 

@@ -138,8 +138,8 @@ def test_menu_walkthrough_shows_tables_hints_and_collects_chosen_regions(
     # Item 5: the key status, one line per key, shown as #index and preview only.
     child.sendline("5")
     child.expect_exact("KTO API 키 상태")
-    child.expect(r"#0\s+[0-9a-f]{10}\.\.\.\s+사용 가능")
-    child.expect(r"#1\s+[0-9a-f]{10}\.\.\.\s+사용 가능")
+    child.expect(r"#0\s+[0-9a-f]{10}\.\.\.\s+\S+\s+사용 가능")  # the key, its source, its state
+    child.expect(r"#1\s+[0-9a-f]{10}\.\.\.\s+\S+\s+사용 가능")
     back_to_menu(child)
     assert keys[0] not in screen(child) and keys[1] not in screen(child)
 

@@ -41,20 +41,35 @@ def test_deactivation_line_names_the_code_the_errors_and_the_probe_time(clock: F
     """The line a person greps for: key, preview, reason, error count, next probe in KST."""
     key = ServiceKey.from_raw(hex_key(), 3, "environment")
     pool = KeyPool([key], make_policy(), clock.now())
-    outcome = Outcome(OutcomeKind.KEY_UNUSABLE, "31", "DEADLINE_HAS_EXPIRED_ERROR")
+    outcome = Outcome(OutcomeKind.KEY_UNUSABLE, "32", "UNREGISTERED_IP_ERROR")
     event = PoolEvent(
         EventKind.DEACTIVATED,
         key,
         "areaBasedList2",
         outcome,
         clock.now(),
-        DeactivationCause.EXPIRED,
+        DeactivationCause.IP_RESTRICTED,
     )
     level, line = Messages("ko").event(event, pool)
     assert level == logging.ERROR
     assert line == (
-        f"🚨 KTO API 키 #3 자동 비활성화: {key.preview} (31 DEADLINE_HAS_EXPIRED_ERROR; "
+        f"🚨 KTO API 키 #3 자동 비활성화: {key.preview} (32 UNREGISTERED_IP_ERROR; "
         "누적 오류: 0회; 복구 시도: 10:00:00 KST)"
+    )
+
+
+def test_an_expired_key_line_says_it_waits_for_a_new_date(clock: FakeClock) -> None:
+    """Code 31: no probe time, but what brings the key back (a new expiry date, or --force)."""
+    key = ServiceKey.from_raw(hex_key(), 3, "environment")
+    pool = KeyPool([key], make_policy(), clock.now())
+    outcome = Outcome(OutcomeKind.KEY_UNUSABLE, "31", "DEADLINE_HAS_EXPIRED_ERROR")
+    event = PoolEvent(
+        EventKind.DEACTIVATED, key, "areaBasedList2", outcome, None, DeactivationCause.EXPIRED
+    )
+    _, line = Messages("en").event(event, pool)
+    assert line == (
+        f"🚨 KTO API key #3 deactivated: {key.preview} (31 DEADLINE_HAS_EXPIRED_ERROR; not probed"
+        " again until its expiry date changes, or recover --force)"
     )
 
 
