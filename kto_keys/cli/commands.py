@@ -669,16 +669,20 @@ def keys_import(
 def keys_remove(options: CliOptions, index: int) -> int:
     """Remove key #N in the key store."""
     settings = load(options)
-    key = keyring_jobs.remove_key(index, settings, options.clock)
-    print(Messages(settings.lang)("keys.removed", index=key.index, preview=key.preview))
+    m = Messages(settings.lang)
+    report = keyring_jobs.remove_key(index, settings, options.clock)
+    _say_store(m, report.store)
+    print(m("keys.removed", index=report.key.index, preview=report.key.preview))
     return exits.OK
 
 
 def keys_set(options: CliOptions, index: int, change: keyring_jobs.KeyChange) -> int:
     """Change key #N's attributes in the key store."""
     settings = load(options)
-    key = keyring_jobs.set_key(index, change, settings, options.clock)
-    print(Messages(settings.lang)("keys.set", index=key.index, preview=key.preview))
+    m = Messages(settings.lang)
+    report = keyring_jobs.set_key(index, change, settings, options.clock)
+    _say_store(m, report.store)
+    print(m("keys.set", index=report.key.index, preview=report.key.preview))
     return exits.OK
 
 

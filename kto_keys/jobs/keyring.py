@@ -130,15 +130,23 @@ def auto_import(settings: Settings, clock: Clock | None = None) -> ImportReport 
     return import_keys(waiting, settings, clock)
 
 
+@dataclass(frozen=True, slots=True)
+class KeyReport:
+    """The key a job changed, and the store it changed it in."""
+
+    store: StoreReport
+    key: ServiceKey
+
+
 def remove_key(
     index: int, settings: Settings | None = None, clock: Clock | None = None
-) -> ServiceKey:
+) -> KeyReport:
     """Take key `#index` out for good, in the store: it stays out while other sources hold it."""
     chosen = settings or load_settings()
     key = _key_at(chosen, index)
-    with _store(chosen, create=True) as (store, _):
+    with _store(chosen, create=True) as (store, report):
         store.remove(key.fingerprint, (clock or SystemClock()).now())
-    return key
+    return KeyReport(report, key)
 
 
 def set_key(
@@ -146,15 +154,15 @@ def set_key(
     change: KeyChange,
     settings: Settings | None = None,
     clock: Clock | None = None,
-) -> ServiceKey:
+) -> KeyReport:
     """Change key `#index`'s attributes in the store (a key from elsewhere moves in first)."""
     chosen = settings or load_settings()
     key = _key_at(chosen, index)
     now = (clock or SystemClock()).now()
-    with _store(chosen, create=True) as (store, _):
+    with _store(chosen, create=True) as (store, report):
         store.add(key.reveal(), key.attributes, now, restore=True)
         store.set_attributes(key.fingerprint, change.applied_to(key.attributes))
-    return key
+    return KeyReport(report, key)
 
 
 def rekey_store(settings: Settings | None = None) -> int:

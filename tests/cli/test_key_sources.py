@@ -16,7 +16,7 @@ from conftest import START, GatewayFactory, base64_key, env_for, hex_key, invoke
 from cryptography.fernet import Fernet
 
 from kto_keys.core.clock import FakeClock, kst_day
-from kto_keys.sim import KeyBehaviour
+from kto_keys.sim import BehaviourKind, KeyBehaviour
 
 pytestmark = pytest.mark.usefixtures("isolated")
 LIST = "areaBasedList2"
@@ -281,3 +281,27 @@ def test_a_standby_key_replaces_a_key_that_answers_31_mid_run(
     assert ("standby_in", "#0", f"#1 {dying[:10]}...") in [
         (row["event"], row["key"], row["reason"]) for row in json.loads(out)
     ]
+
+
+def test_an_expired_key_is_probed_again_only_once_its_date_changes(
+    isolated: Path, gateway: GatewayFactory, clock: FakeClock
+) -> None:
+    """After a 31, `recover` leaves the key alone, hours later too; `keys set N --expires` (the
+    portal extended it) makes the next `recover` probe it, with one call."""
+    dead, good = hex_key(), hex_key()
+    gw = gateway(
+        {dead: KeyBehaviour("dead", BehaviourKind.EXPIRED), good: KeyBehaviour("good")},
+        sizes={"11": 10},
+    )
+    env = env_for([dead, good], gw.base_url)
+    collect = ("collect", "--ldong", "11", "--details", "none")
+    assert invoke(*collect, env=env)[0] == 0
+    assert gw.total(label="dead") == 1
+    clock.advance(6 * 3600)
+    assert invoke("recover", env=env)[0] == 0  # nothing due: an expired key waits for a date
+    assert gw.total(label="dead") == 1
+    code, _, err = invoke("keys", "set", "0", "--expires", "2028-11-30", env=env)
+    assert code == 0 and "made a new master key" in err
+    assert keys_json(env)["keys"][0]["expires"] == "2028-11-30"
+    assert invoke("recover", env=env)[0] == 1  # probed: still 31 at this gateway, so still out
+    assert gw.total(label="dead") == 2
