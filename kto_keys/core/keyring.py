@@ -4,14 +4,16 @@ keys file and the environment, in that order of priority (pure: text in, keys ou
 from __future__ import annotations
 
 import shlex
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
+from typing import TypeVar
 
 from kto_keys.core.errors import SettingsError, SettingsProblem
 from kto_keys.core.keys import KeyAttributes, ServiceKey, has_known_shape, normalize_key
 
+T = TypeVar("T")
 # The attributes a keys file line may carry after its key.
 _VALUED = ("label", "expires", "limit")
 STANDBY_WORD = "standby"
@@ -77,8 +79,10 @@ def _attributes(words: Sequence[str], path: str, number: int) -> KeyAttributes:
         values[name] = value
     return KeyAttributes(
         label=_label(values.get("label"), path, number),
-        expires=_expires(values.get("expires"), path, number),
-        limit=_limit(values.get("limit"), path, number),
+        expires=_parsed(
+            values.get("expires"), parse_expiry, KeyLineProblem.BAD_EXPIRES, path, number
+        ),
+        limit=_parsed(values.get("limit"), parse_limit, KeyLineProblem.BAD_LIMIT, path, number),
         standby=standby,
     )
 
@@ -91,21 +95,19 @@ def _label(value: str | None, path: str, number: int) -> str | None:
     return value.strip()
 
 
-def _expires(value: str | None, path: str, number: int) -> date | None:
+def _parsed(
+    value: str | None,
+    parse: Callable[[str], T | None],
+    problem: KeyLineProblem,
+    path: str,
+    number: int,
+) -> T | None:
+    """An attribute's value read by `parse`; None when the line does not give it."""
     if value is None:
         return None
-    parsed = parse_expiry(value)
+    parsed = parse(value)
     if parsed is None:
-        raise _bad(path, number, KeyLineProblem.BAD_EXPIRES)
-    return parsed
-
-
-def _limit(value: str | None, path: str, number: int) -> int | None:
-    if value is None:
-        return None
-    parsed = parse_limit(value)
-    if parsed is None:
-        raise _bad(path, number, KeyLineProblem.BAD_LIMIT)
+        raise _bad(path, number, problem)
     return parsed
 
 

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
 
-from kto_keys.core.errors import FileAccessError
+from kto_keys.core.errors import FileAccessError, SettingsError, SettingsProblem
 
 # Owner only: the cache and the logs name keys by preview and fingerprint, and say when they fail.
 PRIVATE = 0o600
@@ -81,3 +81,13 @@ def _fsync_folder(folder: Path) -> None:
             os.fsync(descriptor)
         finally:
             os.close(descriptor)
+
+
+def read_text_or_refuse(path: Path, problem: SettingsProblem, shown: object = None) -> str:
+    """A settings file's text (a keys file, a master key file); one that cannot be read stops
+    the command with a SettingsError naming it (as `shown`) and the reason."""
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        reason = error.strerror if isinstance(error, OSError) else "not UTF-8 text"
+        raise SettingsError(problem, path=shown or path, reason=reason) from None

@@ -28,7 +28,7 @@ from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
 from kto_keys.core.errors import SettingsError, SettingsProblem
 from kto_keys.core.keys import KeyAttributes, ServiceKey, fingerprint_of
-from kto_keys.edges.atomic import atomic_write_text, make_folder
+from kto_keys.edges.atomic import atomic_write_text, make_folder, read_text_or_refuse
 
 STORE_SOURCE = "store"
 _CHECK = b"kto-keys key store v1"
@@ -77,13 +77,7 @@ def find_master(
         return Master(_fernet(key_setting, "KTO_KEYSTORE_KEY"), "KTO_KEYSTORE_KEY")
     path = key_file or default_file
     if path.is_file():
-        try:
-            text = path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as error:
-            reason = error.strerror if isinstance(error, OSError) else "not UTF-8 text"
-            raise SettingsError(
-                SettingsProblem.MASTER_KEY_UNREADABLE, path=path, reason=reason
-            ) from None
+        text = read_text_or_refuse(path, SettingsProblem.MASTER_KEY_UNREADABLE)
         return Master(_fernet(text, str(path)), str(path))
     if key_file is not None:
         raise SettingsError(

@@ -18,6 +18,7 @@ from kto_keys.core.keyring import RemovedKey, merge_sources, parse_keys_file
 from kto_keys.core.keys import KeyWarning, ServiceKey, parse_keys
 from kto_keys.core.operations import DetailKind
 from kto_keys.core.pool import Policy
+from kto_keys.edges.atomic import read_text_or_refuse
 from kto_keys.edges.keystore import default_master_file, find_master, open_keystore
 
 DEFAULT_BASE_URL = "https://apis.data.go.kr/B551011/KorService2"
@@ -252,13 +253,7 @@ def _keys_file(values: Mapping[str, str], env: Mapping[str, str], here: Path) ->
 def read_keys_file(path: Path, here: Path, allow_odd: bool = False) -> tuple[ServiceKey, ...]:
     """The keys of a keys file, named by its path relative to `here` where it can be."""
     shown = _key_source(str(path), here)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as error:
-        reason = error.strerror if isinstance(error, OSError) else "not UTF-8 text"
-        raise SettingsError(
-            SettingsProblem.KEYS_FILE_UNREADABLE, path=shown, reason=reason
-        ) from None
+    text = read_text_or_refuse(path, SettingsProblem.KEYS_FILE_UNREADABLE, shown)
     return parse_keys_file(text, shown, allow_odd=allow_odd)
 
 
