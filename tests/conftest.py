@@ -28,6 +28,7 @@ from kto_keys.edges.settings import Settings, load_settings, settings_in
 from kto_keys.jobs.collect import CollectOptions, CollectReport, collect
 from kto_keys.jobs.session import open_session
 from kto_keys.sim import GatewayConfig, GatewayThread, KeyBehaviour
+from tests.shared_server import StateServer
 
 # 2026-11-24 10:00 KST: the middle of a working day in Korea.
 START = datetime(2026, 11, 24, 1, 0, tzinfo=UTC)
@@ -223,3 +224,21 @@ def keys() -> list[str]:
 def good(keys: list[str]) -> dict[str, KeyBehaviour]:
     """Gateway behaviours: every key valid."""
     return {key: KeyBehaviour(f"good{i}") for i, key in enumerate(keys)}
+
+
+# --- the shared state: a real Redis-protocol server -------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def state_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StateServer]:
+    """One server for the session's shared-state tests (see tests/shared_server.py)."""
+    server = StateServer(tmp_path_factory.mktemp("state-server")).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def state_url(state_server: StateServer) -> str:
+    """KTO_STATE_URL of an empty shared state: the session's server, flushed for this test."""
+    state_server.client().flushall()
+    return state_server.url

@@ -37,6 +37,7 @@ from kto_keys.core.keys import ServiceKey, redact
 from kto_keys.core.operations import parse_detail_kinds
 from kto_keys.core.pool import KeyPool, PoolEvent
 from kto_keys.core.regions import region_table, select
+from kto_keys.core.shared import mask_url
 from kto_keys.edges.atomic import atomic_write_text
 from kto_keys.edges.client import ProbeResult
 from kto_keys.edges.clock import SystemClock
@@ -68,6 +69,8 @@ class CliOptions:
     debug: bool = False
     allow_odd_keys: bool = False
     clock: Clock = field(default_factory=SystemClock)
+    # --state-url: the shared key pool's server, over KTO_STATE_URL.
+    state_url: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,6 +132,8 @@ def _lang_override(options: CliOptions) -> dict[str, str]:
     overrides = {"KTO_LANG": options.lang} if options.lang else {}
     if options.allow_odd_keys:
         overrides["KTO_ALLOW_ODD_KEYS"] = "true"
+    if options.state_url is not None:
+        overrides["KTO_STATE_URL"] = options.state_url
     return overrides
 
 
@@ -378,6 +383,23 @@ def collect(options: CliOptions, request: CollectRequest) -> int:
             as_json=request.as_json,
         )
         return monitor.done(code)
+
+
+def state_move(options: CliOptions, direction: str) -> int:
+    """`state export` (the shared server to the JSON cache) or `state import` (the other way)."""
+    settings = load(options)
+    if settings.state_url is None:
+        raise SettingsError(SettingsProblem.STATE_URL_NEEDED, command=f"state {direction}")
+    server, cache = mask_url(settings.state_url), str(settings.cache_path)
+    if direction == "export":
+        count = key_jobs.export_state(settings, options.clock)
+        source, target = server, cache
+    else:
+        count = key_jobs.import_state(settings, options.clock)
+        source, target = cache, server
+    line = Messages(settings.lang)("state.exported", count=count, source=source, target=target)
+    make_console(stderr=True).print(line, markup=False)
+    return exits.OK
 
 
 def export(options: CliOptions, fmt: str, output: Path | None, include_removed: bool) -> int:
