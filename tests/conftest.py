@@ -15,6 +15,7 @@ from typing import Any
 from urllib.parse import quote
 
 import pytest
+from shared_server import StateServer
 from typer.testing import CliRunner
 
 from kto_keys.cli.app import app
@@ -28,7 +29,6 @@ from kto_keys.edges.settings import Settings, load_settings, settings_in
 from kto_keys.jobs.collect import CollectOptions, CollectReport, collect
 from kto_keys.jobs.session import open_session
 from kto_keys.sim import GatewayConfig, GatewayThread, KeyBehaviour
-from tests.shared_server import StateServer
 
 # 2026-11-24 10:00 KST: the middle of a working day in Korea.
 START = datetime(2026, 11, 24, 1, 0, tzinfo=UTC)

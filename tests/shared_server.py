@@ -73,7 +73,9 @@ class StateServer:
             "--protected-mode", "no",
             "--logfile", str(self.folder / "server.log"),
         ]  # fmt: skip
-        self.process = subprocess.Popen(arguments, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        self.process = subprocess.Popen(
+            arguments, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+        )
         deadline = time.monotonic() + 20
         while True:
             try:

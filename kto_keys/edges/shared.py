@@ -55,8 +55,9 @@ PREFIX = "kto-keys:"
 _LUA = Path(__file__).with_name("lua")
 ACQUIRE_SCRIPT = (_LUA / "acquire.lua").read_text(encoding="utf-8")
 RECORD_SCRIPT = (_LUA / "record.lua").read_text(encoding="utf-8")
-# A lease outlives its call's deadline by this much before another process may heal it.
-LEASE_MARGIN = timedelta(seconds=30)
+# A lease lasts this many times its call's deadline (KTO_REQUEST_DEADLINE_S): long enough for the
+# pacing before the request and the record after it; then another process may heal it.
+LEASE_SPAN = 2
 # What the server's absence looks like to the client library: the server is lost.
 _LOST = (redis.ConnectionError, redis.TimeoutError, OSError)
 _EPOCH = date(1970, 1, 1)
@@ -269,10 +270,7 @@ class SharedGate:
         self._record = client.register_script(RECORD_SCRIPT)
         self._limit_of = limit_of
         self.lost: SharedStateLostError | None = None
-        self._lease_ttl_ms = int(
-            (timedelta(seconds=state.settings.request_deadline_s) + LEASE_MARGIN).total_seconds()
-            * 1000
-        )
+        self._lease_ttl_ms = max(1, int(state.settings.request_deadline_s * LEASE_SPAN * 1000))
 
     async def admit(self, lease: Lease, pool: KeyPool, now: datetime) -> Grant | Refused:
         """Count the call on the server; or refuse it, give the pool its count back, and bring
