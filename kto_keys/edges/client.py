@@ -98,6 +98,7 @@ class LeaseGate(Protocol):
     async def settle(
         self,
         grant: Grant,
+        lease: Lease,
         before: Fate,
         pool: KeyPool,
         outcome: Outcome,
@@ -356,7 +357,7 @@ class TourClient:
         events = self.pool.record_outcome(lease, outcome, now, latency)
         if self.gate is not None and grant is not None:
             extra = max(0, sends.count - 1)
-            await self.gate.settle(grant, before, self.pool, outcome, events, now, extra)
+            await self.gate.settle(grant, lease, before, self.pool, outcome, events, now, extra)
         self._released.set()
         if outcome.kind is not OutcomeKind.UNSENT:  # a call that never left is no call
             self.stats.calls[(lease.key.index, lease.operation)] += sends.count or 1

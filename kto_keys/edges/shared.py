@@ -325,6 +325,7 @@ class SharedGate:
     async def settle(
         self,
         grant: Grant,
+        lease: Lease,
         before: Fate,
         pool: KeyPool,
         outcome: Outcome,
@@ -334,7 +335,7 @@ class SharedGate:
     ) -> None:
         """Record the call's outcome on the server (idempotent by lease); when the server is
         lost, keep it in the journal instead, for the next run to replay."""
-        state = pool.peek(_key_of(pool, grant.fingerprint))
+        state = pool.peek(lease.key)
         facts = record_facts(grant, before, state, outcome, events, now, extra_sends)
         await self._send(facts, state)
 
@@ -353,13 +354,6 @@ class SharedGate:
                     state.consecutive_errors = int(reply[1])
                 return
         append_journal(self.state.journal, facts)
-
-
-def _key_of(pool: KeyPool, fingerprint: str) -> ServiceKey:
-    for key in pool.keys:
-        if key.fingerprint == fingerprint:
-            return key
-    raise KeyError(fingerprint)
 
 
 # --- the journal file ------------------------------------------------------------------------

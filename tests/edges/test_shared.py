@@ -64,7 +64,7 @@ async def _record(
     lease = Lease(key, grant.operation, probe=grant.probe)
     before = Fate.of(pool.peek(key))
     events = pool.record_outcome(lease, outcome, clock.now())
-    await gate.settle(grant, before, pool, outcome, events, clock.now())
+    await gate.settle(grant, lease, before, pool, outcome, events, clock.now())
 
 
 async def test_two_pools_never_count_a_key_past_its_limit(
@@ -110,8 +110,8 @@ async def test_a_retried_record_changes_nothing(
         lease = Lease(key, LIST)
         before = Fate.of(pool.peek(key))
         events = pool.record_outcome(lease, SUCCESS, clock.now())
-        await gate.settle(grant, before, pool, SUCCESS, events, clock.now())
-        await gate.settle(grant, before, pool, SUCCESS, events, clock.now())
+        await gate.settle(grant, lease, before, pool, SUCCESS, events, clock.now())
+        await gate.settle(grant, lease, before, pool, SUCCESS, events, clock.now())
     state = shared.load_view(settings.keys, clock.now())[key.fingerprint]
     assert (state.total_calls, state.total_successes, state.usage) == (1, 1, {LIST: 1})
 
