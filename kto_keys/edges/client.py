@@ -48,6 +48,8 @@ MAX_BACKOFF_S = 30.0
 # host, which says nothing about any key. The doc asks for a stop within about 30 seconds.
 UNREACHABLE_AFTER_S = 30.0
 READ_CHUNK = 64 * 1024
+# The shared pool refused every key once in a row: wait this long before the next round.
+REFUSED_ROUND_S = 0.2
 Params = Mapping[str, str | int]
 PROBE_PARAMS: Params = {"numOfRows": 1, "pageNo": 1}
 
@@ -301,6 +303,7 @@ class TourClient:
         return lease, grant
 
     async def _lease(self, operation: str) -> tuple[Lease, Grant | None]:
+        refusals = 0
         while True:
             self._released.clear()
             now = self.clock.now()
@@ -311,7 +314,12 @@ class TourClient:
                 admitted = await self.gate.admit(choice, self.pool, now)
                 if isinstance(admitted, Grant):
                     return choice, admitted
-                continue  # the pool's view of that key now says why not: it picks again
+                # The pool's view of that key now says why not, and it picks again; should the
+                # views keep disagreeing, this loop still waits a moment between rounds.
+                refusals += 1
+                if refusals % (len(self.pool.keys) + 1) == 0:
+                    await self.clock.sleep(REFUSED_ROUND_S)
+                continue
             if isinstance(choice, Exhausted):
                 raise NoUsableKeyError(
                     operation,

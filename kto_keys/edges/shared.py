@@ -30,6 +30,7 @@ from typing import Any
 
 import redis
 import redis.asyncio
+from filelock import FileLock
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
@@ -48,7 +49,7 @@ from kto_keys.core.shared import (
     mask_url,
     record_facts,
 )
-from kto_keys.edges.atomic import atomic_write_text
+from kto_keys.edges.atomic import atomic_write_text, make_folder
 from kto_keys.edges.settings import Settings
 
 PREFIX = "kto-keys:"
@@ -61,6 +62,8 @@ LEASE_SPAN = 2
 # What the server's absence looks like to the client library: the server is lost.
 _LOST = (redis.ConnectionError, redis.TimeoutError, OSError)
 _EPOCH = date(1970, 1, 1)
+# How long a process waits for another's hand on the journal file.
+JOURNAL_LOCK_S = 30.0
 # A key's usable calls per operation and day (per-key limits may differ from the policy's).
 LimitOf = Callable[[ServiceKey], int]
 
@@ -234,16 +237,17 @@ class SharedState:
     # --- the journal ------------------------------------------------------------------------
     def replay_journal(self) -> int:
         """Record the outcomes a run could not record before it lost the server; each once."""
-        entries = read_journal(self.journal)
-        if not entries:
+        if not self.journal.exists():
             return 0
-        try:
-            script = self.client().register_script(RECORD_SCRIPT)
-            for facts in entries:
-                script(keys=[], args=[PREFIX, json.dumps(facts)])
-        except _LOST as error:
-            raise self.lost(error) from None
-        self.journal.unlink(missing_ok=True)
+        with FileLock(str(self.journal) + ".lock", timeout=JOURNAL_LOCK_S):
+            entries = read_journal(self.journal)
+            try:
+                script = self.client().register_script(RECORD_SCRIPT)
+                for facts in entries:  # each recorded once, however often it is replayed
+                    script(keys=[], args=[PREFIX, json.dumps(facts)])
+            except _LOST as error:
+                raise self.lost(error) from None
+            self.journal.unlink(missing_ok=True)
         return len(entries)
 
     # --- the run --------------------------------------------------------------------------
@@ -370,12 +374,14 @@ def read_journal(path: Path) -> list[dict[str, Any]]:
 
 
 def append_journal(path: Path, facts: dict[str, Any]) -> None:
-    """Add one outcome to the journal, replacing the file in one step."""
-    entries = read_journal(path)
-    entries.append(facts)
-    atomic_write_text(
-        path, json.dumps({"schema": 1, "records": entries}, ensure_ascii=False) + "\n"
-    )
+    """Add one outcome to the journal, replacing the file in one step (under its sidecar lock:
+    the processes of one host share it)."""
+    make_folder(path)
+    with FileLock(str(path) + ".lock", timeout=JOURNAL_LOCK_S):
+        entries = read_journal(path)
+        entries.append(facts)
+        text = json.dumps({"schema": 1, "records": entries}, ensure_ascii=False) + "\n"
+        atomic_write_text(path, text)
 
 
 # --- states in and out ------------------------------------------------------------------------

@@ -11,6 +11,7 @@ from typing import Any, Protocol
 
 from kto_keys.core.answers import Payload
 from kto_keys.core.clock import Clock, kst_day
+from kto_keys.core.errors import SharedStateLostError
 from kto_keys.core.operations import Operation
 from kto_keys.edges.client import TourClient
 from kto_keys.edges.store import Store
@@ -244,6 +245,11 @@ class Lister:
         tasks = [asyncio.ensure_future(job) for job in jobs]
         try:
             await asyncio.gather(*tasks)
+        except SharedStateLostError:
+            # The shared pool is lost: no task starts a call, and the calls in flight finish
+            # and are stored (their outcomes wait in the journal) before the run stops.
+            await asyncio.gather(*tasks, return_exceptions=True)
+            raise
         finally:
             for task in tasks:
                 task.cancel()
