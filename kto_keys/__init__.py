@@ -18,6 +18,7 @@ from kto_keys.core.errors import (
     ServiceConfigError,
     SettingsError,
     SettingsProblem,
+    SharedStateLostError,
 )
 from kto_keys.core.operations import DetailKind, Operation
 from kto_keys.core.regions import Selection, select
@@ -29,6 +30,8 @@ from kto_keys.jobs.export import export_records
 from kto_keys.jobs.keys import (
     check_health,
     deactivate_key,
+    export_state,
+    import_state,
     key_detail,
     reactivate_key,
     recover,
@@ -59,6 +62,7 @@ __all__ = [
     "Settings",
     "SettingsError",
     "SettingsProblem",
+    "SharedStateLostError",
     "UsageReport",
     "__version__",
     "check_health",
@@ -66,6 +70,8 @@ __all__ = [
     "collect_now",
     "deactivate_key",
     "export_records",
+    "export_state",
+    "import_state",
     "key_detail",
     "key_log",
     "load_settings",

@@ -18,7 +18,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from kto_keys.core.answers import Outcome
 from kto_keys.core.codes import OutcomeKind
-from kto_keys.core.pool import DeactivationCause, EventKind, KeyState, Lease, PoolEvent
+from kto_keys.core.pool import DeactivationCause, EventKind, KeyState, PoolEvent
 
 # How long a busy key (another process's first call on it is in flight) is set aside here.
 BUSY_PAUSE = timedelta(milliseconds=200)
@@ -210,18 +210,6 @@ def record_facts(
     if others:
         facts["blamed"] = others
     return facts
-
-
-def lease_facts(lease: Lease, grant: Grant) -> dict[str, Any]:
-    """The facts of a lease whose call never left: its count is given back."""
-    return {
-        "lease": grant.lease_id,
-        "fp": lease.key.fingerprint,
-        "op": lease.operation,
-        "day": grant.day,
-        "probe": grant.probe,
-        "unsent": True,
-    }
 
 
 def _ms_from(now: datetime, until: datetime) -> int:

@@ -45,7 +45,6 @@ from kto_keys.core.shared import (
     Refusal,
     Refused,
     apply_refusal,
-    lease_facts,
     mask_url,
     record_facts,
 )
@@ -342,10 +341,6 @@ class SharedGate:
         state = pool.peek(lease.key)
         facts = record_facts(grant, before, state, outcome, events, now, extra_sends)
         await self._send(facts, state)
-
-    async def give_back(self, lease: Lease, grant: Grant) -> None:
-        """A lease admitted but not used (the run stopped first): its call is given back."""
-        await self._send(lease_facts(lease, grant), None)
 
     async def _send(self, facts: dict[str, Any], state: KeyState | None) -> None:
         if self.lost is None:

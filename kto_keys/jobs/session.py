@@ -175,6 +175,8 @@ class Session:
     def close(self) -> None:
         """End the session: the rotation log written, the event commands waited for."""
         self.watch.close()
+        if self.shared is not None:
+            self.shared.close()
 
     # --- the client --------------------------------------------------------------------------
     @contextlib.asynccontextmanager

@@ -255,3 +255,13 @@ def test_no_raw_key_reaches_the_server(tmp_path: Path, clock: FakeClock, state_u
     text = " ".join(dump)
     assert "deactivated_at" in text
     assert all(raw[at : at + 16] not in text for at in range(len(raw) - 15))
+
+
+def test_a_state_url_of_another_kind_is_refused_naming_the_setting(isolated: Path) -> None:
+    """KTO_STATE_URL takes redis://, rediss://, unix:// or valkey:// only: anything else is a
+    usage error (2) naming the setting, with any password in it masked."""
+    env = env_for([hex_key()], KTO_STATE_URL="http://kto:hunter2@cache.internal:6379")
+    code, _, err = invoke("status", env=env)
+    assert code == 2
+    assert "KTO_STATE_URL" in err and "redis://" in err and "valkey://" in err
+    assert "hunter2" not in err
