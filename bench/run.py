@@ -27,7 +27,7 @@ from typing import Any
 if __package__ in (None, ""):  # run as a script: make `bench` and `kto_keys` importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench import memory, overhead, pacing, quota, startup, throughput, versus
+from bench import memory, overhead, pacing, quota, shared, startup, throughput, versus
 from bench.table import Row, render
 
 RESULTS = Path(__file__).resolve().with_name("results.json")
@@ -44,6 +44,7 @@ BENCHMARKS: dict[str, tuple[str, Benchmark]] = {
     "6": ("versus_reference", versus.versus),
     "7": ("pacing", pacing.pacing),
     "8": ("per_key_cost", startup.startup),
+    "9": ("shared_state", shared.shared_state),
 }
 NOTES = """\
 Notes
@@ -74,6 +75,10 @@ Notes
 - 6: page 1,000 makes 13 calls in 2 rounds, far under its bound; its time ratio is one run and
   mostly start-up (the tool's session, cache and log; the reference has none of them). At c=16
   page 100 the reference misses the bound as much as the tool: two cores serve both processes.
+- 9: no gateway: the bookkeeping of a call alone. Shared = the pool's pick, the acquire script,
+  the pool's verdict and the record script (two round trips to a local Valkey); JSON = the
+  pool's pick and verdict and the session's share (the cache written when due, ~once a
+  second). Calls/s: 8 processes on one pool of 100 keys, each in such a loop for 3 s.
 - 8: `kto-keys collect` in a child process, 200 calls; CPU from wait4; least of 3 runs after
   one that writes the cache."""
 

@@ -18,6 +18,7 @@ from kto_keys.core.errors import (
     ServiceConfigError,
     SettingsError,
     SettingsProblem,
+    SharedStateLostError,
 )
 from kto_keys.core.keys import KeyAttributes
 from kto_keys.core.operations import DetailKind, Operation
@@ -38,6 +39,8 @@ from kto_keys.jobs.keyring import (
 from kto_keys.jobs.keys import (
     check_health,
     deactivate_key,
+    export_state,
+    import_state,
     key_detail,
     reactivate_key,
     recover,
@@ -70,6 +73,7 @@ __all__ = [
     "Settings",
     "SettingsError",
     "SettingsProblem",
+    "SharedStateLostError",
     "UsageReport",
     "__version__",
     "add_key",
@@ -78,6 +82,8 @@ __all__ = [
     "collect_now",
     "deactivate_key",
     "export_records",
+    "export_state",
+    "import_state",
     "import_keys",
     "key_detail",
     "key_log",

@@ -15,6 +15,7 @@ from typing import Any
 from urllib.parse import quote
 
 import pytest
+from shared_server import StateServer
 from typer.testing import CliRunner
 
 from kto_keys.cli.app import app
@@ -228,3 +229,21 @@ def keys() -> list[str]:
 def good(keys: list[str]) -> dict[str, KeyBehaviour]:
     """Gateway behaviours: every key valid."""
     return {key: KeyBehaviour(f"good{i}") for i, key in enumerate(keys)}
+
+
+# --- the shared state: a real Redis-protocol server -------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def state_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StateServer]:
+    """One server for the session's shared-state tests (see tests/shared_server.py)."""
+    server = StateServer(tmp_path_factory.mktemp("state-server")).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def state_url(state_server: StateServer) -> str:
+    """KTO_STATE_URL of an empty shared state: the session's server, flushed for this test."""
+    state_server.client().flushall()
+    return state_server.url

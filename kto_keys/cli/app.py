@@ -72,6 +72,9 @@ def main_options(
     lang: Annotated[str | None, typer.Option("--lang", help=H("help.lang"))] = None,
     keys_file: Annotated[Path | None, typer.Option("--keys-file", help=H("help.keys_file"))] = None,
     debug: Annotated[bool, typer.Option("--debug", metavar="", help=H("help.debug"))] = False,
+    state_url: Annotated[
+        str | None, typer.Option("--state-url", metavar="URL", help=H("help.state_url"))
+    ] = None,
     allow_odd_keys: Annotated[
         bool,
         typer.Option(
@@ -97,6 +100,7 @@ def main_options(
         debug=debug,
         allow_odd_keys=allow_odd_keys,
         keys_file=keys_file,
+        state_url=state_url,
     )
 
 
@@ -264,6 +268,22 @@ def demo(
     _run(ctx, lambda: commands.demo(_options(ctx), details, reset, as_json))
 
 
+state_app = typer.Typer(name="state", help=H("help.cmd.state"), no_args_is_help=True)
+app.add_typer(state_app)
+
+
+@state_app.command("export", help=H("help.cmd.state_export"))
+def state_export(ctx: typer.Context) -> None:
+    """Write the keys' state from the shared server to the JSON cache."""
+    _run(ctx, lambda: commands.state_move(_options(ctx), "export"))
+
+
+@state_app.command("import", help=H("help.cmd.state_import"))
+def state_import(ctx: typer.Context) -> None:
+    """Write the keys' state from the JSON cache to the shared server."""
+    _run(ctx, lambda: commands.state_move(_options(ctx), "import"))
+
+
 @app.command(help=H("help.cmd.menu"))
 def menu(ctx: typer.Context) -> None:
     """Open the interactive menu: the same commands, chosen by number."""
@@ -390,6 +410,7 @@ def main() -> None:
 def _command_name(arguments: list[str]) -> str | None:
     """The first word that is not a global option (nor its value)."""
     with_value = {"--env-file", "--lang", "--keys-file"}  # the global options that take a value
+    with_value = {"--env-file", "--lang", "--state-url"}  # the global options that take a value
     skip = False
     for argument in arguments:
         if skip:

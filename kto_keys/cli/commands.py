@@ -42,6 +42,7 @@ from kto_keys.core.keys import KeyAttributes, ServiceKey, parse_keys, redact
 from kto_keys.core.operations import parse_detail_kinds
 from kto_keys.core.pool import KeyPool, PoolEvent
 from kto_keys.core.regions import region_table, select
+from kto_keys.core.shared import mask_url
 from kto_keys.edges.atomic import atomic_write_text
 from kto_keys.edges.client import ProbeResult
 from kto_keys.edges.clock import SystemClock
@@ -77,6 +78,8 @@ class CliOptions:
     allow_odd_keys: bool = False
     keys_file: Path | None = None
     clock: Clock = field(default_factory=SystemClock)
+    # --state-url: the shared key pool's server, over KTO_STATE_URL.
+    state_url: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,6 +143,8 @@ def _lang_override(options: CliOptions) -> dict[str, str]:
         overrides["KTO_ALLOW_ODD_KEYS"] = "true"
     if options.keys_file is not None:
         overrides["KTO_API_KEY_FILE"] = str(options.keys_file)
+    if options.state_url is not None:
+        overrides["KTO_STATE_URL"] = options.state_url
     return overrides
 
 
@@ -402,6 +407,23 @@ def collect(options: CliOptions, request: CollectRequest) -> int:
             as_json=request.as_json,
         )
         return monitor.done(code)
+
+
+def state_move(options: CliOptions, direction: str) -> int:
+    """`state export` (the shared server to the JSON cache) or `state import` (the other way)."""
+    settings = load(options)
+    if settings.state_url is None:
+        raise SettingsError(SettingsProblem.STATE_URL_NEEDED, command=f"state {direction}")
+    server, cache = mask_url(settings.state_url), str(settings.cache_path)
+    if direction == "export":
+        count = key_jobs.export_state(settings, options.clock)
+        source, target = server, cache
+    else:
+        count = key_jobs.import_state(settings, options.clock)
+        source, target = cache, server
+    line = Messages(settings.lang)("state.exported", count=count, source=source, target=target)
+    make_console(stderr=True).print(line, markup=False)
+    return exits.OK
 
 
 def export(options: CliOptions, fmt: str, output: Path | None, include_removed: bool) -> int:

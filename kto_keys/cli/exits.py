@@ -16,6 +16,7 @@ from kto_keys.core.errors import (
     ServiceConfigError,
     SettingsError,
     SettingsProblem,
+    SharedStateLostError,
     Terminated,
 )
 from kto_keys.core.health import HealthLevel
@@ -26,6 +27,7 @@ USAGE = 2  # a bad setting or option, or a wrong service URL: fix the configurat
 UNKNOWN = 3  # `health` and `test-keys`: unknown, including their own usage errors
 STOPPED = 4  # no usable key, quota or budget left: the work is kept, the next run goes on
 HOST_REFUSED = 5  # this machine cannot use the service: refused by the gateway, or cut off
+STATE_LOST = 6  # the shared key pool's server (KTO_STATE_URL) cannot be reached: the work is kept
 TRY_LATER = 75  # sysexits' EX_TEMPFAIL: another run holds the database or the cache; try later
 INTERRUPTED = 130  # Ctrl-C
 TERMINATED = 143  # SIGTERM
@@ -39,6 +41,7 @@ ERROR_EXIT_CODES: dict[type[KtoKeysError], int] = {
     GatewayUnavailableError: STOPPED,
     HostBlockedError: HOST_REFUSED,
     HostUnreachableError: HOST_REFUSED,
+    SharedStateLostError: STATE_LOST,
     CacheLockedError: TRY_LATER,
     CollectLockedError: TRY_LATER,
     FileAccessError: FAILED,  # a path that cannot be written: one line naming it and why

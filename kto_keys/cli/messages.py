@@ -27,6 +27,7 @@ from kto_keys.core.errors import (
     ServiceConfigError,
     SettingsError,
     SettingsProblem,
+    SharedStateLostError,
     Terminated,
 )
 from kto_keys.core.keys import KeyWarning, KeyWarningKind, ServiceKey, mask_secretlike
@@ -100,6 +101,14 @@ CATALOG: dict[str, tuple[str, str]] = {
     "error.collect_locked": (
         "다른 수집이 같은 데이터베이스({path})에서 실행 중입니다: 끝난 뒤 다시 실행하세요",
         "another collection is running on {path}: run again when it has finished",
+    ),
+    "error.state_unreachable": (
+        "공유 키 풀 서버 {url}에 연결할 수 없습니다 ({reason}): 호출은 하나도 하지 않았습니다. 서버와 KTO_STATE_URL을 확인하세요",
+        "cannot reach the shared key pool at {url} ({reason}): no call was made. Check the server and KTO_STATE_URL",
+    ),
+    "error.state_lost": (
+        "실행 중 공유 키 풀 서버 {url}와 연결이 끊겼습니다 ({reason}): 새 호출은 하지 않았고, 진행 중이던 호출의 결과는 로컬 저널에 남겼습니다. 작업은 저장되었으며 다음 실행이 저널부터 반영합니다",
+        "lost the shared key pool at {url} during the run ({reason}): no new call was made, the outcomes of the calls in flight wait in the local journal. The work is kept; the next run replays the journal first",
     ),
     "error.cache_locked": (
         "키 캐시 {path}를 다른 프로세스가 잠그고 있습니다",
@@ -227,6 +236,10 @@ CATALOG: dict[str, tuple[str, str]] = {
     "settings.no_such_key": (
         "키 #{value} 없음: 키는 #0부터 #{last}까지 있습니다",
         "no key #{value}: the pool has #0 to #{last}",
+    ),
+    "settings.state_url_needed": (
+        "`kto-keys {command}`에는 공유 키 풀 서버가 필요합니다: KTO_STATE_URL 또는 --state-url (redis://, rediss://, unix://, valkey://)을 지정하세요",
+        "`kto-keys {command}` needs the shared key pool: set KTO_STATE_URL or --state-url (redis://, rediss://, unix://, valkey://)",
     ),
     "settings.no_database": (
         "{path}에 데이터베이스가 없습니다: 먼저 `kto-keys collect` (또는 `kto-keys demo`)를 실행하세요",
@@ -385,6 +398,10 @@ CATALOG: dict[str, tuple[str, str]] = {
         "./.env 대신 이 파일에서 설정을 읽습니다.",
         "Read settings from this file instead of ./.env.",
     ),
+    "help.state_url": (
+        "공유 키 풀 서버 (redis://, rediss://, unix://, valkey://; KTO_STATE_URL). 없으면 로컬 JSON 캐시.",
+        "The shared key pool's server (redis://, rediss://, unix://, valkey://; KTO_STATE_URL). Unset: the local JSON cache.",
+    ),
     "help.lang": ("메시지 언어: ko 또는 en.", "Message language: ko or en."),
     "help.debug": (
         "예기치 않은 오류의 트레이스백을 보여 줍니다.",
@@ -508,6 +525,22 @@ CATALOG: dict[str, tuple[str, str]] = {
         "Only this kind: deactivated, recovered, probe_failed, cooling, quota_spent, rate_limited, outage, outage_over, disabled, enabled.",
     ),
     "help.days": ("오늘까지 며칠을 볼지.", "Days to show, ending today."),
+    "help.cmd.state": (
+        "키 풀의 상태를 JSON 캐시와 공유 서버(Redis/Valkey) 사이에서 옮깁니다.",
+        "Move the pool's state between the JSON cache and the shared server (Redis or Valkey).",
+    ),
+    "help.cmd.state_export": (
+        "공유 서버의 키 상태를 JSON 캐시(KTO_CACHE_PATH)에 씁니다.",
+        "Write the keys' state from the shared server to the JSON cache (KTO_CACHE_PATH).",
+    ),
+    "help.cmd.state_import": (
+        "JSON 캐시(KTO_CACHE_PATH)의 키 상태를 공유 서버에 씁니다 (오늘 사용량은 더 큰 쪽을 유지).",
+        "Write the keys' state from the JSON cache (KTO_CACHE_PATH) to the shared server (today's usage keeps the larger count).",
+    ),
+    "state.exported": (
+        "키 {count}개의 상태를 {source}에서 {target}(으)로 옮겼습니다",
+        "moved the state of {count} keys from {source} to {target}",
+    ),
     "help.cmd.menu": (
         "대화형 메뉴를 엽니다: 같은 명령을 번호로 고릅니다.",
         "Open the interactive menu: the same commands, chosen by number.",
@@ -1038,6 +1071,9 @@ class Messages:
             return self("error.collect_locked", path=error.path)
         if isinstance(error, CacheLockedError):
             return self("error.cache_locked", path=error.path)
+        if isinstance(error, SharedStateLostError):
+            message_id = "error.state_lost" if error.during_run else "error.state_unreachable"
+            return self(message_id, url=error.url, reason=error.reason)
         if isinstance(error, FileAccessError):
             return self("error.file_access", path=error.path, reason=self.file_reason(error))
         if isinstance(error, KtoKeysError):

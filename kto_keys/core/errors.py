@@ -108,6 +108,7 @@ class SettingsProblem(StrEnum):
     MASTER_KEY_UNREADABLE = "master_key_unreadable"  # path, reason
     KEY_NOT_GIVEN = "key_not_given"
     NOT_IN_STORE = "not_in_store"  # value (index)
+    STATE_URL_NEEDED = "state_url_needed"  # command
 
 
 class SettingsError(KtoKeysError):
@@ -198,6 +199,18 @@ class HostUnreachableError(KtoKeysError):
     def __init__(self, host: str, reason: str) -> None:
         super().__init__(host=host, reason=reason)
         self.host, self.reason = host, reason
+
+
+class SharedStateLostError(KtoKeysError):
+    """The shared key pool's server (KTO_STATE_URL) cannot be reached: at the start (no call was
+    made) or during a run (no new call; the calls in flight finished and their outcomes wait in
+    the local journal). `url` is shown with its password masked; the work is kept."""
+
+    outcome = RunOutcome.STOPPED
+
+    def __init__(self, url: str, reason: str, during_run: bool = False) -> None:
+        super().__init__(url=url, reason=reason, during_run=during_run)
+        self.url, self.reason, self.during_run = url, reason, during_run
 
 
 class CacheLockedError(KtoKeysError):

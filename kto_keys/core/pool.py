@@ -921,6 +921,7 @@ class KeyPool:
                 at = len(self._news)  # the key's going out comes before its standby stepping in
                 out = self._deactivate(slot.key, "", passed, now, DeactivationCause.EXPIRED)
                 self._news.insert(at, out)
+        self._replace_the_dead(now)
         for slot in self._slots:
             state = slot.state
             since, replaced = state.standing_in_since, state.standing_in_for
@@ -1155,11 +1156,28 @@ class KeyPool:
             self._call_standby(slot, operation, outcome, now, cause)
         return PoolEvent(EventKind.DEACTIVATED, key, operation, outcome, until, cause)
 
+    def _replace_the_dead(self, now: datetime) -> None:
+        """Keys in use found dead for good as the pool opens (another process, or another host
+        through the shared state, took them out) get their standby too."""
+        if not any(
+            self._in_reserve(slot) and not slot.state.is_deactivated for slot in self._slots
+        ):
+            return
+        for slot in self._slots:
+            cause = slot.state.deactivation_cause
+            if slot.state.deactivated_at is not None and cause in REPLACED_FOR:
+                self._call_standby(slot, "", None, now, cause)
+
     def _in_reserve(self, slot: _Slot) -> bool:
         return slot.standby and slot.state.standing_in_for is None
 
     def _call_standby(
-        self, dead: _Slot, operation: str, outcome: Outcome, now: datetime, cause: DeactivationCause
+        self,
+        dead: _Slot,
+        operation: str,
+        outcome: Outcome | None,
+        now: datetime,
+        cause: DeactivationCause,
     ) -> None:
         """A key in use died for good: the first standby key in reserve takes its place now."""
         fingerprint = dead.key.fingerprint

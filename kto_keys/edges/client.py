@@ -33,6 +33,7 @@ from kto_keys.core.errors import (
 from kto_keys.core.keys import Redactor, ServiceKey
 from kto_keys.core.operations import PROBE_OPERATION
 from kto_keys.core.pool import Exhausted, KeyPool, Lease, PoolEvent, Wait
+from kto_keys.core.shared import Fate, Grant, Refused
 from kto_keys.core.version import __version__
 from kto_keys.edges.settings import Settings
 from kto_keys.edges.throttle import AdaptiveLimit
@@ -47,6 +48,8 @@ MAX_BACKOFF_S = 30.0
 # host, which says nothing about any key. The doc asks for a stop within about 30 seconds.
 UNREACHABLE_AFTER_S = 30.0
 READ_CHUNK = 64 * 1024
+# The shared pool refused every key once in a row: wait this long before the next round.
+REFUSED_ROUND_S = 0.2
 Params = Mapping[str, str | int]
 PROBE_PARAMS: Params = {"numOfRows": 1, "pageNo": 1}
 
@@ -82,6 +85,31 @@ class CallObserver(Protocol):
         self, lease: Lease, outcome: Outcome, events: Sequence[PoolEvent], latency_s: float
     ) -> None:
         """A call came back (or failed to): its outcome and what it changed in the pool."""
+        ...
+
+
+class LeaseGate(Protocol):
+    """The shared key pool (KTO_STATE_URL): the authority that admits each lease the local pool
+    hands out, and records each outcome. Without it, the local pool alone decides."""
+
+    async def admit(self, lease: Lease, pool: KeyPool, now: datetime) -> Grant | Refused:
+        """Count the call on the shared state, or refuse it (the pool's view of the key is then
+        brought up to date, so that it picks another key)."""
+        ...
+
+    async def settle(
+        self,
+        grant: Grant,
+        lease: Lease,
+        before: Fate,
+        pool: KeyPool,
+        outcome: Outcome,
+        events: list[PoolEvent],
+        now: datetime,
+        extra_sends: int = 0,
+    ) -> None:
+        """Record the outcome of an admitted call (idempotent; kept in a journal when the
+        shared state is lost)."""
         ...
 
 
@@ -138,8 +166,10 @@ class TourClient:
         observer: CallObserver,
         concurrency: int,
         user_agent: str = USER_AGENT,
+        gate: LeaseGate | None = None,
     ) -> None:
         self.settings = settings
+        self.gate = gate
         self.pool = pool
         self.clock = clock
         self.observer = observer
@@ -199,11 +229,11 @@ class TourClient:
         async with self.limit.slot():
             previous: ServiceKey | None = None
             while True:
-                lease = await self._acquire(operation)
+                lease, grant = await self._acquire(operation)
                 if previous is not None and lease.key != previous:
                     self.stats.failovers += 1  # another key took the call: a key switch
                 previous = lease.key
-                outcome = await self._exchange(lease, params)
+                outcome = await self._exchange(lease, params, grant)
                 if outcome.kind is OutcomeKind.SUCCESS:
                     self._backoff_s = 0.0
                     await self.limit.speed_up(self.clock.monotonic())
@@ -226,9 +256,19 @@ class TourClient:
     async def _lone_call(self, take: Callable[[datetime], Lease]) -> Outcome:
         """One cheap call with the lease `take` hands out, outside failover."""
         self.observer.call_starting(probe=True)
-        lease = take(self.clock.now())
+        now = self.clock.now()
+        lease = take(now)
+        grant: Grant | None = None
+        if self.gate is not None:
+            admitted = await self.gate.admit(lease, self.pool, now)
+            if isinstance(admitted, Refused):
+                # The shared pool says no (another host probes this key, or it cannot take a
+                # call): no call is made, and nothing is said of the key.
+                self.observer.call_not_made()
+                return unsent(f"shared pool: {admitted.reason}")
+            grant = admitted
         self.observer.call_leased(lease)
-        outcome = await self._exchange(lease, PROBE_PARAMS)
+        outcome = await self._exchange(lease, PROBE_PARAMS, grant)
         if outcome.kind is OutcomeKind.UNSENT:
             # Nothing left the machine: this says nothing about the key, but all about the host.
             raise HostUnreachableError(self._host(), outcome.message)
@@ -252,23 +292,34 @@ class TourClient:
         if outcome.kind is OutcomeKind.WRONG_URL and not self._succeeded_once:
             raise ServiceConfigError(self.settings.base_url, None, "", outcome.message)
 
-    async def _acquire(self, operation: str) -> Lease:
+    async def _acquire(self, operation: str) -> tuple[Lease, Grant | None]:
         self.observer.call_starting()
         try:
-            lease = await self._lease(operation)
+            lease, grant = await self._lease(operation)
         except BaseException:
             self.observer.call_not_made()
             raise
         self.observer.call_leased(lease)
-        return lease
+        return lease, grant
 
-    async def _lease(self, operation: str) -> Lease:
+    async def _lease(self, operation: str) -> tuple[Lease, Grant | None]:
+        refusals = 0
         while True:
             self._released.clear()
             now = self.clock.now()
             choice = self.pool.acquire(operation, now)
             if isinstance(choice, Lease):
-                return choice
+                if self.gate is None:
+                    return choice, None
+                admitted = await self.gate.admit(choice, self.pool, now)
+                if isinstance(admitted, Grant):
+                    return choice, admitted
+                # The pool's view of that key now says why not, and it picks again; should the
+                # views keep disagreeing, this loop still waits a moment between rounds.
+                refusals += 1
+                if refusals % (len(self.pool.keys) + 1) == 0:
+                    await self.clock.sleep(REFUSED_ROUND_S)
+                continue
             if isinstance(choice, Exhausted):
                 raise NoUsableKeyError(
                     operation,
@@ -297,7 +348,7 @@ class TourClient:
             pace = self._paces[key.fingerprint] = AsyncLimiter(1, 1 / self.settings.key_rps)
         await pace.acquire()
 
-    async def _exchange(self, lease: Lease, params: Params) -> Outcome:
+    async def _exchange(self, lease: Lease, params: Params, grant: Grant | None = None) -> Outcome:
         await self._pace(lease.key)
         started = self.clock.monotonic()
         sends = _Sends()
@@ -309,7 +360,12 @@ class TourClient:
             self._answered_at, self._answered_once = self.clock.monotonic(), True
         if outcome.kind is OutcomeKind.SUCCESS:
             self._succeeded_at, self._succeeded_once = self.clock.monotonic(), True
-        events = self.pool.record_outcome(lease, outcome, self.clock.now(), latency)
+        now = self.clock.now()
+        before = Fate.of(self.pool.peek(lease.key))
+        events = self.pool.record_outcome(lease, outcome, now, latency)
+        if self.gate is not None and grant is not None:
+            extra = max(0, sends.count - 1)
+            await self.gate.settle(grant, lease, before, self.pool, outcome, events, now, extra)
         self._released.set()
         if outcome.kind is not OutcomeKind.UNSENT:  # a call that never left is no call
             self.stats.calls[(lease.key.index, lease.operation)] += sends.count or 1

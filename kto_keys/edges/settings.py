@@ -20,6 +20,7 @@ from kto_keys.core.operations import DetailKind
 from kto_keys.core.pool import Policy
 from kto_keys.edges.atomic import read_text_or_refuse
 from kto_keys.edges.keystore import default_master_file, find_master, open_keystore
+from kto_keys.core.shared import mask_url
 
 DEFAULT_BASE_URL = "https://apis.data.go.kr/B551011/KorService2"
 DEFAULTS: dict[str, str] = {
@@ -56,7 +57,13 @@ DEFAULTS: dict[str, str] = {
     "KTO_PING_QUOTA_AS_FAILURE": "false",
     "KTO_METRICS_FILE": "",
     "KTO_ON_EVENT": "",
+    # The shared key pool (redis://, rediss://, unix:// or valkey://); empty: the JSON cache.
+    "KTO_STATE_URL": "",
+    # How long one round trip to the shared state may take before the server counts as lost.
+    "KTO_STATE_TIMEOUT_S": "5",
 }
+# The schemes KTO_STATE_URL takes: Redis >= 7.0 and Valkey >= 7.2 speak the same protocol.
+STATE_URL_SCHEMES = ("redis", "rediss", "unix", "valkey")
 LANGUAGES = ("ko", "en")
 # systemd passes credentials as files in this folder; this one is read as a keys file.
 CREDENTIALS_KEYS_FILE = "kto_api_keys"
@@ -120,6 +127,9 @@ class Settings:
     file_keys: tuple[ServiceKey, ...] = field(default=(), repr=False)
     # Keys the store removed that the keys file or KTO_API_KEY still holds: they stay out.
     removed_keys: tuple[RemovedKey, ...] = ()
+    # The shared key pool's server (None: the JSON cache) and one round trip's time limit.
+    state_url: str | None = None
+    state_timeout_s: float = 5.0
 
     def policy(self) -> Policy:
         """The key pool's thresholds."""
@@ -234,6 +244,8 @@ def load_settings(
         env_keys=parsed.keys,
         file_keys=file_keys,
         removed_keys=ring.removed,
+        state_url=_state_url(values, "KTO_STATE_URL"),
+        state_timeout_s=_positive_seconds(values, "KTO_STATE_TIMEOUT_S"),
     )
 
 
@@ -355,6 +367,22 @@ def _optional_url(values: Mapping[str, str], name: str) -> str | None:
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise SettingsError(SettingsProblem.NOT_HTTP_URL, setting=name, value=text)
     return text.rstrip("/")
+
+
+def _state_url(values: Mapping[str, str], name: str) -> str | None:
+    """A Redis or Valkey URL, or None for the JSON cache."""
+    text = values[name].strip()
+    if not text:
+        return None
+    parts = urlsplit(text)
+    if parts.scheme not in STATE_URL_SCHEMES or not (parts.netloc or parts.path):
+        raise SettingsError(
+            SettingsProblem.NOT_ONE_OF,
+            setting=name,
+            value=mask_url(text),
+            valid=tuple(f"{scheme}://" for scheme in STATE_URL_SCHEMES),
+        )
+    return text
 
 
 def _command(values: Mapping[str, str], name: str) -> tuple[str, ...]:

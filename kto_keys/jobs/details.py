@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Protocol
 
 from kto_keys.core.answers import Item
-from kto_keys.core.errors import BudgetExhaustedError, NoUsableKeyError
+from kto_keys.core.errors import BudgetExhaustedError, NoUsableKeyError, SharedStateLostError
 from kto_keys.core.operations import DetailKind, Operation
 from kto_keys.core.plan import DetailPlan, plan_details
 from kto_keys.edges.client import TourClient
@@ -61,6 +61,8 @@ class Enricher:
         self.concurrency = max(1, concurrency)
         self.result = DetailResult()
         self._budget_error: BudgetExhaustedError | None = None
+        # The shared state was lost: no worker starts a call, the calls in flight finish.
+        self._lost: SharedStateLostError | None = None
         # Details handed to the store's writer thread and not yet committed.
         self._saving: set[asyncio.Future[None]] = set()
 
@@ -101,6 +103,8 @@ class Enricher:
             for worker in workers:
                 worker.cancel()
             await asyncio.gather(*workers, *self._saving, return_exceptions=True)
+        if self._lost is not None:
+            raise self._lost
         left: dict[str, int] = {kind.operation: len(items) for kind, items in todo.items()}
         for operation, count in self.result.fetched.items():
             left[operation] -= count
@@ -113,12 +117,15 @@ class Enricher:
         while not queue.empty():
             kind, todo = queue.get_nowait()
             operation = kind.operation
-            if operation in self.result.stopped or self._budget_error is not None:
+            if operation in self.result.stopped or self._budget_error is not None or self._lost:
                 continue
             try:
                 await self._fetch(kind, operation, todo)
             except BudgetExhaustedError as error:
                 self._budget_error = error  # the session's cap covers every call of the run
+                return
+            except SharedStateLostError as error:
+                self._lost = error  # the other workers' calls in flight finish and are stored
                 return
             except NoUsableKeyError as error:
                 self.result.stopped[operation] = error

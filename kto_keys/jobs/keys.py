@@ -16,12 +16,14 @@ from kto_keys.core.clock import Clock
 from kto_keys.core.errors import SettingsError, SettingsProblem
 from kto_keys.core.health import Attention, Health, assess
 from kto_keys.core.keys import ServiceKey
-from kto_keys.core.pool import Reason
+from kto_keys.core.pool import KeyPool, Reason
 from kto_keys.core.rotation import KeyEventKind
 from kto_keys.core.status import KeyStatusRow, key_status
 from kto_keys.edges.client import ProbeResult
 from kto_keys.edges.clock import SystemClock
 from kto_keys.edges.settings import Settings, load_settings
+from kto_keys.edges.shared import SharedState
+from kto_keys.edges.state import StateCache
 from kto_keys.edges.store import Store
 from kto_keys.jobs.session import Session, open_session
 
@@ -110,6 +112,7 @@ def disable(session: Session, index: int, reason: str | None = None) -> KeyStatu
     key = key_at(session, index)
     already = session.pool.state(key).disabled_by_hand
     session.pool.deactivate_by_hand(key, reason, session.clock.now())
+    session.put_by_hand(key)
     session.save()
     if not already:
         session.watch.by_hand(key, KeyEventKind.DISABLED, session.pool, reason)
@@ -122,6 +125,7 @@ def enable(session: Session, index: int) -> KeyStatusRow:
     key = key_at(session, index)
     was_out = session.pool.state(key).is_deactivated
     session.pool.enable_by_hand(key)
+    session.put_by_hand(key)
     session.save()
     if was_out:
         session.watch.by_hand(key, KeyEventKind.ENABLED, session.pool, None)
@@ -160,6 +164,41 @@ async def test_all_keys(session: Session) -> list[KeyTest]:
                 latency = session.pool.peek(key).latency_ms_avg
                 results.append(KeyTest(key.index, key.preview, outcome, latency))
     return results
+
+
+def export_state(settings: Settings, clock: Clock | None = None) -> int:
+    """Write the configured keys' shared state to the JSON cache; how many keys."""
+    now = (clock or SystemClock()).now()
+    shared = SharedState(settings)
+    try:
+        states = shared.load_view(settings.keys, now)
+    finally:
+        shared.close()
+    policy = settings.policy()
+    cache = StateCache(
+        settings.cache_path, max_wait=max(policy.rate_limit_cooldown, policy.error_wait)
+    )
+    cache.load(now)
+    pool = KeyPool(settings.keys, policy, now, states)
+    for key in settings.keys:
+        pool.state(key)  # every key is written as the server has it
+    cache.sync(pool, now)
+    return len(states)
+
+
+def import_state(settings: Settings, clock: Clock | None = None) -> int:
+    """Write the JSON cache's key states to the shared server; how many keys."""
+    now = (clock or SystemClock()).now()
+    policy = settings.policy()
+    cache = StateCache(
+        settings.cache_path, max_wait=max(policy.rate_limit_cooldown, policy.error_wait)
+    )
+    states = cache.load(now).states
+    shared = SharedState(settings)
+    try:
+        return shared.import_states(states, now)
+    finally:
+        shared.close()
 
 
 def key_at(session: Session, index: int) -> ServiceKey:

@@ -11,7 +11,7 @@ from typing import Any, Protocol
 
 from kto_keys.core.answers import Payload
 from kto_keys.core.clock import Clock, kst_day
-from kto_keys.core.errors import NoUsableKeyError
+from kto_keys.core.errors import NoUsableKeyError, SharedStateLostError
 from kto_keys.core.operations import Operation
 from kto_keys.edges.client import TourClient
 from kto_keys.edges.store import Store
@@ -245,9 +245,10 @@ class Lister:
         tasks = [asyncio.ensure_future(job) for job in jobs]
         try:
             await asyncio.gather(*tasks)
-        except NoUsableKeyError:
-            # A stop for quota: the calls already on their way are counted by the gateway, so
-            # their pages are awaited and kept (each worker stops at its next key), not lost.
+        except (NoUsableKeyError, SharedStateLostError):
+            # A stop for quota, or the shared pool lost: no task starts a call, and the calls
+            # already on their way (counted by the gateway) finish and their pages are kept;
+            # after a lost pool their outcomes wait in the journal.
             await asyncio.gather(*tasks, return_exceptions=True)
             raise
         finally:

@@ -18,10 +18,11 @@ from kto_keys.core.answers import Outcome
 from kto_keys.core.calls import CallRecord
 from kto_keys.core.clock import Clock
 from kto_keys.core.errors import BudgetExhaustedError
-from kto_keys.core.keys import Redactor
-from kto_keys.core.pool import KeyPool, Lease, PoolEvent
-from kto_keys.edges.client import USER_AGENT, CallLog, TourClient
+from kto_keys.core.keys import Redactor, ServiceKey
+from kto_keys.core.pool import KeyPool, KeyState, Lease, PoolEvent
+from kto_keys.edges.client import USER_AGENT, CallLog, LeaseGate, TourClient
 from kto_keys.edges.settings import Settings
+from kto_keys.edges.shared import SharedState
 from kto_keys.edges.state import CacheLost, StateCache
 from kto_keys.edges.store import Store
 from kto_keys.jobs.watch import KeyWatch, NoticeSink, ignore_notice
@@ -53,6 +54,8 @@ class Session:
     outcomes: Counter[tuple[str, str]] = field(default_factory=Counter)
     _last_save: float = field(default=0.0)
     _unsaved: bool = False
+    # The shared key pool (KTO_STATE_URL), when set: the pool's state lives there, not in the cache.
+    shared: SharedState | None = None
 
     # --- the client's observer -------------------------------------------------------------
     def call_starting(self, probe: bool = False) -> None:
@@ -121,12 +124,24 @@ class Session:
     def save(self, durable: bool = True) -> None:
         """Write the pool's state to the cache and the call history to the database; a save that
         need not last a power cut (a usage block reserved ahead) writes the cache alone."""
-        self.cache.sync(self.pool, self.clock.now(), durable)
+        if self.shared is None:
+            self.cache.sync(self.pool, self.clock.now(), durable)
+        # (With a shared state every call was counted and recorded on the server as it went.)
         if durable and self.history is not None:
             self.history.flush_calls()
         self.watch.flush(wait=False)
         self._last_save = self.clock.monotonic()
         self._unsaved = False
+
+    def put_by_hand(self, key: ServiceKey) -> None:
+        """What a person did to a key (disable, enable) reaches the shared state at once; the
+        JSON cache gets it with the next save."""
+        if self.shared is not None:
+            self.shared.put_by_hand(self.pool.peek(key), self.clock.now())
+
+    def limit_of(self, key: ServiceKey) -> int:
+        """The calls a key may make per operation and day: what the shared acquire checks."""
+        return self.pool.limit_of(key)
 
     def save_if_changed(self) -> None:
         """Save only when this session changed something: a command that reads writes nothing."""
@@ -160,6 +175,8 @@ class Session:
     def close(self) -> None:
         """End the session: the rotation log written, the event commands waited for."""
         self.watch.close()
+        if self.shared is not None:
+            self.shared.close()
 
     # --- the client --------------------------------------------------------------------------
     @contextlib.asynccontextmanager
@@ -167,10 +184,25 @@ class Session:
         self, concurrency: int, user_agent: str = USER_AGENT
     ) -> AsyncIterator[TourClient]:
         """An HTTP client on this session's pool; the session is saved when it closes."""
+        if self.shared is None:
+            async with self._client(concurrency, user_agent) as client:
+                yield client
+            return
+        async with self.shared.gate(self.limit_of) as gate:
+            async with self._client(concurrency, user_agent, gate) as client:
+                yield client
+            if gate.lost is not None:
+                # Every call finished, but some outcomes wait in the journal: say so (exit 6).
+                raise gate.lost
+
+    @contextlib.asynccontextmanager
+    async def _client(
+        self, concurrency: int, user_agent: str, gate: LeaseGate | None = None
+    ) -> AsyncIterator[TourClient]:
         saver = asyncio.ensure_future(self._save_every_second())
         try:
             async with TourClient(
-                self.settings, self.pool, self.clock, self, concurrency, user_agent
+                self.settings, self.pool, self.clock, self, concurrency, user_agent, gate
             ) as client:
                 yield client
         finally:
@@ -192,21 +224,31 @@ def open_session(
     policy = settings.policy()
     longest_wait = max(policy.rate_limit_cooldown, policy.error_wait)
     cache = StateCache(settings.cache_path, max_wait=longest_wait)
-    loaded = cache.load(clock.now())
+    shared: SharedState | None = None
+    notice: CacheLost | None = None
+    if settings.state_url is not None:
+        # The shared pool: outcomes a lost server left in the journal first, then the view.
+        shared = SharedState(settings)
+        shared.replay_journal()
+        states: dict[str, KeyState] = shared.load_view(settings.keys, clock.now())
+    else:
+        loaded = cache.load(clock.now())
+        states, notice = loaded.states, loaded.notice
     redact = Redactor(settings.keys)  # messages saved by versions that masked less
     masked: set[str] = set()
-    for fingerprint, state in loaded.states.items():
+    for fingerprint, state in states.items():
         error = state.last_error
         if error is not None and error.message and redact(error.message) != error.message:
             state.last_error = replace(error, message=redact(error.message))
             masked.add(fingerprint)
-    pool = KeyPool(settings.keys, policy, clock.now(), loaded.states)
+    pool = KeyPool(settings.keys, policy, clock.now(), states)
     for key in settings.keys:
         if key.fingerprint in masked:
             pool.state(key)  # changed here, so that the next save writes it masked
     watch = KeyWatch(settings, clock, notices)
     watch.start(pool)
-    session = Session(settings, clock, pool, cache, watch, loaded.notice, events, budget=budget)
+    session = Session(settings, clock, pool, cache, watch, notice, events, budget=budget)
+    session.shared = shared
     session._last_save = clock.monotonic()
     # What changed as the pool opened (an expiry date passed, a standby back in reserve) is
     # reported and kept like any other key event.

@@ -1,0 +1,267 @@
+"""The shared key pool on a real Redis-protocol server: the acquire and record scripts' promises
+(limits across pools, idempotent records, healed leases, one probe at a time), the server away
+at the start, and the commands that work on the shared state."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+from conftest import GatewayFactory, env_for, hex_key, invoke, make_settings
+from shared_server import free_port
+
+from kto_keys.core.answers import Outcome
+from kto_keys.core.clock import FakeClock
+from kto_keys.core.codes import OutcomeKind
+from kto_keys.core.keys import ServiceKey
+from kto_keys.core.pool import Exhausted, KeyPool, Lease, Wait
+from kto_keys.core.shared import Fate, Grant, Refusal, Refused
+from kto_keys.edges.settings import Settings
+from kto_keys.edges.shared import SharedGate, SharedState
+from kto_keys.sim import BehaviourKind, KeyBehaviour
+
+LIST = "areaBasedList2"
+SUCCESS = Outcome(OutcomeKind.SUCCESS, "0000")
+NOT_REGISTERED = Outcome(OutcomeKind.KEY_UNUSABLE, "30", "SERVICE_KEY_IS_NOT_REGISTERED_ERROR")
+
+
+def _settings(tmp_path: Path, keys: list[str], state_url: str, **more: str) -> Settings:
+    return make_settings(
+        tmp_path, keys, "http://127.0.0.1:9/B551011/KorService2", KTO_STATE_URL=state_url, **more
+    )
+
+
+def _pool(settings: Settings, clock: FakeClock) -> KeyPool:
+    """One process's pool: its view loaded from the shared state."""
+    states = SharedState(settings).load_view(settings.keys, clock.now())
+    return KeyPool(settings.keys, settings.policy(), clock.now(), states)
+
+
+async def _take(pool: KeyPool, gate: SharedGate, operation: str, clock: FakeClock) -> Grant | None:
+    """A key for one call as the client takes it: the pool picks, the shared state admits."""
+    while True:
+        choice = pool.acquire(operation, clock.now())
+        if isinstance(choice, Wait):
+            return None
+        if isinstance(choice, Exhausted):
+            return None
+        admitted = await gate.admit(choice, pool, clock.now())
+        if isinstance(admitted, Grant):
+            return admitted
+
+
+async def _record(
+    pool: KeyPool,
+    gate: SharedGate,
+    key: ServiceKey,
+    grant: Grant,
+    outcome: Outcome,
+    clock: FakeClock,
+) -> None:
+    lease = Lease(key, grant.operation, probe=grant.probe)
+    before = Fate.of(pool.peek(key))
+    events = pool.record_outcome(lease, outcome, clock.now())
+    await gate.settle(grant, lease, before, pool, outcome, events, clock.now())
+
+
+async def test_two_pools_never_count_a_key_past_its_limit(
+    tmp_path: Path, clock: FakeClock, state_url: str
+) -> None:
+    """Two processes' pools, each sure from its own view that the key has quota left, make no
+    more calls together than the key's limit: the acquire script counts them atomically."""
+    settings = _settings(tmp_path, [hex_key()], state_url, KTO_API_DAILY_LIMIT="5")
+    first, second = _pool(settings, clock), _pool(settings, clock)
+    shared_a, shared_b = SharedState(settings), SharedState(settings)
+    limit = settings.policy().usable_limit
+    granted = 0
+    async with (
+        shared_a.gate(lambda key: limit) as gate_a,
+        shared_b.gate(lambda key: limit) as gate_b,
+    ):
+        key = settings.keys[0]
+        warm = await _take(first, gate_a, LIST, clock)  # proven: calls may then run side by side
+        assert warm is not None
+        await _record(first, gate_a, key, warm, SUCCESS, clock)
+        granted += 1
+        for _ in range(6):
+            for pool, gate in ((first, gate_a), (second, gate_b)):
+                grant = await _take(pool, gate, LIST, clock)
+                if grant is not None:
+                    granted += 1
+                    await _record(pool, gate, key, grant, SUCCESS, clock)
+    assert granted == 5
+    view = SharedState(settings).load_view(settings.keys, clock.now())
+    assert view[key.fingerprint].usage == {LIST: 5}
+
+
+async def test_a_retried_record_changes_nothing(
+    tmp_path: Path, clock: FakeClock, state_url: str
+) -> None:
+    """Recording the same lease twice (a retry, a journal replayed) counts its outcome once."""
+    settings = _settings(tmp_path, [hex_key()], state_url)
+    pool, shared = _pool(settings, clock), SharedState(settings)
+    key = settings.keys[0]
+    async with shared.gate(lambda key: 1000) as gate:
+        grant = await _take(pool, gate, LIST, clock)
+        assert grant is not None
+        lease = Lease(key, LIST)
+        before = Fate.of(pool.peek(key))
+        events = pool.record_outcome(lease, SUCCESS, clock.now())
+        await gate.settle(grant, lease, before, pool, SUCCESS, events, clock.now())
+        await gate.settle(grant, lease, before, pool, SUCCESS, events, clock.now())
+    state = shared.load_view(settings.keys, clock.now())[key.fingerprint]
+    assert (state.total_calls, state.total_successes, state.usage) == (1, 1, {LIST: 1})
+
+
+async def test_a_dead_process_lease_heals_by_its_deadline(
+    tmp_path: Path, clock: FakeClock, state_url: str
+) -> None:
+    """An unproven key with a call in flight takes no second call anywhere; when the process
+    holding it died, its lease ends at its deadline and the key takes calls again."""
+    settings = _settings(tmp_path, [hex_key()], state_url, KTO_REQUEST_DEADLINE_S="0.2")
+    dead, alive = _pool(settings, clock), _pool(settings, clock)
+    async with (
+        SharedState(settings).gate(lambda key: 1000) as dying,
+        SharedState(settings).gate(lambda key: 1000) as gate,
+    ):
+        assert await _take(dead, dying, LIST, clock) is not None  # never recorded: it died
+        choice = alive.acquire(LIST, clock.now())
+        assert isinstance(choice, Lease)
+        refused = await gate.admit(choice, alive, clock.now())
+        assert isinstance(refused, Refused) and refused.reason is Refusal.BUSY
+        time.sleep(0.5)  # the server's own clock passes the lease's deadline (0.4 s)
+        clock.advance(1)  # and this process's view lets the key be tried again
+        assert await _take(alive, gate, LIST, clock) is not None
+
+
+async def test_one_recovery_probe_at_a_time_over_all_processes(
+    tmp_path: Path, clock: FakeClock, state_url: str
+) -> None:
+    """A deactivated key is probed by one process at a time; the other is refused, no call made."""
+    settings = _settings(tmp_path, [hex_key()], state_url)
+    first, second = _pool(settings, clock), _pool(settings, clock)
+    key = settings.keys[0]
+    async with (
+        SharedState(settings).gate(lambda key: 1000) as gate_a,
+        SharedState(settings).gate(lambda key: 1000) as gate_b,
+    ):
+        grant = await _take(first, gate_a, LIST, clock)
+        assert grant is not None
+        await _record(first, gate_a, key, grant, NOT_REGISTERED, clock)
+        # The second process learns of the deactivation from the server, at its first try.
+        choice = second.acquire(LIST, clock.now())
+        assert isinstance(choice, Lease)
+        refused = await gate_b.admit(choice, second, clock.now())
+        assert isinstance(refused, Refused) and refused.reason is Refusal.DEACTIVATED
+        assert second.peek(key).deactivated_at is not None
+        probe_a = await gate_a.admit(first.begin_probe(key, LIST, clock.now()), first, clock.now())
+        probe_b = await gate_b.admit(
+            second.begin_probe(key, LIST, clock.now()), second, clock.now()
+        )
+        assert isinstance(probe_a, Grant)
+        assert isinstance(probe_b, Refused) and probe_b.reason is Refusal.BUSY
+
+
+def test_unreachable_server_stops_before_any_call_with_exit_6(
+    isolated: Path, gateway: GatewayFactory
+) -> None:
+    """No server at KTO_STATE_URL: exit 6 and one line naming the URL, its password masked,
+    and the gateway never called."""
+    key = hex_key()
+    server = gateway({key: KeyBehaviour("good")}, sizes={"11": 5})
+    url = f"redis://kto:s3cret-pass@127.0.0.1:{free_port()}/0"
+    env = env_for([key], server.base_url, KTO_STATE_URL=url, KTO_STATE_TIMEOUT_S="1")
+    code, _, err = invoke("collect", "--ldong", "11", "--details", "none", env=env)
+    assert code == 6
+    lines = [line for line in err.splitlines() if line.startswith("kto-keys:")]
+    assert len(lines) == 1
+    assert f"redis://kto:***@127.0.0.1:{url.rsplit(':', 1)[1]}" in lines[0]
+    assert "s3cret" not in err
+    assert server.total() == 0
+
+
+def test_disable_status_and_enable_work_on_the_shared_state(isolated: Path, state_url: str) -> None:
+    """`disable` writes to the server at once: a later `status` (any process, any host) shows
+    it; `enable` puts the key back; no JSON cache is written."""
+    keys = [hex_key(), hex_key()]
+    env = env_for(keys, KTO_STATE_URL=state_url)
+    assert invoke("disable", "1", "--reason", "lent to the web team", env=env)[0] == 0
+    data = json.loads(invoke("status", "--json", env=env)[1])
+    assert [row["state"] for row in data["keys"]] == ["active", "disabled"]
+    assert invoke("enable", "1", env=env)[0] == 0
+    data = json.loads(invoke("--state-url", state_url, "status", "--json", env=env_for(keys))[1])
+    assert [row["state"] for row in data["keys"]] == ["active", "active"]
+    assert not (isolated / "data" / "cache" / "api_key_cache.json").exists()
+
+
+def test_state_import_and_export_move_a_running_pool(
+    isolated: Path, gateway: GatewayFactory, state_url: str
+) -> None:
+    """A pool that ran on the JSON cache moves to the server with its usage and deactivations
+    (`state import`), and back (`state export`)."""
+    keys = [hex_key(), hex_key()]
+    server = gateway(
+        {keys[0]: KeyBehaviour("good"), keys[1]: KeyBehaviour("dead", BehaviourKind.EXPIRED)},
+        sizes={"11": 8},
+    )
+    env = env_for(keys, server.base_url, KTO_KEY_RPS="1000")
+    assert invoke("collect", "--ldong", "11", "--details", "intro", env=env)[0] == 0
+    before = json.loads(invoke("status", "--json", env=env)[1])["keys"]
+    code, _, err = invoke("--state-url", state_url, "state", "import", env=env)
+    assert code == 0 and "moved the state of 2 keys" in err
+    shared_env = {**env, "KTO_STATE_URL": state_url}
+    moved = json.loads(invoke("status", "--json", env=shared_env)[1])["keys"]
+    assert _fates(moved) == _fates(before)
+    (isolated / "data" / "cache" / "api_key_cache.json").unlink()
+    assert invoke("state", "export", env=shared_env)[0] == 0
+    back = json.loads(invoke("status", "--json", env=env)[1])["keys"]
+    assert _fates(back) == _fates(before)
+    assert invoke("state", "export", env=env)[0] == 2  # no server named: a usage error
+
+
+def _fates(rows: list[dict[str, Any]]) -> list[tuple[str, dict[str, int]]]:
+    """Each key's state and its calls today (operations with none left out)."""
+    return [(row["state"], {op: n for op, n in row["usage"].items() if n}) for row in rows]
+
+
+def test_no_raw_key_reaches_the_server(tmp_path: Path, clock: FakeClock, state_url: str) -> None:
+    """The server knows keys by fingerprint only: no key nor a 16-character piece of one."""
+    raw = hex_key()
+    settings = _settings(tmp_path, [raw], state_url)
+    pool = _pool(settings, clock)
+
+    async def one_call() -> None:
+        async with SharedState(settings).gate(lambda key: 1000) as gate:
+            grant = await _take(pool, gate, LIST, clock)
+            assert grant is not None
+            await _record(pool, gate, settings.keys[0], grant, NOT_REGISTERED, clock)
+
+    asyncio.run(one_call())
+    client = SharedState(settings).client()
+    dump = []
+    for name in client.scan_iter("*"):
+        kind = client.type(name)
+        value = (
+            client.hgetall(name)
+            if kind == "hash"
+            else client.smembers(name)
+            if kind == "set"
+            else client.get(name)
+        )
+        dump.append(f"{name} {value}")
+    text = " ".join(dump)
+    assert "deactivated_at" in text
+    assert all(raw[at : at + 16] not in text for at in range(len(raw) - 15))
+
+
+def test_a_state_url_of_another_kind_is_refused_naming_the_setting(isolated: Path) -> None:
+    """KTO_STATE_URL takes redis://, rediss://, unix:// or valkey:// only: anything else is a
+    usage error (2) naming the setting, with any password in it masked."""
+    env = env_for([hex_key()], KTO_STATE_URL="http://kto:hunter2@cache.internal:6379")
+    code, _, err = invoke("status", env=env)
+    assert code == 2
+    assert "KTO_STATE_URL" in err and "redis://" in err and "valkey://" in err
+    assert "hunter2" not in err
