@@ -265,3 +265,34 @@ def test_a_state_url_of_another_kind_is_refused_naming_the_setting(isolated: Pat
     assert code == 2
     assert "KTO_STATE_URL" in err and "redis://" in err and "valkey://" in err
     assert "hunter2" not in err
+
+
+async def test_a_keys_own_limit_holds_across_pools(
+    tmp_path: Path, clock: FakeClock, state_url: str
+) -> None:
+    """A key with `limit=3` in the keys file beside the pool's 50: two processes together make 3
+    calls with it, and the other key carries the rest."""
+    small, big = hex_key(), hex_key()
+    (tmp_path / "keys.txt").write_text(f"{small} limit=3\n", encoding="utf-8")
+    settings = _settings(
+        tmp_path,
+        [big],
+        state_url,
+        KTO_API_DAILY_LIMIT="50",
+        KTO_API_KEY_FILE=str(tmp_path / "keys.txt"),
+    )
+    pools = [_pool(settings, clock), _pool(settings, clock)]
+    used: dict[str, int] = {}
+    async with (
+        SharedState(settings).gate(pools[0].limit_of) as gate_a,
+        SharedState(settings).gate(pools[1].limit_of) as gate_b,
+    ):
+        for _ in range(60):
+            for pool, gate in zip(pools, (gate_a, gate_b), strict=True):
+                grant = await _take(pool, gate, LIST, clock)
+                if grant is None:
+                    continue
+                key = next(k for k in pool.keys if k.fingerprint == grant.fingerprint)
+                used[key.reveal()] = used.get(key.reveal(), 0) + 1
+                await _record(pool, gate, key, grant, SUCCESS, clock)
+    assert used == {small: 3, big: 50}
