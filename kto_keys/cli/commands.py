@@ -674,7 +674,9 @@ def keys_import(
     m = Messages(settings.lang)
     keys: list[ServiceKey] = []
     if from_env:
-        keys += settings.env_keys
+        # Each with what the other sources say of it (a keys file's label, limit, expiry).
+        merged = {key.fingerprint: key for key in settings.keys}
+        keys += [merged.get(key.fingerprint, key) for key in settings.env_keys]
     if from_file is not None:
         keys += read_keys_file(from_file, Path.cwd(), options.allow_odd_keys)
     if stdin_text is not None:

@@ -158,15 +158,16 @@ def merge_sources(layers: Sequence[Sequence[ServiceKey]], removed: Collection[st
     """The union of the sources, given highest priority first (the store, the keys file, the
     environment), deduplicated by fingerprint.
 
-    A key takes its source and its attributes from the first layer that holds it, and its index
-    from its place in the union. A key whose fingerprint is in `removed` stays out.
+    A key takes its source from the first layer that holds it, each attribute from the first
+    layer that gives it (the store's win over the file's), and its index from its place in the
+    union. A key whose fingerprint is in `removed` stays out.
     """
     if len(layers) == 1 and not removed:
         only = layers[0]
         if all(key.index == index for index, key in enumerate(only)):
             return KeyRing(tuple(only))  # the common case: KTO_API_KEY alone, nothing to move
-    keys: list[ServiceKey] = []
-    placed: set[str] = set()
+    first: dict[str, ServiceKey] = {}
+    given: dict[str, list[KeyAttributes]] = {}
     gone: dict[str, RemovedKey] = {}
     for layer in layers:
         for key in layer:
@@ -174,8 +175,22 @@ def merge_sources(layers: Sequence[Sequence[ServiceKey]], removed: Collection[st
             if fingerprint in removed:
                 gone.setdefault(fingerprint, RemovedKey(key.source, key.index, key.preview))
                 continue
-            if fingerprint in placed:
-                continue
-            placed.add(fingerprint)
-            keys.append(key.placed(len(keys), key.source, key.attributes))
-    return KeyRing(tuple(keys), tuple(gone.values()))
+            first.setdefault(fingerprint, key)
+            given.setdefault(fingerprint, []).append(key.attributes)
+    keys = tuple(
+        key.placed(index, key.source, _merged(given[key.fingerprint]))
+        for index, key in enumerate(first.values())
+    )
+    return KeyRing(keys, tuple(gone.values()))
+
+
+def _merged(attributes: Sequence[KeyAttributes]) -> KeyAttributes:
+    """Each attribute from the first source that gives it; `standby` from the first source."""
+    if len(attributes) == 1:
+        return attributes[0]
+    return KeyAttributes(
+        label=next((a.label for a in attributes if a.label is not None), None),
+        expires=next((a.expires for a in attributes if a.expires is not None), None),
+        limit=next((a.limit for a in attributes if a.limit is not None), None),
+        standby=attributes[0].standby,
+    )

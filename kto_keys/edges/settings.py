@@ -18,9 +18,9 @@ from kto_keys.core.keyring import RemovedKey, merge_sources, parse_keys_file
 from kto_keys.core.keys import KeyWarning, ServiceKey, parse_keys
 from kto_keys.core.operations import DetailKind
 from kto_keys.core.pool import Policy
+from kto_keys.core.shared import mask_url
 from kto_keys.edges.atomic import read_text_or_refuse
 from kto_keys.edges.keystore import default_master_file, find_master, open_keystore
-from kto_keys.core.shared import mask_url
 
 DEFAULT_BASE_URL = "https://apis.data.go.kr/B551011/KorService2"
 DEFAULTS: dict[str, str] = {

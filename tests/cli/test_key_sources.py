@@ -172,6 +172,17 @@ def test_import_from_the_environment_then_the_store_is_authoritative(isolated: P
     assert [k["source"] for k in keys_json({"KTO_LANG": "en"})["keys"]] == ["store"] * 3
 
 
+def test_an_import_carries_what_the_keys_file_says_of_a_key(isolated: Path) -> None:
+    """A key in KTO_API_KEY and, with a label and a limit, in the keys file: the store keeps both
+    attributes, so the keys file can go."""
+    raw = hex_key()
+    (isolated / "keys.txt").write_text(f"{raw} label=ops limit=300\n", encoding="utf-8")
+    env = env_for([raw], KTO_API_KEY_FILE="keys.txt")
+    assert invoke("keys", "import", "--from-env", env=env)[0] == 0
+    [key] = keys_json({"KTO_LANG": "en"})["keys"]
+    assert (key["source"], key["label"], key["limit"]) == ("store", "ops", 300)
+
+
 def test_auto_import_moves_new_keys_once_with_one_line(isolated: Path) -> None:
     """KTO_KEYSTORE_AUTO_IMPORT=true: the first command moves the keys and says so; the next is
     silent; a key added to KTO_API_KEY later is moved by the command after."""

@@ -67,16 +67,18 @@ def _keys(raws: list[str], source: str, **attributes: object) -> list[ServiceKey
 
 
 def test_the_union_puts_the_store_first_and_its_attributes_win() -> None:
-    """Store, then keys file, then environment; each key once, with its best source's attributes."""
+    """Store, then keys file, then environment; each key once, each attribute from the best
+    source that gives it."""
     a, b, c, d = hex_key(), hex_key(), hex_key(), base64_key()
     store = _keys([b], "store", label="from-store", limit=10)
-    keys_file = _keys([c, b], "keys.txt", label="from-file", limit=20)
+    keys_file = _keys([c, b], "keys.txt", label="from-file", limit=20, expires=date(2027, 1, 31))
     environment = _keys([a, b, c, d], "environment")
     ring = merge_sources([store, keys_file, environment])
     assert [key.reveal() for key in ring.keys] == [b, c, a, d]
     assert [key.index for key in ring.keys] == [0, 1, 2, 3]
     assert [key.source for key in ring.keys] == ["store", "keys.txt", "environment", "environment"]
     assert ring.keys[0].attributes.label == "from-store" and ring.keys[0].attributes.limit == 10
+    assert ring.keys[0].attributes.expires == date(2027, 1, 31)  # the store gives none: the file's
     assert ring.keys[1].attributes.label == "from-file"
     assert ring.removed == ()
 
