@@ -643,6 +643,10 @@ CATALOG: dict[str, tuple[str, str]] = {
     "attention.error_wait": ("최근 오류로 잠시 대기", "waiting after a recent error"),
     "advice.set_keys": ("💡 KTO_API_KEY에 키를 설정하세요", "💡 set keys in KTO_API_KEY"),
     "advice.nothing": ("💡 조치 필요 없음", "💡 nothing to do"),
+    "advice.extend": (
+        "💡 만료된 키 {indexes}: 포털에서 활용기간을 연장한 뒤 keys set N --expires 날짜 (recover는 만료일이 바뀔 때까지 시도하지 않음)",
+        "💡 expired keys {indexes}: extend them on the portal, then keys set N --expires DATE (recover leaves them alone until their date changes)",
+    ),
     "advice.renew": (
         "💡 곧 만료되는 키 {indexes}: data.go.kr 마이페이지 → 데이터활용 → Open API → 활용신청 현황 → 활용기간 연장신청 후 keys set N --expires 날짜",
         "💡 keys {indexes} expire soon: on data.go.kr, My Page → Data Use → Open API → Application Status → Request an extension, then keys set N --expires DATE",

@@ -19,7 +19,7 @@ from kto_keys.core.operations import COLLECTION_OPERATIONS
 from kto_keys.core.pool import DeactivationCause, Reason
 from kto_keys.core.regions import RegionRow
 from kto_keys.core.rotation import KeyEvent, KeyEventKind
-from kto_keys.core.status import KeyStatusRow
+from kto_keys.core.status import KeyCondition, KeyStatusRow
 from kto_keys.jobs.watch import UsageReport
 
 # Without a terminal nothing is wrapped: a log reader greps whole lines, timestamps included.
@@ -195,9 +195,17 @@ def keys_table(rows: Sequence[KeyStatusRow], m: Messages) -> Table:
             str(row.limit),
             expires,
             role,
-            _state_word(row, m) + _standby_lines(row, m).replace("\n", " · "),
+            _keys_state(row, m),
         )
     return table
+
+
+def _keys_state(row: KeyStatusRow, m: Messages) -> str:
+    """A standby key's role says it all; any other key its state, and who replaced it."""
+    standby = _standby_lines(row, m).strip("\n").replace("\n", " · ")
+    if row.standby and row.state is not KeyCondition.DEACTIVATED:
+        return standby
+    return _state_word(row, m) + (f" · {standby}" if standby else "")
 
 
 def keys_json(row: KeyStatusRow) -> dict[str, Any]:
@@ -275,6 +283,9 @@ def suggestion(health: Health, m: Messages) -> str:
         return m("advice.wait_for_activation")
     if causes == {Attention.DISABLED_BY_HAND}:
         return m("advice.enable", indexes=" ".join(str(index) for index in by_hand))
+    if causes == {Attention.EXPIRED}:
+        expired = " ".join(f"#{note.key.index}" for note in health.attention)
+        return m("advice.extend", indexes=expired)
     return m("advice.recover")
 
 
