@@ -250,6 +250,8 @@ _KEY_STEP = MIN_FRAGMENT - _PIECE
 # twice-encoded key, and also when a line was wrapped inside it), or line breaks.
 _ESCAPE = re.compile(r"%(?:[\r\n]*2[\r\n]*5)*[\r\n]*([0-9A-Fa-f])[\r\n]*([0-9A-Fa-f])|[\r\n]+")
 _SECRETLIKE = re.compile(rf"[A-Za-z0-9+/=%]{{{MIN_FRAGMENT},}}")
+# The shortest run the Redactor masks: a whole key longer than its preview (see `_build`).
+_MASKABLE_RUN = re.compile(rf"[A-Za-z0-9+/=]{{{PREVIEW_LENGTH + 1},}}")
 
 
 class _Reading:
@@ -306,10 +308,12 @@ class Redactor:
     at the first text, so a run that masks nothing never pays for it.
     """
 
-    __slots__ = ("_index", "_keys", "_previews", "_raws", "_shared", "_short")
+    __slots__ = ("_index", "_keys", "_plain", "_previews", "_raws", "_shared", "_short")
 
     def __init__(self, keys: Iterable[ServiceKey]) -> None:
         self._keys: tuple[ServiceKey, ...] | None = tuple(keys)
+        # Whether every key has a known shape (hex or base64), found at the first text.
+        self._plain: bool | None = None
         self._raws: list[str] = []
         self._previews: list[str] = []
         # Every aligned piece of every key: the piece, then which key and where in it (number *
@@ -343,6 +347,12 @@ class Redactor:
     def __call__(self, text: str) -> str:
         """The text with keys masked and any `serviceKey=` value hidden."""
         if self._keys is not None:
+            if self._plain is None:  # odd keys (--allow-odd-keys) may hide in any text
+                self._plain = all(has_known_shape(key.reveal()) for key in self._keys)
+            if self._plain and not _MASKABLE_RUN.search(_Reading(text).text):
+                # No run a key could be masked in (read as a key may be written): the table of
+                # 10,000 keys is not built for a log line of previews and counts.
+                return _SERVICE_KEY_PARAM.sub("serviceKey=***", text)
             self._build(self._keys)
         if self._index and len(text) >= MIN_FRAGMENT:
             text = self._mask_runs(text)

@@ -30,6 +30,10 @@ USAGE_BLOCK = 5
 # USAGE_BLOCK ahead, as any reservation): a pool of thousands of keys, each used a few times, is
 # saved once for this many keys instead of before every call.
 RESERVE_AHEAD = 32
+# In a larger pool a save covers this share of its keys instead (one save per 3 % of 10,000 keys,
+# not per 32): a save writes every key's state, so saves per key must not grow with the pool. A
+# kill then leaves at most USAGE_BLOCK calls too many on each of those keys, never too few.
+RESERVE_SHARE = 32
 # The evidence window: the latest outcomes of every key, to judge a key against the others.
 EVIDENCE_WINDOW = 200
 # A key is blamed for gateway-type faults only when its run of failures would be this unlikely
@@ -497,6 +501,7 @@ class KeyPool:
             key.fingerprint for key in self.keys if key.fingerprint not in known
         }
         self._slot_of = {slot.key.fingerprint: slot for slot in self._slots}
+        self._ahead = max(RESERVE_AHEAD, len(self._slots) // RESERVE_SHARE)
         self._failed_since_success: set[str] = set()
         self._uncoded_auth: set[str] = set()
         self.outage_since: datetime | None = None
@@ -861,7 +866,7 @@ class KeyPool:
     def _reserve_ahead(self, line: _Line, operation: str, now: datetime) -> None:
         """Reserve a block for the keys next in line too, so that one save covers them."""
         taken: list[_Slot] = []
-        while len(taken) < RESERVE_AHEAD:
+        while len(taken) < self._ahead:
             slot = self._pop_ready(line, operation, now)
             if slot is None:
                 break
