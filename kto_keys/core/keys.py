@@ -221,7 +221,9 @@ _QUOTES = "\"'`"
 
 def _entries(value: str) -> Iterator[tuple[int, str]]:
     """(position, raw key) for every entry; pieces of one wrapped key are joined back."""
-    tokens = [normalize_key(token.strip(_QUOTES)) for token in _SEPARATORS.split(value)]
+    # Split at whitespace already: only a percent-escaped token needs normalizing.
+    stripped = [token.strip(_QUOTES) for token in _SEPARATORS.split(value)]
+    tokens = [normalize_key(token) if "%" in token else token for token in stripped]
     tokens = [token for token in tokens if token]
     position = index = 0
     while index < len(tokens):
@@ -250,8 +252,8 @@ _KEY_STEP = MIN_FRAGMENT - _PIECE
 # twice-encoded key, and also when a line was wrapped inside it), or line breaks.
 _ESCAPE = re.compile(r"%(?:[\r\n]*2[\r\n]*5)*[\r\n]*([0-9A-Fa-f])[\r\n]*([0-9A-Fa-f])|[\r\n]+")
 _SECRETLIKE = re.compile(rf"[A-Za-z0-9+/=%]{{{MIN_FRAGMENT},}}")
-# The shortest run the Redactor masks: a whole key longer than its preview (see `_build`).
-_MASKABLE_RUN = re.compile(rf"[A-Za-z0-9+/=]{{{PREVIEW_LENGTH + 1},}}")
+# When every key is 64 hex or 88 base64 characters, the shortest run the Redactor masks.
+_MASKABLE_RUN = re.compile(rf"[A-Za-z0-9+/=]{{{MIN_FRAGMENT},}}")
 
 
 class _Reading:

@@ -64,7 +64,8 @@ class Policy:
     def limit_of(self, key: ServiceKey) -> int:
         """Calls this key may make per operation today: its own limit (a keys file's or the key
         store's `limit`) or KTO_API_DAILY_LIMIT, less the reserve."""
-        return max(0, (key.attributes.limit or self.daily_limit) - self.reserve)
+        own = key.attributes.limit
+        return self.usable_limit if own is None else max(0, own - self.reserve)
 
 
 class DeactivationCause(StrEnum):

@@ -54,6 +54,8 @@ class Session:
     outcomes: Counter[tuple[str, str]] = field(default_factory=Counter)
     _last_save: float = field(default=0.0)
     _unsaved: bool = False
+    # Whether the last save also flushed the call history (a save of usage reserved ahead not).
+    _flushed: bool = True
     # The shared key pool (KTO_STATE_URL), when set: the pool's state lives there, not in the cache.
     shared: SharedState | None = None
 
@@ -132,6 +134,7 @@ class Session:
         self.watch.flush(wait=False)
         self._last_save = self.clock.monotonic()
         self._unsaved = False
+        self._flushed = durable
 
     def put_by_hand(self, key: ServiceKey) -> None:
         """What a person did to a key (disable, enable) reaches the shared state at once; the
@@ -168,7 +171,8 @@ class Session:
             try:
                 yield store
             finally:
-                self.save()
+                if self._unsaved or not self._flushed:
+                    self.save()  # (the client's close has saved everything, as a rule)
                 self.history = None
                 self.watch.close()
 
