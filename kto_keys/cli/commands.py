@@ -4,12 +4,14 @@ the exit code. The typer app and the menu both call these; neither does work of 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
+import gc
 import logging
 import os
 import shutil
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -148,10 +150,27 @@ def _lang_override(options: CliOptions) -> dict[str, str]:
     return overrides
 
 
+@contextlib.contextmanager
+def _building() -> Iterator[None]:
+    """Start-up builds long-lived objects by the ten thousand (keys, their states, the pool):
+    the cyclic garbage collector would walk them again and again and find no garbage. It is
+    paused while they are built, and they are kept out of its later passes (gc.freeze); the
+    process is the command line's own, so this decides for no one else."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.freeze()
+        if enabled:
+            gc.enable()
+
+
 def load(options: CliOptions, require_keys: bool = True, **overrides: str | None) -> Settings:
     """Settings with the command line's options on top; odd key entries are warned about."""
     merged = {k: v for k, v in {**_lang_override(options), **overrides}.items() if v is not None}
-    settings = load_settings(options.env_file, merged)
+    with _building():
+        settings = load_settings(options.env_file, merged)
     m = Messages(settings.lang)
     imported = keyring_jobs.auto_import(settings, options.clock)
     if imported is not None:
@@ -203,7 +222,8 @@ def _open(
         else:
             _say(line)
 
-    session = open_session(settings, options.clock, log_event, notices=notice)
+    with _building():
+        session = open_session(settings, options.clock, log_event, notices=notice)
     if session.cache_notice:
         _say(m.cache_lost(session.cache_notice))
     return monitor.attach(session) if monitor is not None else session
