@@ -86,14 +86,34 @@ _URL = re.compile(r"(https?://[^\s<>\"']+|www\.[^\s<>\"']+)", re.IGNORECASE)
 
 def list_values(item: Item) -> dict[str, Any]:
     """A list entry's column values, in LIST_COLUMNS order: text, or a number for mapx/mapy."""
-    values: dict[str, Any] = {}
-    for field, column in LIST_COLUMNS.items():
+    return dict(zip(LIST_COLUMNS.values(), list_row(item), strict=True))
+
+
+# Each list field, and whether its column holds a number: list_row runs for every record stored.
+_LIST_PLAN = tuple((field, column in _NUMBER_COLUMNS) for field, column in LIST_COLUMNS.items())
+
+
+def list_row(item: Item) -> list[Any]:
+    """list_values' values alone, in LIST_COLUMNS order (the store's row for a list entry)."""
+    row: list[Any] = []
+    for field, is_number in _LIST_PLAN:
         value = item.get(field)
-        if column in _NUMBER_COLUMNS:
-            values[column] = _number(value)
+        if is_number:
+            row.append(_number(value))
+        elif value is None or type(value) is str:
+            row.append(value)
         else:
-            values[column] = None if value is None else str(value)
-    return values
+            row.append(str(value))
+    return row
+
+
+# One encoder for every record: json.dumps with options builds a new one per call.
+_RAW_ENCODER = json.JSONEncoder(ensure_ascii=False, sort_keys=True)
+
+
+def raw_json(item: Item) -> str:
+    """A list entry as stored and compared: its keys sorted, so that equal entries are equal text."""
+    return _RAW_ENCODER.encode(item)
 
 
 def intro_values(item: Item) -> dict[str, str]:

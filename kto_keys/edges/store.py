@@ -28,8 +28,9 @@ from kto_keys.core.records import (
     export_row,
     homepage_url,
     intro_values,
-    list_values,
+    list_row,
     plain_text,
+    raw_json,
 )
 from kto_keys.edges.schema import migrate, schema_version
 
@@ -325,8 +326,8 @@ class Store:
             contentid = str(item.get("contentid", "")).strip()
             if contentid:
                 rows[contentid] = [
-                    *list_values(item).values(),
-                    json.dumps(item, ensure_ascii=False, sort_keys=True),
+                    *list_row(item),
+                    raw_json(item),
                     stamp,
                     stamp,
                     run_id,
