@@ -327,13 +327,28 @@ class Redactor:
 
     def _build(self, keys: tuple[ServiceKey, ...]) -> None:
         self._keys = None
+        long_keys = []
         for key in keys:
             raw = key.reveal()
             if len(raw) < MIN_FRAGMENT:
                 if len(raw) > PREVIEW_LENGTH:
                     self._short.append((raw, key.preview))
                 continue
-            self._add(raw, key.preview)
+            long_keys.append((raw, key.preview))
+        # Every piece at once, in one dict: when no two keys share a piece (the rule, for random
+        # keys) that is the whole table; otherwise it is built piece by piece, sharing kept.
+        self._raws = [raw for raw, _ in long_keys]
+        self._previews = [preview for _, preview in long_keys]
+        pieces = [
+            (raw[offset : offset + _PIECE], (number << 16) + offset)
+            for number, raw in enumerate(self._raws)
+            for offset in range(0, len(raw) - _PIECE + 1, _KEY_STEP)
+        ]
+        self._index = dict(pieces)
+        if len(self._index) != len(pieces):
+            self._index, self._raws, self._previews = {}, [], []
+            for raw, preview in long_keys:
+                self._add(raw, preview)
 
     def _add(self, raw: str, preview: str) -> None:
         number = len(self._raws)

@@ -953,11 +953,12 @@ class KeyPool:
             if state.usage_day is None or state.usage_day < day:
                 if state.usage_day is not None and state.usage:
                     state.cooldowns.clear()
+                if state.usage or state.reserved:  # (a key unused so far changes in nothing)
+                    self._changed.add(slot.key.fingerprint)
+                    started = True
                 state.usage_day = day
                 state.usage = {}
                 state.reserved = {}
-                self._changed.add(slot.key.fingerprint)
-                started = True
         if started:
             self._lines.clear()  # usage went back to nothing: every line is built anew
 

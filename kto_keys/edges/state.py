@@ -445,10 +445,25 @@ def state_from_dict(data: Mapping[str, Any]) -> KeyState:
     MAX_USAGE or MAX_TOTAL, a latency that is not a finite number, a time before 2000 or after 2099.
     """
     usage = data.get("usage") or {}
-    error = data.get("last_error")
     first_seen = _moment(data["first_seen"], "first_seen")
     if first_seen is None:
         raise ValueError("first_seen missing")
+    if data.keys() <= _PLAIN and "deactivation_cause" in data and not data["deactivation_cause"]:
+        # The common state of a pool of thousands (in use, never refused): its few fields only.
+        return KeyState(
+            fingerprint=str(data["fingerprint"]),
+            first_seen=first_seen,
+            usage_day=_day(usage.get("day"), "usage"),
+            usage={
+                str(op): _count(count, "usage", MAX_USAGE)
+                for op, count in (usage.get("ops") or {}).items()
+            },
+            total_calls=_count(data.get("total_calls", 0), "total_calls", MAX_TOTAL),
+            total_successes=_count(data.get("total_successes", 0), "total_successes", MAX_TOTAL),
+            last_success=_moment(data.get("last_success"), "last_success"),
+            latency_ms_avg=_latency(data.get("latency_ms_avg")),
+        )
+    error = data.get("last_error")
     return KeyState(
         fingerprint=str(data["fingerprint"]),
         first_seen=first_seen,
@@ -664,6 +679,19 @@ def _iso(when: datetime | None) -> str | None:
 
 
 _MISSING = object()
+# The fields of a key in use that was never refused: state_from_dict reads such a state quickly.
+_PLAIN = frozenset(
+    {
+        "fingerprint",
+        "first_seen",
+        "usage",
+        "deactivation_cause",
+        "total_calls",
+        "total_successes",
+        "last_success",
+        "latency_ms_avg",
+    }
+)
 # The fields every state has; any other is left out at its fresh value. (A file without
 # "deactivation_cause" was written before the typed cause: see `_cause`.)
 _ALWAYS = frozenset({"fingerprint", "first_seen", "usage", "deactivation_cause"})
