@@ -328,14 +328,16 @@ def _secret_input(ctx: typer.Context) -> str:
     """A key typed at a prompt that does not echo it, or piped on stdin; never an argument."""
     if sys.stdin.isatty():
         lang = _options(ctx).lang or os.environ.get("KTO_LANG", "ko")
-        return str(typer.prompt(Messages(lang)("keys.prompt"), hide_input=True, default=""))
+        return str(typer.prompt(Messages(lang)("keys.prompt"), hide_input=True))
     return sys.stdin.read()
 
 
 @keys_app.command("import", help=H("help.cmd.keys_import"))
 def keys_import(
     ctx: typer.Context,
-    source: Annotated[str | None, typer.Argument(metavar="[-]", help=H("help.source_arg"))] = None,
+    source: Annotated[
+        str | None, typer.Argument(metavar="[-|PATH]", help=H("help.source_arg"))
+    ] = None,
     from_env: Annotated[
         bool, typer.Option("--from-env", metavar="", help=H("help.from_env"))
     ] = False,
@@ -344,8 +346,13 @@ def keys_import(
     """Move keys from KTO_API_KEY, a keys file or stdin into the key store."""
 
     def run() -> int:
-        stdin = sys.stdin.read() if source == "-" or from_file == Path("-") else None
-        chosen = None if from_file == Path("-") else from_file
+        if source is not None and source != "-" and from_file is None:
+            chosen_file: Path | None = Path(source)  # `keys import PATH` is --from-file PATH
+        else:
+            chosen_file = from_file
+        reads_stdin = source == "-" or chosen_file == Path("-")
+        stdin = sys.stdin.read() if reads_stdin else None
+        chosen = None if chosen_file == Path("-") else chosen_file
         return commands.keys_import(_options(ctx), from_env, chosen, stdin)
 
     _run(ctx, run)
@@ -409,8 +416,8 @@ def main() -> None:
 
 def _command_name(arguments: list[str]) -> str | None:
     """The first word that is not a global option (nor its value)."""
-    with_value = {"--env-file", "--lang", "--keys-file"}  # the global options that take a value
-    with_value = {"--env-file", "--lang", "--state-url"}  # the global options that take a value
+    # The global options that take a value.
+    with_value = {"--env-file", "--lang", "--keys-file", "--state-url"}
     skip = False
     for argument in arguments:
         if skip:

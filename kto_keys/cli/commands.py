@@ -37,10 +37,23 @@ from kto_keys.cli.render import (
 )
 from kto_keys.cli.signals import run_async
 from kto_keys.core.clock import KST, Clock
-from kto_keys.core.errors import KtoKeysError, ServiceConfigError, SettingsError, SettingsProblem
+from kto_keys.core.errors import (
+    KtoKeysError,
+    ServiceConfigError,
+    SettingsError,
+    SettingsProblem,
+    SharedStateLostError,
+)
 from kto_keys.core.health import HealthLevel
 from kto_keys.core.keyring import parse_expiry, parse_keys_file
-from kto_keys.core.keys import KeyAttributes, ServiceKey, parse_keys, redact
+from kto_keys.core.keys import (
+    KeyAttributes,
+    ServiceKey,
+    fingerprint_of,
+    has_known_shape,
+    normalize_key,
+    redact,
+)
 from kto_keys.core.operations import parse_detail_kinds
 from kto_keys.core.pool import KeyPool, PoolEvent
 from kto_keys.core.regions import region_table, select
@@ -343,9 +356,9 @@ def test_keys(options: CliOptions, mode: str) -> int:
         settings = load(options)
         with monitoring(options.clock, settings, "test-keys", _say) as monitor:
             return monitor.done(_test_keys(options, settings, mode, monitor))
-    except (SettingsError, ServiceConfigError) as error:
+    except (SettingsError, ServiceConfigError, SharedStateLostError) as error:
         report_error(options, error)
-        return exits.HEALTH_EXIT_CODES[HealthLevel.UNKNOWN]
+        return exits.health_exit_for_error(error)  # as `health`: the same convention
 
 
 def _test_keys(options: CliOptions, settings: Settings, mode: str, monitor: Monitor) -> int:
@@ -669,18 +682,22 @@ def keys_add(options: CliOptions, text: str, attributes: KeyAttributes) -> int:
     """Add one key (read by the app from a hidden prompt or stdin) to the key store."""
     settings = load(options, require_keys=False)
     m = Messages(settings.lang)
-    parsed = parse_keys(text, "stdin", allow_odd=options.allow_odd_keys)
-    if len(parsed.keys) != 1:
+    words = text.removeprefix("\ufeff").split()
+    if not words:
         raise SettingsError(SettingsProblem.KEY_NOT_GIVEN)
-    report = keyring_jobs.add_key(parsed.keys[0].reveal(), attributes, settings, options.clock)
+    joined = normalize_key("".join(words))  # a key a terminal or a mail broke over lines
+    if len(words) > 1 and not has_known_shape(joined):
+        raise SettingsError(SettingsProblem.ONE_KEY_AT_A_TIME, count=len(words))
+    report = keyring_jobs.add_key(
+        joined, attributes, settings, options.clock, allow_odd=options.allow_odd_keys
+    )
     _say_store(m, report.store)
     if report.added is Added.PRESENT:
         _say(m("keys.present", preview=report.preview))
         return exits.OK
     after = load_settings(options.env_file, _lang_override(options))
-    index = next(
-        (key.index for key in after.keys if key.fingerprint == parsed.keys[0].fingerprint), "?"
-    )
+    fingerprint = fingerprint_of(joined)
+    index = next((key.index for key in after.keys if key.fingerprint == fingerprint), "?")
     word = "keys.restored" if report.added is Added.RESTORED else "keys.added"
     _say(m(word, index=index, preview=report.preview))
     return exits.OK
@@ -701,6 +718,8 @@ def keys_import(
         keys += read_keys_file(from_file, Path.cwd(), options.allow_odd_keys)
     if stdin_text is not None:
         keys += parse_keys_file(stdin_text, "stdin", allow_odd=options.allow_odd_keys)
+    if not from_env and from_file is None and stdin_text is None:
+        raise SettingsError(SettingsProblem.NO_IMPORT_SOURCE)
     if not keys:
         raise SettingsError(SettingsProblem.KEY_NOT_GIVEN)
     report = keyring_jobs.import_keys(keys, settings, options.clock)

@@ -229,6 +229,10 @@ CATALOG: dict[str, tuple[str, str]] = {
         "--ldong: 알 수 없는 시도 코드 {values}; 가능한 값: {valid}",
         "--ldong: unknown province code {values}; valid: {valid}",
     ),
+    "settings.reserve_above_key_limit": (
+        "KTO_RESERVE={value}: 키 #{index}의 하루 한도 limit={limit} 중 쓸 수 있는 호출이 남지 않습니다",
+        "KTO_RESERVE={value} leaves no calls of key #{index}'s own limit={limit}",
+    ),
     "settings.reserve_too_large": (
         "KTO_RESERVE={value}: KTO_API_DAILY_LIMIT={limit} 중 쓸 수 있는 호출이 남지 않습니다",
         "KTO_RESERVE={value} leaves no calls of KTO_API_DAILY_LIMIT={limit}",
@@ -521,8 +525,8 @@ CATALOG: dict[str, tuple[str, str]] = {
         "From this day or time on (KST): 2026-11-24 or 2026-11-24T09:00.",
     ),
     "help.kind": (
-        "이 종류만: deactivated, recovered, probe_failed, cooling, quota_spent, rate_limited, outage, outage_over, disabled, enabled.",
-        "Only this kind: deactivated, recovered, probe_failed, cooling, quota_spent, rate_limited, outage, outage_over, disabled, enabled.",
+        "이 종류만: deactivated, recovered, probe_failed, cooling, quota_spent, rate_limited, outage, outage_over, disabled, enabled, standby_in, standby_back.",
+        "Only this kind: deactivated, recovered, probe_failed, cooling, quota_spent, rate_limited, outage, outage_over, disabled, enabled, standby_in, standby_back.",
     ),
     "help.days": ("오늘까지 며칠을 볼지.", "Days to show, ending today."),
     "help.cmd.state": (
@@ -837,6 +841,10 @@ CATALOG: dict[str, tuple[str, str]] = {
         "키 저장소 {path}의 마스터 키가 없습니다: KTO_KEYSTORE_KEY 또는 KTO_KEYSTORE_KEY_FILE을 설정하세요",
         "no master key for the key store {path}: set KTO_KEYSTORE_KEY or KTO_KEYSTORE_KEY_FILE",
     ),
+    "settings.keystore_missing": (
+        "키 저장소 {path}이(가) 아직 없습니다: keys add 또는 keys import --from-env로 만드세요",
+        "there is no key store at {path} yet: keys add or keys import --from-env makes it",
+    ),
     "settings.keystore_unreadable": (
         "키 저장소 {path}을(를) 읽을 수 없습니다: {reason}",
         "cannot read the key store {path}: {reason}",
@@ -852,6 +860,18 @@ CATALOG: dict[str, tuple[str, str]] = {
     "settings.key_not_given": (
         "키가 입력되지 않았습니다: 숨김 입력 창에 붙여 넣거나 표준 입력으로 넘기세요 (명령줄 인자로는 받지 않습니다)",
         "no key was given: paste it at the hidden prompt or pipe it on stdin (never as an argument)",
+    ),
+    "settings.not_a_key": (
+        "입력된 값({length}자)은 키가 아닙니다: 키는 64자리 16진수나 88자 base64입니다 (그래도 쓰려면 --allow-odd-keys)",
+        "what was given ({length} characters) is no key: keys are 64 hex or 88 base64 characters (--allow-odd-keys takes it anyway)",
+    ),
+    "settings.one_key_at_a_time": (
+        "keys add는 키 하나만 받습니다 ({count}개가 들어왔습니다): 여러 개는 keys import - 로 넣으세요",
+        "keys add takes one key ({count} were given): keys import - takes many",
+    ),
+    "settings.no_import_source": (
+        "무엇을 가져올지 정하세요: --from-env, --from-file 경로, 또는 - (표준 입력)",
+        "say what to import: --from-env, --from-file PATH, or - (stdin)",
     ),
     "settings.not_in_store": (
         "키 #{value}는 키 저장소에 없습니다",
@@ -893,6 +913,7 @@ CATALOG: dict[str, tuple[str, str]] = {
         "🚨 KTO API key {name} deactivated: {preview} ({detail}; not probed again until its expiry date changes, or recover --force)",
     ),
     "log.kind.standby_in": ("대기 키 투입", "standby in"),
+    "log.for_key": ("{key} 대신", "for {key}"),
     "log.kind.standby_back": ("대기 키 예비로 복귀", "standby back in reserve"),
     "keys.title": ("키 목록", "keys"),
     "keys.col.label": ("이름", "label"),
@@ -921,7 +942,7 @@ CATALOG: dict[str, tuple[str, str]] = {
     ),
     "keys.auto_imported": (
         "KTO_KEYSTORE_AUTO_IMPORT: 키 {imported}개를 키 저장소({path})로 옮겼습니다. 이제 저장소가 기준입니다",
-        "KTO_KEYSTORE_AUTO_IMPORT: moved {imported} keys into the key store ({path}); the store is authoritative now",
+        "KTO_KEYSTORE_AUTO_IMPORT: moved {imported} key(s) into the key store ({path}); the store is authoritative now",
     ),
     "keys.nothing_to_import": (
         "가져올 키가 없습니다: KTO_API_KEY, 키 파일, 표준 입력 중 하나를 주세요",
@@ -993,8 +1014,8 @@ CATALOG: dict[str, tuple[str, str]] = {
         "the keys of this keys file (- for stdin)",
     ),
     "help.source_arg": (
-        "- 이면 표준 입력에서 키 파일 형식으로 읽음",
-        "- reads a keys file from stdin",
+        "- 이면 표준 입력에서, 경로면 그 파일에서 키 파일 형식으로 읽음",
+        "- reads a keys file from stdin; a path reads that keys file",
     ),
 }
 

@@ -388,6 +388,8 @@ def log_lines(events: Sequence[KeyEvent], m: Messages) -> list[str]:
             parts.append(
                 f'"{event.reason}"' if event.kind is KeyEventKind.DISABLED else event.reason
             )
+        if event.reason and event.kind in _STANDBY_KINDS:
+            parts.append(m("log.for_key", key=event.reason))  # the key it replaced
         if event.until is not None:
             parts.append(m("log.until", until=_short_time(event.until)))
         if event.run_id is not None:
@@ -397,6 +399,7 @@ def log_lines(events: Sequence[KeyEvent], m: Messages) -> list[str]:
 
 
 _CAUSES = frozenset(cause.value for cause in DeactivationCause)
+_STANDBY_KINDS = frozenset({KeyEventKind.STANDBY_IN, KeyEventKind.STANDBY_BACK})
 
 
 def sparkline(values: Sequence[int], width: int = SPARK_WIDTH) -> str:

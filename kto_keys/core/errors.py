@@ -86,6 +86,7 @@ class SettingsProblem(StrEnum):
     UNKNOWN_AREA_CODES = "unknown_area_codes"  # values
     UNKNOWN_PROVINCE_CODES = "unknown_province_codes"  # values
     RESERVE_TOO_LARGE = "reserve_too_large"  # value, limit
+    RESERVE_ABOVE_KEY_LIMIT = "reserve_above_key_limit"  # value, index, limit
     NO_SUCH_KEY = "no_such_key"  # value, last
     NO_DATABASE = "no_database"  # path
     EMPTY_CODES = "empty_codes"  # setting
@@ -103,10 +104,14 @@ class SettingsProblem(StrEnum):
     KEYS_FILE_UNREADABLE = "keys_file_unreadable"  # path, reason
     KEYSTORE_WRONG_MASTER = "keystore_wrong_master"  # path
     KEYSTORE_NO_MASTER = "keystore_no_master"  # path
+    KEYSTORE_MISSING = "keystore_missing"  # path
     KEYSTORE_UNREADABLE = "keystore_unreadable"  # path, reason
     MASTER_KEY_INVALID = "master_key_invalid"  # setting
     MASTER_KEY_UNREADABLE = "master_key_unreadable"  # path, reason
     KEY_NOT_GIVEN = "key_not_given"
+    NOT_A_KEY = "not_a_key"  # length
+    NO_IMPORT_SOURCE = "no_import_source"
+    ONE_KEY_AT_A_TIME = "one_key_at_a_time"  # count
     NOT_IN_STORE = "not_in_store"  # value (index)
     STATE_URL_NEEDED = "state_url_needed"  # command
 

@@ -44,6 +44,7 @@ def parse_keys_file(
     """
     keys: list[ServiceKey] = []
     seen: set[str] = set()
+    text = text.removeprefix("\ufeff")  # saved by Notepad
     for number, line in enumerate(text.splitlines(), start=1):
         try:
             words = shlex.split(line, comments=True)

@@ -502,6 +502,9 @@ class KeyPool:
             key.fingerprint for key in self.keys if key.fingerprint not in known
         }
         self._slot_of = {slot.key.fingerprint: slot for slot in self._slots}
+        if all(slot.standby for slot in self._slots):
+            for slot in self._slots:
+                slot.standby = False  # standby keys alone: nothing to keep them in reserve for
         self._ahead = max(RESERVE_AHEAD, len(self._slots) // RESERVE_SHARE)
         self._failed_since_success: set[str] = set()
         self._uncoded_auth: set[str] = set()
@@ -805,6 +808,8 @@ class KeyPool:
             return [self._cool_down(key, operation, outcome, now)]
         if kind is OutcomeKind.KEY_UNUSABLE:
             self._note_error(state, outcome, now)
+            if state.deactivated_at is not None:
+                return []  # a call in flight when the key went out: the same news, told once
             cause = self._cause_of(state, outcome, now)
             return [self._deactivate(key, operation, outcome, now, cause)]
         return self._record_transient(key, operation, outcome, now)
@@ -923,7 +928,7 @@ class KeyPool:
                 and state.deactivated_at is None
                 and state.expiry_seen != expires
             ):
-                passed = Outcome(OutcomeKind.KEY_UNUSABLE, None, "EXPIRY_DATE_PASSED", "")
+                passed = Outcome(OutcomeKind.KEY_UNUSABLE, None, "", "")  # no answer: no words
                 at = len(self._news)  # the key's going out comes before its standby stepping in
                 out = self._deactivate(slot.key, "", passed, now, DeactivationCause.EXPIRED)
                 self._news.insert(at, out)
@@ -1173,7 +1178,9 @@ class KeyPool:
         for slot in self._slots:
             cause = slot.state.deactivation_cause
             if slot.state.deactivated_at is not None and cause in REPLACED_FOR:
-                self._call_standby(slot, "", None, now, cause)
+                # Told once, by the run that met the dead key; found again here, in silence
+                # (the shared state keeps no standby of its own: each process finds it so).
+                self._call_standby(slot, "", None, now, cause, announce=False)
 
     def _in_reserve(self, slot: _Slot) -> bool:
         return slot.standby and slot.state.standing_in_for is None
@@ -1185,6 +1192,7 @@ class KeyPool:
         outcome: Outcome | None,
         now: datetime,
         cause: DeactivationCause,
+        announce: bool = True,
     ) -> None:
         """A key in use died for good: the first standby key in reserve takes its place now."""
         fingerprint = dead.key.fingerprint
@@ -1201,6 +1209,8 @@ class KeyPool:
                 self._changed.add(slot.key.fingerprint)
                 self._wake(slot, usage_dropped=True)
                 self._touched.add(slot.position)
+                if not announce:
+                    return
                 self._news.append(
                     PoolEvent(
                         EventKind.STANDBY_IN, slot.key, operation, outcome, None, cause, dead.key
@@ -1252,7 +1262,8 @@ class KeyPool:
         return events
 
     def _reactivate(self, state: KeyState) -> None:
-        state.expiry_seen = None
+        # (expiry_seen stays: a key that works past the date its file gives is not taken out
+        # again for that date, only for a new one that passes)
         state.deactivated_at = None
         state.deactivation_reason = None
         state.deactivation_cause = None

@@ -10,11 +10,12 @@ clocks disagree agree on the server's clock.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 from kto_keys.core.answers import Outcome
 from kto_keys.core.codes import OutcomeKind
@@ -25,16 +26,22 @@ BUSY_PAUSE = timedelta(milliseconds=200)
 
 
 def mask_url(url: str) -> str:
-    """The URL with its password (if any) shown as `***`: what messages and logs may show."""
+    """The URL with its password (if any) shown as `***`, in the address or in the query
+    (`?password=`): what messages and logs may show."""
     parts = urlsplit(url)
-    if parts.password is None:
+    query = _PASSWORD_PARAMETER.sub(r"\1***", parts.query)
+    netloc = parts.netloc
+    if "@" in netloc:
+        user_info, _, host = netloc.rpartition("@")
+        user, colon, _ = user_info.partition(":")
+        netloc = f"{user}:***@{host}" if colon else netloc
+    if (query, netloc) == (parts.query, parts.netloc):
         return url
-    user = parts.username or ""
-    host = parts.hostname or ""
-    if parts.port is not None:
-        host = f"{host}:{parts.port}"
-    netloc = f"{user}:***@{host}"
-    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+    shown = f"{parts.scheme}://{netloc}{parts.path}"
+    return shown + (f"?{query}" if query else "") + (f"#{parts.fragment}" if parts.fragment else "")
+
+
+_PASSWORD_PARAMETER = re.compile(r"((?:^|&)password=)[^&]*", re.IGNORECASE)
 
 
 class Refusal(StrEnum):

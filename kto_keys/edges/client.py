@@ -352,7 +352,12 @@ class TourClient:
         await self._pace(lease.key)
         started = self.clock.monotonic()
         sends = _Sends()
-        outcome = await self._send(lease.key, lease.operation, params, sends)
+        if not lease.probe and self.pool.peek(lease.key).is_deactivated:
+            # The key went out (a call before this one was refused) while this call waited its
+            # turn: it is not sent, and costs nothing; the caller takes another key at once.
+            outcome = unsent(KEY_WENT_OUT)
+        else:
+            outcome = await self._send(lease.key, lease.operation, params, sends)
         latency = self.clock.monotonic() - started
         if sends.count > 1 and self.pool.count_resent(lease, sends.count - 1):
             self.observer.call_leased(replace(lease, reserved=True))
@@ -432,7 +437,8 @@ class TourClient:
         # The first answers of a run saying the path does not exist mean a wrong URL too.
         self._raise_for_setup(outcome)
         if kind is OutcomeKind.UNSENT:
-            await self._unreachable_backoff(outcome)
+            if outcome.message != KEY_WENT_OUT:  # (a key gone out says nothing of the network)
+                await self._unreachable_backoff(outcome)
             return
         if kind is OutcomeKind.RATE_LIMIT:
             self.limit.slow_down(self.clock.monotonic())
@@ -465,6 +471,10 @@ class TourClient:
 
     def _host(self) -> str:
         return urlsplit(self.settings.base_url).hostname or self.settings.base_url
+
+
+# Why a leased call was not sent: its key went out while it waited for its turn to leave.
+KEY_WENT_OUT = "key out before sending"
 
 
 class _Sends:

@@ -280,6 +280,8 @@ def _connect(path: Path) -> sqlite3.Connection:
 
 def open_keystore(path: Path, master: Master | None) -> KeyStore:
     """Open an existing store; a missing or wrong master key stops here, before any change."""
+    if not path.is_file():  # (sqlite3 would make an empty file, which no command could open)
+        raise SettingsError(SettingsProblem.KEYSTORE_MISSING, path=path)
     if master is None:
         raise SettingsError(SettingsProblem.KEYSTORE_NO_MASTER, path=path)
     db = _connect(path)

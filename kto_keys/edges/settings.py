@@ -201,6 +201,12 @@ def load_settings(
             value=reserve,
             limit=daily_limit,
         )
+    for key in ring.keys:
+        own = key.attributes.limit
+        if own is not None and reserve >= own:
+            raise SettingsError(
+                SettingsProblem.RESERVE_ABOVE_KEY_LIMIT, value=reserve, index=key.index, limit=own
+            )
     connect_timeout = _seconds(values, "KTO_CONNECT_TIMEOUT_S")
     read_timeout = _seconds(values, "KTO_READ_TIMEOUT_S")
     if connect_timeout <= 0 or read_timeout <= 0:
@@ -375,7 +381,11 @@ def _state_url(values: Mapping[str, str], name: str) -> str | None:
     if not text:
         return None
     parts = urlsplit(text)
-    if parts.scheme not in STATE_URL_SCHEMES or not (parts.netloc or parts.path):
+    try:
+        well_formed = parts.port is None or parts.port > 0
+    except ValueError:  # a port that is no number, or out of range
+        well_formed = False
+    if not well_formed or parts.scheme not in STATE_URL_SCHEMES or not (parts.netloc or parts.path):
         raise SettingsError(
             SettingsProblem.NOT_ONE_OF,
             setting=name,

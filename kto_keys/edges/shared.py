@@ -59,7 +59,15 @@ RECORD_SCRIPT = (_LUA / "record.lua").read_text(encoding="utf-8")
 # pacing before the request and the record after it; then another process may heal it.
 LEASE_SPAN = 2
 # What the server's absence looks like to the client library: the server is lost.
-_LOST = (redis.ConnectionError, redis.TimeoutError, OSError)
+# The server cannot be used: unreachable, gone, or refusing us (a database index it does not
+# have, a listener that speaks no Redis): every one of them stops the run with exit 6.
+_LOST = (
+    redis.ConnectionError,
+    redis.TimeoutError,
+    redis.ResponseError,
+    redis.exceptions.InvalidResponse,
+    OSError,
+)
 _EPOCH = date(1970, 1, 1)
 # How long a process waits for another's hand on the journal file.
 JOURNAL_LOCK_S = 30.0

@@ -15,7 +15,13 @@ from pathlib import Path
 
 from kto_keys.core.clock import Clock
 from kto_keys.core.errors import SettingsError, SettingsProblem
-from kto_keys.core.keys import NO_ATTRIBUTES, KeyAttributes, ServiceKey
+from kto_keys.core.keys import (
+    NO_ATTRIBUTES,
+    KeyAttributes,
+    ServiceKey,
+    has_known_shape,
+    normalize_key,
+)
 from kto_keys.edges.clock import SystemClock
 from kto_keys.edges.keystore import (
     STORE_SOURCE,
@@ -96,10 +102,14 @@ def add_key(
     attributes: KeyAttributes = NO_ATTRIBUTES,
     settings: Settings | None = None,
     clock: Clock | None = None,
+    allow_odd: bool = False,
 ) -> AddReport:
     """Keep one key in the store, encrypted (a key removed before comes back)."""
     chosen = settings or load_settings()
     now = (clock or SystemClock()).now()
+    raw = normalize_key(raw)
+    if not raw or (not allow_odd and not has_known_shape(raw)):
+        raise SettingsError(SettingsProblem.NOT_A_KEY, length=len(raw))
     key = ServiceKey.from_raw(raw, 0, "stdin")
     with _store(chosen, create=True) as (store, report):
         added = store.add(raw, attributes, now, restore=True)

@@ -189,12 +189,12 @@ def test_auto_import_moves_new_keys_once_with_one_line(isolated: Path) -> None:
     first = [hex_key(), hex_key()]
     env = env_for(first, KTO_KEYSTORE_AUTO_IMPORT="true")
     code, _, err = invoke("status", env=env)
-    assert code == 0 and err.count("moved 2 keys into the key store") == 1
+    assert code == 0 and err.count("moved 2 key(s) into the key store") == 1
     code, _, err = invoke("status", env=env)
     assert code == 0 and "moved" not in err
     later = {**env, "KTO_API_KEY": ",".join([*first, base64_key()])}
     code, _, err = invoke("status", env=later)
-    assert "moved 1 keys into the key store" in err
+    assert "moved 1 key(s) into the key store" in err
     assert [k["source"] for k in keys_json(later)["keys"]] == ["store"] * 3
 
 
@@ -288,6 +288,8 @@ def test_a_standby_key_replaces_a_key_that_answers_31_mid_run(
     assert rows[1]["deactivation_cause"] == "expired"
     code, out, _ = invoke("health", env=env)
     assert "My Page → Data Use → Open API → Application Status → Request an extension" in out
+    code, out, _ = invoke("log", "--kind", "standby_in", env=env)
+    assert f"#0 {standby[:10]}...  standby in" in out and f"for #1 {dying[:10]}..." in out
     code, out, _ = invoke("log", "--json", env=env)
     assert ("standby_in", "#0", f"#1 {dying[:10]}...") in [
         (row["event"], row["key"], row["reason"]) for row in json.loads(out)
@@ -316,3 +318,73 @@ def test_an_expired_key_is_probed_again_only_once_its_date_changes(
     assert keys_json(env)["keys"][0]["expires"] == "2028-11-30"
     assert invoke("recover", env=env)[0] == 1  # probed: still 31 at this gateway, so still out
     assert gw.total(label="dead") == 2
+
+
+def test_calls_waiting_on_a_key_that_dies_are_not_sent(
+    isolated: Path, gateway: GatewayFactory
+) -> None:
+    """At concurrency 4 and the default pace, calls queued on the key when it answers 31 go to
+    the standby instead: the gateway sees one refused call, and the key is reported out once."""
+    dying, standby = hex_key(), hex_key()
+    gw = gateway(
+        {dying: KeyBehaviour("dying", expires_after_calls=5), standby: KeyBehaviour("standby")},
+        sizes={"11": 60},
+    )
+    (isolated / "keys.txt").write_text(f"{standby} standby\n", encoding="utf-8")
+    env = env_for([dying], gw.base_url, KTO_API_KEY_FILE="keys.txt")
+    code, _, err = invoke(
+        "collect", "--ldong", "11", "--details", "none", "--page-size", "5", env=env
+    )
+    assert code == 0, err
+    refused = [r for r in gw.history() if r.label == "dying" and r.outcome != "ok"]
+    assert len(refused) == 1
+    assert err.count("deactivated") == 1
+    with sqlite3.connect(isolated / "data" / "kto.db") as db:
+        assert db.execute("SELECT COUNT(*) FROM restaurants").fetchone()[0] == 60
+
+
+def test_rekey_without_a_store_makes_no_file(isolated: Path) -> None:
+    """Nothing to re-encrypt: exit 2 and one line; no empty store is left to break the next run."""
+    (isolated / "data").mkdir()
+    env = env_for([hex_key()], KTO_KEYSTORE_KEY=Fernet.generate_key().decode())
+    code, _, err = invoke("keys", "rekey", env=env)
+    assert code == 2 and "there is no key store at" in err
+    assert not (isolated / "data" / "keystore.db").exists()
+    assert invoke("status", env=env)[0] == 0
+
+
+def test_keys_add_and_import_say_what_is_wrong_with_their_input(isolated: Path) -> None:
+    """Not a key, two keys to `add`, or `import` told nothing: one line each, exit 2."""
+    env = env_for([])
+    code, _, err = invoke("keys", "add", env=env, stdin="not-a-key\n")
+    assert code == 2 and "is no key" in err and "KTO_API_KEY" not in err
+    code, _, err = invoke("keys", "add", env=env, stdin=f"{hex_key()}\n{hex_key()}\n")
+    assert code == 2 and "keys add takes one key (2 were given)" in err
+    code, _, err = invoke("keys", "import", env=env)
+    assert code == 2 and "say what to import: --from-env, --from-file PATH, or -" in err
+
+
+def test_a_reserve_that_leaves_a_key_nothing_is_refused(isolated: Path) -> None:
+    """KTO_RESERVE at or above a key's own limit: exit 2 naming the key, not a silent dead key."""
+    raw = hex_key()
+    (isolated / "keys.txt").write_text(f"{raw} limit=30\n", encoding="utf-8")
+    env = env_for([hex_key()], KTO_API_KEY_FILE="keys.txt", KTO_RESERVE="30")
+    code, _, err = invoke("status", env=env)
+    assert code == 2 and "KTO_RESERVE=30 leaves no calls of key #0's own limit=30" in err
+
+
+def test_the_installed_script_keeps_health_usage_errors_at_3_with_a_keys_file(
+    isolated: Path,
+) -> None:
+    """`kto-keys --keys-file F health --bogus` through the script itself: 3, as without it."""
+    (isolated / "keys.txt").write_text(f"{hex_key()}\n", encoding="utf-8")
+    script = Path(sys.executable).with_name("kto-keys")
+    for options in ([], ["--keys-file", "keys.txt"], ["--state-url", "redis://h/0"]):
+        result = subprocess.run(
+            [str(script), *options, "health", "--bogus"],
+            capture_output=True,
+            cwd=isolated,
+            timeout=60,
+            check=False,
+        )
+        assert result.returncode == 3, options

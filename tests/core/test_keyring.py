@@ -97,3 +97,10 @@ def test_the_environment_alone_keeps_its_keys_as_they_are() -> None:
     """KTO_API_KEY alone: the same keys, the same indexes, nothing copied."""
     keys = _keys([hex_key(), base64_key()], "environment")
     assert merge_sources([keys]).keys == tuple(keys)
+
+
+def test_a_keys_file_saved_with_a_bom_is_read() -> None:
+    """Notepad writes a byte-order mark before the first line: it is no part of the key."""
+    raw = hex_key()
+    [key] = parse_keys_file(f"\ufeff{raw} label=x\n", "keys.txt")
+    assert key.reveal() == raw

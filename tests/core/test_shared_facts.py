@@ -32,6 +32,16 @@ OP = "detailIntro2"
         pytest.param("rediss://kto:s3cret@host/1", "rediss://kto:***@host/1", id="user"),
         pytest.param("redis://host:6379/0", "redis://host:6379/0", id="none"),
         pytest.param("unix:///run/redis.sock", "unix:///run/redis.sock", id="socket"),
+        pytest.param(
+            "redis://:a@host/0?password=s3cret&x=1",
+            "redis://:***@host/0?password=***&x=1",
+            id="query",
+        ),
+        pytest.param(
+            "unix:///run/r.sock?db=1&PASSWORD=s3cret",
+            "unix:///run/r.sock?db=1&PASSWORD=***",
+            id="q2",
+        ),
     ],
 )
 def test_a_url_is_shown_with_its_password_masked(url: str, shown: str) -> None:

@@ -205,3 +205,36 @@ def test_health_lists_keys_expiring_soon_and_warns_within_a_week(clock: FakeCloc
     calm = KeyPool([later, estimated], make_policy(), clock.now(), pool.states())
     assert assess(calm, clock.now()).level is HealthLevel.HEALTHY
     assert [e.key for e in expiring(calm, clock.now(), within_days=15)] == [estimated]
+
+
+def test_a_pool_of_standby_keys_only_uses_them(clock: FakeClock) -> None:
+    """Nothing to keep them in reserve for: every key of an all-standby pool takes calls."""
+    keys = [key(0, standby=True), key(1, standby=True)]
+    pool = KeyPool(keys, make_policy(), clock.now())
+    assert {take(pool, clock)[0].key for _ in range(2)} == set(keys)
+
+
+def test_a_key_brought_back_past_its_date_is_not_taken_out_again(clock: FakeClock) -> None:
+    """`recover --force` found the key working past its file's date: the next run keeps it
+    (only a new date that passes takes it out again)."""
+    today = kst_day(clock.now())
+    old = key(0, expires=today - timedelta(days=1))
+    pool = KeyPool([old, key(1)], make_policy(), clock.now())
+    assert pool.peek(old).is_deactivated
+    probe = pool.begin_probe(old, OP, clock.now())
+    pool.record_outcome(probe, SUCCESS, clock.now())
+    again = KeyPool(pool.keys, make_policy(), clock.now(), pool.states())
+    assert not again.peek(old).is_deactivated and again.take_news() == []
+
+
+def test_an_expiry_date_passing_is_told_in_one_language(clock: FakeClock) -> None:
+    """The line for a key whose date passed names the cause in the reader's words, no symbol."""
+    from kto_keys.cli.messages import Messages
+
+    today = kst_day(clock.now())
+    pool = KeyPool([key(0, expires=today - timedelta(days=1)), key(1)], make_policy(), clock.now())
+    [event] = pool.take_news()
+    _, korean = Messages("ko").event(event, pool)
+    assert "기간 만료" in korean and not any(
+        word.isupper() and len(word) > 3 for word in korean.split()
+    )

@@ -296,3 +296,23 @@ async def test_a_keys_own_limit_holds_across_pools(
                 used[key.reveal()] = used.get(key.reveal(), 0) + 1
                 await _record(pool, gate, key, grant, SUCCESS, clock)
     assert used == {small: 3, big: 50}
+
+
+def test_a_server_that_refuses_or_speaks_no_redis_is_exit_6_and_a_bad_port_exit_2(
+    isolated: Path, gateway: GatewayFactory, state_url: str
+) -> None:
+    """A database index the server does not have, or an HTTP server at the address: one line and
+    exit 6, never "unexpected error"; a port that is no number is a setting to fix (exit 2)."""
+    key = hex_key()
+    server = gateway({key: KeyBehaviour("good")}, sizes={"11": 5})
+    no_such_db = state_url.rsplit("/", 1)[0] + "/999"
+    not_redis = "redis://" + server.base_url.split("//", 1)[1].split("/", 1)[0] + "/0"
+    for url in (no_such_db, not_redis):
+        env = env_for([key], server.base_url, KTO_STATE_URL=url, KTO_STATE_TIMEOUT_S="2")
+        code, _, err = invoke("status", env=env)
+        assert code == 6, (url, err)
+        assert err.count("\n") == 1 and "unexpected" not in err
+    env = env_for([key], server.base_url, KTO_STATE_URL="redis://127.0.0.1:notaport/0")
+    code, _, err = invoke("status", env=env)
+    assert code == 2 and "KTO_STATE_URL" in err
+    assert server.total() == 0
