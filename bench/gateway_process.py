@@ -29,11 +29,15 @@ def kto_keys_command() -> list[str]:
 
 
 def child_environment() -> dict[str, str]:
-    """The environment for child processes: no KTO_* setting or colour forcing from outside."""
+    """The environment for child processes: no KTO_* setting or colour forcing from outside,
+    and bytecode cached as on a person's install (with PYTHONDONTWRITEBYTECODE, set on some
+    machines, every child compiles every module again: the figure measured the compiler, and
+    its noise hid what the tool does)."""
+    outside = ("FORCE_COLOR", "PY_COLORS", "PYTHONDONTWRITEBYTECODE")
     env = {
         name: value
         for name, value in os.environ.items()
-        if not name.startswith("KTO_") and name not in ("FORCE_COLOR", "PY_COLORS")
+        if not name.startswith("KTO_") and name not in outside
     }
     env.update({"NO_COLOR": "1", "TERM": "dumb", "PYTHONUNBUFFERED": "1"})
     return env

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import re
 from bisect import bisect_right
+from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date
@@ -346,9 +347,15 @@ class Redactor:
         ]
         self._index = dict(pieces)
         if len(self._index) != len(pieces):
-            self._index, self._raws, self._previews = {}, [], []
-            for raw, preview in long_keys:
-                self._add(raw, preview)
+            # Some 8-character pieces recur (among 10,000 hex keys, one pair is likely): those
+            # keep every place they have, and the first as their entry, as `_add` does.
+            counts = Counter(piece for piece, _ in pieces)
+            recurring = {piece for piece, count in counts.items() if count > 1}
+            for piece, place in pieces:
+                if piece in recurring:
+                    self._shared.setdefault(piece, []).append(place)
+            for piece, places in self._shared.items():
+                self._index[piece] = places[0]
 
     def _add(self, raw: str, preview: str) -> None:
         number = len(self._raws)

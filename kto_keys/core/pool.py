@@ -506,6 +506,7 @@ class KeyPool:
             for slot in self._slots:
                 slot.standby = False  # standby keys alone: nothing to keep them in reserve for
         self._ahead = max(RESERVE_AHEAD, len(self._slots) // RESERVE_SHARE)
+        self._expected: tuple[str, ...] = ()
         self._failed_since_success: set[str] = set()
         self._uncoded_auth: set[str] = set()
         self.outage_since: datetime | None = None
@@ -605,6 +606,12 @@ class KeyPool:
         replaced = self.peek(key).standing_in_for
         slot = self._slot_of.get(replaced) if replaced else None
         return slot.key if slot is not None else None
+
+    def expect(self, operations: Iterable[str]) -> None:
+        """The operations this run will call. A usage block reserved on a key for one of them is
+        reserved for all: one save covers the key's calls of every operation (a kill leaves at
+        most USAGE_BLOCK calls too many per operation on it, never too few)."""
+        self._expected = tuple(dict.fromkeys(operations))
 
     def take_news(self) -> list[PoolEvent]:
         """What changed in the pool without a call (expiry dates, standby keys), once."""
@@ -882,6 +889,7 @@ class KeyPool:
             used = state.usage.get(operation, 0)
             if used >= state.reserved.get(operation, 0):
                 state.reserved[operation] = used + USAGE_BLOCK
+                self._reserve_expected(state, operation)
                 self._changed.add(slot.key.fingerprint)
             heapq.heappush(line.heap, (used - slot.limit, slot.position))
 
@@ -976,13 +984,21 @@ class KeyPool:
         self._changed.add(slot.key.fingerprint)
         return self._reserve(state, operation)
 
-    @staticmethod
-    def _reserve(state: KeyState, operation: str) -> bool:
+    def _reserve(self, state: KeyState, operation: str) -> bool:
         used = state.usage[operation]
         if used <= state.reserved.get(operation, 0):
             return False
         state.reserved[operation] = used + USAGE_BLOCK - 1
+        self._reserve_expected(state, operation)
         return True
+
+    def _reserve_expected(self, state: KeyState, operation: str) -> None:
+        """A block reserved on a key for one operation is reserved for the run's others too."""
+        for other in self._expected:
+            if other != operation:
+                used = state.usage.get(other, 0)
+                if used >= state.reserved.get(other, 0):
+                    state.reserved[other] = used + USAGE_BLOCK
 
     def _rate_limited(
         self, slot: _Slot, operation: str, outcome: Outcome, now: datetime

@@ -170,6 +170,8 @@ async def _collect(
     settings, clock, pool = session.settings, session.clock, session.pool
     started = clock.monotonic()
     session.budget = options.budget
+    # One save of usage reserved ahead covers a key's list and detail calls alike.
+    pool.expect([Operation.LIST, *(DetailKind(kind).operation for kind in options.kinds)])
     # The report exists before the first call: an error that stops the run early carries it too.
     report = CollectReport(
         0,

@@ -1336,3 +1336,15 @@ def test_a_resent_request_is_counted_as_a_call(clock):
     lease = lease_of(pool, clock)
     pool.count_resent(lease, 1)
     assert pool.state(lease.key).usage[OP] == 2
+
+
+def test_a_block_reserved_for_one_expected_operation_covers_the_others(clock):
+    """With the run's operations known, the first lease of a key reserves a block for each: its
+    later calls of any of them need no save first; without, each operation reserves its own."""
+    pool = make_pool(clock, count=1)
+    pool.expect([OP, OTHER])
+    assert call(pool, clock, SUCCESS, OP).reserved
+    later = [call(pool, clock, SUCCESS, operation) for operation in (OTHER, OP, OTHER)]
+    assert [lease.reserved for lease in later] == [False, False, False]
+    plain = make_pool(clock, count=1)
+    assert call(plain, clock, SUCCESS, OP).reserved and call(plain, clock, SUCCESS, OTHER).reserved
