@@ -196,14 +196,14 @@ def parse_keys(value: str, source: str, allow_odd: bool = False) -> ParsedKeys:
     keys: list[ServiceKey] = []
     seen: dict[str, ServiceKey] = {}
     warnings: list[KeyWarning] = []
-    for position, raw in _entries(value):
+    for position, raw, known in _entries(value):
         if raw in seen:
             first = seen[raw]
             warnings.append(
                 KeyWarning(KeyWarningKind.DUPLICATE, position, first.index, first.preview, len(raw))
             )
             continue
-        odd = not has_known_shape(raw)
+        odd = not known
         if odd and not allow_odd:
             raise SettingsError(SettingsProblem.ODD_KEY, position=position, length=len(raw))
         key = ServiceKey.from_raw(raw, len(keys), source)
@@ -220,8 +220,9 @@ _SEPARATORS = re.compile(r"[,;\s]+")
 _QUOTES = "\"'`"
 
 
-def _entries(value: str) -> Iterator[tuple[int, str]]:
-    """(position, raw key) for every entry; pieces of one wrapped key are joined back."""
+def _entries(value: str) -> Iterator[tuple[int, str, bool]]:
+    """(position, raw key, whether it has a known shape) for every entry; pieces of one wrapped
+    key are joined back."""
     # Split at whitespace already: only a percent-escaped token needs normalizing.
     stripped = [token.strip(_QUOTES) for token in _SEPARATORS.split(value)]
     tokens = [normalize_key(token) if "%" in token else token for token in stripped]
@@ -230,13 +231,14 @@ def _entries(value: str) -> Iterator[tuple[int, str]]:
     while index < len(tokens):
         position += 1
         token = tokens[index]
-        if not has_known_shape(token):
+        known = has_known_shape(token)
+        if not known:
             for width in (2, 3, 4):
                 joined = "".join(tokens[index : index + width])
                 if has_known_shape(joined):
-                    token, index = joined, index + width - 1
+                    token, index, known = joined, index + width - 1, True
                     break
-        yield position, token
+        yield position, token, known
         index += 1
 
 
@@ -253,8 +255,22 @@ _KEY_STEP = MIN_FRAGMENT - _PIECE
 # twice-encoded key, and also when a line was wrapped inside it), or line breaks.
 _ESCAPE = re.compile(r"%(?:[\r\n]*2[\r\n]*5)*[\r\n]*([0-9A-Fa-f])[\r\n]*([0-9A-Fa-f])|[\r\n]+")
 _SECRETLIKE = re.compile(rf"[A-Za-z0-9+/=%]{{{MIN_FRAGMENT},}}")
-# When every key is 64 hex or 88 base64 characters, the shortest run the Redactor masks.
+# When every key is 64 hex or 88 base64 characters, the shortest run the Redactor masks; when
+# every key is hex, a run of hex digits (a space, read as a `+`, then breaks a run: no hex key
+# holds one). Odd keys (--allow-odd-keys) may hide in any text: every text is looked at.
 _MASKABLE_RUN = re.compile(rf"[A-Za-z0-9+/=]{{{MIN_FRAGMENT},}}")
+_HEX_RUN = re.compile(rf"[0-9A-Fa-f]{{{MIN_FRAGMENT},}}")
+_ANY_TEXT = re.compile("")
+
+
+def _run_pattern(keys: Iterable[ServiceKey]) -> re.Pattern[str]:
+    """Which texts can hold a run of these keys: see _MASKABLE_RUN."""
+    raws = [key.reveal() for key in keys]
+    if all(_HEX_KEY.fullmatch(raw) for raw in raws):
+        return _HEX_RUN
+    if all(has_known_shape(raw) for raw in raws):
+        return _MASKABLE_RUN
+    return _ANY_TEXT
 
 
 class _Reading:
@@ -311,12 +327,12 @@ class Redactor:
     at the first text, so a run that masks nothing never pays for it.
     """
 
-    __slots__ = ("_index", "_keys", "_plain", "_previews", "_raws", "_shared", "_short")
+    __slots__ = ("_index", "_keys", "_previews", "_raws", "_runs_of", "_shared", "_short")
 
     def __init__(self, keys: Iterable[ServiceKey]) -> None:
         self._keys: tuple[ServiceKey, ...] | None = tuple(keys)
-        # Whether every key has a known shape (hex or base64), found at the first text.
-        self._plain: bool | None = None
+        # The runs a key of this pool could be masked in, found at the first text.
+        self._runs_of: re.Pattern[str] | None = None
         self._raws: list[str] = []
         self._previews: list[str] = []
         # Every aligned piece of every key: the piece, then which key and where in it (number *
@@ -371,9 +387,9 @@ class Redactor:
     def __call__(self, text: str) -> str:
         """The text with keys masked and any `serviceKey=` value hidden."""
         if self._keys is not None:
-            if self._plain is None:  # odd keys (--allow-odd-keys) may hide in any text
-                self._plain = all(has_known_shape(key.reveal()) for key in self._keys)
-            if self._plain and not _MASKABLE_RUN.search(_Reading(text).text):
+            if self._runs_of is None:
+                self._runs_of = _run_pattern(self._keys)
+            if self._runs_of is not _ANY_TEXT and not self._runs_of.search(_Reading(text).text):
                 # No run a key could be masked in (read as a key may be written): the table of
                 # 10,000 keys is not built for a log line of previews and counts.
                 return _SERVICE_KEY_PARAM.sub("serviceKey=***", text)
