@@ -147,9 +147,7 @@ def attention_for(pool: KeyPool, key: ServiceKey, now: datetime) -> KeyNote | No
     error, errors = state.last_error, state.consecutive_errors
     if state.deactivated_at is not None:
         cause = state.deactivation_cause or DeactivationCause.TOO_MANY_ERRORS
-        recovery: datetime | None = state.deactivated_at + pool.policy.recovery_after
-        if cause is DeactivationCause.EXPIRED:
-            recovery = None  # probed again once its expiry date changes, or by recover --force
+        recovery = pool.probe_due(key)
         return KeyNote(key, _ATTENTION_BY_CAUSE[cause], recovery, error, errors)
     return None
 

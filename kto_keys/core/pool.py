@@ -570,12 +570,6 @@ class KeyPool:
             self._lines.clear()  # most keys changed: cheaper to build the lines anew
         self._start_day(self._slots)
 
-    def key_by_index(self, index: int) -> ServiceKey:
-        """The key shown as `#index`."""
-        if not 0 <= index < len(self.keys):
-            raise IndexError(index)
-        return self.keys[index]
-
     def used(self, key: ServiceKey, operation: str) -> int:
         """Calls made with this key for this operation on the latest day the pool was given."""
         return self.peek(key).usage.get(operation, 0)
@@ -597,9 +591,10 @@ class KeyPool:
             if slot.state.is_working(now) and not self._in_reserve(slot)
         )
 
-    def is_in_reserve(self, key: ServiceKey) -> bool:
-        """True for a standby key that is not standing in for another."""
-        return self._in_reserve(self._slot_of[key.fingerprint])
+    def probe_due(self, key: ServiceKey) -> datetime | None:
+        """When a key taken out may be probed (None: not out, or expired: it waits for a new
+        expiry date, or `recover --force`)."""
+        return _probe_due(self.peek(key), self.policy)
 
     def stands_in_for(self, key: ServiceKey) -> ServiceKey | None:
         """The key this standby key replaced (None: it replaced none, or that key is gone)."""
@@ -676,12 +671,11 @@ class KeyPool:
             state = self.peek(key)
             if state.deactivated_at is None or state.disabled_by_hand:
                 continue
-            if state.deactivation_cause is DeactivationCause.EXPIRED and not force:
-                if self._expiry_renewed(key, now):
-                    due.append(key)  # a new date was given: worth a probe at once
-                continue
-            if force or state.deactivated_at + self.policy.recovery_after <= now:
+            probe_at = _probe_due(state, self.policy)
+            if force or (probe_at is not None and probe_at <= now):
                 due.append(key)
+            elif probe_at is None and self._expiry_renewed(key, now):
+                due.append(key)  # an expired key given a new date: worth a probe at once
         return due
 
     def _expiry_renewed(self, key: ServiceKey, now: datetime) -> bool:
@@ -903,9 +897,8 @@ class KeyPool:
         state = slot.state
         reason = _survey((slot,), operation, now).last
         until: datetime | None = None
-        if reason is Reason.DEACTIVATED and state.deactivated_at is not None:
-            if state.deactivation_cause is not DeactivationCause.EXPIRED:
-                until = state.deactivated_at + self.policy.recovery_after
+        if reason is Reason.DEACTIVATED:
+            until = _probe_due(state, self.policy)
         elif reason is Reason.COOLING:
             until = state.cooldowns[operation]
         elif reason is Reason.QUOTA_SPENT:
@@ -1176,13 +1169,17 @@ class KeyPool:
         state.error_wait_until = None
         slot = self._slot_of[key.fingerprint]
         slot.proven.clear()
-        until: datetime | None = now + self.policy.recovery_after
-        if cause is DeactivationCause.EXPIRED:
-            state.expiry_seen = key.attributes.expires
-            until = None  # not probed again until its expiry date changes
+        until = self._went_out(key, state)
         if cause in REPLACED_FOR:
             self._call_standby(slot, operation, outcome, now, cause)
         return PoolEvent(EventKind.DEACTIVATED, key, operation, outcome, until, cause)
+
+    def _went_out(self, key: ServiceKey, state: KeyState) -> datetime | None:
+        """A key just taken out (or kept out by its probe): an expired one keeps the date it died
+        with; when its probe is due."""
+        if state.deactivation_cause is DeactivationCause.EXPIRED:
+            state.expiry_seen = key.attributes.expires
+        return _probe_due(state, self.policy)
 
     def _replace_the_dead(self, now: datetime) -> None:
         """Keys in use found dead for good as the pool opens (another process, or another host
@@ -1262,10 +1259,7 @@ class KeyPool:
                 state.deactivation_cause = self._cause_of(state, outcome, now)
                 state.deactivation_code = outcome.code
             cause = state.deactivation_cause
-            until: datetime | None = now + self.policy.recovery_after
-            if cause is DeactivationCause.EXPIRED:
-                state.expiry_seen = key.attributes.expires
-                until = None  # not probed again until its expiry date changes
+            until = self._went_out(key, state)
             return [PoolEvent(EventKind.PROBE_FAILED, key, operation, outcome, until, cause)]
         self._reactivate(state)
         events = [PoolEvent(EventKind.RECOVERED, key, operation, outcome)]
@@ -1292,6 +1286,17 @@ class KeyPool:
         state.consecutive_errors += 1
         state.total_errors += 1
         state.last_error = _error_record(outcome, now)
+
+
+def _probe_due(state: KeyState, policy: Policy) -> datetime | None:
+    """The one rule for a probe: recovery_after past the moment the key went out; never by time
+    for an expired key (nor for one not out). A key out by hand waits for `enable` besides."""
+    out_at = state.deactivated_at
+    if out_at is None:
+        return None
+    if state.deactivation_cause is DeactivationCause.EXPIRED:
+        return None
+    return out_at + policy.recovery_after
 
 
 def _error_record(outcome: Outcome, now: datetime) -> ErrorRecord:

@@ -21,6 +21,7 @@ from kto_keys.core.keys import (
     ServiceKey,
     has_known_shape,
     normalize_key,
+    preview_of,
 )
 from kto_keys.edges.clock import SystemClock
 from kto_keys.edges.keystore import (
@@ -32,6 +33,7 @@ from kto_keys.edges.keystore import (
     open_keystore,
 )
 from kto_keys.edges.settings import Settings, load_settings
+from kto_keys.jobs.keys import key_of
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,10 +112,9 @@ def add_key(
     raw = normalize_key(raw)
     if not raw or (not allow_odd and not has_known_shape(raw)):
         raise SettingsError(SettingsProblem.NOT_A_KEY, length=len(raw))
-    key = ServiceKey.from_raw(raw, 0, "stdin")
     with _store(chosen, create=True) as (store, report):
         added = store.add(raw, attributes, now, restore=True)
-    return AddReport(report, added, key.preview)
+    return AddReport(report, added, preview_of(raw))
 
 
 def import_keys(
@@ -153,7 +154,7 @@ def remove_key(
 ) -> KeyReport:
     """Take key `#index` out for good, in the store: it stays out while other sources hold it."""
     chosen = settings or load_settings()
-    key = _key_at(chosen, index)
+    key = key_of(chosen.keys, index)
     with _store(chosen, create=True) as (store, report):
         store.remove(key.fingerprint, (clock or SystemClock()).now())
     return KeyReport(report, key)
@@ -167,7 +168,7 @@ def set_key(
 ) -> KeyReport:
     """Change key `#index`'s attributes in the store (a key from elsewhere moves in first)."""
     chosen = settings or load_settings()
-    key = _key_at(chosen, index)
+    key = key_of(chosen.keys, index)
     now = (clock or SystemClock()).now()
     with _store(chosen, create=True) as (store, report):
         store.add(key.reveal(), key.attributes, now, restore=True)
@@ -180,11 +181,3 @@ def rekey_store(settings: Settings | None = None) -> int:
     chosen = settings or load_settings()
     with _store(chosen, create=False) as (store, _):
         return store.rekey()
-
-
-def _key_at(settings: Settings, index: int) -> ServiceKey:
-    if not 0 <= index < len(settings.keys):
-        raise SettingsError(
-            SettingsProblem.NO_SUCH_KEY, value=index, last=max(0, len(settings.keys) - 1)
-        )
-    return settings.keys[index]

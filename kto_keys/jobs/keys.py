@@ -7,6 +7,7 @@ that opens one from the settings (the programmatic API, exported by `kto_keys`).
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -203,12 +204,14 @@ def import_state(settings: Settings, clock: Clock | None = None) -> int:
 
 def key_at(session: Session, index: int) -> ServiceKey:
     """The key shown as `#index`, or a settings error naming the valid range."""
-    try:
-        return session.pool.key_by_index(index)
-    except IndexError:
-        raise SettingsError(
-            SettingsProblem.NO_SUCH_KEY, value=index, last=len(session.pool.keys) - 1
-        ) from None
+    return key_of(session.pool.keys, index)
+
+
+def key_of(keys: Sequence[ServiceKey], index: int) -> ServiceKey:
+    """The key shown as `#index` among `keys`, or a settings error naming the valid range."""
+    if not 0 <= index < len(keys):
+        raise SettingsError(SettingsProblem.NO_SUCH_KEY, value=index, last=len(keys) - 1)
+    return keys[index]
 
 
 # --- the programmatic API: each opens its own session -----------------------------------------

@@ -1050,16 +1050,6 @@ def test_enable_by_hand_brings_back_a_key_the_policy_took_out(clock):
     assert lease_of(pool, clock).key == key
 
 
-def test_key_by_index_refuses_an_unknown_index(clock):
-    """`#N` must name a configured key."""
-    pool = make_pool(clock, count=2)
-    assert pool.key_by_index(1) == pool.keys[1]
-    with pytest.raises(IndexError):
-        pool.key_by_index(2)
-    with pytest.raises(IndexError):
-        pool.key_by_index(-1)
-
-
 # --- outage ------------------------------------------------------------------------------------
 @pytest.mark.parametrize("count", [pytest.param(2, id="2-keys"), pytest.param(4, id="4-keys")])
 def test_outage_lifts_error_waits_and_stops_deactivation(clock, count):
