@@ -707,6 +707,8 @@ def keys_import(
     options: CliOptions, from_env: bool, from_file: Path | None, stdin_text: str | None
 ) -> int:
     """Move keys from KTO_API_KEY, a keys file, or stdin (keys file format) into the store."""
+    if not from_env and from_file is None and stdin_text is None:
+        raise SettingsError(SettingsProblem.NO_IMPORT_SOURCE)
     settings = load(options, require_keys=False)
     m = Messages(settings.lang)
     keys: list[ServiceKey] = []
@@ -718,8 +720,6 @@ def keys_import(
         keys += read_keys_file(from_file, Path.cwd(), options.allow_odd_keys)
     if stdin_text is not None:
         keys += parse_keys_file(stdin_text, "stdin", allow_odd=options.allow_odd_keys)
-    if not from_env and from_file is None and stdin_text is None:
-        raise SettingsError(SettingsProblem.NO_IMPORT_SOURCE)
     if not keys:
         raise SettingsError(SettingsProblem.KEY_NOT_GIVEN)
     report = keyring_jobs.import_keys(keys, settings, options.clock)

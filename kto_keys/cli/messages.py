@@ -873,10 +873,6 @@ CATALOG: dict[str, tuple[str, str]] = {
         "무엇을 가져올지 정하세요: --from-env, --from-file 경로, 또는 - (표준 입력)",
         "say what to import: --from-env, --from-file PATH, or - (stdin)",
     ),
-    "settings.not_in_store": (
-        "키 #{value}는 키 저장소에 없습니다",
-        "key #{value} is not in the key store",
-    ),
     "condition.standby": ("대기 키", "standby"),
     "condition.stands_in": ("#{index} 대신 사용", "for #{index}"),
     "reason.standby": ("대기 키 (예비)", "standby (in reserve)"),
@@ -923,7 +919,6 @@ CATALOG: dict[str, tuple[str, str]] = {
     "keys.role.active": ("사용", "active"),
     "keys.role.standby": ("대기", "standby"),
     "keys.estimate": ("~{date} (추정)", "~{date} (estimate)"),
-    "keys.removed_title": ("키 저장소에서 제거된 키", "removed in the key store"),
     "keys.added": (
         "키 #{index} {preview}을(를) 키 저장소에 추가했습니다",
         "added key #{index} {preview} to the key store",

@@ -112,7 +112,6 @@ class SettingsProblem(StrEnum):
     NOT_A_KEY = "not_a_key"  # length
     NO_IMPORT_SOURCE = "no_import_source"
     ONE_KEY_AT_A_TIME = "one_key_at_a_time"  # count
-    NOT_IN_STORE = "not_in_store"  # value (index)
     STATE_URL_NEEDED = "state_url_needed"  # command
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import calendar
 from dataclasses import dataclass
 from datetime import date, datetime
 
@@ -46,18 +47,14 @@ def expiring(pool: KeyPool, now: datetime, within_days: int = NOTICE_DAYS) -> tu
     found = [
         expiry
         for key in pool.keys
-        if not pool.peek(key).is_deactivated
-        and (expiry := expiry_of(key, pool.peek(key), today)).days_left <= within_days
+        if not (state := pool.peek(key)).is_deactivated
+        and (expiry := expiry_of(key, state, today)).days_left <= within_days
     ]
     return tuple(sorted(found, key=lambda expiry: (expiry.expires, expiry.key.index)))
 
 
 def _add_months(day: date, months: int) -> date:
-    month = day.month - 1 + months
-    year, month = day.year + month // 12, month % 12 + 1
-    for last in (day.day, 30, 29, 28):
-        try:
-            return date(year, month, min(day.day, last))
-        except ValueError:
-            continue
-    return date(year, month, 28)
+    """The same day `months` later, or the month's last day when it is shorter."""
+    year, month = divmod(day.month - 1 + months, 12)
+    year, month = day.year + year, month + 1
+    return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))

@@ -105,10 +105,9 @@ def key_status(
     """Describe every key of the pool."""
     rows = []
     today = kst_day(now)
+    stands_in = {key.index: pool.stands_in_for(key) for key in pool.keys}
     replaced_by = {
-        replaced.index: key.index
-        for key in pool.keys
-        if (replaced := pool.stands_in_for(key)) is not None
+        replaced.index: index for index, replaced in stands_in.items() if replaced is not None
     }
     for key in pool.keys:
         usage = pool.usage_today(key, now)
@@ -117,7 +116,7 @@ def key_status(
         verdicts = {operation: pool.availability(key, operation, now) for operation in operations}
         condition, until = condition_of(verdicts)
         expiry = expiry_of(key, state, today)
-        replaced = pool.stands_in_for(key)
+        replaced = stands_in[key.index]
         out = condition in (KeyCondition.DISABLED, KeyCondition.DEACTIVATED, KeyCondition.STANDBY)
         error = state.last_error
         rows.append(

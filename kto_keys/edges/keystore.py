@@ -18,7 +18,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sqlite3
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from enum import StrEnum
@@ -29,6 +29,7 @@ from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from kto_keys.core.errors import SettingsError, SettingsProblem
 from kto_keys.core.keys import KeyAttributes, ServiceKey, fingerprint_of
 from kto_keys.edges.atomic import atomic_write_text, make_folder, read_text_or_refuse
+from kto_keys.edges.store import transaction
 
 STORE_SOURCE = "store"
 _CHECK = b"kto-keys key store v1"
@@ -178,7 +179,7 @@ class KeyStore:
         if row is not None and (row["removed_at"] is None or not restore):
             return Added.PRESENT if row["removed_at"] is None else Added.REMOVED
         secret = self.master.fernet.encrypt(raw.encode()).decode()
-        with self._transaction():
+        with transaction(self._db):
             if row is None:
                 self._db.execute(
                     "INSERT INTO keys (fingerprint, secret, label, expires, daily_limit, standby,"
@@ -195,7 +196,7 @@ class KeyStore:
 
     def remove(self, fingerprint: str, now: datetime) -> None:
         """Take a key out for good: its token is wiped, its fingerprint stays to keep it out."""
-        with self._transaction():
+        with transaction(self._db):
             self._db.execute(
                 "INSERT INTO keys (fingerprint, secret, added_at, removed_at) VALUES (?, NULL, ?, ?)"
                 " ON CONFLICT (fingerprint) DO UPDATE SET secret = NULL,"
@@ -205,7 +206,7 @@ class KeyStore:
 
     def set_attributes(self, fingerprint: str, attributes: KeyAttributes) -> None:
         """Replace a stored key's attributes."""
-        with self._transaction():
+        with transaction(self._db):
             self._db.execute(
                 "UPDATE keys SET label = ?, expires = ?, daily_limit = ?, standby = ?"
                 " WHERE fingerprint = ?",
@@ -217,7 +218,7 @@ class KeyStore:
         rows = self._db.execute("SELECT position, secret FROM keys WHERE secret IS NOT NULL")
         tokens = [(row["position"], row["secret"]) for row in rows]
         rotate = self.master.fernet.rotate
-        with self._transaction():
+        with transaction(self._db):
             check = self._db.execute("SELECT value FROM meta WHERE name = 'check'").fetchone()
             self._db.execute(
                 "UPDATE meta SET value = ? WHERE name = 'check'",
@@ -240,17 +241,6 @@ class KeyStore:
 
     def __exit__(self, *_: object) -> None:
         self.close()
-
-    @contextlib.contextmanager
-    def _transaction(self) -> Iterator[None]:
-        self._db.execute("BEGIN IMMEDIATE")
-        try:
-            yield
-            self._db.execute("COMMIT")
-        except BaseException:
-            if self._db.in_transaction:
-                self._db.execute("ROLLBACK")
-            raise
 
     def _decrypt(self, token: str) -> str:
         try:

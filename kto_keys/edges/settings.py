@@ -67,7 +67,6 @@ STATE_URL_SCHEMES = ("redis", "rediss", "unix", "valkey")
 LANGUAGES = ("ko", "en")
 # systemd passes credentials as files in this folder; this one is read as a keys file.
 CREDENTIALS_KEYS_FILE = "kto_api_keys"
-MASTER_FILE_FALLBACK = "~/.config/kto-keys/keystore.key"
 # Defaults of the collect options, written once: the CLI, the menu, the jobs and the demo use them.
 DEFAULT_CONCURRENCY = 4
 DEFAULT_PAGE_SIZE = 1000
@@ -114,17 +113,15 @@ class Settings:
     on_event: tuple[str, ...]
     env_file: Path | None = None
     sources: Mapping[str, str] = field(default_factory=dict)
-    # Where keys come from besides KTO_API_KEY: a keys file, and the encrypted key store.
-    keys_file: Path | None = None
+    # The encrypted key store (its keys are in `keys`, merged with the other sources').
     keystore_path: Path = Path(DEFAULTS["KTO_KEYSTORE_PATH"])
     keystore_key: str = field(default="", repr=False)  # a secret: never shown
     keystore_key_file: Path | None = None
     # Where the master key is made when none is set (the user's configuration folder).
-    master_default_file: Path = Path(MASTER_FILE_FALLBACK)
+    master_default_file: Path = field(default_factory=lambda: default_master_file(os.environ))
     keystore_auto_import: bool = False
-    # Each source's own keys (KTO_API_KEY, the keys file), for `keys import`.
+    # KTO_API_KEY's own keys, for `keys import --from-env`.
     env_keys: tuple[ServiceKey, ...] = field(default=(), repr=False)
-    file_keys: tuple[ServiceKey, ...] = field(default=(), repr=False)
     # Keys the store removed that the keys file or KTO_API_KEY still holds: they stay out.
     removed_keys: tuple[RemovedKey, ...] = ()
     # The shared key pool's server (None: the JSON cache) and one round trip's time limit.
@@ -241,14 +238,12 @@ def load_settings(
         on_event=_command(values, "KTO_ON_EVENT"),
         env_file=file_path,
         sources=sources,
-        keys_file=keys_file,
         keystore_path=keystore_path,
         keystore_key=values["KTO_KEYSTORE_KEY"],
         keystore_key_file=keystore_key_file,
         master_default_file=master_default,
         keystore_auto_import=_flag(values, "KTO_KEYSTORE_AUTO_IMPORT"),
         env_keys=parsed.keys,
-        file_keys=file_keys,
         removed_keys=ring.removed,
         state_url=_state_url(values, "KTO_STATE_URL"),
         state_timeout_s=_positive_seconds(values, "KTO_STATE_TIMEOUT_S"),
