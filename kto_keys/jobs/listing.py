@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import math
-from collections.abc import Coroutine, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, Protocol
@@ -109,14 +109,7 @@ class Lister:
                 continue
             pending.append(self._resume(province, day))
         try:
-            await self._gather([self._first_page(listing) for listing in pending])
-            await self._settle()
-            queue: asyncio.Queue[tuple[ProvinceListing, int]] = asyncio.Queue()
-            for listing in pending:
-                for page in range(1, listing.pages + 1):
-                    if page not in listing.done:
-                        queue.put_nowait((listing, page))
-            await self._gather([self._worker(queue) for _ in range(self.concurrency)])
+            await self._list(pending)
             await self._settle()
         except asyncio.CancelledError:
             for saving in list(self._saving):
@@ -138,26 +131,71 @@ class Lister:
             return ProvinceListing(province, size, total, pages, resumed=len(pages))
         return ProvinceListing(province, self.page_size)
 
+    async def _list(self, pending: Sequence[ProvinceListing]) -> None:
+        """Every page of the provinces by `concurrency` workers from one queue, with no barrier
+        between first pages and the rest: a province's other pages join the queue as soon as
+        its first page tells how many there are, so a slot is never idle while another
+        province's first page is still on its way."""
+        queue: asyncio.Queue[tuple[ProvinceListing, int] | None] = asyncio.Queue()
+        unplanned = 0
+        for listing in pending:
+            if 1 in listing.done:
+                self._plan(listing, queue)
+            else:
+                queue.put_nowait((listing, 1))
+                unplanned += 1
+
+        def planned() -> None:
+            nonlocal unplanned
+            unplanned -= 1
+            if unplanned == 0:
+                # Every page is in the queue now: one stop sign a worker, behind the work.
+                for _ in range(self.concurrency):
+                    queue.put_nowait(None)
+
+        if unplanned == 0:
+            unplanned = 1
+            planned()
+        await self._gather([self._worker(queue, planned) for _ in range(self.concurrency)])
+
+    async def _worker(
+        self,
+        queue: asyncio.Queue[tuple[ProvinceListing, int] | None],
+        planned: Callable[[], None],
+    ) -> None:
+        while (work := await queue.get()) is not None:
+            listing, page = work
+            if page != 1:
+                payload = await self._fetch(listing, page, listing.page_size)
+                self._store(listing, page, payload)
+                continue
+            try:
+                await self._first_page(listing)
+                self._plan(listing, queue)
+            finally:
+                planned()  # a failed first page plans nothing, and must not keep others waiting
+
     async def _first_page(self, listing: ProvinceListing) -> None:
-        if 1 not in listing.done:
-            payload = await self._fetch(listing, 1, self.page_size)
-            returned = len(payload.items)
-            total = payload.total_count or 0
-            if 0 < returned < min(self.page_size, total):
-                listing.page_size = returned  # the service capped the page: follow its size
-            listing.total = total
-            self._store(listing, 1, payload)
+        payload = await self._fetch(listing, 1, self.page_size)
+        returned = len(payload.items)
+        total = payload.total_count or 0
+        if 0 < returned < min(self.page_size, total):
+            listing.page_size = returned  # the service capped the page: follow its size
+        listing.total = total
+        self._store(listing, 1, payload)
+
+    def _plan(
+        self, listing: ProvinceListing, queue: asyncio.Queue[tuple[ProvinceListing, int] | None]
+    ) -> None:
+        """Queue the province's pages not yet stored (page 1 is stored or being stored)."""
         self.result.minimum_calls += listing.pages - listing.resumed
-        # Pages done in an earlier run of today, not the first page this run just stored.
+        # Pages done in an earlier run of today, not the first page this run just fetched.
         self.observer.province_planned(
             listing.province, listing.pages, listing.total, listing.resumed
         )
-
-    async def _worker(self, queue: asyncio.Queue[tuple[ProvinceListing, int]]) -> None:
-        while not queue.empty():
-            listing, page = queue.get_nowait()
-            payload = await self._fetch(listing, page, listing.page_size)
-            self._store(listing, page, payload)
+        for page in range(2, listing.pages + 1):
+            if page not in listing.done:
+                queue.put_nowait((listing, page))
 
     async def _complete(self, listing: ProvinceListing) -> None:
         if listing.changed:
@@ -208,7 +246,9 @@ class Lister:
             and listing.total
             and payload.total_count != listing.total
         ):
+            # Records came or went while we listed: pages shifted under us (see _complete).
             listing.total = payload.total_count
+            listing.changed = True
         return payload
 
     def _store(self, listing: ProvinceListing, page: int, payload: Payload) -> None:

@@ -91,10 +91,10 @@ async def test_records_inserted_mid_run_are_not_lost(
     settings = make_settings(tmp_path, keys, gw.base_url)
 
     class InsertOnce(Silent):
-        def page_stored(self, province: str, new: int, updated: int) -> None:
-            super().page_stored(province, new, updated)
-            if self.pages == 1:
-                gw.insert("11", 3)
+        def province_planned(self, province: str, pages: int, total: int, done: int) -> None:
+            # Told right after the first page came back, before page 2 is asked for.
+            super().province_planned(province, pages, total, done)
+            gw.insert("11", 3)
 
     await run_collect(settings, clock, ("11",), observer=InsertOnce(), page_size=10, concurrency=1)
     assert stored_ids(settings) == sorted(gw.dataset.contentids(province="11"))
@@ -199,10 +199,10 @@ async def test_records_hidden_mid_run_do_not_hide_others(
     hidden: list[str] = []
 
     class HideOnce(Silent):
-        def page_stored(self, province: str, new: int, updated: int) -> None:
-            super().page_stored(province, new, updated)
-            if self.pages == 1:
-                hidden.extend(gw.hide(1, province="11"))
+        def province_planned(self, province: str, pages: int, total: int, done: int) -> None:
+            # Told right after the first page came back, before page 2 is asked for.
+            super().province_planned(province, pages, total, done)
+            hidden.extend(gw.hide(1, province="11"))
 
     await run_collect(settings, clock, ("11",), observer=HideOnce(), page_size=10, concurrency=1)
     assert stored_ids(settings) == sorted(gw.dataset.contentids(province="11"))
