@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 import xml.etree.ElementTree as ET
 from collections.abc import Mapping
@@ -11,6 +10,7 @@ from email.utils import parsedate_to_datetime
 from typing import Any
 
 from kto_keys.core.codes import SUCCESS_CODES, OutcomeKind, lookup
+from kto_keys.core.jsontext import loads
 
 _PARAMETER = re.compile(r"\(([^()]*)\)\s*$")
 _SYMBOL = re.compile(r"^[A-Z][A-Z0-9_]+$")
@@ -75,7 +75,7 @@ def classify(status: int, headers: Mapping[str, str], body: bytes) -> Outcome:
 
 def _classify_json(status: int, text: str, retry_after: float | None) -> Outcome:
     try:
-        document = json.loads(text)
+        document = loads(text)
     except ValueError:
         return _by_status(status, retry_after, "truncated or invalid JSON body")
     if not isinstance(document, dict):

@@ -31,6 +31,7 @@ from kto_keys.core.records import (
     list_row,
     plain_text,
     raw_json,
+    same_raw,
 )
 from kto_keys.edges.schema import migrate, schema_version
 
@@ -359,7 +360,7 @@ class Store:
             list(rows),
         )
         return {
-            contentid: removed_at is None and raw == rows[contentid][raw_at]
+            contentid: removed_at is None and same_raw(raw, rows[contentid][raw_at])
             for contentid, raw, removed_at in stored
         }
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import sqlite3
@@ -462,6 +463,26 @@ def test_pages_saved_on_the_writer_thread_are_stored_exactly_as_saved_inline(tmp
     assert asyncio.run(threaded()) == counts
     assert [(c.new, c.updated) for c in counts] == [(2, 0), (1, 1)]
     assert rows_of(threaded_path) == rows_of(inline_path)
+
+
+def test_records_stored_by_an_earlier_encoder_are_not_counted_as_updated(
+    store: Store, db_path: Path
+) -> None:
+    """Records written with the old encoder's spaces, listed again unchanged: 0 updated (the
+    first run after an upgrade must not report every record as changed); a real change still
+    counts, and the text is written anew in today's shape."""
+    run = store.start_run("test", ["11"], NOW)
+    store.save_page(run, "11", 100, 1, 2, [entry("1"), entry("2")], NOW)
+    with closing(sqlite3.connect(db_path)) as db, db:
+        for contentid in ("1", "2"):
+            old = json.dumps(entry(contentid), ensure_ascii=False, sort_keys=True)
+            assert ": " in old
+            db.execute("UPDATE restaurants SET raw_json = ? WHERE contentid = ?", (old, contentid))
+    saved = store.save_page(run, "11", 100, 1, 2, [entry("1"), entry("2", title="새 이름")], NOW)
+    assert (saved.new, saved.updated) == (0, 1)
+    with closing(sqlite3.connect(db_path)) as db:
+        texts = [row[0] for row in db.execute("SELECT raw_json FROM restaurants")]
+    assert all(": " not in text for text in texts)
 
 
 def test_ctrl_c_while_another_process_holds_the_lock_stops_a_run_within_a_second(tmp_path):
