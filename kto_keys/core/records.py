@@ -90,21 +90,22 @@ def list_values(item: Item) -> dict[str, Any]:
     return dict(zip(LIST_COLUMNS.values(), list_row(item), strict=True))
 
 
-# Each list field, and whether its column holds a number: list_row runs for every record stored.
-_LIST_PLAN = tuple((field, column in _NUMBER_COLUMNS) for field, column in LIST_COLUMNS.items())
+# list_row runs for every record stored: the fields in column order, where the numbers sit,
+# and the types that go into a text column as they are.
+_LIST_FIELDS = tuple(LIST_COLUMNS)
+_NUMBER_AT = tuple(
+    at for at, column in enumerate(LIST_COLUMNS.values()) if column in _NUMBER_COLUMNS
+)
+_AS_IS = frozenset({str, type(None)})
 
 
 def list_row(item: Item) -> list[Any]:
     """list_values' values alone, in LIST_COLUMNS order (the store's row for a list entry)."""
-    row: list[Any] = []
-    for field, is_number in _LIST_PLAN:
-        value = item.get(field)
-        if is_number:
-            row.append(_number(value))
-        elif value is None or type(value) is str:
-            row.append(value)
-        else:
-            row.append(str(value))
+    row: list[Any] = list(map(item.get, _LIST_FIELDS))
+    if not _AS_IS.issuperset(map(type, row)):  # the service sends text; anything else as text
+        row = [value if type(value) in _AS_IS else str(value) for value in row]
+    for at in _NUMBER_AT:
+        row[at] = _number(row[at])
     return row
 
 

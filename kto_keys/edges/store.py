@@ -87,6 +87,50 @@ class DetailTodo:
     modifiedtime: str
 
 
+_RAW_AT = len(LIST_COLUMNS)  # where raw_json sits in a record's row
+
+
+@dataclass(frozen=True, slots=True)
+class _PageRows:
+    """A list page as the store writes it: each record's row by contentid, and the checkpoint."""
+
+    rows: dict[str, list[Any]]
+    checkpoint: tuple[Any, ...]
+
+    @classmethod
+    def of(
+        cls,
+        run_id: int,
+        province: str,
+        page_size: int,
+        page_no: int,
+        total_count: int,
+        items: Sequence[Item],
+        now: datetime,
+        day: date | None,
+    ) -> _PageRows:
+        day_text = (day or kst_day(now)).isoformat()
+        stamp = now.isoformat()
+        rows: dict[str, list[Any]] = {}
+        for item in items:
+            contentid = str(item.get("contentid", "")).strip()
+            if contentid:
+                row = list_row(item)
+                row += (raw_json(item), stamp, stamp, run_id, run_id, day_text)
+                rows[contentid] = row
+        checkpoint = (
+            day_text,
+            province,
+            page_size,
+            page_no,
+            total_count,
+            len(items),
+            run_id,
+            stamp,
+        )
+        return cls(rows, checkpoint)
+
+
 def _serial(method: Callable[Concatenate[Store, P], R]) -> Callable[Concatenate[Store, P], R]:
     """Run a method of the store on its writer thread while one runs, so that one connection
     is never used by two threads at once; the caller waits (see Store._wait)."""
@@ -118,6 +162,10 @@ class Store:
         self._writer: ThreadPoolExecutor | None = None
         self._writer_ident: int | None = None
         self._flushing: Future[None] | None = None
+        # Saves handed over by the event loop and not yet taken up by the writer thread: it
+        # takes all of them at once, in one transaction (see _run_batch).
+        self._batch: list[tuple[Callable[[], Any], Future[Any]]] = []
+        self._batch_lock = threading.Lock()
         # Set by close(): a wait for another process's lock on the writer thread gives up.
         self._closing = threading.Event()
         if readonly:
@@ -143,6 +191,10 @@ class Store:
                 self._closing.set()
                 self._writer.shutdown(wait=True, cancel_futures=True)
                 self._writer = self._writer_ident = None
+            with self._batch_lock:
+                left, self._batch = self._batch, []
+            for _, future in left:  # their writer job was cancelled: nobody waits forever
+                future.cancel()
             self.db.close()
 
     # --- the writer thread -----------------------------------------------------------------
@@ -161,7 +213,46 @@ class Store:
         return _wait(self._writer.submit(job))
 
     async def _in_background(self, job: Callable[[], R]) -> R:
-        return await asyncio.wrap_future(self._start_writer().submit(job))
+        """Run a save on the writer thread, in the same transaction as the saves queued with it.
+
+        When answers arrive together (sixteen pages of a round, or details), the writer
+        commits them once instead of once each. Each save is still whole: it runs in a
+        savepoint of its own (its `transaction()` nests), so a failing one undoes only itself,
+        and none counts as saved before the commit.
+        """
+        future: Future[R] = Future()
+        with self._batch_lock:
+            self._batch.append((job, future))
+            first = len(self._batch) == 1
+        if first:
+            self._start_writer().submit(self._run_batch)
+        return await asyncio.wrap_future(future)
+
+    def _run_batch(self) -> None:
+        """On the writer thread: every save queued so far, one savepoint each, one commit."""
+        with self._batch_lock:
+            batch, self._batch = self._batch, []
+        # A save whose caller was cancelled before it started is not run (as an executor does).
+        live = [(job, future) for job, future in batch if future.set_running_or_notify_cancel()]
+        done: list[tuple[Future[Any], Any, BaseException | None]] = []
+        try:
+            with self.transaction():
+                for job, future in live:
+                    try:
+                        done.append((future, job(), None))
+                    except Exception as error:  # its own savepoint was rolled back
+                        done.append((future, None, error))
+        except BaseException as error:  # BEGIN or COMMIT failed: nothing of the batch is kept
+            for _, future in live:
+                future.set_exception(error)
+            if not isinstance(error, Exception):
+                raise
+            return
+        for future, value, failure in done:
+            if failure is None:
+                future.set_result(value)
+            else:
+                future.set_exception(failure)
 
     async def save_page_async(
         self,
@@ -174,12 +265,15 @@ class Store:
         now: datetime,
         day: date | None = None,
     ) -> PageSaved:
-        """`save_page` on the writer thread: the event loop is free meanwhile."""
-        return await self._in_background(
-            functools.partial(
-                self.save_page, run_id, province, page_size, page_no, total_count, items, now, day
-            )
-        )
+        """`save_page` on the writer thread: the event loop is free meanwhile.
+
+        The rows are built here, on the event loop: that part is Python alone and would hold
+        the interpreter's lock in the writer thread, so that the loop waited for it in steps
+        of the switch interval (5 ms) to read the next answers. The writer thread keeps the
+        database's part, which lets go of that lock while SQLite works.
+        """
+        page = _PageRows.of(run_id, province, page_size, page_no, total_count, items, now, day)
+        return await self._in_background(functools.partial(self._write_page, page))
 
     async def save_detail_async(
         self, kind: DetailKind, todo: DetailTodo, items: Sequence[Item], now: datetime
@@ -320,37 +414,26 @@ class Store:
         day: date | None = None,
     ) -> PageSaved:
         """Upsert a page's records and mark the page done, in one transaction."""
-        day_text = (day or kst_day(now)).isoformat()
-        stamp = now.isoformat()
-        rows: dict[str, list[Any]] = {}
-        for item in items:
-            contentid = str(item.get("contentid", "")).strip()
-            if contentid:
-                rows[contentid] = [
-                    *list_row(item),
-                    raw_json(item),
-                    stamp,
-                    stamp,
-                    run_id,
-                    run_id,
-                    day_text,
-                ]
-        raw_at = len(LIST_COLUMNS)  # where raw_json sits in a row
+        page = _PageRows.of(run_id, province, page_size, page_no, total_count, items, now, day)
+        return self._write_page(page)
+
+    def _write_page(self, page: _PageRows) -> PageSaved:
+        rows = page.rows
         with self.transaction():
-            known = self._known(rows, raw_at)
+            known = self._known(rows)
             if rows:
                 self.db.executemany(_UPSERT_RECORD, rows.values())
             self.db.execute(
                 """INSERT OR REPLACE INTO list_pages
                    (day, province, page_size, page_no, total_count, items, run_id, done_at)
                    VALUES (?, ?, ?, ?, ?, ?, ?, ?)""",
-                (day_text, province, page_size, page_no, total_count, len(items), run_id, stamp),
+                page.checkpoint,
             )
         new = sum(1 for contentid in rows if contentid not in known)
         updated = sum(1 for unchanged in known.values() if not unchanged)
         return PageSaved(new, updated)
 
-    def _known(self, rows: Mapping[str, list[Any]], raw_at: int) -> dict[str, bool]:
+    def _known(self, rows: Mapping[str, list[Any]]) -> dict[str, bool]:
         """The page's records already stored: contentid -> True when stored as is (not removed)."""
         if not rows:
             return {}
@@ -360,7 +443,7 @@ class Store:
             list(rows),
         )
         return {
-            contentid: removed_at is None and same_raw(raw, rows[contentid][raw_at])
+            contentid: removed_at is None and same_raw(raw, rows[contentid][_RAW_AT])
             for contentid, raw, removed_at in stored
         }
 

@@ -485,6 +485,57 @@ def test_records_stored_by_an_earlier_encoder_are_not_counted_as_updated(
     assert all(": " not in text for text in texts)
 
 
+def test_pages_arriving_together_are_kept_whole_when_one_of_them_fails(
+    store: Store, db_path: Path
+) -> None:
+    """Saves queued together share a commit, not a fate: the page whose checkpoint is refused
+    keeps none of its records, and the pages around it are stored with their checkpoints."""
+    run = store.start_run("test", ["11"], NOW)
+    store.db.execute(
+        "CREATE TEMP TRIGGER refuse_page_2 BEFORE INSERT ON list_pages WHEN NEW.page_no = 2 "
+        "BEGIN SELECT RAISE(ABORT, 'no room for page 2'); END"
+    )
+
+    async def together() -> list[Any]:
+        saves = [
+            store.save_page_async(
+                run, "11", 2, page, 6, [entry(f"{page}a"), entry(f"{page}b")], NOW
+            )
+            for page in (1, 2, 3)
+        ]
+        return await asyncio.gather(*saves, return_exceptions=True)
+
+    first, second, third = asyncio.run(together())
+    assert (first.new, third.new) == (2, 2)
+    assert isinstance(second, sqlite3.IntegrityError) and "page 2" in str(second)
+    assert count(db_path, "restaurants") == 4
+    assert store.pages_done(kst_day(NOW), "11") == {(2, 1): 6, (2, 3): 6}
+
+
+def test_a_save_cancelled_before_the_writer_took_it_up_is_not_made(store: Store, db_path: Path):
+    """Ctrl-C while pages wait for the writer: a page not yet begun is not stored (its
+    checkpoint neither, so the next run asks for it again); one already begun is kept whole."""
+    run = store.start_run("test", ["11"], NOW)
+
+    async def cancel_the_second() -> None:
+        first = asyncio.ensure_future(
+            store.save_page_async(run, "11", 2, 1, 4, [entry("1"), entry("2")], NOW)
+        )
+        second = asyncio.ensure_future(
+            store.save_page_async(run, "11", 2, 2, 4, [entry("3"), entry("4")], NOW)
+        )
+        await asyncio.sleep(0)  # both handed over; the writer thread is only just starting
+        second.cancel()
+        await asyncio.gather(first, second, return_exceptions=True)
+
+    asyncio.run(cancel_the_second())
+    done = store.pages_done(kst_day(NOW), "11")
+    stored = count(db_path, "restaurants")
+    # The writer may have taken the second page up before the cancel reached it: then it is
+    # kept whole. Either way a page is stored with its checkpoint or not at all.
+    assert (done, stored) in [({(2, 1): 4}, 2), ({(2, 1): 4, (2, 2): 4}, 4)]
+
+
 def test_ctrl_c_while_another_process_holds_the_lock_stops_a_run_within_a_second(tmp_path):
     """A collection waiting for the database's write lock, which a child process holds, ends
     with exit code 130 less than a second after SIGINT (the wait used to be 30 s in C)."""
