@@ -10,7 +10,7 @@ from types import MappingProxyType
 from typing import Any
 
 from kto_keys.core.answers import Item
-from kto_keys.core.jsontext import dumps_sorted, loads
+from kto_keys.core.jsontext import dumps_sorted
 
 # Service field -> stored column, in the order of the table's columns.
 LIST_COLUMNS: Mapping[str, str] = MappingProxyType(
@@ -112,12 +112,6 @@ def list_row(item: Item) -> list[Any]:
 def raw_json(item: Item) -> str:
     """A list entry as stored and compared: its keys sorted, so that equal entries are equal text."""
     return dumps_sorted(item)
-
-
-def same_raw(stored: str, fresh: str) -> bool:
-    """Whether a stored entry and a fresh one are the same record: equal text, or equal values
-    written another way (by the encoder of an earlier version, with spaces after the colons)."""
-    return stored == fresh or loads(stored) == loads(fresh)
 
 
 def intro_values(item: Item) -> dict[str, str]:

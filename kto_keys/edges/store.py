@@ -31,7 +31,6 @@ from kto_keys.core.records import (
     list_row,
     plain_text,
     raw_json,
-    same_raw,
 )
 from kto_keys.edges.schema import migrate, schema_version
 
@@ -87,7 +86,8 @@ class DetailTodo:
     modifiedtime: str
 
 
-_RAW_AT = len(LIST_COLUMNS)  # where raw_json sits in a record's row
+# Where modifiedtime sits in a record's row (the row follows LIST_COLUMNS).
+_MODIFIED_AT = list(LIST_COLUMNS.values()).index("modifiedtime")
 
 
 @dataclass(frozen=True, slots=True)
@@ -434,17 +434,21 @@ class Store:
         return PageSaved(new, updated)
 
     def _known(self, rows: Mapping[str, list[Any]]) -> dict[str, bool]:
-        """The page's records already stored: contentid -> True when stored as is (not removed)."""
+        """The page's records already stored: contentid -> True when unchanged (not removed).
+
+        A record changed when its `modifiedtime` did, not its text: older service generations
+        sent numbers where KorService2 sends strings, and such a flip is not a change.
+        """
         if not rows:
             return {}
         stored = self.db.execute(
-            f"SELECT contentid, raw_json, removed_at FROM restaurants "
+            f"SELECT contentid, modifiedtime, removed_at FROM restaurants "
             f"WHERE contentid IN ({', '.join('?' * len(rows))})",
             list(rows),
         )
         return {
-            contentid: removed_at is None and same_raw(raw, rows[contentid][_RAW_AT])
-            for contentid, raw, removed_at in stored
+            contentid: removed_at is None and modified == rows[contentid][_MODIFIED_AT]
+            for contentid, modified, removed_at in stored
         }
 
     @_serial
