@@ -34,6 +34,7 @@ from kto_keys.core.keys import KeyWarning, KeyWarningKind, ServiceKey, mask_secr
 from kto_keys.core.pool import DeactivationCause, EventKind, KeyPool, PoolEvent
 from kto_keys.core.regions import BY_LDONG, REGIONS, Followed
 from kto_keys.edges.hooks import HookFailed
+from kto_keys.edges.shared import JournalSetAside
 from kto_keys.edges.state import CacheLost
 from kto_keys.jobs.watch import Notice
 
@@ -391,6 +392,14 @@ CATALOG: dict[str, tuple[str, str]] = {
     "cache.lost": (
         "⚠️  키 캐시 {path}: {why}; 새 키 상태로 시작합니다",
         "⚠️  key cache {path} is {why}; starting with fresh key state",
+    ),
+    "journal.moved": (
+        "⚠️  공유 풀 저널 {path}: {why}; {moved}(으)로 옮겼고, 그 안의 호출 결과는 공유 키 풀에 반영하지 않았습니다 (내용을 확인한 뒤 지워도 됩니다)",
+        "⚠️  shared journal {path} was {why}; moved to {moved}, its outcomes not replayed onto the shared key pool (look into it, then delete it)",
+    ),
+    "journal.left": (
+        "⚠️  공유 풀 저널 {path}: {why}; 옮길 수도 없어 반영하지 않았습니다. 이 파일을 다른 곳으로 옮기거나 지우세요",
+        "⚠️  shared journal {path} is {why} and could not be moved aside: nothing was replayed. Move it away or delete it",
     ),
     # --- help texts ----------------------------------------------------------------------------
     "help.app": (
@@ -1118,6 +1127,8 @@ class Messages:
                 code=notice.exit_code,
                 reason=notice.reason or "-",
             )
+        if isinstance(notice, JournalSetAside):
+            return self.journal_set_aside(notice)
         return self("warning.history_unwritable", path=notice.path, reason=notice.reason)
 
     def log_unwritable(self, error: FileAccessError) -> str:
@@ -1214,6 +1225,13 @@ class Messages:
         if lost.moved_to is None:
             return self("cache.lost", path=lost.path, why=why)
         return self("cache.moved", path=lost.path, why=why, moved=lost.moved_to.name)
+
+    def journal_set_aside(self, broken: JournalSetAside) -> str:
+        """One line for a shared journal that could not be replayed and was set aside."""
+        why = self(f"cache.why.{broken.why}", detail=broken.detail or "-")
+        if broken.moved_to is None:
+            return self("journal.left", path=broken.path, why=why)
+        return self("journal.moved", path=broken.path, why=why, moved=broken.moved_to.name)
 
     # --- keys and events ------------------------------------------------------------------------
     def key_warning(self, warning: KeyWarning) -> str:

@@ -6,10 +6,14 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import time
+import uuid
+from datetime import date
 from pathlib import Path
 from typing import Any
 
+import pytest
 from conftest import GatewayFactory, env_for, hex_key, invoke, make_settings
 from shared_server import free_port
 
@@ -20,7 +24,7 @@ from kto_keys.core.keys import ServiceKey
 from kto_keys.core.pool import Exhausted, KeyPool, Lease, Wait
 from kto_keys.core.shared import Fate, Grant, Refusal, Refused
 from kto_keys.edges.settings import Settings
-from kto_keys.edges.shared import SharedGate, SharedState
+from kto_keys.edges.shared import SharedGate, SharedState, append_journal, journal_path
 from kto_keys.sim import BehaviourKind, KeyBehaviour
 
 LIST = "areaBasedList2"
@@ -316,3 +320,95 @@ def test_a_server_that_refuses_or_speaks_no_redis_is_exit_6_and_a_bad_port_exit_
     code, _, err = invoke("status", env=env)
     assert code == 2 and "KTO_STATE_URL" in err
     assert server.total() == 0
+
+
+# --- the journal a lost server leaves ----------------------------------------------------------
+JOURNAL_ASIDE = re.compile(r"^shared_journal\.json\.(corrupt|invalid|unreadable)-\d{8}T\d{6}$")
+
+
+def _journal(folder: Path) -> Path:
+    """Where the CLI's settings (cwd `folder`) keep the journal: beside the key cache."""
+    return folder / "data" / "cache" / "shared_journal.json"
+
+
+def _facts(settings: Settings, index: int, **more: Any) -> dict[str, Any]:
+    """One outcome as a run lost mid-call leaves it in the journal, for today on the server."""
+    day = (SharedState(settings).server_day() - date(1970, 1, 1)).days
+    return {
+        "lease": uuid.uuid4().hex,
+        "fp": settings.keys[index].fingerprint,
+        "op": LIST,
+        "day": day,
+        "probe": False,
+        **more,
+    }
+
+
+MALFORMED_JOURNALS = [
+    pytest.param(b"this is not json", "corrupt", id="garbage-text"),
+    pytest.param(b"\xff\xfe\x00\x81binary", "corrupt", id="binary"),
+    pytest.param(b"[" * 100_000, "corrupt", id="nested-too-deep"),
+    pytest.param(b'{"schema": 1, "records": "x"}', "corrupt", id="records-not-a-list"),
+    pytest.param(b'{"records": []}', "corrupt", id="no-schema"),
+    pytest.param(b'{"schema": 1, "records": [{"a": 1}]}', "invalid (lease)", id="entry-no-lease"),
+    pytest.param(
+        b'{"schema": 1, "records": [{"lease": "x", "fp": "ab", "op": "o", "day": "today"}]}',
+        "invalid (day)",
+        id="entry-day-not-a-number",
+    ),
+]
+
+
+@pytest.mark.parametrize(("content", "shown"), MALFORMED_JOURNALS)
+def test_a_malformed_journal_is_set_aside_whole_with_one_line_and_the_command_goes_on(
+    isolated: Path, state_url: str, content: bytes, shown: str
+) -> None:
+    """As a corrupt key cache: the journal is moved aside under a stamped name with its bytes,
+    one line names it, where it went and what was not done, and the command ends as usual."""
+    journal = _journal(isolated)
+    journal.parent.mkdir(parents=True)
+    journal.write_bytes(content)
+    code, out, err = invoke("status", "--json", env=env_for([hex_key()], KTO_STATE_URL=state_url))
+    assert code == 0, err
+    assert json.loads(out)["keys"][0]["state"] == "active"
+    [aside] = [path for path in journal.parent.iterdir() if JOURNAL_ASIDE.match(path.name)]
+    assert aside.name.startswith(f"shared_journal.json.{shown.split()[0]}-")
+    assert aside.read_bytes() == content
+    assert not journal.exists()
+    assert err == (
+        f"⚠️  shared journal {journal} was {shown}; moved to {aside.name}, its outcomes not "
+        "replayed onto the shared key pool (look into it, then delete it)\n"
+    )
+
+
+def test_a_journal_that_is_a_folder_is_set_aside_in_korean_too(
+    isolated: Path, state_url: str
+) -> None:
+    """A journal the system will not read (a folder in its place) is no "unexpected error": one
+    Korean line says it was unreadable and where it went, and `status` exits 0."""
+    journal = _journal(isolated)
+    journal.mkdir(parents=True)
+    env = {**env_for([hex_key()], KTO_STATE_URL=state_url), "KTO_LANG": "ko"}
+    code, _, err = invoke("status", env=env)
+    assert code == 0, err
+    [aside] = [path for path in journal.parent.iterdir() if JOURNAL_ASIDE.match(path.name)]
+    assert aside.is_dir() and aside.name.startswith("shared_journal.json.unreadable-")
+    assert err.startswith(f"⚠️  공유 풀 저널 {journal}: 읽을 수 없음 (")
+    assert f"{aside.name}(으)로 옮겼고, 그 안의 호출 결과는 공유 키 풀에 반영하지 않았습니다" in err
+    assert "예기치" not in err and "unexpected" not in err
+
+
+def test_a_journal_broken_when_an_outcome_is_added_is_set_aside_not_written_over(
+    tmp_path: Path, state_url: str
+) -> None:
+    """A run that loses the server and finds the journal broken keeps the broken file aside
+    (and says so) and starts a new journal with its outcome: nothing is written over."""
+    settings = _settings(tmp_path, [hex_key()], state_url)
+    journal = journal_path(settings)
+    journal.parent.mkdir(parents=True)
+    journal.write_bytes(b'{"schema": 1, "records": [')
+    facts = _facts(settings, 0, success=True)
+    broken = append_journal(journal, facts)
+    assert broken is not None and broken.why == "corrupt" and broken.moved_to is not None
+    assert broken.moved_to.read_bytes() == b'{"schema": 1, "records": ['
+    assert json.loads(journal.read_text(encoding="utf-8"))["records"] == [facts]
