@@ -239,6 +239,18 @@ def _open(
         session = open_session(settings, options.clock, log_event, notices=notice)
     if session.cache_notice:
         _say(m.cache_lost(session.cache_notice))
+    journal = session.journal
+    if journal is not None and journal.replayed and settings.state_url is not None:
+        line = m(
+            "journal.replayed",
+            count=journal.replayed,
+            path=journal.path,
+            url=mask_url(settings.state_url),
+        )
+        if logs:  # news, not a thing to act on: under --quiet it goes to the log file alone
+            logger().warning(line)
+        else:
+            _say(line)
     return monitor.attach(session) if monitor is not None else session
 
 

@@ -401,6 +401,10 @@ CATALOG: dict[str, tuple[str, str]] = {
         "⚠️  공유 풀 저널 {path}: {why}; 옮길 수도 없어 반영하지 않았습니다. 이 파일을 다른 곳으로 옮기거나 지우세요",
         "⚠️  shared journal {path} is {why} and could not be moved aside: nothing was replayed. Move it away or delete it",
     ),
+    "journal.replayed": (
+        "🔁 공유 풀 저널 {path}에 남아 있던 호출 결과 {count}건을 공유 키 풀 {url}에 반영했습니다",
+        "🔁 replayed {count} call outcome(s) from the shared journal {path} onto the shared key pool at {url}",
+    ),
     # --- help texts ----------------------------------------------------------------------------
     "help.app": (
         "서비스 키 풀로 TourAPI 음식점 데이터를 수집합니다.",

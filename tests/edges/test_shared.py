@@ -412,3 +412,33 @@ def test_a_journal_broken_when_an_outcome_is_added_is_set_aside_not_written_over
     assert broken is not None and broken.why == "corrupt" and broken.moved_to is not None
     assert broken.moved_to.read_bytes() == b'{"schema": 1, "records": ['
     assert json.loads(journal.read_text(encoding="utf-8"))["records"] == [facts]
+
+
+def test_the_next_run_replays_the_journal_and_says_how_many_outcomes(
+    isolated: Path, state_url: str
+) -> None:
+    """Outcomes a lost server left in the journal reach the shared pool at the next command,
+    which says so in one line (Korean by default, English with --lang en)."""
+    keys = [hex_key(), hex_key()]
+    env = env_for(keys, KTO_STATE_URL=state_url)
+    settings = _settings(isolated, keys, state_url)
+    journal = _journal(isolated)
+    dead = {"cause": "not_registered", "code": "30"}
+    append_journal(journal, _facts(settings, 0, failed=True, errors_add=1, deactivate=dead))
+    append_journal(journal, _facts(settings, 1, success=True))
+    code, out, err = invoke("status", "--json", env=env)
+    assert code == 0
+    assert [row["state"] for row in json.loads(out)["keys"]] == ["deactivated", "active"]
+    assert err == (
+        f"🔁 replayed 2 call outcome(s) from the shared journal {journal} onto the shared key "
+        f"pool at {state_url}\n"
+    )
+    assert not journal.exists()
+    append_journal(journal, _facts(settings, 1, success=True))
+    code, _, err = invoke("status", env={**env, "KTO_LANG": "ko"})
+    assert code == 0
+    assert err == (
+        f"🔁 공유 풀 저널 {journal}에 남아 있던 호출 결과 1건을 공유 키 풀 {state_url}에 "
+        "반영했습니다\n"
+    )
+    assert invoke("status", env=env)[2] == ""  # replayed once: nothing more to say
