@@ -23,6 +23,8 @@ from kto_keys.cli.messages import Messages
 from kto_keys.cli.monitor import Monitor, monitoring
 from kto_keys.cli.progress import ProgressDisplay
 from kto_keys.cli.render import (
+    attention_line,
+    expired_advice,
     health_lines,
     history_table,
     keys_json,
@@ -44,7 +46,7 @@ from kto_keys.core.errors import (
     SettingsProblem,
     SharedStateLostError,
 )
-from kto_keys.core.health import HealthLevel
+from kto_keys.core.health import HealthLevel, KeyNote
 from kto_keys.core.keyring import parse_expiry, parse_keys_file
 from kto_keys.core.keys import (
     KeyAttributes,
@@ -312,15 +314,20 @@ def health(options: CliOptions, as_json: bool) -> int:
 
 
 def recover(options: CliOptions, force: bool, as_json: bool) -> int:
-    """Probe deactivated keys whose recovery time has come, each with a call of its own."""
+    """Probe deactivated keys whose recovery time has come, each with a call of its own; an
+    expired key no probe tries (it waits for a new expiry date) is named and stays out (1)."""
     settings = load(options)
     with monitoring(options.clock, settings, "recover", _say) as monitor:
         session = _open(options, settings, logs=True, monitor=monitor)
         results = asyncio.run(key_jobs.recover_keys(session, force=force))
-        return monitor.done(_show_recovered(settings, results, as_json))
+        waiting = key_jobs.expired_waiting(session, [result.key for result in results])
+        return monitor.done(_show_recovered(settings, results, waiting, as_json))
 
 
-def _show_recovered(settings: Settings, results: list[ProbeResult], as_json: bool) -> int:
+def _show_recovered(
+    settings: Settings, results: list[ProbeResult], waiting: list[KeyNote], as_json: bool
+) -> int:
+    code = exits.recover_exit_code([result.recovered for result in results], len(waiting))
     if as_json:
         print_json(
             [
@@ -328,13 +335,25 @@ def _show_recovered(settings: Settings, results: list[ProbeResult], as_json: boo
                     "key": f"#{r.key.index}",
                     "preview": r.key.preview,
                     "recovered": r.recovered,
+                    "probed": True,
                     "code": r.outcome.code,
                     "outcome": str(r.outcome.kind),
                 }
                 for r in results
             ]
+            + [
+                {
+                    "key": f"#{note.key.index}",
+                    "preview": note.key.preview,
+                    "recovered": False,
+                    "probed": False,  # it waits for a new expiry date
+                    "code": note.error.code if note.error else None,
+                    "outcome": str(note.attention),
+                }
+                for note in waiting
+            ]
         )
-        return exits.recover_exit_code([result.recovered for result in results])
+        return code
     m = Messages(settings.lang)
     console = make_console()
     if not results:
@@ -348,7 +367,10 @@ def _show_recovered(settings: Settings, results: list[ProbeResult], as_json: boo
         )
         verdict = m("recover.recovered") if result.recovered else m("recover.still_unusable")
         console.print(f"#{result.key.index} {result.key.preview}: {verdict} ({what})", markup=False)
-    return exits.recover_exit_code([result.recovered for result in results])
+    if waiting:  # as `health` names them: what to do, and why no probe tries them meanwhile
+        for line in [*(attention_line(note, m) for note in waiting), expired_advice(waiting, m)]:
+            console.print(line, markup=False)
+    return code
 
 
 TEST_MODES = ("basic", "monitor", "all")

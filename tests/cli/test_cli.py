@@ -278,7 +278,8 @@ def test_recover_and_test_keys(gateway: GatewayFactory, isolated: Path, clock: F
     assert len(logs) == 1 and "#1" in logs[0].read_text(encoding="utf-8")
     gw.reset_counts()
     code, out, _ = invoke("recover", env=env)
-    assert code == 0 and "no deactivated key is due" in out and gw.total() == 0
+    assert code == 1 and "no deactivated key is due" in out and gw.total() == 0
+    assert f"#1 {dead[:10]}...: expired" in out  # no probe, but it stays out: exit 1
     code, out, _ = invoke("recover", "--force", env=env)
     assert code == 1 and "still unusable" in out  # a key stays out: exit 1
     assert gw.counts() == {"dead": {"ldongCode2": 1}}
