@@ -60,6 +60,7 @@ from kto_keys.core.operations import parse_detail_kinds
 from kto_keys.core.pool import KeyPool, PoolEvent
 from kto_keys.core.regions import region_table, select
 from kto_keys.core.shared import mask_url
+from kto_keys.core.status import KeyStatusRow
 from kto_keys.edges.atomic import atomic_write_text
 from kto_keys.edges.client import ProbeResult
 from kto_keys.edges.clock import SystemClock
@@ -695,7 +696,18 @@ def expiry_option(text: str | None) -> date | None:
 def keys_list(options: CliOptions, as_json: bool) -> int:
     """Every key from every source, with its source, label, limit, expiry and role."""
     settings = load(options, require_keys=False)
-    rows = key_jobs.status_of(_open(options, settings)) if settings.keys else []
+    rows: list[KeyStatusRow] = []
+    if settings.keys:
+        try:
+            rows = key_jobs.status_of(_open(options, settings))
+        except SharedStateLostError as lost:
+            # The keys are this machine's to list; only their states live on the server.
+            _say(
+                Messages(settings.lang)(
+                    "warning.state_unreachable_listing", url=lost.url, reason=lost.reason
+                )
+            )
+            rows = key_jobs.status_unknown(settings)
     removed = [dataclasses.asdict(key) for key in settings.removed_keys]
     if as_json:
         print_json(

@@ -111,6 +111,10 @@ CATALOG: dict[str, tuple[str, str]] = {
         "실행 중 공유 키 풀 서버 {url}와 연결이 끊겼습니다 ({reason}): 새 호출은 하지 않았고, 진행 중이던 호출의 결과는 로컬 저널에 남겼습니다. 작업은 저장되었으며 다음 실행이 저널부터 반영합니다",
         "lost the shared key pool at {url} during the run ({reason}): no new call was made, the outcomes of the calls in flight wait in the local journal. The work is kept; the next run replays the journal first",
     ),
+    "warning.state_unreachable_listing": (
+        "⚠️  공유 키 풀 서버 {url}에 연결할 수 없어 키 상태는 '알 수 없음'으로 보여 줍니다 (키 목록은 이 컴퓨터의 키 저장소, 키 파일, 환경 변수에서 읽었습니다)",
+        "⚠️  cannot reach the shared key pool at {url} ({reason}): key states are shown as unknown (the keys come from this machine's key store, keys file and environment)",
+    ),
     "error.cache_locked": (
         "키 캐시 {path}를 다른 프로세스가 잠그고 있습니다",
         "the key cache {path} is locked by another process",
@@ -597,6 +601,7 @@ CATALOG: dict[str, tuple[str, str]] = {
     "condition.quota_spent": ("오늘 한도 소진", "quota spent"),
     "condition.deactivated": ("비활성화", "deactivated"),
     "condition.disabled": ("수동 비활성화", "disabled"),
+    "condition.unknown": ("알 수 없음", "unknown"),
     "outcome.success": ("성공", "ok"),
     "outcome.request_error": ("요청 오류", "request error"),
     "outcome.config_error": ("설정 오류", "configuration error"),

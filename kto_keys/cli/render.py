@@ -202,6 +202,8 @@ def keys_table(rows: Sequence[KeyStatusRow], m: Messages) -> Table:
 
 def _keys_state(row: KeyStatusRow, m: Messages) -> str:
     """A standby key's role says it all; any other key its state, and who replaced it."""
+    if row.state is KeyCondition.UNKNOWN:
+        return m("condition.unknown")  # nor is it known whether a standby stands in
     standby = _standby_lines(row, m).strip("\n").replace("\n", " · ")
     if row.standby and row.state is not KeyCondition.DEACTIVATED:
         return standby

@@ -19,7 +19,7 @@ from kto_keys.core.health import Attention, Health, KeyNote, assess, attention_f
 from kto_keys.core.keys import ServiceKey
 from kto_keys.core.pool import KeyPool, Reason
 from kto_keys.core.rotation import KeyEventKind
-from kto_keys.core.status import KeyStatusRow, key_status
+from kto_keys.core.status import KeyStatusRow, key_status, unknown_status
 from kto_keys.edges.client import ProbeResult
 from kto_keys.edges.clock import SystemClock
 from kto_keys.edges.settings import Settings, load_settings
@@ -54,6 +54,12 @@ def status_of(session: Session) -> list[KeyStatusRow]:
     rows = key_status(session.pool, session.clock.now(), call_stats(session))
     session.save_if_changed()
     return rows
+
+
+def status_unknown(settings: Settings) -> list[KeyStatusRow]:
+    """Every configured key as its sources describe it, its state unknown (the shared pool
+    cannot be reached): `keys list` still answers, from this machine alone."""
+    return unknown_status(settings.keys, settings.policy())
 
 
 def health_of(session: Session) -> Health:

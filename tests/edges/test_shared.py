@@ -187,6 +187,49 @@ def test_unreachable_server_stops_before_any_call_with_exit_6(
     assert server.total() == 0
 
 
+def test_keys_list_answers_without_the_shared_server_with_states_unknown(isolated: Path) -> None:
+    """`keys list` asks this machine (key store, keys file, environment): with KTO_STATE_URL
+    out of reach it still lists every key with what its sources say, each state unknown, after
+    one warning line naming the URL with its password masked, and exits 0; `status`, which
+    needs the states, still stops with 6."""
+    from_env, from_file = hex_key(), hex_key()
+    (isolated / "keys.txt").write_text(
+        f"{from_file} label=ops expires=2027-03-31 limit=500 standby\n", encoding="utf-8"
+    )
+    port = free_port()
+    url = f"redis://kto:s3cret-pass@127.0.0.1:{port}/0"
+    env = env_for(
+        [from_env], KTO_STATE_URL=url, KTO_STATE_TIMEOUT_S="1", KTO_API_KEY_FILE="keys.txt"
+    )
+    code, out, err = invoke("keys", "list", "--json", env=env)
+    assert code == 0, err
+    listed = [
+        (row["key"], row["source"], row["label"], row["limit"], row["expires"], row["state"])
+        for row in json.loads(out)["keys"]
+    ]
+    assert listed == [
+        ("#0", "keys.txt", "ops", 500, "2027-03-31", "unknown"),
+        ("#1", "environment", None, 1000, None, "unknown"),
+    ]
+    shown = f"redis://kto:***@127.0.0.1:{port}/0"
+    assert err.startswith(f"⚠️  cannot reach the shared key pool at {shown} (")
+    assert err.endswith(
+        "): key states are shown as unknown (the keys come from this machine's key store, "
+        "keys file and environment)\n"
+    )
+    assert err.count("\n") == 1 and "s3cret" not in err
+    code, out, err = invoke("keys", "list", env={**env, "KTO_LANG": "ko"})
+    assert code == 0
+    assert err.startswith(
+        f"⚠️  공유 키 풀 서버 {shown}에 연결할 수 없어 키 상태는 '알 수 없음'으로 보여 줍니다"
+    )
+    assert "s3cret" not in err
+    rows = [line for line in out.splitlines() if from_env[:10] in line or from_file[:10] in line]
+    assert len(rows) == 2 and all("알 수 없음" in row for row in rows)
+    assert "대기" in rows[0] and "예비로 보관" not in out  # its role, but no claim on its state
+    assert invoke("status", env=env)[0] == 6
+
+
 def test_disable_status_and_enable_work_on_the_shared_state(isolated: Path, state_url: str) -> None:
     """`disable` writes to the server at once: a later `status` (any process, any host) shows
     it; `enable` puts the key back; no JSON cache is written."""
