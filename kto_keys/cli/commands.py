@@ -140,8 +140,10 @@ def run_guarded(options: CliOptions, command: Command) -> int:
 def report_error(options: CliOptions, error: BaseException) -> int:
     """Write one line for an error on stderr, in the user's language; return its exit code."""
     lang, keys = _language_and_keys(options)
-    line = redact(" ".join(Messages(lang).error(error).split()), keys)
-    sys.stderr.write(f"kto-keys: {line}\n")
+    # One line, whatever the error's words held; a detail line (Korean) stays a line of its own.
+    first, *details = Messages(lang).error(error).split("\n")
+    text = "\n".join([f"kto-keys: {' '.join(first.split())}", *details])
+    sys.stderr.write(redact(text, keys) + "\n")
     return exits.exit_code_for(error)
 
 
@@ -361,13 +363,12 @@ def _show_recovered(
         console.print(m("recover.none"), markup=False)
     for result in results:
         outcome = result.outcome
-        what = (
-            m.code(outcome.code, outcome.symbol)
-            if outcome.code
-            else outcome.message or str(outcome.kind)
-        )
+        what, detail = m.outcome_words(outcome)
+        if not what:  # no code, no words: English names the kind as ever, Korean in its words
+            what = str(outcome.kind) if m.lang == "en" else m(f"outcome.{outcome.kind.value}")
         verdict = m("recover.recovered") if result.recovered else m("recover.still_unusable")
-        console.print(f"#{result.key.index} {result.key.preview}: {verdict} ({what})", markup=False)
+        line = f"#{result.key.index} {result.key.preview}: {verdict} ({what}){detail}"
+        console.print(line, markup=False)
     if waiting:  # as `health` names them: what to do, and why no probe tries them meanwhile
         for line in [*(attention_line(note, m) for note in waiting), expired_advice(waiting, m)]:
             console.print(line, markup=False)
@@ -405,13 +406,12 @@ def _test_keys(options: CliOptions, settings: Settings, mode: str, monitor: Moni
         session = _open(options, settings, logs=True, monitor=monitor)
         for test in asyncio.run(key_jobs.test_all_keys(session)):
             outcome = test.outcome
-            what = m.code(outcome.code, outcome.symbol) if outcome.code else outcome.message
+            what, detail = m.outcome_words(outcome)  # (in Korean the kind says it, then detail)
             mark = "✅" if outcome.is_success else "❌"
             latency = f" {test.latency_ms:.0f}ms" if test.latency_ms is not None else ""
             kind = m(f"outcome.{outcome.kind.value}")
-            lines.append(
-                f"{mark} #{test.index} {test.preview}: {kind}{latency} {what or ''}".rstrip()
-            )
+            line = f"{mark} #{test.index} {test.preview}: {kind}{latency} {what or ''}".rstrip()
+            lines.append(line + detail)
     report = key_jobs.health_of(_open(options, settings, monitor=monitor))
     if mode in ("monitor", "all"):
         lines.extend(health_lines(report, m))

@@ -88,12 +88,21 @@ def _fsync_folder(folder: Path) -> None:
 
 def read_text_or_refuse(path: Path, problem: SettingsProblem, shown: object = None) -> str:
     """A settings file's text (a keys file, a master key file); one that cannot be read stops
-    the command with a SettingsError naming it (as `shown`) and the reason."""
+    the command with a SettingsError naming it (as `shown`), the reason and its errno name."""
     try:
         return path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as error:
-        reason = error.strerror if isinstance(error, OSError) else "not UTF-8 text"
-        raise SettingsError(problem, path=shown or path, reason=reason) from None
+        reason, code = reason_of(error)
+        raise SettingsError(problem, path=shown or path, reason=reason, code=code) from None
+
+
+def reason_of(error: OSError | UnicodeDecodeError) -> tuple[str, str | None]:
+    """Why a file could not be read: the system's words and the errno name (`ENOENT`, ...)."""
+    if not isinstance(error, OSError):
+        return "not UTF-8 text", None
+    number = error.errno
+    code = errno.errorcode.get(number) if number is not None else None
+    return error.strerror or type(error).__name__, code
 
 
 def set_aside(path: Path, why: str, when: datetime) -> Path | None:

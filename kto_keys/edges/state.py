@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import errno
 import functools
 import json
 import math
@@ -56,6 +57,7 @@ class CacheLost:
     why: str  # "corrupt", "invalid" (a value out of range) or "unreadable"
     moved_to: Path | None = None
     detail: str | None = None  # the system's words for an unreadable file; the field, if invalid
+    code: str | None = None  # the errno name (`EACCES`, `EISDIR`, ...) of an unreadable file
 
 
 @dataclass(frozen=True, slots=True)
@@ -220,7 +222,8 @@ class StateCache:
         except UnicodeDecodeError:
             return {}, {}, self._set_aside("corrupt", may_move=may_move)
         except OSError as error:
-            return {}, {}, self._set_aside("unreadable", error.strerror, may_move)
+            code = errno.errorcode.get(error.errno) if error.errno is not None else None
+            return {}, {}, self._set_aside("unreadable", error.strerror, may_move, code)
         try:
             document = json.loads(text)
             if not isinstance(document, dict) or document.get("schema") != SCHEMA_VERSION:
@@ -244,13 +247,15 @@ class StateCache:
         self._known_file = identity
         return dict(keys), states, None
 
-    def _set_aside(self, why: str, detail: str | None = None, may_move: bool = True) -> CacheLost:
+    def _set_aside(
+        self, why: str, detail: str | None = None, may_move: bool = True, code: str | None = None
+    ) -> CacheLost:
         if not may_move:
-            return CacheLost(self.path, why, None, detail)
+            return CacheLost(self.path, why, None, detail, code)
         # A file broken mid-run takes the load's time and a suffix rather than replacing the one
         # set aside at load; without a load, its own mtime.
         when = self._loaded_at or modified_at(self.path)
-        return CacheLost(self.path, why, set_aside(self.path, why, when), detail)
+        return CacheLost(self.path, why, set_aside(self.path, why, when), detail, code)
 
     def _write(self, keys: Mapping[str, StateDict], durable: bool = True) -> None:
         """One key a line, each line encoded once and kept until its state changes."""

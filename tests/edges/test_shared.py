@@ -187,6 +187,38 @@ def test_unreachable_server_stops_before_any_call_with_exit_6(
     assert server.total() == 0
 
 
+def test_a_korean_line_about_an_unreachable_server_leaves_its_words_to_a_detail_line(
+    isolated: Path,
+) -> None:
+    """The server's own words (English, from the client library) never sit inside a Korean
+    sentence: the line says what happened and what to do in Korean, the words follow on an
+    indented detail line; English keeps its one line; the exit code stays 6."""
+    port = free_port()
+    url = f"redis://kto:s3cret-pass@127.0.0.1:{port}/0"
+    env = env_for([hex_key()], KTO_STATE_URL=url, KTO_STATE_TIMEOUT_S="1", KTO_LANG="ko")
+    code, _, err = invoke("status", env=env)
+    assert code == 6
+    line, detail = err.splitlines()
+    shown = f"redis://kto:***@127.0.0.1:{port}/0"
+    assert line == (
+        f"kto-keys: 공유 키 풀 서버 {shown}에 연결할 수 없습니다: 호출은 하나도 하지 않았습니다. "
+        "서버와 KTO_STATE_URL을 확인하세요"
+    )
+    assert detail.startswith("  상세: ") and "Connection refused" in detail
+    code, _, err = invoke("--lang", "en", "status", env=env)
+    assert code == 6 and err.count("\n") == 1
+    assert err.startswith(f"kto-keys: cannot reach the shared key pool at {shown} (")
+    assert "Connection refused" in err and "s3cret" not in err
+    code, _, err = invoke("keys", "list", env=env)
+    assert code == 0
+    line, detail = err.splitlines()
+    assert line.endswith(
+        "에 연결할 수 없어 키 상태는 '알 수 없음'으로 보여 줍니다 (키 목록은 이 컴퓨터의 키 "
+        "저장소, 키 파일, 환경 변수에서 읽었습니다)"
+    )
+    assert detail.startswith("  상세: ") and "Connection refused" in detail
+
+
 def test_keys_list_answers_without_the_shared_server_with_states_unknown(isolated: Path) -> None:
     """`keys list` asks this machine (key store, keys file, environment): with KTO_STATE_URL
     out of reach it still lists every key with what its sources say, each state unknown, after
@@ -436,8 +468,11 @@ def test_a_journal_that_is_a_folder_is_set_aside_in_korean_too(
     assert code == 0, err
     [aside] = [path for path in journal.parent.iterdir() if JOURNAL_ASIDE.match(path.name)]
     assert aside.is_dir() and aside.name.startswith("shared_journal.json.unreadable-")
-    assert err.startswith(f"⚠️  공유 풀 저널 {journal}: 읽을 수 없음 (")
-    assert f"{aside.name}(으)로 옮겼고, 그 안의 호출 결과는 공유 키 풀에 반영하지 않았습니다" in err
+    assert err == (
+        f"⚠️  공유 풀 저널 {journal}: 읽을 수 없음 (파일이 아니라 폴더입니다); {aside.name}(으)로 "
+        "옮겼고, 그 안의 호출 결과는 공유 키 풀에 반영하지 않았습니다 (내용을 확인한 뒤 지워도 "
+        "됩니다)\n"
+    )
     assert "예기치" not in err and "unexpected" not in err
 
 
