@@ -23,6 +23,8 @@ from kto_keys.cli.messages import Messages
 from kto_keys.cli.monitor import Monitor, monitoring
 from kto_keys.cli.progress import ProgressDisplay
 from kto_keys.cli.render import (
+    attention_line,
+    expired_advice,
     health_lines,
     history_table,
     keys_json,
@@ -44,7 +46,7 @@ from kto_keys.core.errors import (
     SettingsProblem,
     SharedStateLostError,
 )
-from kto_keys.core.health import HealthLevel
+from kto_keys.core.health import HealthLevel, KeyNote
 from kto_keys.core.keyring import parse_expiry, parse_keys_file
 from kto_keys.core.keys import (
     KeyAttributes,
@@ -58,6 +60,7 @@ from kto_keys.core.operations import parse_detail_kinds
 from kto_keys.core.pool import KeyPool, PoolEvent
 from kto_keys.core.regions import region_table, select
 from kto_keys.core.shared import mask_url
+from kto_keys.core.status import KeyStatusRow
 from kto_keys.edges.atomic import atomic_write_text
 from kto_keys.edges.client import ProbeResult
 from kto_keys.edges.clock import SystemClock
@@ -137,8 +140,10 @@ def run_guarded(options: CliOptions, command: Command) -> int:
 def report_error(options: CliOptions, error: BaseException) -> int:
     """Write one line for an error on stderr, in the user's language; return its exit code."""
     lang, keys = _language_and_keys(options)
-    line = redact(" ".join(Messages(lang).error(error).split()), keys)
-    sys.stderr.write(f"kto-keys: {line}\n")
+    # One line, whatever the error's words held; a detail line (Korean) stays a line of its own.
+    first, *details = Messages(lang).error(error).split("\n")
+    text = "\n".join([f"kto-keys: {' '.join(first.split())}", *details])
+    sys.stderr.write(redact(text, keys) + "\n")
     return exits.exit_code_for(error)
 
 
@@ -239,6 +244,18 @@ def _open(
         session = open_session(settings, options.clock, log_event, notices=notice)
     if session.cache_notice:
         _say(m.cache_lost(session.cache_notice))
+    journal = session.journal
+    if journal is not None and journal.replayed and settings.state_url is not None:
+        line = m(
+            "journal.replayed",
+            count=journal.replayed,
+            path=journal.path,
+            url=mask_url(settings.state_url),
+        )
+        if logs:  # news, not a thing to act on: under --quiet it goes to the log file alone
+            logger().warning(line)
+        else:
+            _say(line)
     return monitor.attach(session) if monitor is not None else session
 
 
@@ -300,15 +317,20 @@ def health(options: CliOptions, as_json: bool) -> int:
 
 
 def recover(options: CliOptions, force: bool, as_json: bool) -> int:
-    """Probe deactivated keys whose recovery time has come, each with a call of its own."""
+    """Probe deactivated keys whose recovery time has come, each with a call of its own; an
+    expired key no probe tries (it waits for a new expiry date) is named and stays out (1)."""
     settings = load(options)
     with monitoring(options.clock, settings, "recover", _say) as monitor:
         session = _open(options, settings, logs=True, monitor=monitor)
         results = asyncio.run(key_jobs.recover_keys(session, force=force))
-        return monitor.done(_show_recovered(settings, results, as_json))
+        waiting = key_jobs.expired_waiting(session, [result.key for result in results])
+        return monitor.done(_show_recovered(settings, results, waiting, as_json))
 
 
-def _show_recovered(settings: Settings, results: list[ProbeResult], as_json: bool) -> int:
+def _show_recovered(
+    settings: Settings, results: list[ProbeResult], waiting: list[KeyNote], as_json: bool
+) -> int:
+    code = exits.recover_exit_code([result.recovered for result in results], len(waiting))
     if as_json:
         print_json(
             [
@@ -316,27 +338,41 @@ def _show_recovered(settings: Settings, results: list[ProbeResult], as_json: boo
                     "key": f"#{r.key.index}",
                     "preview": r.key.preview,
                     "recovered": r.recovered,
+                    "probed": True,
                     "code": r.outcome.code,
                     "outcome": str(r.outcome.kind),
                 }
                 for r in results
             ]
+            + [
+                {
+                    "key": f"#{note.key.index}",
+                    "preview": note.key.preview,
+                    "recovered": False,
+                    "probed": False,  # it waits for a new expiry date
+                    "code": note.error.code if note.error else None,
+                    "outcome": str(note.attention),
+                }
+                for note in waiting
+            ]
         )
-        return exits.recover_exit_code([result.recovered for result in results])
+        return code
     m = Messages(settings.lang)
     console = make_console()
     if not results:
         console.print(m("recover.none"), markup=False)
     for result in results:
         outcome = result.outcome
-        what = (
-            m.code(outcome.code, outcome.symbol)
-            if outcome.code
-            else outcome.message or str(outcome.kind)
-        )
+        what, detail = m.outcome_words(outcome)
+        if not what:  # no code, no words: English names the kind as ever, Korean in its words
+            what = str(outcome.kind) if m.lang == "en" else m(f"outcome.{outcome.kind.value}")
         verdict = m("recover.recovered") if result.recovered else m("recover.still_unusable")
-        console.print(f"#{result.key.index} {result.key.preview}: {verdict} ({what})", markup=False)
-    return exits.recover_exit_code([result.recovered for result in results])
+        line = f"#{result.key.index} {result.key.preview}: {verdict} ({what}){detail}"
+        console.print(line, markup=False)
+    if waiting:  # as `health` names them: what to do, and why no probe tries them meanwhile
+        for line in [*(attention_line(note, m) for note in waiting), expired_advice(waiting, m)]:
+            console.print(line, markup=False)
+    return code
 
 
 TEST_MODES = ("basic", "monitor", "all")
@@ -370,13 +406,12 @@ def _test_keys(options: CliOptions, settings: Settings, mode: str, monitor: Moni
         session = _open(options, settings, logs=True, monitor=monitor)
         for test in asyncio.run(key_jobs.test_all_keys(session)):
             outcome = test.outcome
-            what = m.code(outcome.code, outcome.symbol) if outcome.code else outcome.message
+            what, detail = m.outcome_words(outcome)  # (in Korean the kind says it, then detail)
             mark = "✅" if outcome.is_success else "❌"
             latency = f" {test.latency_ms:.0f}ms" if test.latency_ms is not None else ""
             kind = m(f"outcome.{outcome.kind.value}")
-            lines.append(
-                f"{mark} #{test.index} {test.preview}: {kind}{latency} {what or ''}".rstrip()
-            )
+            line = f"{mark} #{test.index} {test.preview}: {kind}{latency} {what or ''}".rstrip()
+            lines.append(line + detail)
     report = key_jobs.health_of(_open(options, settings, monitor=monitor))
     if mode in ("monitor", "all"):
         lines.extend(health_lines(report, m))
@@ -661,7 +696,18 @@ def expiry_option(text: str | None) -> date | None:
 def keys_list(options: CliOptions, as_json: bool) -> int:
     """Every key from every source, with its source, label, limit, expiry and role."""
     settings = load(options, require_keys=False)
-    rows = key_jobs.status_of(_open(options, settings)) if settings.keys else []
+    rows: list[KeyStatusRow] = []
+    if settings.keys:
+        try:
+            rows = key_jobs.status_of(_open(options, settings))
+        except SharedStateLostError as lost:
+            # The keys are this machine's to list; only their states live on the server.
+            _say(
+                Messages(settings.lang)(
+                    "warning.state_unreachable_listing", url=lost.url, reason=lost.reason
+                )
+            )
+            rows = key_jobs.status_unknown(settings)
     removed = [dataclasses.asdict(key) for key in settings.removed_keys]
     if as_json:
         print_json(

@@ -73,9 +73,10 @@ def health_exit_for_error(error: BaseException) -> int:
     return HEALTH_EXIT_CODES[HealthLevel.UNKNOWN]
 
 
-def recover_exit_code(recovered: list[bool]) -> int:
-    """`recover`: 0 when nothing needed recovery or every key came back, 1 when some stay out."""
-    return OK if all(recovered) else FAILED
+def recover_exit_code(recovered: list[bool], expired_waiting: int = 0) -> int:
+    """`recover`: 0 when nothing needed recovery or every key came back; 1 when some stay out,
+    a probed key still refused or an expired key waiting for a new expiry date."""
+    return OK if all(recovered) and not expired_waiting else FAILED
 
 
 def reported_as_success(code: int, quota_as_failure: bool = False) -> bool:

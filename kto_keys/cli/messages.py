@@ -11,6 +11,7 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
+from kto_keys.core.answers import Outcome
 from kto_keys.core.clock import KST, format_time
 from kto_keys.core.codes import lookup
 from kto_keys.core.errors import (
@@ -34,12 +35,15 @@ from kto_keys.core.keys import KeyWarning, KeyWarningKind, ServiceKey, mask_secr
 from kto_keys.core.pool import DeactivationCause, EventKind, KeyPool, PoolEvent
 from kto_keys.core.regions import BY_LDONG, REGIONS, Followed
 from kto_keys.edges.hooks import HookFailed
+from kto_keys.edges.shared import JournalSetAside
 from kto_keys.edges.state import CacheLost
 from kto_keys.jobs.watch import Notice
 
 LANGUAGES = ("ko", "en")
 
-# id -> (Korean, English). Fields in braces are filled in by name.
+# id -> (Korean, English). Fields in braces are filled in by name. A Korean line never holds a
+# system's or a server's own words (English, as they come): where a Korean template leaves out
+# the `reason` its English twin shows, they follow on a line of their own, `  상세: …`.
 CATALOG: dict[str, tuple[str, str]] = {
     # --- errors ---------------------------------------------------------------------------
     "error.interrupted": ("중단됨: 작업은 저장되었습니다", "interrupted: the work is kept"),
@@ -47,7 +51,10 @@ CATALOG: dict[str, tuple[str, str]] = {
         "SIGTERM으로 종료됨: 작업은 저장되었습니다",
         "terminated by SIGTERM: the work is kept",
     ),
-    "error.unexpected": ("예기치 않은 오류: {kind}: {text}", "unexpected error: {kind}: {text}"),
+    "error.unexpected": (
+        "예기치 않은 오류입니다 (--debug로 자세히 볼 수 있습니다)",
+        "unexpected error: {reason}",
+    ),
     "error.no_key_at_all": (
         "{operation}에 사용할 수 있는 키가 없습니다: 모든 키를 손으로 뺐습니다. `kto-keys health`에서 번호를 보고 `kto-keys enable <번호>`로 되돌리세요",
         "no usable key for {operation}: every key was taken out by hand. `kto-keys health` lists them; `kto-keys enable <#>` puts one back",
@@ -87,7 +94,7 @@ CATALOG: dict[str, tuple[str, str]] = {
         "the gateway refuses this machine: {what}. The keys are not to blame and were left as they are",
     ),
     "error.host_unreachable": (
-        "{host}에 연결할 수 없습니다 ({reason}): 이 컴퓨터의 네트워크나 DNS, KTO_API_BASE_URL을 확인하세요. 키는 그대로 두었습니다",
+        "{host}에 연결할 수 없습니다: 이 컴퓨터의 네트워크나 DNS, KTO_API_BASE_URL을 확인하세요. 키는 그대로 두었습니다",
         "cannot reach {host} ({reason}): check this machine's network or DNS, and KTO_API_BASE_URL. The keys were left as they are",
     ),
     "error.service_config": (
@@ -95,20 +102,24 @@ CATALOG: dict[str, tuple[str, str]] = {
         "configuration error: {what} - check KTO_API_BASE_URL={base_url} (KorService2)",
     ),
     "error.request": (
-        "요청 오류 {what}{parameter}: 키 문제가 아닙니다 - {message}",
-        "request error {what}{parameter}: not a key problem - {message}",
+        "요청 오류 {what}{parameter}: 키 문제가 아닙니다",
+        "request error {what}{parameter}: not a key problem - {reason}",
     ),
     "error.collect_locked": (
         "다른 수집이 같은 데이터베이스({path})에서 실행 중입니다: 끝난 뒤 다시 실행하세요",
         "another collection is running on {path}: run again when it has finished",
     ),
     "error.state_unreachable": (
-        "공유 키 풀 서버 {url}에 연결할 수 없습니다 ({reason}): 호출은 하나도 하지 않았습니다. 서버와 KTO_STATE_URL을 확인하세요",
+        "공유 키 풀 서버 {url}에 연결할 수 없습니다: 호출은 하나도 하지 않았습니다. 서버와 KTO_STATE_URL을 확인하세요",
         "cannot reach the shared key pool at {url} ({reason}): no call was made. Check the server and KTO_STATE_URL",
     ),
     "error.state_lost": (
-        "실행 중 공유 키 풀 서버 {url}와 연결이 끊겼습니다 ({reason}): 새 호출은 하지 않았고, 진행 중이던 호출의 결과는 로컬 저널에 남겼습니다. 작업은 저장되었으며 다음 실행이 저널부터 반영합니다",
+        "실행 중 공유 키 풀 서버 {url}와 연결이 끊겼습니다: 새 호출은 하지 않았고, 진행 중이던 호출의 결과는 로컬 저널에 남겼습니다. 작업은 저장되었으며 다음 실행이 저널부터 반영합니다",
         "lost the shared key pool at {url} during the run ({reason}): no new call was made, the outcomes of the calls in flight wait in the local journal. The work is kept; the next run replays the journal first",
+    ),
+    "warning.state_unreachable_listing": (
+        "⚠️  공유 키 풀 서버 {url}에 연결할 수 없어 키 상태는 '알 수 없음'으로 보여 줍니다 (키 목록은 이 컴퓨터의 키 저장소, 키 파일, 환경 변수에서 읽었습니다)",
+        "⚠️  cannot reach the shared key pool at {url} ({reason}): key states are shown as unknown (the keys come from this machine's key store, keys file and environment)",
     ),
     "error.cache_locked": (
         "키 캐시 {path}를 다른 프로세스가 잠그고 있습니다",
@@ -128,16 +139,20 @@ CATALOG: dict[str, tuple[str, str]] = {
     "file.reason.EISDIR": ("파일이 아니라 폴더입니다", "it is a folder, not a file"),
     "file.reason.EIO": ("입출력 오류", "input/output error"),
     "file.reason.EFBIG": ("파일이 너무 큽니다", "file too large"),
+    "file.reason.ENOENT": ("파일이 없습니다", "no such file"),
+    # An errno without words of its own: said so in Korean, the system's words on a detail line.
+    "file.reason.other": ("시스템이 거부했습니다", "the system refused"),
+    "detail.line": ("  상세: {detail}", "  detail: {detail}"),
     "warning.history_unwritable": (
-        "⚠️  키 기록을 {path}에 쓸 수 없습니다 ({reason}): 실행은 계속합니다",
+        "⚠️  키 기록을 {path}에 쓸 수 없습니다: 실행은 계속합니다",
         "⚠️  cannot write the key history to {path} ({reason}): the run goes on",
     ),
     "warning.hook_failed": (
-        "⚠️  KTO_ON_EVENT 명령 {program} 실패 (종료 코드 {code}): {reason}",
+        "⚠️  KTO_ON_EVENT 명령 {program} 실패 (종료 코드 {code})",
         "⚠️  the KTO_ON_EVENT command {program} failed (exit code {code}): {reason}",
     ),
     "warning.hook_unstarted": (
-        "⚠️  KTO_ON_EVENT 명령 {program}을(를) 실행할 수 없습니다: {reason}",
+        "⚠️  KTO_ON_EVENT 명령 {program}을(를) 실행할 수 없습니다",
         "⚠️  cannot run the KTO_ON_EVENT command {program}: {reason}",
     ),
     "warning.hook_timed_out": (
@@ -149,7 +164,7 @@ CATALOG: dict[str, tuple[str, str]] = {
         "⚠️  cannot write the metrics file {path} ({reason}): the result stands",
     ),
     "warning.ping_failed": (
-        "⚠️  모니터 {host}에 알리지 못했습니다 ({reason}): 실행 결과는 그대로입니다",
+        "⚠️  모니터 {host}에 알리지 못했습니다: 실행 결과는 그대로입니다",
         "⚠️  could not ping the monitor at {host} ({reason}): the result stands",
     ),
     "warning.log_unwritable": (
@@ -162,7 +177,7 @@ CATALOG: dict[str, tuple[str, str]] = {
         "KTO_API_KEY is empty: set KTO_API_KEY=key1,key2,... in the environment or in {path}",
     ),
     "settings.env_file_unreadable": (
-        "env 파일 {path}을(를) 읽을 수 없습니다: {reason}",
+        "env 파일 {path}을(를) 읽을 수 없습니다",
         "cannot read env file {path}: {reason}",
     ),
     "settings.not_whole_number": (
@@ -273,9 +288,12 @@ CATALOG: dict[str, tuple[str, str]] = {
         "서비스 목록에 더 이상 없는 시도: {values}. 서비스 목록: {listed}",
         "the service no longer lists province {values}. The service lists: {listed}",
     ),
-    "settings.bad_gateway_config": ("--config {path}: {reason}", "--config {path}: {reason}"),
+    "settings.bad_gateway_config": (
+        "--config {path}: 게이트웨이 설정으로 읽을 수 없습니다",
+        "--config {path}: {reason}",
+    ),
     "settings.port_unavailable": (
-        "{value}에서 기다릴 수 없습니다 ({reason}): 다른 --port를 고르세요",
+        "{value}에서 기다릴 수 없습니다: 다른 --port를 고르세요",
         "cannot listen on {value} ({reason}): choose another --port",
     ),
     "settings.odd_key": (
@@ -283,7 +301,7 @@ CATALOG: dict[str, tuple[str, str]] = {
         "KTO_API_KEY entry {position} ({length} characters) cannot be a key: keys are 64 hex or 88 base64 characters (--allow-odd-keys uses it anyway)",
     ),
     "settings.not_a_command": (
-        "{setting}={value!r}: 명령으로 읽을 수 없습니다 ({reason})",
+        "{setting}={value!r}: 명령으로 읽을 수 없습니다",
         "{setting}={value!r} cannot be read as a command ({reason})",
     ),
     "settings.not_a_date": (
@@ -391,6 +409,18 @@ CATALOG: dict[str, tuple[str, str]] = {
     "cache.lost": (
         "⚠️  키 캐시 {path}: {why}; 새 키 상태로 시작합니다",
         "⚠️  key cache {path} is {why}; starting with fresh key state",
+    ),
+    "journal.moved": (
+        "⚠️  공유 풀 저널 {path}: {why}; {moved}(으)로 옮겼고, 그 안의 호출 결과는 공유 키 풀에 반영하지 않았습니다 (내용을 확인한 뒤 지워도 됩니다)",
+        "⚠️  shared journal {path} was {why}; moved to {moved}, its outcomes not replayed onto the shared key pool (look into it, then delete it)",
+    ),
+    "journal.left": (
+        "⚠️  공유 풀 저널 {path}: {why}; 옮길 수도 없어 반영하지 않았습니다. 이 파일을 다른 곳으로 옮기거나 지우세요",
+        "⚠️  shared journal {path} is {why} and could not be moved aside: nothing was replayed. Move it away or delete it",
+    ),
+    "journal.replayed": (
+        "🔁 공유 풀 저널 {path}에 남아 있던 호출 결과 {count}건을 공유 키 풀 {url}에 반영했습니다",
+        "🔁 replayed {count} call outcome(s) from the shared journal {path} onto the shared key pool at {url}",
     ),
     # --- help texts ----------------------------------------------------------------------------
     "help.app": (
@@ -551,6 +581,7 @@ CATALOG: dict[str, tuple[str, str]] = {
     ),
     "cache.why.corrupt": ("손상됨", "corrupt"),
     "cache.why.unreadable": ("읽을 수 없음 ({detail})", "unreadable ({detail})"),
+    "cache.why.unreadable_raw": ("읽을 수 없음", "unreadable"),
     "cache.why.invalid": ("값이 올바르지 않음 ({detail})", "invalid ({detail})"),
     # --- status ---------------------------------------------------------------------------------
     "status.title": ("KTO API 키 상태", "KTO API key status"),
@@ -584,6 +615,7 @@ CATALOG: dict[str, tuple[str, str]] = {
     "condition.quota_spent": ("오늘 한도 소진", "quota spent"),
     "condition.deactivated": ("비활성화", "deactivated"),
     "condition.disabled": ("수동 비활성화", "disabled"),
+    "condition.unknown": ("알 수 없음", "unknown"),
     "outcome.success": ("성공", "ok"),
     "outcome.request_error": ("요청 오류", "request error"),
     "outcome.config_error": ("설정 오류", "configuration error"),
@@ -830,7 +862,7 @@ CATALOG: dict[str, tuple[str, str]] = {
     ),
     "keyline.bad_quotes": ("따옴표가 닫히지 않았습니다", "a quote is left open"),
     "settings.keys_file_unreadable": (
-        "키 파일 {path}을(를) 읽을 수 없습니다: {reason}",
+        "키 파일 {path}을(를) 읽을 수 없습니다",
         "cannot read keys file {path}: {reason}",
     ),
     "settings.keystore_wrong_master": (
@@ -846,7 +878,7 @@ CATALOG: dict[str, tuple[str, str]] = {
         "there is no key store at {path} yet: keys add or keys import --from-env makes it",
     ),
     "settings.keystore_unreadable": (
-        "키 저장소 {path}을(를) 읽을 수 없습니다: {reason}",
+        "키 저장소 {path}을(를) 읽을 수 없습니다",
         "cannot read the key store {path}: {reason}",
     ),
     "settings.master_key_invalid": (
@@ -854,7 +886,7 @@ CATALOG: dict[str, tuple[str, str]] = {
         "the master key in {setting} is no Fernet key (32 bytes in url-safe base64; several separated by commas)",
     ),
     "settings.master_key_unreadable": (
-        "마스터 키 파일 {path}을(를) 읽을 수 없습니다: {reason}",
+        "마스터 키 파일 {path}을(를) 읽을 수 없습니다",
         "cannot read the master key file {path}: {reason}",
     ),
     "settings.key_not_given": (
@@ -1040,8 +1072,21 @@ class Messages:
         self._column = 1 if self.lang == "en" else 0
 
     def __call__(self, message_id: str, **fields: Any) -> str:
-        """The message `message_id` with its fields filled in."""
-        return CATALOG[message_id][self._column].format(**fields)
+        """The message `message_id` with its fields filled in; a `reason` its Korean template
+        leaves out (a system's or a server's own words) follows on a detail line of its own."""
+        korean = CATALOG[message_id][0]
+        line = CATALOG[message_id][self._column].format(**fields)
+        if "{reason" in korean:
+            return line
+        return line + self.detail_line(fields.get("reason"))
+
+    def detail_line(self, text: object) -> str:
+        """In Korean, `\n  상세: <text>`: the system's or a server's words, on a line of their
+        own after a Korean sentence; in English nothing (its sentence holds them already)."""
+        words = " ".join(str(text or "").split())
+        if self.lang == "en" or words in ("", "-"):
+            return ""
+        return "\n" + CATALOG["detail.line"][0].format(detail=words)
 
     # --- gateway codes ----------------------------------------------------------------------
     def code(self, code: str | None, symbol: str = "") -> str:
@@ -1085,7 +1130,7 @@ class Messages:
                 "error.request",
                 what=self.code(error.code, error.symbol),
                 parameter=parameter,
-                message=error.message,
+                reason=error.message,
             )
         if isinstance(error, CollectLockedError):
             return self("error.collect_locked", path=error.path)
@@ -1095,15 +1140,24 @@ class Messages:
             message_id = "error.state_lost" if error.during_run else "error.state_unreachable"
             return self(message_id, url=error.url, reason=error.reason)
         if isinstance(error, FileAccessError):
-            return self("error.file_access", path=error.path, reason=self.file_reason(error))
+            return self.file_problem("error.file_access", error, path=error.path)
         if isinstance(error, KtoKeysError):
             return str(error)
-        return self("error.unexpected", kind=type(error).__name__, text=error)
+        kind = type(error).__name__
+        return self("error.unexpected", reason=f"{kind}: {error}")
 
     def file_reason(self, error: FileAccessError) -> str:
         """Why a file cannot be written, in the user's language when the catalog knows the case."""
         message_id = f"file.reason.{error.code}"
         return self(message_id) if message_id in CATALOG else error.reason
+
+    def file_problem(self, message_id: str, error: FileAccessError, **fields: Any) -> str:
+        """A line about a file the system refused: its reason in words of the catalog, or, in
+        Korean, "the system refused" with the system's own words on a detail line."""
+        if self.lang == "en" or f"file.reason.{error.code}" in CATALOG:
+            return self(message_id, reason=self.file_reason(error), **fields)
+        line = self(message_id, reason=self("file.reason.other"), **fields)
+        return line + self.detail_line(error.reason)
 
     def notice(self, notice: Notice) -> str:
         """One line for what the watch could not do: the run went on."""
@@ -1118,11 +1172,13 @@ class Messages:
                 code=notice.exit_code,
                 reason=notice.reason or "-",
             )
+        if isinstance(notice, JournalSetAside):
+            return self.journal_set_aside(notice)
         return self("warning.history_unwritable", path=notice.path, reason=notice.reason)
 
     def log_unwritable(self, error: FileAccessError) -> str:
         """One line for a log file that cannot be written: the run goes on without it."""
-        return self("warning.log_unwritable", path=error.path, reason=self.file_reason(error))
+        return self.file_problem("warning.log_unwritable", error, path=error.path)
 
     def _no_usable_key(self, error: NoUsableKeyError) -> str:
         left = self("error.details_left", left=_counts(error.left)) if error.left else ""
@@ -1145,6 +1201,9 @@ class Messages:
     def settings_problem(self, problem: SettingsProblem, details: Mapping[str, Any]) -> str:
         """One line for a bad setting or option."""
         fields = dict(details)
+        code = fields.pop("code", None)
+        if self.lang != "en" and f"file.reason.{code}" in CATALOG:
+            fields["reason"] = self(f"file.reason.{code}")  # the system's words, in Korean
         # A key typed into the wrong setting is echoed back: never more of it than a preview.
         if isinstance(fields.get("value"), str):
             fields["value"] = mask_secretlike(fields["value"])
@@ -1210,10 +1269,27 @@ class Messages:
 
     def cache_lost(self, lost: CacheLost) -> str:
         """One line for a key cache that could not be read and was set aside."""
-        why = self(f"cache.why.{lost.why}", detail=lost.detail or "-")
+        why, detail = self._why(lost.why, lost.detail, lost.code)
         if lost.moved_to is None:
-            return self("cache.lost", path=lost.path, why=why)
-        return self("cache.moved", path=lost.path, why=why, moved=lost.moved_to.name)
+            return self("cache.lost", path=lost.path, why=why) + detail
+        return self("cache.moved", path=lost.path, why=why, moved=lost.moved_to.name) + detail
+
+    def _why(self, why: str, detail: str | None, code: str | None) -> tuple[str, str]:
+        """Why a state file was set aside, and the system's own words for an unreadable one
+        that the catalog cannot say in Korean (as a detail line, else empty)."""
+        if why != "unreadable" or self.lang == "en":
+            return self(f"cache.why.{why}", detail=detail or "-"), ""
+        if f"file.reason.{code}" in CATALOG:
+            return self("cache.why.unreadable", detail=self(f"file.reason.{code}")), ""
+        return self("cache.why.unreadable_raw"), self.detail_line(detail)
+
+    def journal_set_aside(self, broken: JournalSetAside) -> str:
+        """One line for a shared journal that could not be replayed and was set aside."""
+        why, detail = self._why(broken.why, broken.detail, broken.code)
+        if broken.moved_to is None:
+            return self("journal.left", path=broken.path, why=why) + detail
+        moved = broken.moved_to.name
+        return self("journal.moved", path=broken.path, why=why, moved=moved) + detail
 
     # --- keys and events ------------------------------------------------------------------------
     def key_warning(self, warning: KeyWarning) -> str:
@@ -1227,11 +1303,9 @@ class Messages:
     def event(self, event: PoolEvent, pool: KeyPool) -> tuple[int, str]:
         """The log level and line for one pool event."""
         key, state, outcome = event.key, pool.peek(event.key), event.outcome
-        code = (outcome.code if outcome else None) or ""
-        if code:
-            what = self.code(code, outcome.symbol if outcome else "")
-        else:
-            what = outcome.message if outcome else ""
+        what, detail = self.outcome_words(outcome) if outcome else ("", "")
+        if outcome is not None and what is None:
+            what = self(f"outcome.{outcome.kind.value}")
         level, message_id = _EVENT_MESSAGES[event.kind]
         if event.kind is EventKind.DEACTIVATED and event.cause is DeactivationCause.EXPIRED:
             message_id = "event.deactivated_for_good"
@@ -1249,7 +1323,17 @@ class Messages:
             detail=self._cause(event, state.consecutive_errors),
             replaced=f"#{replaced.index} {replaced.preview}" if replaced else "",
         )
-        return level, line
+        return level, line + detail
+
+    def outcome_words(self, outcome: Outcome) -> tuple[str | None, str]:
+        """What an answer was, for a line: its gateway code, or the client's own words for an
+        answer without one (in Korean None, the caller saying the outcome's kind, and the words
+        as a detail line)."""
+        if outcome.code:
+            return self.code(outcome.code, outcome.symbol), ""
+        if self.lang == "en":
+            return outcome.message, ""
+        return None, self.detail_line(outcome.message)
 
     def _cause(self, event: PoolEvent, consecutive: int) -> str:
         """What took a key out, from the event's typed cause."""

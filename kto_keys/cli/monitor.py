@@ -100,10 +100,11 @@ class Monitor:
             session = session or open_session(self.settings, self.clock)
             write_metrics(path, metrics_text(session, run))
         except FileAccessError as error:
-            reason = self.m.file_reason(error)
-            self.say(self.m("warning.metrics_unwritable", path=path, reason=reason))
+            self.say(self.m.file_problem("warning.metrics_unwritable", error, path=path))
         except KtoKeysError as error:  # the key cache is locked: the figures wait for next time
-            self.say(self.m("warning.metrics_unwritable", path=path, reason=self.m.error(error)))
+            reason, newline, detail = self.m.error(error).partition("\n")
+            line = self.m("warning.metrics_unwritable", path=path, reason=reason)
+            self.say(line + newline + detail)  # a detail line (Korean) after the whole line
 
     def _ping(self, signal: str, body: bytes | None = None) -> None:
         assert self._pings is not None

@@ -14,7 +14,7 @@ from rich.table import Table
 
 from kto_keys.cli.messages import Messages
 from kto_keys.core.clock import KST, format_time
-from kto_keys.core.health import Attention, Health
+from kto_keys.core.health import Attention, Health, KeyNote
 from kto_keys.core.operations import COLLECTION_OPERATIONS
 from kto_keys.core.pool import DeactivationCause, Reason
 from kto_keys.core.regions import RegionRow
@@ -202,6 +202,8 @@ def keys_table(rows: Sequence[KeyStatusRow], m: Messages) -> Table:
 
 def _keys_state(row: KeyStatusRow, m: Messages) -> str:
     """A standby key's role says it all; any other key its state, and who replaced it."""
+    if row.state is KeyCondition.UNKNOWN:
+        return m("condition.unknown")  # nor is it known whether a standby stands in
     standby = _standby_lines(row, m).strip("\n").replace("\n", " · ")
     if row.standby and row.state is not KeyCondition.DEACTIVATED:
         return standby
@@ -244,11 +246,7 @@ def health_lines(health: Health, m: Messages) -> list[str]:
             total=health.total,
         )
     ]
-    for note in health.attention:
-        what = m(f"attention.{note.attention}", index=note.key.index) if note.attention else ""
-        until = m("health.recovery_probe", when=format_time(note.until)) if note.until else ""
-        detail = f" ({note.detail})" if note.detail else ""
-        lines.append(f"  ⚠️ #{note.key.index} {note.key.preview}: {what}{detail}{until}")
+    lines.extend(attention_line(note, m) for note in health.attention)
     for limit in health.limits:
         spent = limit.reason is Reason.QUOTA_SPENT
         text = m(
@@ -264,6 +262,19 @@ def health_lines(health: Health, m: Messages) -> list[str]:
         lines.append(f"  {icon} #{expiry.key.index} {expiry.key.preview}: {text}")
     lines.append(suggestion(health, m))
     return lines
+
+
+def attention_line(note: KeyNote, m: Messages) -> str:
+    """A key that needs a person, as `health` and `recover` both say it."""
+    what = m(f"attention.{note.attention}", index=note.key.index) if note.attention else ""
+    until = m("health.recovery_probe", when=format_time(note.until)) if note.until else ""
+    detail = f" ({note.detail})" if note.detail else ""
+    return f"  ⚠️ #{note.key.index} {note.key.preview}: {what}{detail}{until}"
+
+
+def expired_advice(notes: Sequence[KeyNote], m: Messages) -> str:
+    """What to do for expired keys, and why no recovery probe tries them meanwhile."""
+    return m("advice.extend", indexes=" ".join(f"#{note.key.index}" for note in notes))
 
 
 def suggestion(health: Health, m: Messages) -> str:
@@ -284,8 +295,7 @@ def suggestion(health: Health, m: Messages) -> str:
     if causes == {Attention.DISABLED_BY_HAND}:
         return m("advice.enable", indexes=" ".join(str(index) for index in by_hand))
     if causes == {Attention.EXPIRED}:
-        expired = " ".join(f"#{note.key.index}" for note in health.attention)
-        return m("advice.extend", indexes=expired)
+        return expired_advice(health.attention, m)
     return m("advice.recover")
 
 

@@ -68,7 +68,7 @@ class SettingsProblem(StrEnum):
     """
 
     KEYS_EMPTY = "keys_empty"  # path
-    ENV_FILE_UNREADABLE = "env_file_unreadable"  # path, reason
+    ENV_FILE_UNREADABLE = "env_file_unreadable"  # path, reason, code (errno name or None)
     NOT_WHOLE_NUMBER = "not_whole_number"  # setting, value
     TOO_SMALL = "too_small"  # setting, value, minimum
     NOT_SECONDS = "not_seconds"  # setting, value
@@ -101,13 +101,13 @@ class SettingsProblem(StrEnum):
     NOT_A_COMMAND = "not_a_command"  # setting, value, reason
     NOT_A_DATE = "not_a_date"  # setting, value
     KEYS_FILE_LINE = "keys_file_line"  # path, line, line_problem (KeyLineProblem), [word|place]
-    KEYS_FILE_UNREADABLE = "keys_file_unreadable"  # path, reason
+    KEYS_FILE_UNREADABLE = "keys_file_unreadable"  # path, reason, code
     KEYSTORE_WRONG_MASTER = "keystore_wrong_master"  # path
     KEYSTORE_NO_MASTER = "keystore_no_master"  # path
     KEYSTORE_MISSING = "keystore_missing"  # path
     KEYSTORE_UNREADABLE = "keystore_unreadable"  # path, reason
     MASTER_KEY_INVALID = "master_key_invalid"  # setting
-    MASTER_KEY_UNREADABLE = "master_key_unreadable"  # path, reason
+    MASTER_KEY_UNREADABLE = "master_key_unreadable"  # path, reason, code
     KEY_NOT_GIVEN = "key_not_given"
     NOT_A_KEY = "not_a_key"  # length
     NO_IMPORT_SOURCE = "no_import_source"

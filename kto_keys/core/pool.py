@@ -678,6 +678,19 @@ class KeyPool:
                 due.append(key)  # an expired key given a new date: worth a probe at once
         return due
 
+    def awaiting_expiry_date(self, now: datetime) -> list[ServiceKey]:
+        """Expired keys no probe tries by time: each waits until its expiry date changes (in
+        the keys file or the store), or `recover --force`."""
+        self._roll_day(now)
+        return [
+            key
+            for key in self.keys
+            if (state := self.peek(key)).deactivated_at is not None
+            and not state.disabled_by_hand
+            and _probe_due(state, self.policy) is None
+            and not self._expiry_renewed(key, now)
+        ]
+
     def _expiry_renewed(self, key: ServiceKey, now: datetime) -> bool:
         """True when an expired key was given an expiry date other than the one it died with,
         and that date has not passed."""

@@ -221,3 +221,83 @@ def record_facts(
 
 def _ms_from(now: datetime, until: datetime) -> int:
     return max(0, int((until - now).total_seconds() * 1000))
+
+
+# --- the journal ------------------------------------------------------------------------------
+JOURNAL_SCHEMA = 1
+
+
+class JournalCorrupt(ValueError):
+    """The journal is not one this tool wrote: no JSON, or not its shape."""
+
+
+class JournalInvalid(ValueError):
+    """A journal entry the record script cannot apply: `field` is missing or of the wrong type."""
+
+    def __init__(self, field: str) -> None:
+        super().__init__(field)
+        self.field = field
+
+
+# What the record script reads of an entry (record_facts writes them), and the JSON types each
+# may have: a wrong one would stop the script half-way on the server, or count a call wrongly.
+_REQUIRED: dict[str, tuple[type, ...]] = {
+    "lease": (str,),
+    "fp": (str,),
+    "op": (str,),
+    "day": (int,),
+}
+_OPTIONAL: dict[str, tuple[type, ...]] = {
+    "probe": (bool,),
+    "unsent": (bool,),
+    "extra": (int,),
+    "success": (bool,),
+    "failed": (bool,),
+    "proven": (str,),
+    "errors": (int,),
+    "errors_add": (int,),
+    "deactivate": (dict,),
+    "reactivate": (bool,),
+    "cooldown_ms": (int,),
+    "pause_ms": (int,),
+    "error_wait_ms": (int,),
+    "last_error": (dict,),
+    "latency": (int, float),
+    "blamed": (list,),
+}
+
+
+def journal_entries(document: Any) -> list[dict[str, Any]]:
+    """The outcomes a journal file holds, each checked against what the record script reads;
+    raises JournalCorrupt for a file of another shape, JournalInvalid naming a bad field."""
+    if not isinstance(document, dict) or document.get("schema") != JOURNAL_SCHEMA:
+        raise JournalCorrupt("unknown schema")
+    entries = document.get("records")
+    if not isinstance(entries, list) or not all(isinstance(entry, dict) for entry in entries):
+        raise JournalCorrupt("no list of records")
+    for entry in entries:
+        _check_facts(entry)
+    return entries
+
+
+def _check_facts(facts: dict[str, Any]) -> None:
+    for name, kinds in _REQUIRED.items():
+        if not _is_a(facts.get(name), kinds):
+            raise JournalInvalid(name)
+    for name, kinds in _OPTIONAL.items():
+        if name in facts and not _is_a(facts[name], kinds):
+            raise JournalInvalid(name)
+    if facts.get("proven", "add") not in ("add", "remove"):
+        raise JournalInvalid("proven")
+    deactivate = facts.get("deactivate", {"cause": "", "code": ""})
+    if not all(isinstance(deactivate.get(name), str) for name in ("cause", "code")):
+        raise JournalInvalid("deactivate")
+    if not all(isinstance(other, str) for other in facts.get("blamed", [])):
+        raise JournalInvalid("blamed")
+
+
+def _is_a(value: Any, kinds: tuple[type, ...]) -> bool:
+    """JSON's types as Python reads them: true and false are no numbers here."""
+    if isinstance(value, bool):
+        return bool in kinds
+    return isinstance(value, kinds)

@@ -12,12 +12,14 @@ from typing import Any
 from kto_keys.core.calls import CallStats
 from kto_keys.core.clock import kst_day
 from kto_keys.core.expiry import expiry_of
+from kto_keys.core.keys import ServiceKey
 from kto_keys.core.operations import Operation
 from kto_keys.core.pool import (
     Availability,
     DeactivationCause,
     ErrorRecord,
     KeyPool,
+    Policy,
     Reason,
 )
 
@@ -35,6 +37,8 @@ class KeyCondition(StrEnum):
     DEACTIVATED = "deactivated"
     DISABLED = "disabled"
     STANDBY = "standby"  # a standby key in reserve
+    # Not known: the shared pool (KTO_STATE_URL) could not be reached (`keys list` goes on).
+    UNKNOWN = "unknown"
 
 
 # When every operation is blocked, the condition is the block that ends first in the usual case.
@@ -156,6 +160,38 @@ def key_status(
             )
         )
     return rows
+
+
+def unknown_status(keys: Iterable[ServiceKey], policy: Policy) -> list[KeyStatusRow]:
+    """Every key as its sources describe it (label, limit, given expiry, role), its state
+    unknown: what `keys list` shows when the shared pool cannot be reached."""
+    return [
+        KeyStatusRow(
+            index=key.index,
+            preview=key.preview,
+            fingerprint=key.fingerprint,
+            source=key.source,
+            state=KeyCondition.UNKNOWN,
+            blocked={},
+            working=False,
+            usage={},
+            limit=policy.limit_of(key),
+            consecutive_errors=0,
+            total_errors=0,
+            total_calls=0,
+            last_error=None,
+            last_error_at=None,
+            deactivation_cause=None,
+            deactivation_code=None,
+            deactivation_reason=None,
+            next_usable_at=None,
+            label=key.attributes.label,
+            # An estimate counts from the day the state first saw the key: unknown too.
+            expires=key.attributes.expires,
+            standby=key.attributes.standby,
+        )
+        for key in keys
+    ]
 
 
 def condition_of(verdicts: Mapping[str, Availability]) -> tuple[KeyCondition, datetime | None]:

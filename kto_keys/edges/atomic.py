@@ -1,6 +1,7 @@
 """Atomic file writes: a private temporary file in the same folder, fsync, then rename over the
 target. Whatever the system refuses (a read-only or full disk, a file where a folder should be)
-comes out as one FileAccessError naming the target and the reason."""
+comes out as one FileAccessError naming the target and the reason. And the one way a state file
+that cannot be used (the key cache, the shared journal) is moved out of the way, kept whole."""
 
 from __future__ import annotations
 
@@ -9,9 +10,11 @@ import errno
 import os
 import tempfile
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO
 
+from kto_keys.core.clock import KST
 from kto_keys.core.errors import FileAccessError, SettingsError, SettingsProblem
 
 # Owner only: the cache and the logs name keys by preview and fingerprint, and say when they fail.
@@ -85,9 +88,43 @@ def _fsync_folder(folder: Path) -> None:
 
 def read_text_or_refuse(path: Path, problem: SettingsProblem, shown: object = None) -> str:
     """A settings file's text (a keys file, a master key file); one that cannot be read stops
-    the command with a SettingsError naming it (as `shown`) and the reason."""
+    the command with a SettingsError naming it (as `shown`), the reason and its errno name."""
     try:
         return path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as error:
-        reason = error.strerror if isinstance(error, OSError) else "not UTF-8 text"
-        raise SettingsError(problem, path=shown or path, reason=reason) from None
+        reason, code = reason_of(error)
+        raise SettingsError(problem, path=shown or path, reason=reason, code=code) from None
+
+
+def reason_of(error: OSError | UnicodeDecodeError) -> tuple[str, str | None]:
+    """Why a file could not be read: the system's words and the errno name (`ENOENT`, ...)."""
+    if not isinstance(error, OSError):
+        return "not UTF-8 text", None
+    number = error.errno
+    code = errno.errorcode.get(number) if number is not None else None
+    return error.strerror or type(error).__name__, code
+
+
+def set_aside(path: Path, why: str, when: datetime) -> Path | None:
+    """Move a state file that cannot be used out of the way, whole, as `NAME.WHY-STAMP` (Korea
+    time, as the log files' names; `-2`, `-3`, ... when that name is taken); where it went, or
+    None when it could not be moved (it is then left as it is)."""
+    stamp = when.astimezone(KST).strftime("%Y%m%dT%H%M%S")
+    target = path.with_name(f"{path.name}.{why}-{stamp}")
+    number = 1
+    while target.exists():
+        number += 1
+        target = path.with_name(f"{path.name}.{why}-{stamp}-{number}")
+    try:
+        os.replace(path, target)
+    except OSError:
+        return None
+    return target
+
+
+def modified_at(path: Path) -> datetime:
+    """When the file was last written (the epoch when that cannot be read)."""
+    try:
+        return datetime.fromtimestamp(path.stat().st_mtime, UTC)
+    except OSError:
+        return datetime.fromtimestamp(0, UTC)

@@ -82,7 +82,10 @@ def find_master(
         return Master(_fernet(text, str(path)), str(path))
     if key_file is not None:
         raise SettingsError(
-            SettingsProblem.MASTER_KEY_UNREADABLE, path=key_file, reason="no such file"
+            SettingsProblem.MASTER_KEY_UNREADABLE,
+            path=key_file,
+            reason="no such file",
+            code="ENOENT",
         )
     if not create:
         return None

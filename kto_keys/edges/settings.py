@@ -19,7 +19,7 @@ from kto_keys.core.keys import KeyWarning, ServiceKey, parse_keys
 from kto_keys.core.operations import DetailKind
 from kto_keys.core.pool import Policy
 from kto_keys.core.shared import mask_url
-from kto_keys.edges.atomic import read_text_or_refuse
+from kto_keys.edges.atomic import read_text_or_refuse, reason_of
 from kto_keys.edges.keystore import default_master_file, find_master, open_keystore
 
 DEFAULT_BASE_URL = "https://apis.data.go.kr/B551011/KorService2"
@@ -280,8 +280,10 @@ def _read_env_file(env_file: Path | None, here: Path) -> tuple[Path | None, dict
         with path.open(encoding="utf-8") as handle:
             values = dotenv_values(stream=handle)
     except (OSError, UnicodeDecodeError) as error:
-        reason = error.strerror if isinstance(error, OSError) else "not UTF-8 text"
-        raise SettingsError(SettingsProblem.ENV_FILE_UNREADABLE, path=path, reason=reason) from None
+        reason, code = reason_of(error)
+        raise SettingsError(
+            SettingsProblem.ENV_FILE_UNREADABLE, path=path, reason=reason, code=code
+        ) from None
     return path, {name: value for name, value in values.items() if value is not None}
 
 

@@ -20,6 +20,7 @@ writers during a run; each is one round trip. Times on the server are its own cl
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import uuid
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
@@ -40,15 +41,24 @@ from kto_keys.core.errors import SharedStateLostError
 from kto_keys.core.keys import ServiceKey
 from kto_keys.core.pool import DeactivationCause, ErrorRecord, KeyPool, KeyState, Lease, PoolEvent
 from kto_keys.core.shared import (
+    JOURNAL_SCHEMA,
     Fate,
     Grant,
+    JournalCorrupt,
+    JournalInvalid,
     Refusal,
     Refused,
     apply_refusal,
+    journal_entries,
     mask_url,
     record_facts,
 )
-from kto_keys.edges.atomic import atomic_write_text, make_folder
+from kto_keys.edges.atomic import (
+    atomic_write_text,
+    make_folder,
+    modified_at,
+    set_aside,
+)
 from kto_keys.edges.settings import Settings
 
 PREFIX = "kto-keys:"
@@ -242,20 +252,26 @@ class SharedState:
         return len(states)
 
     # --- the journal ------------------------------------------------------------------------
-    def replay_journal(self) -> int:
-        """Record the outcomes a run could not record before it lost the server; each once."""
+    def replay_journal(self, now: datetime) -> JournalReplay:
+        """Record the outcomes a run could not record before it lost the server; each once.
+
+        A journal that cannot be read, or holds what the record script cannot apply, is set
+        aside whole (as a broken key cache is, stamped with `now`) and nothing of it is replayed.
+        """
         if not self.journal.exists():
-            return 0
+            return JournalReplay(self.journal, 0)
         with FileLock(str(self.journal) + ".lock", timeout=JOURNAL_LOCK_S):
-            entries = read_journal(self.journal)
+            read = read_journal(self.journal, now)
+            if isinstance(read, JournalSetAside):
+                return JournalReplay(self.journal, 0, read)
             try:
                 script = self.client().register_script(RECORD_SCRIPT)
-                for facts in entries:  # each recorded once, however often it is replayed
+                for facts in read:  # each recorded once, however often it is replayed
                     script(keys=[], args=[PREFIX, json.dumps(facts)])
             except _LOST as error:
                 raise self.lost(error) from None
             self.journal.unlink(missing_ok=True)
-        return len(entries)
+        return JournalReplay(self.journal, len(read))
 
     # --- the run --------------------------------------------------------------------------
     @contextlib.asynccontextmanager
@@ -281,6 +297,8 @@ class SharedGate:
         self._record = client.register_script(RECORD_SCRIPT)
         self._limit_of = limit_of
         self.lost: SharedStateLostError | None = None
+        # A journal found broken when an outcome was added to it (set aside, the outcome kept).
+        self.set_aside: list[JournalSetAside] = []
         self._lease_ttl_ms = max(1, int(state.settings.request_deadline_s * LEASE_SPAN * 1000))
 
     async def admit(self, lease: Lease, pool: KeyPool, now: datetime) -> Grant | Refused:
@@ -360,31 +378,74 @@ class SharedGate:
                 if state is not None:
                     state.consecutive_errors = int(reply[1])
                 return
-        append_journal(self.state.journal, facts)
+        broken = append_journal(self.state.journal, facts)
+        if broken is not None:
+            self.set_aside.append(broken)
 
 
 # --- the journal file ------------------------------------------------------------------------
-def read_journal(path: Path) -> list[dict[str, Any]]:
-    """The outcomes waiting in the journal (none when there is no file)."""
+@dataclass(frozen=True, slots=True)
+class JournalSetAside:
+    """The journal could not be used: why, the bad field or the system's words, and where the
+    file went (None: it could not be moved, and stays where it is). Nothing of it was replayed."""
+
+    path: Path
+    why: str  # "corrupt", "invalid" (an entry the record script cannot apply) or "unreadable"
+    moved_to: Path | None = None
+    detail: str | None = None  # the field, if invalid; the system's words, if unreadable
+    code: str | None = None  # the errno name (`EACCES`, `EISDIR`, ...), if unreadable
+
+
+@dataclass(frozen=True, slots=True)
+class JournalReplay:
+    """What opening the shared pool did with the journal: outcomes replayed, or the file set aside."""
+
+    path: Path
+    replayed: int
+    set_aside: JournalSetAside | None = None
+
+
+def read_journal(path: Path, now: datetime) -> list[dict[str, Any]] | JournalSetAside:
+    """The outcomes waiting in the journal (none when there is no file); a file that cannot be
+    read or used is set aside whole, stamped with `now`, and said so (never emptied unread)."""
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         return []
-    except (OSError, ValueError):
-        return []
-    entries = data.get("records") if isinstance(data, dict) else None
-    return [entry for entry in entries or [] if isinstance(entry, dict)]
+    except UnicodeDecodeError:
+        return _set_aside(path, "corrupt", now)
+    except OSError as error:
+        number = error.errno
+        code = errno.errorcode.get(number) if number is not None else None
+        return _set_aside(path, "unreadable", now, error.strerror or type(error).__name__, code)
+    try:
+        return journal_entries(json.loads(text))
+    except JournalInvalid as invalid:
+        return _set_aside(path, "invalid", now, invalid.field)
+    except (JournalCorrupt, ValueError, RecursionError):
+        return _set_aside(path, "corrupt", now)
 
 
-def append_journal(path: Path, facts: dict[str, Any]) -> None:
+def _set_aside(
+    path: Path, why: str, now: datetime, detail: str | None = None, code: str | None = None
+) -> JournalSetAside:
+    return JournalSetAside(path, why, set_aside(path, why, now), detail, code)
+
+
+def append_journal(path: Path, facts: dict[str, Any]) -> JournalSetAside | None:
     """Add one outcome to the journal, replacing the file in one step (under its sidecar lock:
-    the processes of one host share it)."""
+    the processes of one host share it). A journal found broken is set aside first (stamped with
+    its own time), never written over, and returned, so that it can be said."""
     make_folder(path)
+    broken: JournalSetAside | None = None
     with FileLock(str(path) + ".lock", timeout=JOURNAL_LOCK_S):
-        entries = read_journal(path)
-        entries.append(facts)
-        text = json.dumps({"schema": 1, "records": entries}, ensure_ascii=False) + "\n"
+        read = read_journal(path, modified_at(path))
+        if isinstance(read, JournalSetAside):
+            broken, read = read, []
+        read.append(facts)
+        text = json.dumps({"schema": JOURNAL_SCHEMA, "records": read}, ensure_ascii=False) + "\n"
         atomic_write_text(path, text)
+    return broken
 
 
 # --- states in and out ------------------------------------------------------------------------

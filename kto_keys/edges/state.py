@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import errno
 import functools
 import json
 import math
-import os
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -17,7 +17,7 @@ from typing import Any
 
 from filelock import FileLock, Timeout
 
-from kto_keys.core.clock import KST, kst_day, parse_time
+from kto_keys.core.clock import kst_day, parse_time
 from kto_keys.core.errors import CacheLockedError, FileAccessError
 from kto_keys.core.pool import (
     MAX_PAUSE,
@@ -27,7 +27,7 @@ from kto_keys.core.pool import (
     KeyState,
     cause_of_code,
 )
-from kto_keys.edges.atomic import atomic_write_text, make_folder
+from kto_keys.edges.atomic import atomic_write_text, make_folder, modified_at, set_aside
 
 SCHEMA_VERSION = 1
 _ADDITIVE = ("total_calls", "total_successes", "total_errors")
@@ -57,6 +57,7 @@ class CacheLost:
     why: str  # "corrupt", "invalid" (a value out of range) or "unreadable"
     moved_to: Path | None = None
     detail: str | None = None  # the system's words for an unreadable file; the field, if invalid
+    code: str | None = None  # the errno name (`EACCES`, `EISDIR`, ...) of an unreadable file
 
 
 @dataclass(frozen=True, slots=True)
@@ -221,7 +222,8 @@ class StateCache:
         except UnicodeDecodeError:
             return {}, {}, self._set_aside("corrupt", may_move=may_move)
         except OSError as error:
-            return {}, {}, self._set_aside("unreadable", error.strerror, may_move)
+            code = errno.errorcode.get(error.errno) if error.errno is not None else None
+            return {}, {}, self._set_aside("unreadable", error.strerror, may_move, code)
         try:
             document = json.loads(text)
             if not isinstance(document, dict) or document.get("schema") != SCHEMA_VERSION:
@@ -245,23 +247,15 @@ class StateCache:
         self._known_file = identity
         return dict(keys), states, None
 
-    def _set_aside(self, why: str, detail: str | None = None, may_move: bool = True) -> CacheLost:
+    def _set_aside(
+        self, why: str, detail: str | None = None, may_move: bool = True, code: str | None = None
+    ) -> CacheLost:
         if not may_move:
-            return CacheLost(self.path, why, None, detail)
-        # Korea time, as the log files' names. A file broken mid-run takes the load's time and a
-        # suffix rather than replacing the one set aside at load; without a load, its own mtime.
-        when = self._loaded_at or _modified_at(self.path)
-        stamp = when.astimezone(KST).strftime("%Y%m%dT%H%M%S")
-        target = self.path.with_name(f"{self.path.name}.{why}-{stamp}")
-        number = 1
-        while target.exists():
-            number += 1
-            target = self.path.with_name(f"{self.path.name}.{why}-{stamp}-{number}")
-        try:
-            os.replace(self.path, target)
-        except OSError:
-            return CacheLost(self.path, why, None, detail)
-        return CacheLost(self.path, why, target, detail)
+            return CacheLost(self.path, why, None, detail, code)
+        # A file broken mid-run takes the load's time and a suffix rather than replacing the one
+        # set aside at load; without a load, its own mtime.
+        when = self._loaded_at or modified_at(self.path)
+        return CacheLost(self.path, why, set_aside(self.path, why, when), detail, code)
 
     def _write(self, keys: Mapping[str, StateDict], durable: bool = True) -> None:
         """One key a line, each line encoded once and kept until its state changes."""
@@ -314,13 +308,6 @@ class InvalidValue(ValueError):
     def __init__(self, field: str) -> None:
         super().__init__(field)
         self.field = field
-
-
-def _modified_at(path: Path) -> datetime:
-    try:
-        return datetime.fromtimestamp(path.stat().st_mtime, UTC)
-    except OSError:
-        return datetime.fromtimestamp(0, UTC)
 
 
 def _keep_reservation(merged: KeyState, ours: KeyState) -> KeyState:

@@ -15,11 +15,11 @@ from kto_keys.core.answers import Outcome
 from kto_keys.core.calls import CallStats
 from kto_keys.core.clock import Clock
 from kto_keys.core.errors import SettingsError, SettingsProblem
-from kto_keys.core.health import Attention, Health, assess
+from kto_keys.core.health import Attention, Health, KeyNote, assess, attention_for
 from kto_keys.core.keys import ServiceKey
 from kto_keys.core.pool import KeyPool, Reason
 from kto_keys.core.rotation import KeyEventKind
-from kto_keys.core.status import KeyStatusRow, key_status
+from kto_keys.core.status import KeyStatusRow, key_status, unknown_status
 from kto_keys.edges.client import ProbeResult
 from kto_keys.edges.clock import SystemClock
 from kto_keys.edges.settings import Settings, load_settings
@@ -54,6 +54,12 @@ def status_of(session: Session) -> list[KeyStatusRow]:
     rows = key_status(session.pool, session.clock.now(), call_stats(session))
     session.save_if_changed()
     return rows
+
+
+def status_unknown(settings: Settings) -> list[KeyStatusRow]:
+    """Every configured key as its sources describe it, its state unknown (the shared pool
+    cannot be reached): `keys list` still answers, from this machine alone."""
+    return unknown_status(settings.keys, settings.policy())
 
 
 def health_of(session: Session) -> Health:
@@ -153,6 +159,17 @@ async def recover_keys(session: Session, force: bool = False) -> list[ProbeResul
     with session.keeping_history():
         async with session.client(concurrency=1) as client:
             return await client.recover(force=force)
+
+
+def expired_waiting(session: Session, probed: Sequence[ServiceKey] = ()) -> list[KeyNote]:
+    """The expired keys `recover` left alone (those in `probed` aside), each as `health` notes
+    it: it waits for a new expiry date, so it stays out."""
+    now = session.clock.now()
+    tried = {key.fingerprint for key in probed}
+    waiting = [
+        key for key in session.pool.awaiting_expiry_date(now) if key.fingerprint not in tried
+    ]
+    return [note for key in waiting if (note := attention_for(session.pool, key, now)) is not None]
 
 
 async def test_all_keys(session: Session) -> list[KeyTest]:

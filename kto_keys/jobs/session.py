@@ -22,7 +22,7 @@ from kto_keys.core.keys import Redactor, ServiceKey
 from kto_keys.core.pool import KeyPool, KeyState, Lease, PoolEvent
 from kto_keys.edges.client import USER_AGENT, CallLog, LeaseGate, TourClient
 from kto_keys.edges.settings import Settings
-from kto_keys.edges.shared import SharedState
+from kto_keys.edges.shared import JournalReplay, SharedState
 from kto_keys.edges.state import CacheLost, StateCache
 from kto_keys.edges.store import Store
 from kto_keys.jobs.watch import KeyWatch, NoticeSink, ignore_notice
@@ -58,6 +58,8 @@ class Session:
     _flushed: bool = True
     # The shared key pool (KTO_STATE_URL), when set: the pool's state lives there, not in the cache.
     shared: SharedState | None = None
+    # What opening the shared pool did with the journal a lost server left (None: no shared pool).
+    journal: JournalReplay | None = None
 
     # --- the client's observer -------------------------------------------------------------
     def call_starting(self, probe: bool = False) -> None:
@@ -195,6 +197,8 @@ class Session:
         async with self.shared.gate(self.limit_of) as gate:
             async with self._client(concurrency, user_agent, gate) as client:
                 yield client
+            for broken in gate.set_aside:
+                self.watch.notices(broken)
             if gate.lost is not None:
                 # Every call finished, but some outcomes wait in the journal: say so (exit 6).
                 raise gate.lost
@@ -223,17 +227,21 @@ def open_session(
     budget: int | None = None,
     notices: NoticeSink = ignore_notice,
 ) -> Session:
-    """Load the key states of the configured keys from the cache; `notices` hears what the
-    watch could not do (a rotation log it cannot write, an event command that failed)."""
+    """Load the key states of the configured keys from the cache (or, with a shared pool, replay
+    its journal and load its view); `notices` hears what the watch could not do (a rotation log
+    it cannot write, an event command that failed) and a journal set aside."""
     policy = settings.policy()
     longest_wait = max(policy.rate_limit_cooldown, policy.error_wait)
     cache = StateCache(settings.cache_path, max_wait=longest_wait)
     shared: SharedState | None = None
+    journal: JournalReplay | None = None
     notice: CacheLost | None = None
     if settings.state_url is not None:
         # The shared pool: outcomes a lost server left in the journal first, then the view.
         shared = SharedState(settings)
-        shared.replay_journal()
+        journal = shared.replay_journal(clock.now())
+        if journal.set_aside is not None:
+            notices(journal.set_aside)  # said at once: a server lost next cannot hide it
         states: dict[str, KeyState] = shared.load_view(settings.keys, clock.now())
     else:
         loaded = cache.load(clock.now())
@@ -253,6 +261,7 @@ def open_session(
     watch.start(pool)
     session = Session(settings, clock, pool, cache, watch, notice, events, budget=budget)
     session.shared = shared
+    session.journal = journal
     session._last_save = clock.monotonic()
     # What changed as the pool opened (an expiry date passed, a standby back in reserve) is
     # reported and kept like any other key event.

@@ -35,6 +35,7 @@ from kto_keys.edges.clock import SystemClock
 from kto_keys.edges.history import History, host_name
 from kto_keys.edges.hooks import EventHook, HookFailed
 from kto_keys.edges.settings import DEFAULT_HISTORY_WINDOW, Settings
+from kto_keys.edges.shared import JournalSetAside
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,7 +46,8 @@ class HistoryUnwritable:
     reason: str
 
 
-Notice = HistoryUnwritable | HookFailed
+# What a run could not do and went on without; the command line words each in one line.
+Notice = HistoryUnwritable | HookFailed | JournalSetAside
 NoticeSink = Callable[[Notice], None]
 
 

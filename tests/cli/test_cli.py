@@ -63,12 +63,20 @@ def test_unreadable_env_file_is_a_configuration_error(isolated: Path) -> None:
     assert code == 2 and "cannot read env file" in err and "missing.env" in err
 
 
-def test_configuration_errors_are_korean_by_default() -> None:
-    """Without --lang or KTO_LANG, a configuration error is one Korean line with no English."""
+def test_configuration_errors_are_korean_by_default(isolated: Path) -> None:
+    """Without --lang or KTO_LANG, a configuration error is Korean with no English: its line,
+    and the system's reason (a file that is not there) on a detail line in Korean words."""
     code, out, err = invoke("--env-file", "missing.env", "status")
     assert code == 2 and out == ""
-    assert err.startswith("kto-keys: env 파일 ") and "읽을 수 없습니다" in err
-    assert "cannot read" not in err and err.count("\n") == 1
+    assert err == (
+        f"kto-keys: env 파일 {isolated / 'missing.env'}을(를) 읽을 수 없습니다\n"
+        "  상세: 파일이 없습니다\n"
+    )
+    code, _, err = invoke("--lang", "en", "--env-file", "missing.env", "status")
+    assert code == 2
+    assert err == (
+        f"kto-keys: cannot read env file {isolated / 'missing.env'}: No such file or directory\n"
+    )
 
 
 def test_env_file_option_and_precedence(isolated: Path) -> None:
@@ -186,6 +194,21 @@ def test_health_is_unknown_when_the_cache_was_corrupt(isolated: Path) -> None:
     assert list(cache.parent.glob("api_key_cache.json.corrupt-*"))
 
 
+def test_a_key_cache_the_system_will_not_read_is_said_in_korean_words(isolated: Path) -> None:
+    """A folder where the key cache should be: set aside, and the line says why in Korean
+    (the catalog's words for the errno), not in the system's English words."""
+    cache = isolated / "data" / "cache" / "api_key_cache.json"
+    cache.mkdir(parents=True)
+    code, _, err = invoke("status", env={**env_for([hex_key()]), "KTO_LANG": "ko"})
+    assert code == 0
+    [aside] = list(cache.parent.glob("api_key_cache.json.unreadable-*"))
+    assert err == (
+        f"⚠️  키 캐시 {cache}: 읽을 수 없음 (파일이 아니라 폴더입니다); {aside.name}(으)로 옮기고 "
+        "새 키 상태로 시작합니다\n"
+    )
+    assert "Is a directory" not in err
+
+
 def test_disable_and_enable_by_hand() -> None:
     """`disable N --reason` takes a key out; `enable N` puts it back."""
     env = env_for([hex_key(), hex_key()])
@@ -278,7 +301,8 @@ def test_recover_and_test_keys(gateway: GatewayFactory, isolated: Path, clock: F
     assert len(logs) == 1 and "#1" in logs[0].read_text(encoding="utf-8")
     gw.reset_counts()
     code, out, _ = invoke("recover", env=env)
-    assert code == 0 and "no deactivated key is due" in out and gw.total() == 0
+    assert code == 1 and "no deactivated key is due" in out and gw.total() == 0
+    assert f"#1 {dead[:10]}...: expired" in out  # no probe, but it stays out: exit 1
     code, out, _ = invoke("recover", "--force", env=env)
     assert code == 1 and "still unusable" in out  # a key stays out: exit 1
     assert gw.counts() == {"dead": {"ldongCode2": 1}}

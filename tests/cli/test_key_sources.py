@@ -311,13 +311,61 @@ def test_an_expired_key_is_probed_again_only_once_its_date_changes(
     assert invoke(*collect, env=env)[0] == 0
     assert gw.total(label="dead") == 1
     clock.advance(6 * 3600)
-    assert invoke("recover", env=env)[0] == 0  # nothing due: an expired key waits for a date
+    assert invoke("recover", env=env)[0] == 1  # nothing due, but an expired key stays out
     assert gw.total(label="dead") == 1
     code, _, err = invoke("keys", "set", "0", "--expires", "2028-11-30", env=env)
     assert code == 0 and "made a new master key" in err
     assert keys_json(env)["keys"][0]["expires"] == "2028-11-30"
     assert invoke("recover", env=env)[0] == 1  # probed: still 31 at this gateway, so still out
     assert gw.total(label="dead") == 2
+
+
+def test_recover_names_each_expired_key_that_waits_for_a_new_date_and_exits_1(
+    isolated: Path, gateway: GatewayFactory, clock: FakeClock
+) -> None:
+    """Keys out as expired (code 31, or an expiry date past) get no probe from `recover`: it says
+    which keys wait, with the very lines `health` gives them and what to do, and exits 1, since
+    they stay out (Korean by default, English with --lang en)."""
+    dated, dead, good = hex_key(), hex_key(), hex_key()
+    (isolated / "keys.txt").write_text(f"{dated} expires=2026-11-01\n", encoding="utf-8")
+    gw = gateway(
+        {dead: KeyBehaviour("dead", BehaviourKind.EXPIRED), good: KeyBehaviour("good")},
+        sizes={"11": 10},
+    )
+    env = env_for([dead, good], gw.base_url, KTO_API_KEY_FILE="keys.txt")
+    assert invoke("collect", "--ldong", "11", "--details", "none", env=env)[0] == 0
+    clock.advance(6 * 3600)
+    code, out, _ = invoke("recover", env=env)
+    assert code == 1
+    extend = (
+        "expired: on data.go.kr, My Page → Data Use → Open API → Application Status → Request "
+        "an extension, then give the new date (keys set N --expires DATE)"
+    )
+    assert out.splitlines() == [
+        "no deactivated key is due for recovery (--force probes them all)",
+        f"  ⚠️ #0 {dated[:10]}...: {extend}",
+        f"  ⚠️ #1 {dead[:10]}...: {extend} (31 DEADLINE_HAS_EXPIRED_ERROR)",
+        "💡 expired keys #0 #1: extend them on the portal, then keys set N --expires DATE "
+        "(recover leaves them alone until their date changes)",
+    ]
+    health = invoke("health", env=env)[1].splitlines()
+    assert out.splitlines()[1:] == [line for line in health if "⚠️" in line or "💡" in line]
+    code, out, _ = invoke("recover", env={**env, "KTO_LANG": "ko"})
+    assert code == 1
+    assert out.splitlines()[1:3] == [
+        f"  ⚠️ #0 {dated[:10]}...: 사용 기간 만료: data.go.kr 마이페이지 → 데이터활용 → Open API → "
+        "활용신청 현황 → 활용기간 연장신청 후 새 만료일을 적으세요 (keys set N --expires 날짜)",
+        f"  ⚠️ #1 {dead[:10]}...: 사용 기간 만료: data.go.kr 마이페이지 → 데이터활용 → Open API → "
+        "활용신청 현황 → 활용기간 연장신청 후 새 만료일을 적으세요 (keys set N --expires 날짜) "
+        "(31 DEADLINE_HAS_EXPIRED_ERROR)",
+    ]
+    code, out, _ = invoke("recover", "--json", env=env)
+    assert code == 1
+    assert [(r["key"], r["probed"], r["recovered"], r["code"]) for r in json.loads(out)] == [
+        ("#0", False, False, None),
+        ("#1", False, False, "31"),
+    ]
+    assert gw.total(label="dead") == 1  # no probe was spent on it
 
 
 def test_calls_waiting_on_a_key_that_dies_are_not_sent(

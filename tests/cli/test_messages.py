@@ -80,7 +80,8 @@ def _fields(template: str) -> set[str]:
 
 
 def test_every_message_exists_in_both_languages_with_the_same_fields() -> None:
-    """Korean and English lines of the catalog take the same fields; English has no Hangul."""
+    """Korean and English lines of the catalog take the same fields, but for the `reason` a
+    Korean line may leave to a detail line of its own; English has no Hangul."""
     import re
 
     from kto_keys.cli.messages import CATALOG
@@ -88,7 +89,7 @@ def test_every_message_exists_in_both_languages_with_the_same_fields() -> None:
     hangul = re.compile(r"[\uac00-\ud7a3]")
     for message_id, (korean, english) in CATALOG.items():
         assert korean and english, message_id
-        assert _fields(korean) == _fields(english), message_id
+        assert _fields(korean) in (_fields(english), _fields(english) - {"reason"}), message_id
         assert not hangul.search(english), message_id
 
 
@@ -219,3 +220,57 @@ def test_every_outcome_kind_and_condition_has_words() -> None:
         assert f"reason.{reason.value}" in CATALOG
     for condition in KeyCondition:
         assert f"condition.{condition.value}" in CATALOG
+
+
+# --- a Korean line is Korean: the system's and the servers' own words on a line of their own ----
+def test_a_korean_line_holds_a_reason_only_where_the_catalog_words_it() -> None:
+    """Where an English line shows a `reason`, the Korean twin leaves it to a detail line,
+    unless the reason handed to it is itself a line of the catalog (a file error's known errno,
+    a time, a key's state, words a person gave)."""
+    from kto_keys.cli.messages import CATALOG
+
+    worded = {
+        "error.no_key_now",  # reason.* of the catalog
+        "error.file_access",  # file.reason.* (else "the system refused" and a detail line)
+        "warning.log_unwritable",
+        "warning.metrics_unwritable",  # the same, or the catalog's own line for an error
+        "warning.hook_timed_out",  # a time: "5 s"
+        "event.skipped",  # the words given with `disable --reason`, or attention.*
+    }
+    for message_id, (korean, english) in CATALOG.items():
+        if "{reason" in english and "{reason" in korean:
+            assert message_id in worded, message_id
+
+
+def test_korean_says_the_system_and_servers_words_on_a_detail_line_english_as_ever(
+    clock: FakeClock,
+) -> None:
+    """An unexpected error, an errno the catalog cannot word, a request the gateway refused
+    with words of its own, a call that failed without a code: each Korean line stays Korean,
+    the words follow as `  상세: …`; English keeps its one line."""
+    from kto_keys.core.errors import FileAccessError, RequestError
+
+    ko, en = Messages("ko"), Messages("en")
+    boom = RuntimeError("boom at 0x1")
+    assert ko.error(boom) == (
+        "예기치 않은 오류입니다 (--debug로 자세히 볼 수 있습니다)\n  상세: RuntimeError: boom at 0x1"
+    )
+    assert en.error(boom) == "unexpected error: RuntimeError: boom at 0x1"
+    links = FileAccessError(Path("/x"), "Too many links", "EMLINK")
+    assert ko.error(links) == "/x에 쓸 수 없습니다: 시스템이 거부했습니다\n  상세: Too many links"
+    assert en.error(links) == "cannot write /x: Too many links"
+    refused = RequestError("10", "INVALID_REQUEST_PARAMETER_ERROR", None, "Invalid parameter")
+    assert ko.error(refused).endswith(": 키 문제가 아닙니다\n  상세: Invalid parameter")
+    assert en.error(refused).endswith(": not a key problem - Invalid parameter")
+    key = ServiceKey.from_raw(hex_key(), 3, "environment")
+    pool = KeyPool([key], make_policy(), clock.now())
+    fault = Outcome(OutcomeKind.TRANSIENT, message="connection error (Connection reset by peer)")
+    event = PoolEvent(EventKind.FAILURE, key, "detailIntro2", fault, None)
+    assert ko.event(event, pool)[1] == (
+        f"❌ KTO API 키 #3 호출 실패: {key.preview} - 오류: 일시 오류 (연속 오류: 0회)\n"
+        "  상세: connection error (Connection reset by peer)"
+    )
+    assert en.event(event, pool)[1] == (
+        f"❌ KTO API key #3 call failed: {key.preview} - error: connection error (Connection "
+        "reset by peer) (consecutive errors: 0)"
+    )

@@ -6,10 +6,14 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import time
+import uuid
+from datetime import date
 from pathlib import Path
 from typing import Any
 
+import pytest
 from conftest import GatewayFactory, env_for, hex_key, invoke, make_settings
 from shared_server import free_port
 
@@ -20,7 +24,7 @@ from kto_keys.core.keys import ServiceKey
 from kto_keys.core.pool import Exhausted, KeyPool, Lease, Wait
 from kto_keys.core.shared import Fate, Grant, Refusal, Refused
 from kto_keys.edges.settings import Settings
-from kto_keys.edges.shared import SharedGate, SharedState
+from kto_keys.edges.shared import SharedGate, SharedState, append_journal, journal_path
 from kto_keys.sim import BehaviourKind, KeyBehaviour
 
 LIST = "areaBasedList2"
@@ -183,6 +187,81 @@ def test_unreachable_server_stops_before_any_call_with_exit_6(
     assert server.total() == 0
 
 
+def test_a_korean_line_about_an_unreachable_server_leaves_its_words_to_a_detail_line(
+    isolated: Path,
+) -> None:
+    """The server's own words (English, from the client library) never sit inside a Korean
+    sentence: the line says what happened and what to do in Korean, the words follow on an
+    indented detail line; English keeps its one line; the exit code stays 6."""
+    port = free_port()
+    url = f"redis://kto:s3cret-pass@127.0.0.1:{port}/0"
+    env = env_for([hex_key()], KTO_STATE_URL=url, KTO_STATE_TIMEOUT_S="1", KTO_LANG="ko")
+    code, _, err = invoke("status", env=env)
+    assert code == 6
+    line, detail = err.splitlines()
+    shown = f"redis://kto:***@127.0.0.1:{port}/0"
+    assert line == (
+        f"kto-keys: 공유 키 풀 서버 {shown}에 연결할 수 없습니다: 호출은 하나도 하지 않았습니다. "
+        "서버와 KTO_STATE_URL을 확인하세요"
+    )
+    assert detail.startswith("  상세: ") and "Connection refused" in detail
+    code, _, err = invoke("--lang", "en", "status", env=env)
+    assert code == 6 and err.count("\n") == 1
+    assert err.startswith(f"kto-keys: cannot reach the shared key pool at {shown} (")
+    assert "Connection refused" in err and "s3cret" not in err
+    code, _, err = invoke("keys", "list", env=env)
+    assert code == 0
+    line, detail = err.splitlines()
+    assert line.endswith(
+        "에 연결할 수 없어 키 상태는 '알 수 없음'으로 보여 줍니다 (키 목록은 이 컴퓨터의 키 "
+        "저장소, 키 파일, 환경 변수에서 읽었습니다)"
+    )
+    assert detail.startswith("  상세: ") and "Connection refused" in detail
+
+
+def test_keys_list_answers_without_the_shared_server_with_states_unknown(isolated: Path) -> None:
+    """`keys list` asks this machine (key store, keys file, environment): with KTO_STATE_URL
+    out of reach it still lists every key with what its sources say, each state unknown, after
+    one warning line naming the URL with its password masked, and exits 0; `status`, which
+    needs the states, still stops with 6."""
+    from_env, from_file = hex_key(), hex_key()
+    (isolated / "keys.txt").write_text(
+        f"{from_file} label=ops expires=2027-03-31 limit=500 standby\n", encoding="utf-8"
+    )
+    port = free_port()
+    url = f"redis://kto:s3cret-pass@127.0.0.1:{port}/0"
+    env = env_for(
+        [from_env], KTO_STATE_URL=url, KTO_STATE_TIMEOUT_S="1", KTO_API_KEY_FILE="keys.txt"
+    )
+    code, out, err = invoke("keys", "list", "--json", env=env)
+    assert code == 0, err
+    listed = [
+        (row["key"], row["source"], row["label"], row["limit"], row["expires"], row["state"])
+        for row in json.loads(out)["keys"]
+    ]
+    assert listed == [
+        ("#0", "keys.txt", "ops", 500, "2027-03-31", "unknown"),
+        ("#1", "environment", None, 1000, None, "unknown"),
+    ]
+    shown = f"redis://kto:***@127.0.0.1:{port}/0"
+    assert err.startswith(f"⚠️  cannot reach the shared key pool at {shown} (")
+    assert err.endswith(
+        "): key states are shown as unknown (the keys come from this machine's key store, "
+        "keys file and environment)\n"
+    )
+    assert err.count("\n") == 1 and "s3cret" not in err
+    code, out, err = invoke("keys", "list", env={**env, "KTO_LANG": "ko"})
+    assert code == 0
+    assert err.startswith(
+        f"⚠️  공유 키 풀 서버 {shown}에 연결할 수 없어 키 상태는 '알 수 없음'으로 보여 줍니다"
+    )
+    assert "s3cret" not in err
+    rows = [line for line in out.splitlines() if from_env[:10] in line or from_file[:10] in line]
+    assert len(rows) == 2 and all("알 수 없음" in row for row in rows)
+    assert "대기" in rows[0] and "예비로 보관" not in out  # its role, but no claim on its state
+    assert invoke("status", env=env)[0] == 6
+
+
 def test_disable_status_and_enable_work_on_the_shared_state(isolated: Path, state_url: str) -> None:
     """`disable` writes to the server at once: a later `status` (any process, any host) shows
     it; `enable` puts the key back; no JSON cache is written."""
@@ -316,3 +395,128 @@ def test_a_server_that_refuses_or_speaks_no_redis_is_exit_6_and_a_bad_port_exit_
     code, _, err = invoke("status", env=env)
     assert code == 2 and "KTO_STATE_URL" in err
     assert server.total() == 0
+
+
+# --- the journal a lost server leaves ----------------------------------------------------------
+JOURNAL_ASIDE = re.compile(r"^shared_journal\.json\.(corrupt|invalid|unreadable)-\d{8}T\d{6}$")
+
+
+def _journal(folder: Path) -> Path:
+    """Where the CLI's settings (cwd `folder`) keep the journal: beside the key cache."""
+    return folder / "data" / "cache" / "shared_journal.json"
+
+
+def _facts(settings: Settings, index: int, **more: Any) -> dict[str, Any]:
+    """One outcome as a run lost mid-call leaves it in the journal, for today on the server."""
+    day = (SharedState(settings).server_day() - date(1970, 1, 1)).days
+    return {
+        "lease": uuid.uuid4().hex,
+        "fp": settings.keys[index].fingerprint,
+        "op": LIST,
+        "day": day,
+        "probe": False,
+        **more,
+    }
+
+
+MALFORMED_JOURNALS = [
+    pytest.param(b"this is not json", "corrupt", id="garbage-text"),
+    pytest.param(b"\xff\xfe\x00\x81binary", "corrupt", id="binary"),
+    pytest.param(b"[" * 100_000, "corrupt", id="nested-too-deep"),
+    pytest.param(b'{"schema": 1, "records": "x"}', "corrupt", id="records-not-a-list"),
+    pytest.param(b'{"records": []}', "corrupt", id="no-schema"),
+    pytest.param(b'{"schema": 1, "records": [{"a": 1}]}', "invalid (lease)", id="entry-no-lease"),
+    pytest.param(
+        b'{"schema": 1, "records": [{"lease": "x", "fp": "ab", "op": "o", "day": "today"}]}',
+        "invalid (day)",
+        id="entry-day-not-a-number",
+    ),
+]
+
+
+@pytest.mark.parametrize(("content", "shown"), MALFORMED_JOURNALS)
+def test_a_malformed_journal_is_set_aside_whole_with_one_line_and_the_command_goes_on(
+    isolated: Path, state_url: str, content: bytes, shown: str
+) -> None:
+    """As a corrupt key cache: the journal is moved aside under a stamped name with its bytes,
+    one line names it, where it went and what was not done, and the command ends as usual."""
+    journal = _journal(isolated)
+    journal.parent.mkdir(parents=True)
+    journal.write_bytes(content)
+    code, out, err = invoke("status", "--json", env=env_for([hex_key()], KTO_STATE_URL=state_url))
+    assert code == 0, err
+    assert json.loads(out)["keys"][0]["state"] == "active"
+    [aside] = [path for path in journal.parent.iterdir() if JOURNAL_ASIDE.match(path.name)]
+    assert aside.name.startswith(f"shared_journal.json.{shown.split()[0]}-")
+    assert aside.read_bytes() == content
+    assert not journal.exists()
+    assert err == (
+        f"⚠️  shared journal {journal} was {shown}; moved to {aside.name}, its outcomes not "
+        "replayed onto the shared key pool (look into it, then delete it)\n"
+    )
+
+
+def test_a_journal_that_is_a_folder_is_set_aside_in_korean_too(
+    isolated: Path, state_url: str
+) -> None:
+    """A journal the system will not read (a folder in its place) is no "unexpected error": one
+    Korean line says it was unreadable and where it went, and `status` exits 0."""
+    journal = _journal(isolated)
+    journal.mkdir(parents=True)
+    env = {**env_for([hex_key()], KTO_STATE_URL=state_url), "KTO_LANG": "ko"}
+    code, _, err = invoke("status", env=env)
+    assert code == 0, err
+    [aside] = [path for path in journal.parent.iterdir() if JOURNAL_ASIDE.match(path.name)]
+    assert aside.is_dir() and aside.name.startswith("shared_journal.json.unreadable-")
+    assert err == (
+        f"⚠️  공유 풀 저널 {journal}: 읽을 수 없음 (파일이 아니라 폴더입니다); {aside.name}(으)로 "
+        "옮겼고, 그 안의 호출 결과는 공유 키 풀에 반영하지 않았습니다 (내용을 확인한 뒤 지워도 "
+        "됩니다)\n"
+    )
+    assert "예기치" not in err and "unexpected" not in err
+
+
+def test_a_journal_broken_when_an_outcome_is_added_is_set_aside_not_written_over(
+    tmp_path: Path, state_url: str
+) -> None:
+    """A run that loses the server and finds the journal broken keeps the broken file aside
+    (and says so) and starts a new journal with its outcome: nothing is written over."""
+    settings = _settings(tmp_path, [hex_key()], state_url)
+    journal = journal_path(settings)
+    journal.parent.mkdir(parents=True)
+    journal.write_bytes(b'{"schema": 1, "records": [')
+    facts = _facts(settings, 0, success=True)
+    broken = append_journal(journal, facts)
+    assert broken is not None and broken.why == "corrupt" and broken.moved_to is not None
+    assert broken.moved_to.read_bytes() == b'{"schema": 1, "records": ['
+    assert json.loads(journal.read_text(encoding="utf-8"))["records"] == [facts]
+
+
+def test_the_next_run_replays_the_journal_and_says_how_many_outcomes(
+    isolated: Path, state_url: str
+) -> None:
+    """Outcomes a lost server left in the journal reach the shared pool at the next command,
+    which says so in one line (Korean by default, English with --lang en)."""
+    keys = [hex_key(), hex_key()]
+    env = env_for(keys, KTO_STATE_URL=state_url)
+    settings = _settings(isolated, keys, state_url)
+    journal = _journal(isolated)
+    dead = {"cause": "not_registered", "code": "30"}
+    append_journal(journal, _facts(settings, 0, failed=True, errors_add=1, deactivate=dead))
+    append_journal(journal, _facts(settings, 1, success=True))
+    code, out, err = invoke("status", "--json", env=env)
+    assert code == 0
+    assert [row["state"] for row in json.loads(out)["keys"]] == ["deactivated", "active"]
+    assert err == (
+        f"🔁 replayed 2 call outcome(s) from the shared journal {journal} onto the shared key "
+        f"pool at {state_url}\n"
+    )
+    assert not journal.exists()
+    append_journal(journal, _facts(settings, 1, success=True))
+    code, _, err = invoke("status", env={**env, "KTO_LANG": "ko"})
+    assert code == 0
+    assert err == (
+        f"🔁 공유 풀 저널 {journal}에 남아 있던 호출 결과 1건을 공유 키 풀 {state_url}에 "
+        "반영했습니다\n"
+    )
+    assert invoke("status", env=env)[2] == ""  # replayed once: nothing more to say
