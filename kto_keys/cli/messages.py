@@ -143,6 +143,9 @@ CATALOG: dict[str, tuple[str, str]] = {
     # An errno without words of its own: said so in Korean, the system's words on a detail line.
     "file.reason.other": ("시스템이 거부했습니다", "the system refused"),
     "detail.line": ("  상세: {detail}", "  detail: {detail}"),
+    # Where a key comes from, in the tables (a file is named by its name).
+    "source.store": ("저장소", "store"),
+    "source.env": ("환경", "env"),
     "warning.history_unwritable": (
         "⚠️  키 기록을 {path}에 쓸 수 없습니다: 실행은 계속합니다",
         "⚠️  cannot write the key history to {path} ({reason}): the run goes on",

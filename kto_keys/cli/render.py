@@ -73,7 +73,7 @@ def status_lines(rows: Sequence[KeyStatusRow], m: Messages) -> Table:
         table.add_row(
             f"#{row.index}",
             row.preview,
-            source_word(row.source),
+            source_word(row.source, m),
             _state_word(row, m),
             used,
             f"{row.consecutive_errors}/{row.total_errors}",
@@ -91,10 +91,13 @@ def _state_word(row: KeyStatusRow, m: Messages) -> str:
     return m(f"condition.{row.state.value}")
 
 
-def source_word(source: str) -> str:
-    """A key's source in a few letters: `store`, `env`, `.env` or the keys file's name."""
-    if source in ("store", "environment", "option"):
-        return {"environment": "env", "option": "env"}.get(source, source)
+def source_word(source: str, m: Messages) -> str:
+    """A key's source in a word of the line's language (the key store, the environment), or the
+    name of the file it came from (`.env`, the keys file)."""
+    if source == "store":
+        return m("source.store")
+    if source in ("environment", "option"):
+        return m("source.env")
     return source.replace("\\", "/").rsplit("/", 1)[-1]
 
 
@@ -156,7 +159,7 @@ def status_table(rows: Sequence[KeyStatusRow], m: Messages) -> Table:
         table.add_row(
             f"#{row.index}",
             row.preview if not row.label else f"{row.preview}\n{row.label}",
-            row.source,
+            source_word(row.source, m),
             state,
             usage,
             f"{row.consecutive_errors}/{row.total_errors}",
@@ -190,7 +193,7 @@ def keys_table(rows: Sequence[KeyStatusRow], m: Messages) -> Table:
         table.add_row(
             f"#{row.index}",
             row.preview,
-            row.source,
+            source_word(row.source, m),
             row.label or "-",
             str(row.limit),
             expires,

@@ -55,6 +55,12 @@ def test_each_source_and_the_priority_store_then_file_then_environment(isolated:
     ]
     code, out, _ = invoke("status", env=env)
     assert code == 0 and "store" in out and "keys.txt" in out and "env" in out
+    # In Korean, each table names the sources in Korean words; a file keeps its name.
+    for command in (("status",), ("keys", "list")):
+        code, out, _ = invoke(*command, env={**env, "KTO_LANG": "ko"})
+        assert code == 0 and "저장소" in out and "환경" in out and "keys.txt" in out
+        words = out.replace("store-label", "")  # the label given above is the user's own
+        assert "store" not in words and "environment" not in words
 
 
 def test_systemd_credentials_are_read_as_a_keys_file(isolated: Path) -> None:
