@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from conftest import base64_key, hex_key, make_policy
 
-from kto_keys.core.answers import Outcome
+from kto_keys.core.answers import Outcome, classify
 from kto_keys.core.clock import KST, FakeClock
 from kto_keys.core.codes import OutcomeKind, lookup
 from kto_keys.core.keys import ServiceKey
@@ -456,6 +456,35 @@ def test_permanent_key_error_deactivates_at_once_with_the_cause(clock, code, sym
     assert pool.availability(first, OP, clock.now()).reason is Reason.DEACTIVATED
     assert pool.availability(first, OTHER, clock.now()).reason is Reason.DEACTIVATED
     assert lease_of(pool, clock).key == second
+
+
+@pytest.mark.parametrize(
+    "status, body",
+    [
+        pytest.param(
+            401,
+            b'{"OpenAPI_ServiceResponse": {"cmmMsgHeader": {"errMsg": "SERVICE_ACCESS_DENIED_ERROR",'
+            b' "returnAuthMsg": "-", "returnReasonCode": "20"}}}',
+            id="401-with-20",
+        ),
+        pytest.param(
+            403,
+            b"<OpenAPI_ServiceResponse><cmmMsgHeader><errMsg>SERVICE ERROR</errMsg>"
+            b"<returnAuthMsg>Service key is null</returnAuthMsg><returnReasonCode>020"
+            b"</returnReasonCode></cmmMsgHeader></OpenAPI_ServiceResponse>",
+            id="null-in-the-message",
+        ),
+    ],
+)
+def test_a_20_that_means_no_key_was_sent_blames_no_key(clock, status, body):
+    """Code 20 on a 401, or with "null" in its texts, is our request's fault: the key stays in."""
+    pool = make_pool(clock, count=2)
+    first = pool.keys[0]
+    events = pool.record_outcome(lease_of(pool, clock), classify(status, {}, body), clock.now())
+    state = pool.state(first)
+    assert [event.kind for event in events] == [EventKind.REQUEST_ERROR]
+    assert not state.is_deactivated and state.consecutive_errors == 0
+    assert pool.availability(first, OP, clock.now()).is_ready
 
 
 @pytest.mark.parametrize(
