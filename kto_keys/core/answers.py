@@ -179,8 +179,11 @@ def _from_code(
     if row is None:
         if code == "00":
             return Outcome(OutcomeKind.SUCCESS, code, http_status=status)
+        # A 429 without a recognised code: per second or daily, as ambiguous as a bare 429 (the
+        # pool tells them apart over time); its code stays, for people to read.
+        kind = OutcomeKind.RATE_LIMIT if status == 429 else OutcomeKind.TRANSIENT
         return Outcome(
-            OutcomeKind.TRANSIENT,
+            kind,
             code,
             _symbol_of(symbol),
             message,

@@ -15,14 +15,21 @@ from kto_keys.core.clock import kst_day, next_kst_midnight
 from kto_keys.core.codes import OutcomeKind
 from kto_keys.core.keys import ServiceKey
 
-MIN_PAUSE = timedelta(seconds=1)
-MAX_PAUSE = timedelta(seconds=60)
-# After a per-second refusal (23) the gateway locks the key for about 60 s: a growing pause.
+# After a per-second refusal (23, or a 429 without a recognised code) the gateway locks the key
+# for about 60 s: a growing pause (5, 15, 45, 90, then 120 s; a longer Retry-After wins).
 RATE_PAUSES = (timedelta(seconds=5), timedelta(seconds=15), timedelta(seconds=45))
 RATE_PAUSE_MAX = timedelta(seconds=120)
-# A 429 without a code is ambiguous (per second, or the day's quota): after this many in a row on
-# one key and operation, with no success between, it is that key's daily limit for that operation.
-AMBIGUOUS_429_LIMIT = 3
+# The longest pause the pool makes (what a saved pause is cut to).
+MAX_PAUSE = RATE_PAUSE_MAX
+# How long the gateway's per-second lock lasts (doc: "about 60 seconds").
+PER_SECOND_LOCK = timedelta(seconds=60)
+# A 429 without a recognised code is ambiguous (per second, or the day's quota). Once such 429s
+# keep coming after the pauses have covered the per-second lock - this many in a row on one key
+# and operation, the last at least PER_SECOND_LOCK after the first, with no success between - it
+# is that key's daily limit for that operation.
+AMBIGUOUS_429_LIMIT = 4
+# The one code that says "per second" for sure.
+PER_SECOND_CODE = "23"
 # Usage is made durable ahead of the calls, this many at a time per key and operation: a kill at
 # any moment leaves the cache counting at least what left the machine, and at most this many more.
 USAGE_BLOCK = 5
@@ -320,9 +327,10 @@ class _Slot:
         self.standby = key.attributes.standby
         self.in_flight = 0
         self.proven: set[str] = set()
-        # Per-second refusals (23) in a row, and bare 429s in a row per operation, this run.
+        # Per-second refusals (23 or an ambiguous 429) in a row, and per operation the 429s
+        # without a recognised code in a row with the moment of the first, this run.
         self.per_second = 0
-        self.ambiguous_429: dict[str, int] = {}
+        self.ambiguous_429: dict[str, tuple[int, datetime]] = {}
 
 
 # The members as plain names: reading `Reason.OK` is an enum lookup, too slow for 1,000 keys.
@@ -996,23 +1004,25 @@ class KeyPool:
     def _rate_limited(
         self, slot: _Slot, operation: str, outcome: Outcome, now: datetime
     ) -> PoolEvent:
-        """A per-second refusal pauses the key longer each time; bare 429s in a row become the
-        day's limit for the operation, since a spent quota may answer nothing but the status."""
+        """A per-second refusal pauses the key longer each time while other keys work. A 429
+        without a recognised code pauses it the same way, and becomes the day's limit for the
+        operation only once it outlasts the per-second lock: a spent quota may answer nothing
+        but the status, and a lock of 60 s must not cost a key its day."""
         state, key = slot.state, slot.key
-        if outcome.code is None:
-            count = slot.ambiguous_429.get(operation, 0) + 1
-            slot.ambiguous_429[operation] = count
-            if count >= AMBIGUOUS_429_LIMIT:
+        if outcome.code != PER_SECOND_CODE:
+            count, since = slot.ambiguous_429.get(operation, (0, now))
+            count += 1
+            if count >= AMBIGUOUS_429_LIMIT and now - since >= PER_SECOND_LOCK:
                 slot.ambiguous_429.pop(operation, None)
+                slot.per_second = 0  # the lock is over: a later refusal starts a pause anew
                 return self._cool_down(key, operation, outcome, now)
-            pause = min(max(timedelta(seconds=outcome.retry_after or 0), MIN_PAUSE), MAX_PAUSE)
-        else:
-            pause = RATE_PAUSES[min(slot.per_second, len(RATE_PAUSES) - 1)]
-            if slot.per_second >= len(RATE_PAUSES):
-                pause = min(RATE_PAUSE_MAX, pause * 2 ** (slot.per_second - len(RATE_PAUSES) + 1))
-            slot.per_second += 1
-            if outcome.retry_after:
-                pause = max(pause, min(timedelta(seconds=outcome.retry_after), RATE_PAUSE_MAX))
+            slot.ambiguous_429[operation] = (count, since)
+        pause = RATE_PAUSES[min(slot.per_second, len(RATE_PAUSES) - 1)]
+        if slot.per_second >= len(RATE_PAUSES):
+            pause = min(RATE_PAUSE_MAX, pause * 2 ** (slot.per_second - len(RATE_PAUSES) + 1))
+        slot.per_second += 1
+        if outcome.retry_after:
+            pause = max(pause, min(timedelta(seconds=outcome.retry_after), RATE_PAUSE_MAX))
         state.pause_until = now + pause
         return PoolEvent(EventKind.RATE_LIMITED, key, operation, outcome, state.pause_until)
 

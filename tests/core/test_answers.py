@@ -452,6 +452,16 @@ def test_per_second_limit_without_a_code_honours_retry_after(status, headers, bo
     assert outcome.retry_after == retry_after
 
 
+@pytest.mark.parametrize("build", [new_json, new_xml])
+def test_a_429_with_a_code_the_table_does_not_know_is_an_ambiguous_limit(build):
+    """Code 24 on a 429: a limit like a bare 429 (per second or daily), its raw code kept; the
+    same code without a 429 stays a passing fault."""
+    outcome = answer(429, build("024", "SOME_NEW_LIMIT_ERROR"), {"Retry-After": "9"})
+    assert (outcome.kind, outcome.code, outcome.symbol) == (RATE, "24", "SOME_NEW_LIMIT_ERROR")
+    assert outcome.retry_after == 9.0
+    assert answer(200, legacy_xml("24", "SOME_NEW_LIMIT_ERROR")).kind is TRANSIENT
+
+
 def test_coded_per_second_limit_keeps_retry_after():
     """Code 23 with a Retry-After header keeps the header's wait."""
     outcome = answer(

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from conftest import base64_key, hex_key, make_policy
+from conftest import START, base64_key, hex_key, make_policy
 
 from kto_keys.core.answers import Outcome, classify
 from kto_keys.core.clock import KST, FakeClock
@@ -368,18 +368,26 @@ def test_a_key_waiting_after_an_error_works_but_is_picked_last(clock):
     "outcome, pause_s",
     [
         pytest.param(coded("23"), 5, id="code-23"),
-        pytest.param(Outcome(OutcomeKind.RATE_LIMIT, http_status=429), 1, id="bare-429"),
+        pytest.param(Outcome(OutcomeKind.RATE_LIMIT, http_status=429), 5, id="bare-429"),
         pytest.param(
             Outcome(OutcomeKind.RATE_LIMIT, http_status=429, retry_after=7),
             7,
             id="bare-429-retry-after-7",
         ),
+        pytest.param(
+            Outcome(OutcomeKind.RATE_LIMIT, http_status=429, retry_after=2),
+            5,
+            id="bare-429-retry-after-shorter-than-the-pause",
+        ),
+        pytest.param(
+            Outcome(OutcomeKind.RATE_LIMIT, "24", http_status=429), 5, id="429-unknown-code"
+        ),
         pytest.param(coded("23", retry_after=30), 30, id="code-23-retry-after-30"),
     ],
 )
 def test_per_second_limit_pauses_the_key_briefly_without_an_error(clock, outcome, pause_s):
-    """23 (5 s, or a longer Retry-After) or a bare 429 (its Retry-After, at least 1 s) pauses the
-    key; no error is counted."""
+    """23, a bare 429 or a 429 with an unknown code pauses the key 5 s (or a longer
+    Retry-After); no error is counted."""
     pool = make_pool(clock, count=2)
     first, second = pool.keys
     events = pool.record_outcome(lease_of(pool, clock), outcome, clock.now())
@@ -403,7 +411,7 @@ def test_per_second_pause_is_short_even_with_a_long_retry_after(clock):
     pool.record_outcome(lease_of(pool, clock), outcome, clock.now())
     until = pool.availability(pool.keys[0], OP, clock.now()).until
     assert until is not None
-    assert timedelta(0) < until - clock.now() <= timedelta(minutes=1)
+    assert timedelta(0) < until - clock.now() <= timedelta(minutes=2)
 
 
 def test_paused_only_key_makes_the_caller_wait_until_the_pause_ends(clock):
@@ -1311,16 +1319,57 @@ def test_per_second_refusals_pause_a_key_longer_each_time(clock):
     assert pool.state(key).pause_until == clock.now() + timedelta(seconds=5)
 
 
-def test_bare_429s_in_a_row_become_the_days_limit_for_that_operation(clock):
-    """Three 429s without a code and no success between: the key cools for that operation only."""
+AMBIGUOUS_429S = [
+    pytest.param(Outcome(OutcomeKind.RATE_LIMIT, http_status=429), id="bare-429"),
+    pytest.param(
+        Outcome(OutcomeKind.RATE_LIMIT, http_status=429, message="Too Many Requests"),
+        id="text-429",
+    ),
+    pytest.param(
+        Outcome(OutcomeKind.RATE_LIMIT, "24", "SOME_LIMIT_ERROR", http_status=429),
+        id="429-unknown-code",
+    ),
+]
+
+
+@pytest.mark.parametrize("ambiguous", AMBIGUOUS_429S)
+def test_429s_without_a_known_code_pause_like_23_and_outlast_the_lock_to_be_the_days_limit(
+    clock, ambiguous
+):
+    """Each pauses the key 5, 15, 45 s as code 23 does; the 4th in a row, 65 s after the first
+    (past the gateway's 60 s lock), is the day's limit: the key cools for that operation only."""
     pool = make_pool(clock, count=1)
     key = pool.keys[0]
-    bare = Outcome(OutcomeKind.RATE_LIMIT, http_status=429)
-    kinds = [call_with(pool, clock, key, bare)[0].kind for _ in range(3)]
-    assert kinds == [EventKind.RATE_LIMITED, EventKind.RATE_LIMITED, EventKind.DAILY_LIMIT]
-    assert pool.availability(key, OP, clock.now()).reason is Reason.COOLING
-    clock.advance(2)  # past the seconds' pause of the last bare 429
-    assert pool.availability(key, "detailIntro2", clock.now()).is_ready
+    kinds, pauses = [], []
+    for _ in range(4):
+        kinds.append(call_with(pool, clock, key, ambiguous)[0].kind)
+        until = pool.state(key).pause_until
+        pauses.append((until - clock.now()).total_seconds())
+        clock.set(max(clock.now(), until))
+    assert kinds == [EventKind.RATE_LIMITED] * 3 + [EventKind.DAILY_LIMIT]
+    assert pauses[:3] == [5, 15, 45]
+    availability = pool.availability(key, OP, clock.now())
+    assert availability.reason is Reason.COOLING
+    assert availability.until == clock.now() + timedelta(hours=1)
+    assert clock.now() - START == timedelta(seconds=65)
+    assert pool.availability(key, OTHER, clock.now()).is_ready
+    state = pool.state(key)
+    assert (state.consecutive_errors, state.total_errors, state.is_deactivated) == (0, 0, False)
+
+
+@pytest.mark.parametrize("ambiguous", AMBIGUOUS_429S)
+def test_429s_without_a_known_code_within_the_lock_never_cost_the_day(clock, ambiguous):
+    """Eight at once (calls in flight when the lock began), then more within 60 s: only pauses,
+    growing to 120 s, never the day's limit."""
+    pool = make_pool(clock, count=1)
+    key = pool.keys[0]
+    leases = [pool.lease_key(key, OP, clock.now()) for _ in range(8)]
+    kinds = [pool.record_outcome(lease, ambiguous, clock.now())[0].kind for lease in leases]
+    clock.advance(59)
+    kinds += [call_with(pool, clock, key, ambiguous)[0].kind]
+    assert kinds == [EventKind.RATE_LIMITED] * 9
+    assert pool.state(key).pause_until == clock.now() + timedelta(seconds=120)
+    assert pool.availability(key, OP, clock.now()).reason is Reason.PAUSED
 
 
 def test_a_success_between_bare_429s_starts_the_count_again(clock):

@@ -117,7 +117,8 @@ async def test_a_30_percent_error_rate_takes_out_no_key_and_the_work_finishes(
 async def test_429_on_every_call_ends_with_exit_4_instead_of_retrying_forever(
     tmp_path: Path, gateway: GatewayFactory, clock: FakeClock
 ) -> None:
-    """Bare 429s without end: each key cools for the operation after 3 in a row; exit 4."""
+    """Bare 429s without end: each key pauses 5, 15, 45 s, and cools for the operation at its
+    4th in a row, 65 s after its first (past a per-second lock); exit 4."""
     keys = [hex_key(), hex_key()]
     gw = gateway(
         {
@@ -128,10 +129,12 @@ async def test_429_on_every_call_ends_with_exit_4_instead_of_retrying_forever(
         }
     )
     session = open_session(make_settings(tmp_path, keys, gw.base_url), clock)
+    started = clock.monotonic()
     with pytest.raises(NoUsableKeyError) as raised:
         await run_calls(session, 1)
     assert exit_code(raised.value) == 4
-    assert gw.total() == 6  # three per key, then each key cools for this operation
+    assert gw.total() == 8  # four per key, then each key cools for this operation
+    assert clock.monotonic() - started == 65
     assert deactivated(session) == []
     assert all(
         session.pool.availability(key, LIST, clock.now()).reason == "cooling"
@@ -213,10 +216,68 @@ async def test_a_locked_key_pauses_longer_while_the_others_carry_the_work(
     assert deactivated(session) == []
 
 
-async def test_a_spent_quota_answered_by_a_bare_429_stops_after_three_calls_per_key(
+async def test_a_per_second_lock_answered_by_bare_429s_costs_no_key_its_day(
     tmp_path: Path, gateway: GatewayFactory, clock: FakeClock
 ) -> None:
-    """The gateway's quota of 3 ends in 429s without a body: 3 more calls per key, then exit 4."""
+    """The 60 s lock answered by 429s without a body instead of 23: the keys pause 5, 15, 45 s
+    and work again after it; every call is served, and no key cools for an hour or goes out."""
+    keys = [hex_key() for _ in range(3)]
+    gw = gateway(
+        {key: KeyBehaviour(f"k{i}") for i, key in enumerate(keys)},
+        per_second_limit=2,
+        per_second_lock_s=60,
+        bare_per_second_429=True,
+    )
+    session = open_session(make_settings(tmp_path, keys, gw.base_url), clock)
+    results = await run_calls(session, 30, INTRO, concurrency=4)
+    assert len(results) == 30
+    assert sum(gw.locks().values()) >= 3  # every key was locked, more than once
+    refusals = sum(gw.per_second_refusals().values())
+    assert refusals <= 60 and gw.total() == 30 + refusals
+    assert {call.outcome for call in gw.history()} == {"ok", "23_bare"}
+    assert deactivated(session) == []
+    reopened = open_session(session.settings, clock)
+    assert all(reopened.pool.state(key).cooldowns == {} for key in reopened.pool.keys)
+
+
+async def test_a_429_with_an_unknown_code_is_read_as_a_bare_429(
+    tmp_path: Path, gateway: GatewayFactory, clock: FakeClock
+) -> None:
+    """A key answering 429 with code 24 (not in the table) pauses, then cools for the operation
+    at its 4th 429, 65 s after the first: 4 calls, no error counted, not taken out; the other
+    key serves every call meanwhile."""
+    odd, fine = hex_key(), hex_key()
+    gw = gateway(
+        {
+            odd: KeyBehaviour(
+                "odd",
+                BehaviourKind.FLAKY,
+                failure_share=1.0,
+                faults=(OptInFault.UNKNOWN_CODE_429,),
+            ),
+            fine: KeyBehaviour("fine"),
+        }
+    )
+    session = open_session(make_settings(tmp_path, [odd, fine], gw.base_url), clock)
+    served = 0
+    for _ in range(12):  # two calls every 10 s for two minutes
+        served += len(await run_calls(session, 2, INTRO))
+        clock.advance(10)
+    assert served == 24
+    assert gw.counts()["odd"] == {INTRO: 4}
+    reopened = open_session(session.settings, clock)
+    state = reopened.pool.state(reopened.pool.keys[0])
+    assert not state.is_deactivated and state.consecutive_errors == 0
+    assert state.last_error is not None and state.last_error.code == "24"
+    cooling = reopened.pool.availability(reopened.pool.keys[0], INTRO, clock.now())
+    assert cooling.reason == "cooling"
+
+
+async def test_a_spent_quota_answered_by_a_bare_429_stops_after_four_calls_per_key(
+    tmp_path: Path, gateway: GatewayFactory, clock: FakeClock
+) -> None:
+    """The gateway's quota of 3 ends in 429s without a body: 4 more calls per key over 65 s (a
+    per-second lock would be over by then), then exit 4."""
     keys = [hex_key(), hex_key()]
     gw = gateway(
         {key: KeyBehaviour(f"k{i}", daily_limit=3) for i, key in enumerate(keys)},
@@ -226,7 +287,7 @@ async def test_a_spent_quota_answered_by_a_bare_429_stops_after_three_calls_per_
     with pytest.raises(NoUsableKeyError) as raised:
         await run_calls(session, 20, INTRO)
     assert exit_code(raised.value) == 4
-    assert gw.total() == 2 * (3 + 3)  # the quota, then three 429s each before the cool-down
+    assert gw.total() == 2 * (3 + 4)  # the quota, then four 429s each before the cool-down
     assert deactivated(session) == []
 
 
