@@ -1124,14 +1124,20 @@ class KeyPool:
             state.total_errors += 1
             state.last_error = _error_record(outcome, now)
             return [PoolEvent(EventKind.FAILURE, key, operation, outcome)]
-        self._note_error(state, outcome, now)
         events = [PoolEvent(EventKind.FAILURE, key, operation, outcome)]
-        if state.consecutive_errors >= self._errors_to_blame(key.fingerprint):
-            cause = DeactivationCause.TOO_MANY_ERRORS
-            events.append(self._deactivate(key, operation, outcome, now, cause))
-            return events
-        if state.consecutive_errors >= self.policy.max_consecutive_errors:
-            self._suspects.add(key.fingerprint)
+        if outcome.uncoded_auth:
+            # A 401/403 without a code is a passing error of the key, never a deactivation (the
+            # doc); on every key it is the host's or the User-Agent's (the client stops then).
+            state.total_errors += 1
+            state.last_error = _error_record(outcome, now)
+        else:
+            self._note_error(state, outcome, now)
+            if state.consecutive_errors >= self._errors_to_blame(key.fingerprint):
+                cause = DeactivationCause.TOO_MANY_ERRORS
+                events.append(self._deactivate(key, operation, outcome, now, cause))
+                return events
+            if state.consecutive_errors >= self.policy.max_consecutive_errors:
+                self._suspects.add(key.fingerprint)
         state.error_wait_until = now + self.policy.error_wait
         if self._is_outage(operation, now):
             self.outage_since = now

@@ -1141,6 +1141,26 @@ def test_bare_refusals_on_every_key_point_at_the_host(clock):
     assert not pool.uncoded_auth_everywhere()
 
 
+def test_bare_refusals_of_one_key_wait_but_never_count_toward_its_deactivation(clock):
+    """Ten 401/403s without a code on one key while another succeeds: each is an error with the
+    10 min wait, none counts toward the 5 in a row that take a key out."""
+    pool = make_pool(clock, count=2)
+    first, second = pool.keys
+    for _ in range(10):
+        events = call_with(pool, clock, first, BARE_403)
+        call_with(pool, clock, second, SUCCESS)
+        assert [event.kind for event in events] == [EventKind.FAILURE]
+    state = pool.state(first)
+    assert not state.is_deactivated
+    assert (state.consecutive_errors, state.total_errors) == (0, 10)
+    assert state.error_wait_until == clock.now() + pool.policy.error_wait
+    assert pool.availability(first, OP, clock.now()).reason is Reason.ERROR_WAIT
+    for _ in range(5):  # coded faults still count, with the evidence rule as before
+        call_with(pool, clock, first, FAULT)
+        call_with(pool, clock, second, SUCCESS)
+    assert pool.state(first).deactivation_cause is DeactivationCause.TOO_MANY_ERRORS
+
+
 # --- what must be saved at once ----------------------------------------------------------------
 @pytest.mark.parametrize(
     "outcome, kinds",
