@@ -1021,6 +1021,10 @@ class KeyPool:
         if slot.per_second >= len(RATE_PAUSES):
             pause = min(RATE_PAUSE_MAX, pause * 2 ** (slot.per_second - len(RATE_PAUSES) + 1))
         slot.per_second += 1
+        # After the pause the key carries one call at a time until one succeeds: a burst would
+        # start another lock, and only a refusal of a call sent after the pause says the 429s
+        # keep coming.
+        slot.proven.discard(operation)
         if outcome.retry_after:
             pause = max(pause, min(timedelta(seconds=outcome.retry_after), RATE_PAUSE_MAX))
         state.pause_until = now + pause
