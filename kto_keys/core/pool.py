@@ -187,6 +187,9 @@ class Reason(StrEnum):
     PAUSED = "paused"
     BUSY = "busy"
     STANDBY = "standby"  # a standby key in reserve: used once an active key dies
+    # This run, the key got a wrong-URL answer for the operation since the operation's last
+    # success: it waits for the others to be tried (all of them too: a configuration error).
+    WRONG_URL = "wrong_url"
 
 
 @dataclass(frozen=True, slots=True)
@@ -317,6 +320,7 @@ class _Slot:
         "proven",
         "standby",
         "state",
+        "wrong_url",
     )
 
     def __init__(self, key: ServiceKey, state: KeyState, position: int, limit: int) -> None:
@@ -331,6 +335,8 @@ class _Slot:
         # without a recognised code in a row with the moment of the first, this run.
         self.per_second = 0
         self.ambiguous_429: dict[str, tuple[int, datetime]] = {}
+        # Operations this key got a wrong-URL answer for since their last success, this run.
+        self.wrong_url: set[str] = set()
 
 
 # The members as plain names: reading `Reason.OK` is an enum lookup, too slow for 1,000 keys.
@@ -340,12 +346,13 @@ _OK, _DISABLED, _DEACTIVATED, _COOLING = (
     Reason.DEACTIVATED,
     Reason.COOLING,
 )
-_QUOTA_SPENT, _PAUSED, _BUSY, _ERROR_WAIT, _STANDBY = (
+_QUOTA_SPENT, _PAUSED, _BUSY, _ERROR_WAIT, _STANDBY, _WRONG_URL = (
     Reason.QUOTA_SPENT,
     Reason.PAUSED,
     Reason.BUSY,
     Reason.ERROR_WAIT,
     Reason.STANDBY,
+    Reason.WRONG_URL,
 )
 
 
@@ -400,6 +407,9 @@ def _survey(slots: Sequence[_Slot], operation: str, now: datetime) -> _Survey:
         rank = used - slot.limit
         if rank >= 0:
             verdict = _QUOTA_SPENT
+            continue
+        if slot.wrong_url and operation in slot.wrong_url:
+            verdict = _WRONG_URL
             continue
         pause = state.pause_until
         if pause is not None and pause > now:
@@ -517,6 +527,9 @@ class KeyPool:
         self._expected: tuple[str, ...] = ()
         self._failed_since_success: set[str] = set()
         self._uncoded_auth: set[str] = set()
+        # Per operation, the positions of the keys that got a wrong-URL answer for it since its
+        # last success in this run.
+        self._wrong_url: dict[str, set[int]] = {}
         self.outage_since: datetime | None = None
         # The latest outcomes of all keys (fingerprint, failed) and their counts per key.
         self._evidence: deque[tuple[str, bool]] = deque()
@@ -809,6 +822,12 @@ class KeyPool:
         self._note_evidence(key.fingerprint, kind)
         if kind is OutcomeKind.SUCCESS:
             return self._record_success(key, operation, outcome, now)
+        if kind is OutcomeKind.WRONG_URL:
+            # Not the key's fault, but no reason to send it the same call again before every
+            # other key has had it: one wrong-URL answer per key, then a configuration error.
+            slot.wrong_url.add(operation)
+            slot.proven.discard(operation)
+            self._wrong_url.setdefault(operation, set()).add(slot.position)
         if kind in _NOT_THE_KEYS:
             return [PoolEvent(EventKind.REQUEST_ERROR, key, operation, outcome)]
         if kind is OutcomeKind.RATE_LIMIT:
@@ -834,6 +853,14 @@ class KeyPool:
     def enable_by_hand(self, key: ServiceKey) -> None:
         """Put a key back, whatever took it out."""
         self._reactivate(self.state(key))  # state() puts it back in line at the next acquire
+
+    def wrong_url_everywhere(self, operation: str, now: datetime) -> bool:
+        """True when every key that may take the operation today got a wrong-URL answer for it
+        since its last success in this run: the URL is wrong, not a passing fault."""
+        if not self._wrong_url.get(operation):
+            return False
+        self._roll_day(now)
+        return not any(self._availability(slot, operation, now).is_in_play for slot in self._slots)
 
     def uncoded_auth_everywhere(self) -> bool:
         """True when every key in the pool was refused with a bare 401/403 this run."""
@@ -1101,6 +1128,8 @@ class KeyPool:
         slot.proven.add(operation)
         slot.per_second = 0
         slot.ambiguous_429.pop(operation, None)
+        if self._wrong_url:
+            self._forget_wrong_url(operation)
         self._failed_since_success.clear()
         self._uncoded_auth.clear()
         if self.quota_left(key, operation) <= 0:
@@ -1152,6 +1181,18 @@ class KeyPool:
             self._lines.clear()  # every key in an error wait may take calls again: lines anew
             events.append(PoolEvent(EventKind.OUTAGE, key, operation, outcome))
         return events
+
+    def _forget_wrong_url(self, operation: str) -> None:
+        """The operation answered: keys set aside for a wrong-URL answer to it take calls again."""
+        positions = self._wrong_url.pop(operation, None)
+        if not positions:
+            return
+        line = self._lines.get(operation)
+        for position in positions:
+            slot = self._slots[position]
+            slot.wrong_url.discard(operation)
+            if line is not None:
+                line.wake(slot, operation)
 
     def _is_outage(self, operation: str, now: datetime) -> bool:
         # Keys that cannot take this operation (spent, cooling) will not be called to fail.

@@ -1161,6 +1161,40 @@ def test_bare_refusals_of_one_key_wait_but_never_count_toward_its_deactivation(c
     assert pool.state(first).deactivation_cause is DeactivationCause.TOO_MANY_ERRORS
 
 
+WRONG_URL = Outcome(OutcomeKind.WRONG_URL, http_status=500, message="Unexpected errors")
+
+
+def test_a_wrong_url_answer_goes_to_each_key_once_and_then_to_none(clock):
+    """Each key that may take the operation gets one wrong-URL answer, then none is handed out
+    and the pool says it came from every key; a key paused for seconds still gets its turn.
+    No key is blamed, and other operations take every key."""
+    pool = make_pool(clock, count=3)
+    call(pool, clock, SUCCESS)
+    pool.record_outcome(pool.lease_key(pool.keys[2], OP, clock.now()), coded("23"), clock.now())
+    answered = [call(pool, clock, WRONG_URL).key.index for _ in range(2)]
+    assert sorted(answered) == [0, 1] and not pool.wrong_url_everywhere(OP, clock.now())
+    assert pool.acquire(OP, clock.now()) == Wait(clock.now() + timedelta(seconds=5))
+    clock.advance(5)
+    assert call(pool, clock, WRONG_URL).key.index == 2
+    assert pool.wrong_url_everywhere(OP, clock.now())
+    assert isinstance(pool.acquire(OP, clock.now()), Exhausted)
+    assert pool.availability(pool.keys[0], OP, clock.now()).reason is Reason.WRONG_URL
+    assert pool.availability(pool.keys[0], OTHER, clock.now()).is_ready
+    for key in pool.keys:
+        state = pool.state(key)
+        assert (state.total_errors, state.consecutive_errors, state.is_deactivated) == (0, 0, False)
+
+
+def test_a_success_gives_keys_that_got_a_wrong_url_answer_their_turn_again(clock):
+    """A wrong-URL answer, then the operation answers on another key: every key takes it again."""
+    pool = make_pool(clock, count=2)
+    first, second = pool.keys
+    call_with(pool, clock, first, WRONG_URL)
+    assert call(pool, clock, SUCCESS).key == second
+    assert not pool.wrong_url_everywhere(OP, clock.now())
+    assert pool.availability(first, OP, clock.now()).is_ready
+
+
 # --- what must be saved at once ----------------------------------------------------------------
 @pytest.mark.parametrize(
     "outcome, kinds",

@@ -22,7 +22,15 @@ from kto_keys.core.errors import (
     ServiceConfigError,
 )
 from kto_keys.jobs.session import Session, open_session
-from kto_keys.sim import BehaviourKind, ErrorRate, Fault, KeyBehaviour, OptInFault, UnknownOperation
+from kto_keys.sim import (
+    BehaviourKind,
+    ErrorRate,
+    Fault,
+    KeyBehaviour,
+    OptInFault,
+    UnknownOperation,
+    WrongUrl,
+)
 
 LIST = "areaBasedList2"
 INTRO = "detailIntro2"
@@ -30,6 +38,8 @@ PAGE = {"contentTypeId": "39", "lDongRegnCd": "11", "numOfRows": 5, "pageNo": 1}
 DETAIL = {"contentId": "2000001", "contentTypeId": "39"}
 # Nothing listens on the discard port of the loopback address: every connection is refused.
 NOWHERE = "http://127.0.0.1:9/B551011/KorService2"
+# A guard in real seconds for the tests of answers once resent without end: a failure, not a hang.
+GUARD_S = 60
 
 
 async def run_calls(
@@ -181,6 +191,92 @@ async def test_a_wrong_url_is_a_configuration_error_within_the_first_calls(
         await run_calls(session, 1)
     assert exit_code(raised.value) == 2 and "KTO_API_BASE_URL" in said(raised.value)
     assert gw.total() == 1
+    assert deactivated(session) == []
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        pytest.param(WrongUrl.UNEXPECTED_ERRORS, id="unexpected-errors"),
+        pytest.param(WrongUrl.API_NOT_FOUND, id="api-not-found"),
+        pytest.param(WrongUrl.HTTP_404, id="http-404"),
+    ],
+)
+async def test_a_wrong_url_after_successes_stops_once_every_key_got_it(
+    tmp_path: Path, gateway: GatewayFactory, clock: FakeClock, answer: WrongUrl
+) -> None:
+    """Two calls succeed, then the path answers as a wrong URL: one call per key (3), then exit 2
+    naming KTO_API_BASE_URL; no key blamed, none with an error."""
+    keys = [hex_key() for _ in range(3)]
+    gw = gateway(
+        {key: KeyBehaviour(f"k{i}") for i, key in enumerate(keys)},
+        wrong_url_after=2,
+        wrong_url_answer=answer,
+    )
+    session = open_session(make_settings(tmp_path, keys, gw.base_url), clock)
+    with pytest.raises(ServiceConfigError) as raised:
+        await asyncio.wait_for(run_calls(session, 10), GUARD_S)
+    assert exit_code(raised.value) == 2 and "KTO_API_BASE_URL" in said(raised.value)
+    assert gw.total() == 2 + 3
+    assert [calls[LIST] for calls in gw.counts().values()] in ([2, 2, 1], [1, 2, 2], [2, 1, 2])
+    assert deactivated(session) == []
+    reopened = open_session(session.settings, clock)
+    for key in reopened.pool.keys:
+        state = reopened.pool.state(key)
+        assert (state.total_errors, state.consecutive_errors, state.last_error) == (0, 0, None)
+
+
+async def test_an_operation_gone_mid_run_stops_the_run_after_one_call_per_key(
+    tmp_path: Path, gateway: GatewayFactory, clock: FakeClock
+) -> None:
+    """detailIntro2 answers once, then `API not found` for every key while the list works: one
+    detail call per key that may take it (3: the 4th cools after code 22), then exit 2. (Calls
+    already in flight on a key when the first such answer comes back are made too: see
+    tests/jobs/test_details.py for a run of several at once.)"""
+    keys = [hex_key() for _ in range(4)]
+    gw = gateway(
+        {key: KeyBehaviour(f"k{i}", daily_limit=None if i else 0) for i, key in enumerate(keys)},
+        wrong_url_after=1,
+        wrong_url_operations=(INTRO,),
+        wrong_url_answer=WrongUrl.API_NOT_FOUND,
+    )
+    session = open_session(make_settings(tmp_path, keys, gw.base_url), clock)
+    with session.keeping_history():
+        async with session.client(1) as client:
+            await client.call(INTRO, DETAIL)  # k0: 22 (its quota is spent), k1: the answer
+            await client.call(LIST, PAGE)
+            with pytest.raises(ServiceConfigError) as raised:
+                await asyncio.wait_for(
+                    asyncio.gather(*(client.call(INTRO, DETAIL) for _ in range(8))), GUARD_S
+                )
+            await client.call(LIST, PAGE)
+    assert exit_code(raised.value) == 2 and "API not found" in said(raised.value)
+    outcomes = [(call.label, call.outcome) for call in gw.history() if call.operation == INTRO]
+    assert outcomes[:2] == [("k0", "22"), ("k1", "ok")]
+    assert sorted(outcomes[2:]) == [(f"k{i}", "unknown_operation") for i in (1, 2, 3)]
+    listed = [call.outcome for call in gw.history() if call.operation == LIST]
+    assert listed.count("ok") == 2  # the list works before and after
+    assert deactivated(session) == []
+
+
+async def test_a_success_between_wrong_url_answers_gives_every_key_its_turn_again(
+    tmp_path: Path, gateway: GatewayFactory, clock: FakeClock
+) -> None:
+    """A flaky path: a key that got a wrong-URL answer waits only until the operation answers
+    again; then it takes calls as before, and the work is done."""
+    keys = [hex_key(), hex_key()]
+    gw = gateway(
+        {
+            keys[0]: KeyBehaviour(
+                "flaky", BehaviourKind.FLAKY, failure_share=0.5, faults=(OptInFault.HTTP_404,)
+            ),
+            keys[1]: KeyBehaviour("good"),
+        }
+    )
+    session = open_session(make_settings(tmp_path, keys, gw.base_url), clock)
+    results = await asyncio.wait_for(run_calls(session, 20), GUARD_S)
+    assert len(results) == 20
+    assert gw.counts()["flaky"][LIST] >= 10  # back in turn after each success of the other key
     assert deactivated(session) == []
 
 
