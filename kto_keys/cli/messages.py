@@ -637,6 +637,7 @@ CATALOG: dict[str, tuple[str, str]] = {
     "reason.error_wait": ("오류 후 대기", "error wait"),
     "reason.paused": ("초당 한도로 잠시 멈춤", "paused"),
     "reason.busy": ("호출 중", "busy"),
+    "reason.wrong_url": ("잘못된 URL 응답 후 대기", "wrong URL answered"),
     # --- health ---------------------------------------------------------------------------------
     "health.level.healthy": ("정상", "healthy"),
     "health.level.warning": ("주의", "warning"),

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 from typing import Any
 
-from kto_keys.core.codes import SUCCESS_CODES, OutcomeKind, lookup
+from kto_keys.core.codes import SUCCESS_CODES, OutcomeKind, lookup, normalized_code
 from kto_keys.core.jsontext import loads
 
 _PARAMETER = re.compile(r"\(([^()]*)\)\s*$")
@@ -174,12 +174,16 @@ def _from_envelope(status: int, retry_after: float | None, fields: Mapping[str, 
 def _from_code(
     status: int, retry_after: float | None, code: str, symbol: str, message: str
 ) -> Outcome:
-    row = lookup(code, symbol)
+    row = lookup(code, symbol, status, message)
+    code = normalized_code(code)
     if row is None:
-        if code.isdigit() and code.zfill(4) in SUCCESS_CODES:
+        if code == "00":
             return Outcome(OutcomeKind.SUCCESS, code, http_status=status)
+        # A 429 without a recognised code: per second or daily, as ambiguous as a bare 429 (the
+        # pool tells them apart over time); its code stays, for people to read.
+        kind = OutcomeKind.RATE_LIMIT if status == 429 else OutcomeKind.TRANSIENT
         return Outcome(
-            OutcomeKind.TRANSIENT,
+            kind,
             code,
             _symbol_of(symbol),
             message,

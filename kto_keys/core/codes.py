@@ -144,9 +144,22 @@ KEY_MISSING = GatewayCode(
 SUCCESS_CODES = frozenset({"0000", "00", "0"})
 
 
-def lookup(code: str, symbol: str = "") -> GatewayCode | None:
-    """Find a code by number (zero-padded or not); 20 splits on its symbol."""
-    normalized = code.strip().zfill(2) if code.strip().isdigit() else code.strip()
-    if normalized == "20" and "NULL" in symbol.upper():
+def normalized_code(code: str) -> str:
+    """A code as the table writes it: a number by its value, in two digits (`4`, `004` and `04`
+    are one code); a code that is not a number, as it came."""
+    text = code.strip()
+    if text.isascii() and text.isdigit():
+        return f"{int(text):02d}"
+    return text
+
+
+def lookup(
+    code: str, symbol: str = "", status: int | None = None, message: str = ""
+) -> GatewayCode | None:
+    """Find a code by its number. 20 has two meanings: an HTTP 401, or "NULL" in the answer's
+    texts (its symbol or message, any case), means that no key was sent; any other 20 is a key
+    not approved for the service."""
+    normalized = normalized_code(code)
+    if normalized == "20" and (status == 401 or "NULL" in f"{symbol} {message}".upper()):
         return KEY_MISSING
     return CODES.get(normalized)

@@ -15,14 +15,21 @@ from kto_keys.core.clock import kst_day, next_kst_midnight
 from kto_keys.core.codes import OutcomeKind
 from kto_keys.core.keys import ServiceKey
 
-MIN_PAUSE = timedelta(seconds=1)
-MAX_PAUSE = timedelta(seconds=60)
-# After a per-second refusal (23) the gateway locks the key for about 60 s: a growing pause.
+# After a per-second refusal (23, or a 429 without a recognised code) the gateway locks the key
+# for about 60 s: a growing pause (5, 15, 45, 90, then 120 s; a longer Retry-After wins).
 RATE_PAUSES = (timedelta(seconds=5), timedelta(seconds=15), timedelta(seconds=45))
 RATE_PAUSE_MAX = timedelta(seconds=120)
-# A 429 without a code is ambiguous (per second, or the day's quota): after this many in a row on
-# one key and operation, with no success between, it is that key's daily limit for that operation.
-AMBIGUOUS_429_LIMIT = 3
+# The longest pause the pool makes (what a saved pause is cut to).
+MAX_PAUSE = RATE_PAUSE_MAX
+# How long the gateway's per-second lock lasts (doc: "about 60 seconds").
+PER_SECOND_LOCK = timedelta(seconds=60)
+# A 429 without a recognised code is ambiguous (per second, or the day's quota). Once such 429s
+# keep coming after the pauses have covered the per-second lock - this many in a row on one key
+# and operation, the last at least PER_SECOND_LOCK after the first, with no success between - it
+# is that key's daily limit for that operation.
+AMBIGUOUS_429_LIMIT = 4
+# The one code that says "per second" for sure.
+PER_SECOND_CODE = "23"
 # Usage is made durable ahead of the calls, this many at a time per key and operation: a kill at
 # any moment leaves the cache counting at least what left the machine, and at most this many more.
 USAGE_BLOCK = 5
@@ -180,6 +187,9 @@ class Reason(StrEnum):
     PAUSED = "paused"
     BUSY = "busy"
     STANDBY = "standby"  # a standby key in reserve: used once an active key dies
+    # This run, the key got a wrong-URL answer for the operation since the operation's last
+    # success: it waits for the others to be tried (all of them too: a configuration error).
+    WRONG_URL = "wrong_url"
 
 
 @dataclass(frozen=True, slots=True)
@@ -310,6 +320,7 @@ class _Slot:
         "proven",
         "standby",
         "state",
+        "wrong_url",
     )
 
     def __init__(self, key: ServiceKey, state: KeyState, position: int, limit: int) -> None:
@@ -320,9 +331,12 @@ class _Slot:
         self.standby = key.attributes.standby
         self.in_flight = 0
         self.proven: set[str] = set()
-        # Per-second refusals (23) in a row, and bare 429s in a row per operation, this run.
+        # Per-second refusals (23 or an ambiguous 429) in a row, and per operation the 429s
+        # without a recognised code in a row with the moment of the first, this run.
         self.per_second = 0
-        self.ambiguous_429: dict[str, int] = {}
+        self.ambiguous_429: dict[str, tuple[int, datetime]] = {}
+        # Operations this key got a wrong-URL answer for since their last success, this run.
+        self.wrong_url: set[str] = set()
 
 
 # The members as plain names: reading `Reason.OK` is an enum lookup, too slow for 1,000 keys.
@@ -332,12 +346,13 @@ _OK, _DISABLED, _DEACTIVATED, _COOLING = (
     Reason.DEACTIVATED,
     Reason.COOLING,
 )
-_QUOTA_SPENT, _PAUSED, _BUSY, _ERROR_WAIT, _STANDBY = (
+_QUOTA_SPENT, _PAUSED, _BUSY, _ERROR_WAIT, _STANDBY, _WRONG_URL = (
     Reason.QUOTA_SPENT,
     Reason.PAUSED,
     Reason.BUSY,
     Reason.ERROR_WAIT,
     Reason.STANDBY,
+    Reason.WRONG_URL,
 )
 
 
@@ -392,6 +407,9 @@ def _survey(slots: Sequence[_Slot], operation: str, now: datetime) -> _Survey:
         rank = used - slot.limit
         if rank >= 0:
             verdict = _QUOTA_SPENT
+            continue
+        if slot.wrong_url and operation in slot.wrong_url:
+            verdict = _WRONG_URL
             continue
         pause = state.pause_until
         if pause is not None and pause > now:
@@ -509,6 +527,9 @@ class KeyPool:
         self._expected: tuple[str, ...] = ()
         self._failed_since_success: set[str] = set()
         self._uncoded_auth: set[str] = set()
+        # Per operation, the positions of the keys that got a wrong-URL answer for it since its
+        # last success in this run.
+        self._wrong_url: dict[str, set[int]] = {}
         self.outage_since: datetime | None = None
         # The latest outcomes of all keys (fingerprint, failed) and their counts per key.
         self._evidence: deque[tuple[str, bool]] = deque()
@@ -814,6 +835,12 @@ class KeyPool:
         self._note_evidence(key.fingerprint, kind)
         if kind is OutcomeKind.SUCCESS:
             return self._record_success(key, operation, outcome, now)
+        if kind is OutcomeKind.WRONG_URL:
+            # Not the key's fault, but no reason to send it the same call again before every
+            # other key has had it: one wrong-URL answer per key, then a configuration error.
+            slot.wrong_url.add(operation)
+            slot.proven.discard(operation)
+            self._wrong_url.setdefault(operation, set()).add(slot.position)
         if kind in _NOT_THE_KEYS:
             return [PoolEvent(EventKind.REQUEST_ERROR, key, operation, outcome)]
         if kind is OutcomeKind.RATE_LIMIT:
@@ -839,6 +866,14 @@ class KeyPool:
     def enable_by_hand(self, key: ServiceKey) -> None:
         """Put a key back, whatever took it out."""
         self._reactivate(self.state(key))  # state() puts it back in line at the next acquire
+
+    def wrong_url_everywhere(self, operation: str, now: datetime) -> bool:
+        """True when every key that may take the operation today got a wrong-URL answer for it
+        since its last success in this run: the URL is wrong, not a passing fault."""
+        if not self._wrong_url.get(operation):
+            return False
+        self._roll_day(now)
+        return not any(self._availability(slot, operation, now).is_in_play for slot in self._slots)
 
     def uncoded_auth_everywhere(self) -> bool:
         """True when every key in the pool was refused with a bare 401/403 this run."""
@@ -1009,23 +1044,29 @@ class KeyPool:
     def _rate_limited(
         self, slot: _Slot, operation: str, outcome: Outcome, now: datetime
     ) -> PoolEvent:
-        """A per-second refusal pauses the key longer each time; bare 429s in a row become the
-        day's limit for the operation, since a spent quota may answer nothing but the status."""
+        """A per-second refusal pauses the key longer each time while other keys work. A 429
+        without a recognised code pauses it the same way, and becomes the day's limit for the
+        operation only once it outlasts the per-second lock: a spent quota may answer nothing
+        but the status, and a lock of 60 s must not cost a key its day."""
         state, key = slot.state, slot.key
-        if outcome.code is None:
-            count = slot.ambiguous_429.get(operation, 0) + 1
-            slot.ambiguous_429[operation] = count
-            if count >= AMBIGUOUS_429_LIMIT:
+        if outcome.code != PER_SECOND_CODE:
+            count, since = slot.ambiguous_429.get(operation, (0, now))
+            count += 1
+            if count >= AMBIGUOUS_429_LIMIT and now - since >= PER_SECOND_LOCK:
                 slot.ambiguous_429.pop(operation, None)
+                slot.per_second = 0  # the lock is over: a later refusal starts a pause anew
                 return self._cool_down(key, operation, outcome, now)
-            pause = min(max(timedelta(seconds=outcome.retry_after or 0), MIN_PAUSE), MAX_PAUSE)
-        else:
-            pause = RATE_PAUSES[min(slot.per_second, len(RATE_PAUSES) - 1)]
-            if slot.per_second >= len(RATE_PAUSES):
-                pause = min(RATE_PAUSE_MAX, pause * 2 ** (slot.per_second - len(RATE_PAUSES) + 1))
-            slot.per_second += 1
-            if outcome.retry_after:
-                pause = max(pause, min(timedelta(seconds=outcome.retry_after), RATE_PAUSE_MAX))
+            slot.ambiguous_429[operation] = (count, since)
+        pause = RATE_PAUSES[min(slot.per_second, len(RATE_PAUSES) - 1)]
+        if slot.per_second >= len(RATE_PAUSES):
+            pause = min(RATE_PAUSE_MAX, pause * 2 ** (slot.per_second - len(RATE_PAUSES) + 1))
+        slot.per_second += 1
+        # After the pause the key carries one call at a time until one succeeds: a burst would
+        # start another lock, and only a refusal of a call sent after the pause says the 429s
+        # keep coming.
+        slot.proven.discard(operation)
+        if outcome.retry_after:
+            pause = max(pause, min(timedelta(seconds=outcome.retry_after), RATE_PAUSE_MAX))
         state.pause_until = now + pause
         return PoolEvent(EventKind.RATE_LIMITED, key, operation, outcome, state.pause_until)
 
@@ -1100,6 +1141,8 @@ class KeyPool:
         slot.proven.add(operation)
         slot.per_second = 0
         slot.ambiguous_429.pop(operation, None)
+        if self._wrong_url:
+            self._forget_wrong_url(operation)
         self._failed_since_success.clear()
         self._uncoded_auth.clear()
         if self.quota_left(key, operation) <= 0:
@@ -1127,14 +1170,20 @@ class KeyPool:
             state.total_errors += 1
             state.last_error = _error_record(outcome, now)
             return [PoolEvent(EventKind.FAILURE, key, operation, outcome)]
-        self._note_error(state, outcome, now)
         events = [PoolEvent(EventKind.FAILURE, key, operation, outcome)]
-        if state.consecutive_errors >= self._errors_to_blame(key.fingerprint):
-            cause = DeactivationCause.TOO_MANY_ERRORS
-            events.append(self._deactivate(key, operation, outcome, now, cause))
-            return events
-        if state.consecutive_errors >= self.policy.max_consecutive_errors:
-            self._suspects.add(key.fingerprint)
+        if outcome.uncoded_auth:
+            # A 401/403 without a code is a passing error of the key, never a deactivation (the
+            # doc); on every key it is the host's or the User-Agent's (the client stops then).
+            state.total_errors += 1
+            state.last_error = _error_record(outcome, now)
+        else:
+            self._note_error(state, outcome, now)
+            if state.consecutive_errors >= self._errors_to_blame(key.fingerprint):
+                cause = DeactivationCause.TOO_MANY_ERRORS
+                events.append(self._deactivate(key, operation, outcome, now, cause))
+                return events
+            if state.consecutive_errors >= self.policy.max_consecutive_errors:
+                self._suspects.add(key.fingerprint)
         state.error_wait_until = now + self.policy.error_wait
         if self._is_outage(operation, now):
             self.outage_since = now
@@ -1145,6 +1194,18 @@ class KeyPool:
             self._lines.clear()  # every key in an error wait may take calls again: lines anew
             events.append(PoolEvent(EventKind.OUTAGE, key, operation, outcome))
         return events
+
+    def _forget_wrong_url(self, operation: str) -> None:
+        """The operation answered: keys set aside for a wrong-URL answer to it take calls again."""
+        positions = self._wrong_url.pop(operation, None)
+        if not positions:
+            return
+        line = self._lines.get(operation)
+        for position in positions:
+            slot = self._slots[position]
+            slot.wrong_url.discard(operation)
+            if line is not None:
+                line.wake(slot, operation)
 
     def _is_outage(self, operation: str, now: datetime) -> bool:
         # Keys that cannot take this operation (spent, cooling) will not be called to fail.

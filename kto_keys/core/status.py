@@ -48,8 +48,8 @@ _CONDITION_BY_REASON = {
     Reason.COOLING: KeyCondition.COOLING,
     Reason.QUOTA_SPENT: KeyCondition.QUOTA_SPENT,
 }
-# A call in flight is a moment, not a condition.
-_NOT_BLOCKING = frozenset({Reason.OK, Reason.BUSY})
+# A call in flight is a moment, not a condition; so is a wrong-URL answer (the run stops on it).
+_NOT_BLOCKING = frozenset({Reason.OK, Reason.BUSY, Reason.WRONG_URL})
 
 
 @dataclass(frozen=True, slots=True)

@@ -188,6 +188,8 @@ class TourClient:
         self._redact = Redactor(pool.keys)  # one table for the run, made at its first text
         # One pace per key, made at the key's first call (see _pace).
         self._paces: dict[str, AsyncLimiter] = {}
+        # Per operation, the latest wrong-URL answer's words, for the error that stops the run.
+        self._wrong_url_answers: dict[str, str] = {}
 
     async def __aenter__(self) -> TourClient:
         # A total deadline too: a body drip-fed a byte at a time never trips the read timeout.
@@ -272,7 +274,7 @@ class TourClient:
         if outcome.kind is OutcomeKind.UNSENT:
             # Nothing left the machine: this says nothing about the key, but all about the host.
             raise HostUnreachableError(self._host(), outcome.message)
-        self._raise_for_setup(outcome)
+        self._raise_for_setup(outcome, lease.operation)
         return outcome
 
     async def recover(self, force: bool = False) -> list[ProbeResult]:
@@ -281,16 +283,25 @@ class TourClient:
         return [await self.probe(key) for key in due]
 
     # --- internals -----------------------------------------------------------------------
-    def _raise_for_setup(self, outcome: Outcome) -> None:
-        """A probe or a key test met a refused host or a wrong URL: nothing to say of the key."""
+    def _raise_for_setup(self, outcome: Outcome, operation: str) -> None:
+        """A refused host, or a wrong URL: nothing to say of the key, and the run stops.
+
+        A wrong-URL answer means a wrong base URL or operation when it is the run's first answer,
+        or when every key that may take the operation got one since its last success (each key
+        gets it once: see Reason.WRONG_URL); in between, the next key is tried.
+        """
         if outcome.kind is OutcomeKind.HOST_BLOCKED:
             raise HostBlockedError(outcome.code, outcome.symbol)
         if outcome.kind is OutcomeKind.CONFIG_ERROR:
             raise ServiceConfigError(
                 self.settings.base_url, outcome.code, outcome.symbol, outcome.message
             )
-        if outcome.kind is OutcomeKind.WRONG_URL and not self._succeeded_once:
-            raise ServiceConfigError(self.settings.base_url, None, "", outcome.message)
+        if outcome.kind is OutcomeKind.WRONG_URL:
+            self._wrong_url_answers[operation] = outcome.message
+            if not self._succeeded_once or self.pool.wrong_url_everywhere(
+                operation, self.clock.now()
+            ):
+                raise ServiceConfigError(self.settings.base_url, None, "", outcome.message)
 
     async def _acquire(self, operation: str) -> tuple[Lease, Grant | None]:
         self.observer.call_starting()
@@ -321,6 +332,10 @@ class TourClient:
                     await self.clock.sleep(REFUSED_ROUND_S)
                 continue
             if isinstance(choice, Exhausted):
+                if self.pool.wrong_url_everywhere(operation, now):
+                    # (another call's wrong-URL answer set the last key aside meanwhile)
+                    answer = self._wrong_url_answers.get(operation, "")
+                    raise ServiceConfigError(self.settings.base_url, None, "", answer)
                 raise NoUsableKeyError(
                     operation,
                     choice.key,
@@ -434,8 +449,9 @@ class TourClient:
         kind = outcome.kind
         if kind is OutcomeKind.REQUEST_ERROR:
             raise RequestError(outcome.code, outcome.symbol, outcome.parameter, outcome.message)
-        # The first answers of a run saying the path does not exist mean a wrong URL too.
-        self._raise_for_setup(outcome)
+        self._raise_for_setup(outcome, operation)
+        if kind is OutcomeKind.WRONG_URL:
+            return  # the next key, at once: each key gets it once before the run stops
         if kind is OutcomeKind.UNSENT:
             if outcome.message != KEY_WENT_OUT:  # (a key gone out says nothing of the network)
                 await self._unreachable_backoff(outcome)

@@ -15,6 +15,7 @@ from kto_keys.sim.behaviours import (
     KeyBehaviour,
     OptInFault,
     UnknownOperation,
+    WrongUrl,
 )
 from kto_keys.sim.counters import CallRecord
 from kto_keys.sim.dataset import Dataset, Restaurant
@@ -44,6 +45,7 @@ __all__ = [
     "Province",
     "Restaurant",
     "UnknownOperation",
+    "WrongUrl",
     "port_problem",
     "run_gateway",
     "serve",

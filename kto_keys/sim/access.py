@@ -56,12 +56,14 @@ class KeyGate:
         per_second_limit: int | None = None,
         lock_s: float = 60.0,
         bare_daily_429: bool = False,
+        bare_per_second_429: bool = False,
     ) -> None:
         self._keys = dict(keys)
         self._started_at = started_at
         self._per_second_limit = per_second_limit
         self._lock_s = lock_s
         self._bare_daily_429 = bare_daily_429
+        self._bare_per_second_429 = bare_per_second_429
         self._lock = threading.Lock()
         self._usage: dict[str, dict[str, int]] = {}
         self._windows: dict[str, _SecondWindow] = {}
@@ -125,7 +127,7 @@ class KeyGate:
 
     def _per_second_refusal(self, label: str) -> Admission:
         self._per_second_refusals[label] = self._per_second_refusals.get(label, 0) + 1
-        return Admission(error=r.PER_SECOND_LIMIT)
+        return Admission(error=r.PER_SECOND_LIMIT, is_bare=self._bare_per_second_429)
 
     def _next_fault(self, behaviour: KeyBehaviour) -> AnyFault | None:
         state = self._flakiness.setdefault(behaviour.label, _Flakiness())
@@ -142,7 +144,8 @@ class KeyGate:
             return {label: dict(ops) for label, ops in self._usage.items()}
 
     def per_second_refusals(self) -> dict[str, int]:
-        """Return how many code-23 answers each key label got, locked calls included."""
+        """Return how many per-second refusals (code 23, or its bare 429) each key label got,
+        locked calls included."""
         with self._lock:
             return dict(self._per_second_refusals)
 

@@ -67,6 +67,13 @@ class OptInFault(StrEnum):
     TEXT_429 = "text_429"
     DRIP = "drip"
     HUGE = "huge"
+    # A 429 whose envelope carries a code the doc's table does not know (24): per second or daily?
+    UNKNOWN_CODE_429 = "unknown_code_429"
+    # A 401 or 403 with no code: an empty body, or the plain text "Unauthorized" / "Forbidden".
+    BARE_401 = "bare_401"
+    BARE_403 = "bare_403"
+    TEXT_401 = "text_401"
+    TEXT_403 = "text_403"
 
 
 AnyFault = Fault | OptInFault
@@ -85,6 +92,15 @@ class UnknownOperation(StrEnum):
 
     CODE_12 = "code_12"
     API_NOT_FOUND = "api_not_found"
+
+
+class WrongUrl(StrEnum):
+    """How a path that stopped existing is answered (doc 3 F): the gateway's 500 `Unexpected
+    errors`, its `API not found`, or a proxy's 404 page."""
+
+    UNEXPECTED_ERRORS = "unexpected_errors"
+    API_NOT_FOUND = "api_not_found"
+    HTTP_404 = "http_404"
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,6 +187,15 @@ class GatewayConfig:
     per_second_lock_s: float = 60.0
     # Every key's spent daily quota as HTTP 429 with an empty body (doc: its real body is unknown).
     bare_daily_429: bool = False
+    # The per-second refusal and its lock answered as HTTP 429 with an empty body, not code 23
+    # (doc: past the limit the gateway answers 23 "or a 429").
+    bare_per_second_429: bool = False
+    # A path that stops existing mid-run: once the gateway served this many successful calls
+    # (0: from the start), calls of `wrong_url_operations` (none named: every operation) get the
+    # wrong-URL answer `wrong_url_answer`, before any key check. Neither set: never.
+    wrong_url_after: int | None = None
+    wrong_url_operations: tuple[str, ...] = ()
+    wrong_url_answer: WrongUrl = WrongUrl.UNEXPECTED_ERRORS
     error_rate: ErrorRate | None = None
     # The drip fault sends its answer one byte per drip_interval_s; huge pads it to this size.
     drip_interval_s: float = 1.0
@@ -192,6 +217,19 @@ class GatewayConfig:
             raise GatewayConfigError("drip_interval_s must be >= 0")
         if self.huge_body_bytes < 0:
             raise GatewayConfigError("huge_body_bytes must be >= 0")
+        if self.wrong_url_after is not None and self.wrong_url_after < 0:
+            raise GatewayConfigError("wrong_url_after must be >= 0")
+        if isinstance(self.wrong_url_operations, str):
+            raise GatewayConfigError("wrong_url_operations must be a list of operations")
+
+    def is_wrong_url(self, operation: str, successes: int) -> bool:
+        """Tell whether a call of `operation` gets the wrong-URL answer after `successes`
+        successful calls."""
+        if self.wrong_url_after is None and not self.wrong_url_operations:
+            return False
+        if self.wrong_url_operations and operation not in self.wrong_url_operations:
+            return False
+        return successes >= (self.wrong_url_after or 0)
 
     def label_of(self, key: str) -> str:
         """Return the label of a configured key, or "unknown"."""
@@ -240,6 +278,12 @@ def _optional_int(value: Any) -> int | None:
     return None if value is None else int(value)
 
 
+def _names(value: Any) -> tuple[str, ...]:
+    if isinstance(value, str) or not isinstance(value, list | tuple):
+        raise GatewayConfigError("wrong_url_operations must be a list of operations")
+    return tuple(str(name) for name in value)
+
+
 def _error_rate_from_mapping(raw: Any) -> ErrorRate | None:
     if raw is None:
         return None
@@ -285,6 +329,10 @@ def _config_from_mapping(raw: Mapping[str, Any]) -> GatewayConfig:
             per_second_limit=_optional_int(raw.get("per_second_limit")),
             per_second_lock_s=float(raw.get("per_second_lock_s", 60.0)),
             bare_daily_429=bool(raw.get("bare_daily_429", False)),
+            bare_per_second_429=bool(raw.get("bare_per_second_429", False)),
+            wrong_url_after=_optional_int(raw.get("wrong_url_after")),
+            wrong_url_operations=_names(raw.get("wrong_url_operations", ())),
+            wrong_url_answer=WrongUrl(raw.get("wrong_url_answer", "unexpected_errors")),
             error_rate=_error_rate_from_mapping(raw.get("error_rate")),
             drip_interval_s=float(raw.get("drip_interval_s", 1.0)),
             huge_body_bytes=int(raw.get("huge_body_bytes", 200_000_000)),

@@ -77,6 +77,14 @@ PER_SECOND_LIMIT = GatewayError(
     "초당 서비스 요청제한 횟수 초과 에러",
     429,
 )
+# Not in the doc's table: a 429 with a code the client cannot recognise (doc: "ambiguous").
+UNKNOWN_LIMIT = GatewayError(
+    "24",
+    "LIMITED_NUMBER_OF_SERVICE_REQUESTS_UNKNOWN_ERROR",
+    "LIMITED_NUMBER_OF_SERVICE_REQUESTS_UNKNOWN_ERROR",
+    "서비스 요청제한 에러",
+    429,
+)
 BLACKLIST_IP = GatewayError(
     "29", "BLACKLIST_IP_ACCESS_ERROR", "BLACKLIST_IP_ACCESS_ERROR", "차단된 IP 접근 에러", 403
 )

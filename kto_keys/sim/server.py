@@ -6,7 +6,7 @@ import asyncio
 import itertools
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from aiohttp import web
 
@@ -20,6 +20,7 @@ from kto_keys.sim.behaviours import (
     Generation,
     OptInFault,
     UnknownOperation,
+    WrongUrl,
 )
 from kto_keys.sim.clock import GatewayClock, response_time
 from kto_keys.sim.counters import SELECTED_PARAMS, CallLog, CallRecord
@@ -43,6 +44,13 @@ _FAULT_CODES: dict[AnyFault, r.GatewayError] = {
     Fault.CODE_04: r.HTTP_ERROR,
     Fault.CODE_05: r.SERVICE_TIMEOUT,
     Fault.CODE_99: r.UNKNOWN_ERROR,
+}
+# A 401 or 403 without a code (doc 3 D): an empty body, or the proxy's one word.
+_UNCODED_REFUSALS: dict[AnyFault, tuple[int, str]] = {
+    OptInFault.BARE_401: (401, ""),
+    OptInFault.BARE_403: (403, ""),
+    OptInFault.TEXT_401: (401, "Unauthorized"),
+    OptInFault.TEXT_403: (403, "Forbidden"),
 }
 _FAULT_PAGES: dict[AnyFault, int] = {
     Fault.HTTP_500: 500,
@@ -107,11 +115,14 @@ class Gateway:
             per_second_limit=self.config.per_second_limit,
             lock_s=self.config.per_second_lock_s,
             bare_daily_429=self.config.bare_daily_429,
+            bare_per_second_429=self.config.bare_per_second_429,
         )
         self._outages = Outages(self.config.error_rate)
         self._log = CallLog()
         self._calls = itertools.count()
         self._calls_lock = threading.Lock()
+        # Successful calls served so far: what `wrong_url_after` counts.
+        self._successes = 0
 
     # -- controls, safe to call from any thread --------------------------------------------
 
@@ -138,7 +149,8 @@ class Gateway:
         return self._gate.usage()
 
     def per_second_refusals(self) -> dict[str, int]:
-        """Return how many code-23 answers each key label got, locked calls included."""
+        """Return how many per-second refusals (23, or a bare 429) each key label got, locked calls
+        included."""
         return self._gate.per_second_refusals()
 
     def locks(self) -> dict[str, int]:
@@ -246,6 +258,10 @@ class Gateway:
             return self._refusal(r.NO_OPENAPI_SERVICE, Generation.MODERN, as_json)
         if service != CURRENT_SERVICE:
             return _Decision("unknown_service", r.plain_text(500, _UNKNOWN_SERVICE_TEXT))
+        with self._calls_lock:
+            successes = self._successes
+        if self.config.is_wrong_url(operation, successes):
+            return _wrong_url(self.config.wrong_url_answer)
         if operation not in OPERATIONS:
             if self.config.unknown_operation is UnknownOperation.API_NOT_FOUND:
                 return _Decision("unknown_operation", r.plain_text(404, _UNKNOWN_OPERATION_TEXT))
@@ -264,6 +280,9 @@ class Gateway:
             retry_after_s = self.config.keys[key].retry_after_s
             return self._failed(admission.fault, generation, as_json, retry_after_s)
         result = self._answer(operation, params)
+        if result.outcome == "ok":
+            with self._calls_lock:
+                self._successes += 1
         return _Decision(result.outcome, result.reply)
 
     def _answer(self, operation: str, params: dict[str, str]) -> Answer:
@@ -289,6 +308,13 @@ class Gateway:
             reply = r.empty(429, _retry_after(retry_after_s))
         elif fault is OptInFault.TEXT_429:
             reply = r.plain_text(429, _TOO_MANY_TEXT, _retry_after(retry_after_s))
+        elif fault is OptInFault.UNKNOWN_CODE_429:
+            # A 429 is the 2025+ gateway's, whatever generation answers the other errors.
+            coded = r.modern_envelope(r.UNKNOWN_LIMIT, as_json=as_json)
+            reply = replace(coded, headers=_retry_after(retry_after_s))
+        elif fault in _UNCODED_REFUSALS:
+            status, text = _UNCODED_REFUSALS[fault]
+            reply = r.plain_text(status, text) if text else r.empty(status)
         else:  # Fault.RESET: nothing is sent at all
             reply = None
         return _Decision(fault.value, reply, fault)
@@ -410,6 +436,15 @@ def _rows_asked(params: dict[str, str]) -> int:
         return max(0, int(params.get("numOfRows", "10")))
     except ValueError:
         return 0
+
+
+def _wrong_url(answer: WrongUrl) -> _Decision:
+    """The answer to a path that does not exist (any more), counted as the gateway names it."""
+    if answer is WrongUrl.API_NOT_FOUND:
+        return _Decision("unknown_operation", r.plain_text(404, _UNKNOWN_OPERATION_TEXT))
+    if answer is WrongUrl.HTTP_404:
+        return _Decision(OptInFault.HTTP_404.value, r.html_page(404))
+    return _Decision("unknown_service", r.plain_text(500, _UNKNOWN_SERVICE_TEXT))
 
 
 def _retry_after(seconds: int | None) -> dict[str, str]:

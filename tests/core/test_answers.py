@@ -281,6 +281,87 @@ def test_gateway_code_is_classified_by_number_in_every_envelope(
         assert outcome.payload.items == ()
 
 
+@pytest.mark.parametrize("build, real_status", ENVELOPES)
+@pytest.mark.parametrize(
+    "sent, symbol, status, kind, code",
+    [
+        pytest.param("004", "HTTP_ERROR", 502, TRANSIENT, "04", id="004-is-04"),
+        pytest.param("0022", "", 429, DAILY, "22", id="0022-is-22"),
+        pytest.param(" 23 ", "", 429, RATE, "23", id="spaced-23"),
+        pytest.param("030", "", 403, KEY, "30", id="030-is-30"),
+        pytest.param("000", "", 200, S, "00", id="000-is-success"),
+        pytest.param("E01", "", 500, TRANSIENT, "E01", id="non-numeric-kept-as-sent"),
+    ],
+)
+def test_a_code_is_identified_by_its_number_whatever_its_padding(
+    build, real_status, sent, symbol, status, kind, code
+):
+    """`004`, `4` and `04` are one code; a code that is not a number is kept as it came."""
+    outcome = answer(status if real_status else 200, build(sent, symbol))
+    assert (outcome.kind, outcome.code) == (kind, code)
+
+
+def envelope_2025(code: str, err: str, auth: str) -> str:
+    """Shape C as JSON with both texts given."""
+    header = {"errMsg": err, "returnAuthMsg": auth, "returnReasonCode": code}
+    return json.dumps({"OpenAPI_ServiceResponse": {"cmmMsgHeader": header}}, ensure_ascii=False)
+
+
+@pytest.mark.parametrize(
+    "status, body, kind, symbol",
+    [
+        pytest.param(
+            401,
+            envelope_2025("20", "SERVICE_ACCESS_DENIED_ERROR", "서비스 접근거부"),
+            REQ,
+            "SERVICE_KEY_IS_NULL",
+            id="401-means-no-key-whatever-the-symbol",
+        ),
+        pytest.param(
+            401, envelope_2025("20", "", ""), REQ, "SERVICE_KEY_IS_NULL", id="401-bare-20"
+        ),
+        pytest.param(
+            403,
+            envelope_2025("20", "SERVICE ERROR", "Service Key is null"),
+            REQ,
+            "SERVICE_KEY_IS_NULL",
+            id="null-in-return-auth-msg-any-case",
+        ),
+        pytest.param(
+            200,
+            legacy_xml("20", "SERVICE_KEY_IS_NULL_ERROR"),
+            REQ,
+            "SERVICE_KEY_IS_NULL",
+            id="legacy-null",
+        ),
+        pytest.param(
+            403,
+            envelope_2025("20", "SERVICE_ACCESS_DENIED_ERROR", "서비스 접근거부"),
+            KEY,
+            "SERVICE_ACCESS_DENIED_ERROR",
+            id="403-access-denied",
+        ),
+        pytest.param(
+            200,
+            legacy_xml("020", "SERVICE_ACCESS_DENIED_ERROR"),
+            KEY,
+            "SERVICE_ACCESS_DENIED_ERROR",
+            id="legacy-padded-access-denied",
+        ),
+        pytest.param(
+            403, envelope_2025("20", "", ""), KEY, "SERVICE_ACCESS_DENIED_ERROR", id="403-bare-20"
+        ),
+    ],
+)
+def test_code_20_is_no_key_sent_on_a_401_or_a_null_message_else_access_denied(
+    status, body, kind, symbol
+):
+    """20 has two meanings: HTTP 401 or "NULL" in errMsg or returnAuthMsg is our bug (a request
+    error, no key blamed); any other 20 is a key not approved for the service."""
+    outcome = answer(status, body)
+    assert (outcome.kind, outcome.code, outcome.symbol) == (kind, "20", symbol)
+
+
 def test_legacy_envelope_keeps_both_texts_in_the_message():
     """The message carries errMsg and returnAuthMsg for people to read."""
     outcome = answer(200, legacy_xml("30", "SERVICE_KEY_IS_NOT_REGISTERED_ERROR"))
@@ -369,6 +450,16 @@ def test_per_second_limit_without_a_code_honours_retry_after(status, headers, bo
     assert outcome.kind is RATE
     assert outcome.code is None
     assert outcome.retry_after == retry_after
+
+
+@pytest.mark.parametrize("build", [new_json, new_xml])
+def test_a_429_with_a_code_the_table_does_not_know_is_an_ambiguous_limit(build):
+    """Code 24 on a 429: a limit like a bare 429 (per second or daily), its raw code kept; the
+    same code without a 429 stays a passing fault."""
+    outcome = answer(429, build("024", "SOME_NEW_LIMIT_ERROR"), {"Retry-After": "9"})
+    assert (outcome.kind, outcome.code, outcome.symbol) == (RATE, "24", "SOME_NEW_LIMIT_ERROR")
+    assert outcome.retry_after == 9.0
+    assert answer(200, legacy_xml("24", "SOME_NEW_LIMIT_ERROR")).kind is TRANSIENT
 
 
 def test_coded_per_second_limit_keeps_retry_after():

@@ -8,9 +8,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from conftest import base64_key, hex_key, make_policy
+from conftest import START, base64_key, hex_key, make_policy
 
-from kto_keys.core.answers import Outcome
+from kto_keys.core.answers import Outcome, classify
 from kto_keys.core.clock import KST, FakeClock
 from kto_keys.core.codes import OutcomeKind, lookup
 from kto_keys.core.keys import ServiceKey
@@ -368,18 +368,26 @@ def test_a_key_waiting_after_an_error_works_but_is_picked_last(clock):
     "outcome, pause_s",
     [
         pytest.param(coded("23"), 5, id="code-23"),
-        pytest.param(Outcome(OutcomeKind.RATE_LIMIT, http_status=429), 1, id="bare-429"),
+        pytest.param(Outcome(OutcomeKind.RATE_LIMIT, http_status=429), 5, id="bare-429"),
         pytest.param(
             Outcome(OutcomeKind.RATE_LIMIT, http_status=429, retry_after=7),
             7,
             id="bare-429-retry-after-7",
         ),
+        pytest.param(
+            Outcome(OutcomeKind.RATE_LIMIT, http_status=429, retry_after=2),
+            5,
+            id="bare-429-retry-after-shorter-than-the-pause",
+        ),
+        pytest.param(
+            Outcome(OutcomeKind.RATE_LIMIT, "24", http_status=429), 5, id="429-unknown-code"
+        ),
         pytest.param(coded("23", retry_after=30), 30, id="code-23-retry-after-30"),
     ],
 )
 def test_per_second_limit_pauses_the_key_briefly_without_an_error(clock, outcome, pause_s):
-    """23 (5 s, or a longer Retry-After) or a bare 429 (its Retry-After, at least 1 s) pauses the
-    key; no error is counted."""
+    """23, a bare 429 or a 429 with an unknown code pauses the key 5 s (or a longer
+    Retry-After); no error is counted."""
     pool = make_pool(clock, count=2)
     first, second = pool.keys
     events = pool.record_outcome(lease_of(pool, clock), outcome, clock.now())
@@ -403,7 +411,7 @@ def test_per_second_pause_is_short_even_with_a_long_retry_after(clock):
     pool.record_outcome(lease_of(pool, clock), outcome, clock.now())
     until = pool.availability(pool.keys[0], OP, clock.now()).until
     assert until is not None
-    assert timedelta(0) < until - clock.now() <= timedelta(minutes=1)
+    assert timedelta(0) < until - clock.now() <= timedelta(minutes=2)
 
 
 def test_paused_only_key_makes_the_caller_wait_until_the_pause_ends(clock):
@@ -456,6 +464,35 @@ def test_permanent_key_error_deactivates_at_once_with_the_cause(clock, code, sym
     assert pool.availability(first, OP, clock.now()).reason is Reason.DEACTIVATED
     assert pool.availability(first, OTHER, clock.now()).reason is Reason.DEACTIVATED
     assert lease_of(pool, clock).key == second
+
+
+@pytest.mark.parametrize(
+    "status, body",
+    [
+        pytest.param(
+            401,
+            b'{"OpenAPI_ServiceResponse": {"cmmMsgHeader": {"errMsg": "SERVICE_ACCESS_DENIED_ERROR",'
+            b' "returnAuthMsg": "-", "returnReasonCode": "20"}}}',
+            id="401-with-20",
+        ),
+        pytest.param(
+            403,
+            b"<OpenAPI_ServiceResponse><cmmMsgHeader><errMsg>SERVICE ERROR</errMsg>"
+            b"<returnAuthMsg>Service key is null</returnAuthMsg><returnReasonCode>020"
+            b"</returnReasonCode></cmmMsgHeader></OpenAPI_ServiceResponse>",
+            id="null-in-the-message",
+        ),
+    ],
+)
+def test_a_20_that_means_no_key_was_sent_blames_no_key(clock, status, body):
+    """Code 20 on a 401, or with "null" in its texts, is our request's fault: the key stays in."""
+    pool = make_pool(clock, count=2)
+    first = pool.keys[0]
+    events = pool.record_outcome(lease_of(pool, clock), classify(status, {}, body), clock.now())
+    state = pool.state(first)
+    assert [event.kind for event in events] == [EventKind.REQUEST_ERROR]
+    assert not state.is_deactivated and state.consecutive_errors == 0
+    assert pool.availability(first, OP, clock.now()).is_ready
 
 
 @pytest.mark.parametrize(
@@ -1104,6 +1141,60 @@ def test_bare_refusals_on_every_key_point_at_the_host(clock):
     assert not pool.uncoded_auth_everywhere()
 
 
+def test_bare_refusals_of_one_key_wait_but_never_count_toward_its_deactivation(clock):
+    """Ten 401/403s without a code on one key while another succeeds: each is an error with the
+    10 min wait, none counts toward the 5 in a row that take a key out."""
+    pool = make_pool(clock, count=2)
+    first, second = pool.keys
+    for _ in range(10):
+        events = call_with(pool, clock, first, BARE_403)
+        call_with(pool, clock, second, SUCCESS)
+        assert [event.kind for event in events] == [EventKind.FAILURE]
+    state = pool.state(first)
+    assert not state.is_deactivated
+    assert (state.consecutive_errors, state.total_errors) == (0, 10)
+    assert state.error_wait_until == clock.now() + pool.policy.error_wait
+    assert pool.availability(first, OP, clock.now()).reason is Reason.ERROR_WAIT
+    for _ in range(5):  # coded faults still count, with the evidence rule as before
+        call_with(pool, clock, first, FAULT)
+        call_with(pool, clock, second, SUCCESS)
+    assert pool.state(first).deactivation_cause is DeactivationCause.TOO_MANY_ERRORS
+
+
+WRONG_URL = Outcome(OutcomeKind.WRONG_URL, http_status=500, message="Unexpected errors")
+
+
+def test_a_wrong_url_answer_goes_to_each_key_once_and_then_to_none(clock):
+    """Each key that may take the operation gets one wrong-URL answer, then none is handed out
+    and the pool says it came from every key; a key paused for seconds still gets its turn.
+    No key is blamed, and other operations take every key."""
+    pool = make_pool(clock, count=3)
+    call(pool, clock, SUCCESS)
+    pool.record_outcome(pool.lease_key(pool.keys[2], OP, clock.now()), coded("23"), clock.now())
+    answered = [call(pool, clock, WRONG_URL).key.index for _ in range(2)]
+    assert sorted(answered) == [0, 1] and not pool.wrong_url_everywhere(OP, clock.now())
+    assert pool.acquire(OP, clock.now()) == Wait(clock.now() + timedelta(seconds=5))
+    clock.advance(5)
+    assert call(pool, clock, WRONG_URL).key.index == 2
+    assert pool.wrong_url_everywhere(OP, clock.now())
+    assert isinstance(pool.acquire(OP, clock.now()), Exhausted)
+    assert pool.availability(pool.keys[0], OP, clock.now()).reason is Reason.WRONG_URL
+    assert pool.availability(pool.keys[0], OTHER, clock.now()).is_ready
+    for key in pool.keys:
+        state = pool.state(key)
+        assert (state.total_errors, state.consecutive_errors, state.is_deactivated) == (0, 0, False)
+
+
+def test_a_success_gives_keys_that_got_a_wrong_url_answer_their_turn_again(clock):
+    """A wrong-URL answer, then the operation answers on another key: every key takes it again."""
+    pool = make_pool(clock, count=2)
+    first, second = pool.keys
+    call_with(pool, clock, first, WRONG_URL)
+    assert call(pool, clock, SUCCESS).key == second
+    assert not pool.wrong_url_everywhere(OP, clock.now())
+    assert pool.availability(first, OP, clock.now()).is_ready
+
+
 # --- what must be saved at once ----------------------------------------------------------------
 @pytest.mark.parametrize(
     "outcome, kinds",
@@ -1282,16 +1373,57 @@ def test_per_second_refusals_pause_a_key_longer_each_time(clock):
     assert pool.state(key).pause_until == clock.now() + timedelta(seconds=5)
 
 
-def test_bare_429s_in_a_row_become_the_days_limit_for_that_operation(clock):
-    """Three 429s without a code and no success between: the key cools for that operation only."""
+AMBIGUOUS_429S = [
+    pytest.param(Outcome(OutcomeKind.RATE_LIMIT, http_status=429), id="bare-429"),
+    pytest.param(
+        Outcome(OutcomeKind.RATE_LIMIT, http_status=429, message="Too Many Requests"),
+        id="text-429",
+    ),
+    pytest.param(
+        Outcome(OutcomeKind.RATE_LIMIT, "24", "SOME_LIMIT_ERROR", http_status=429),
+        id="429-unknown-code",
+    ),
+]
+
+
+@pytest.mark.parametrize("ambiguous", AMBIGUOUS_429S)
+def test_429s_without_a_known_code_pause_like_23_and_outlast_the_lock_to_be_the_days_limit(
+    clock, ambiguous
+):
+    """Each pauses the key 5, 15, 45 s as code 23 does; the 4th in a row, 65 s after the first
+    (past the gateway's 60 s lock), is the day's limit: the key cools for that operation only."""
     pool = make_pool(clock, count=1)
     key = pool.keys[0]
-    bare = Outcome(OutcomeKind.RATE_LIMIT, http_status=429)
-    kinds = [call_with(pool, clock, key, bare)[0].kind for _ in range(3)]
-    assert kinds == [EventKind.RATE_LIMITED, EventKind.RATE_LIMITED, EventKind.DAILY_LIMIT]
-    assert pool.availability(key, OP, clock.now()).reason is Reason.COOLING
-    clock.advance(2)  # past the seconds' pause of the last bare 429
-    assert pool.availability(key, "detailIntro2", clock.now()).is_ready
+    kinds, pauses = [], []
+    for _ in range(4):
+        kinds.append(call_with(pool, clock, key, ambiguous)[0].kind)
+        until = pool.state(key).pause_until
+        pauses.append((until - clock.now()).total_seconds())
+        clock.set(max(clock.now(), until))
+    assert kinds == [EventKind.RATE_LIMITED] * 3 + [EventKind.DAILY_LIMIT]
+    assert pauses[:3] == [5, 15, 45]
+    availability = pool.availability(key, OP, clock.now())
+    assert availability.reason is Reason.COOLING
+    assert availability.until == clock.now() + timedelta(hours=1)
+    assert clock.now() - START == timedelta(seconds=65)
+    assert pool.availability(key, OTHER, clock.now()).is_ready
+    state = pool.state(key)
+    assert (state.consecutive_errors, state.total_errors, state.is_deactivated) == (0, 0, False)
+
+
+@pytest.mark.parametrize("ambiguous", AMBIGUOUS_429S)
+def test_429s_without_a_known_code_within_the_lock_never_cost_the_day(clock, ambiguous):
+    """Eight at once (calls in flight when the lock began), then more within 60 s: only pauses,
+    growing to 120 s, never the day's limit."""
+    pool = make_pool(clock, count=1)
+    key = pool.keys[0]
+    leases = [pool.lease_key(key, OP, clock.now()) for _ in range(8)]
+    kinds = [pool.record_outcome(lease, ambiguous, clock.now())[0].kind for lease in leases]
+    clock.advance(59)
+    kinds += [call_with(pool, clock, key, ambiguous)[0].kind]
+    assert kinds == [EventKind.RATE_LIMITED] * 9
+    assert pool.state(key).pause_until == clock.now() + timedelta(seconds=120)
+    assert pool.availability(key, OP, clock.now()).reason is Reason.PAUSED
 
 
 def test_a_success_between_bare_429s_starts_the_count_again(clock):

@@ -13,7 +13,7 @@ from kto_keys.core.errors import HostBlockedError, NoUsableKeyError, ServiceConf
 from kto_keys.core.pool import DeactivationCause
 from kto_keys.edges.client import TourClient
 from kto_keys.jobs.session import open_session
-from kto_keys.sim import BehaviourKind, Fault, Generation, KeyBehaviour
+from kto_keys.sim import BehaviourKind, Fault, Generation, KeyBehaviour, OptInFault
 
 LIST = "areaBasedList2"
 INTRO = "detailIntro2"
@@ -195,6 +195,69 @@ async def test_default_user_agent_refused_everywhere_means_the_host_not_the_keys
             await client.call(LIST, PAGE)
     assert exit_code(raised.value) == 5
     assert gw.total() == 3
+    assert all(not session.pool.state(k).is_deactivated for k in session.pool.keys)
+
+
+@pytest.mark.parametrize(
+    "fault",
+    [
+        pytest.param(OptInFault.BARE_401, id="bare-401"),
+        pytest.param(OptInFault.BARE_403, id="bare-403"),
+        pytest.param(OptInFault.TEXT_401, id="unauthorized-text"),
+        pytest.param(OptInFault.TEXT_403, id="forbidden-text"),
+    ],
+)
+async def test_a_key_refused_without_a_code_waits_but_is_never_taken_out(
+    tmp_path: Path, gateway: GatewayFactory, clock: FakeClock, fault: OptInFault
+) -> None:
+    """A bare 401/403 on one key while the other works: the doc calls it a passing error of that
+    key. Seven of them in a row (past the error wait each time) leave it in, with 0 errors in a
+    row; between them it waits the 10 min error wait."""
+    refused, good = hex_key(), hex_key()
+    gw = gateway(
+        {
+            refused: KeyBehaviour(
+                "refused", BehaviourKind.FLAKY, failure_share=1.0, faults=(fault,)
+            ),
+            good: KeyBehaviour("good"),
+        },
+        sizes={"11": 3},
+    )
+    for _ in range(7):
+        await make_calls(tmp_path, [refused, good], gw.base_url, clock, calls=1, concurrency=1)
+        clock.advance(601)  # past the error wait, so the refused key is picked first again
+    await make_calls(tmp_path, [refused, good], gw.base_url, clock, calls=2, concurrency=1)
+    assert gw.counts()["refused"][LIST] == 8  # once more: the 8th call of the run went to it
+    session = open_session(make_settings(tmp_path, [refused, good], gw.base_url), clock)
+    state = session.pool.state(session.pool.keys[0])
+    assert not state.is_deactivated
+    assert (state.consecutive_errors, state.total_errors) == (0, 8)
+    assert session.pool.availability(session.pool.keys[0], LIST, clock.now()).reason == "error_wait"
+
+
+@pytest.mark.parametrize(
+    "fault",
+    [
+        pytest.param(OptInFault.BARE_403, id="bare-403"),
+        pytest.param(OptInFault.TEXT_401, id="unauthorized-text"),
+    ],
+)
+async def test_every_key_refused_without_a_code_still_stops_the_run_as_the_hosts_fault(
+    tmp_path: Path, gateway: GatewayFactory, clock: FakeClock, fault: OptInFault
+) -> None:
+    """The same refusal on every key: exit 5 (host or User-Agent) after one call per key."""
+    keys = [hex_key(), hex_key(), hex_key()]
+    gw = gateway(
+        {
+            k: KeyBehaviour(f"k{i}", BehaviourKind.FLAKY, failure_share=1.0, faults=(fault,))
+            for i, k in enumerate(keys)
+        }
+    )
+    with pytest.raises(HostBlockedError) as raised:
+        await make_calls(tmp_path, keys, gw.base_url, clock, calls=1, concurrency=1)
+    assert exit_code(raised.value) == 5
+    assert gw.total() == 3
+    session = open_session(make_settings(tmp_path, keys, gw.base_url), clock)
     assert all(not session.pool.state(k).is_deactivated for k in session.pool.keys)
 
 

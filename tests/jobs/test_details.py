@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sqlite3
 from pathlib import Path
@@ -18,7 +19,12 @@ from conftest import (
 )
 
 from kto_keys.core.clock import FakeClock
-from kto_keys.core.errors import BudgetExhaustedError, NoUsableKeyError, SettingsError
+from kto_keys.core.errors import (
+    BudgetExhaustedError,
+    NoUsableKeyError,
+    ServiceConfigError,
+    SettingsError,
+)
 from kto_keys.core.operations import parse_detail_kinds
 from kto_keys.jobs.export import export_records
 from kto_keys.jobs.session import open_session
@@ -70,6 +76,30 @@ async def test_records_without_intro_data_are_not_asked_again(
     clock.advance(86400)
     await run_collect(settings, clock, ("11",), kinds=("intro",))
     assert gw.total(operation=INTRO) == 0
+
+
+async def test_a_detail_operation_gone_stops_the_run_after_one_call_per_key(
+    tmp_path: Path, gateway: GatewayFactory, clock: FakeClock
+) -> None:
+    """The list works, then detailIntro2 answers `Unexpected errors` for every key: the records
+    are stored, each key makes one detail call, and the run stops with exit 2, blaming no key."""
+    keys = [hex_key() for _ in range(3)]
+    gw = gateway(
+        {k: KeyBehaviour(f"k{i}") for i, k in enumerate(keys)},
+        sizes={"11": 40},
+        wrong_url_operations=(INTRO,),
+    )
+    settings = make_settings(tmp_path, keys, gw.base_url)
+    with pytest.raises(ServiceConfigError) as raised:
+        await asyncio.wait_for(run_collect(settings, clock, ("11",), kinds=("intro",)), 60)
+    assert exit_code(raised.value) == 2
+    assert said(raised.value).startswith("configuration error: 'Unexpected errors'")
+    assert len(stored_ids(settings, "11")) == 40
+    assert sorted(c.label for c in gw.history() if c.operation == INTRO) == ["k0", "k1", "k2"]
+    session = open_session(settings, clock)
+    for key in session.pool.keys:
+        state = session.pool.state(key)
+        assert not state.is_deactivated and state.total_errors == 0
 
 
 async def test_two_keys_of_200_a_day_enrich_300_records_without_code_22(

@@ -25,6 +25,7 @@ from kto_keys.sim import (
     KeyBehaviour,
     OptInFault,
     UnknownOperation,
+    WrongUrl,
 )
 from kto_keys.sim.streams import CHUNK_BYTES, padded_chunks
 
@@ -217,6 +218,30 @@ async def test_reset_counts_forgets_the_23_counts_but_not_a_lock_under_way(
         still_locked = await get(session, url, params(key))
         assert reason_code(still_locked) == "23"
         assert gw.per_second_refusals() == {"dev1": 1} and gw.locks() == {}
+
+
+@pytest.mark.parametrize("generation", [Generation.LEGACY, Generation.MODERN])
+async def test_a_per_second_lock_can_answer_bare_429s_instead_of_23(
+    session: aiohttp.ClientSession, generation: Generation
+) -> None:
+    """bare_per_second_429: the refusal and the whole 60 s lock are HTTP 429 with an empty body."""
+    key, keys = one_key()
+    config = GatewayConfig(
+        keys=keys, generation=generation, per_second_limit=2, bare_per_second_429=True
+    )
+    async with GatewayServer(config, clock=lambda: FROZEN) as gw:
+        url = gw.base_url + "/areaBasedList2"
+        answers = [await get(session, url, params(key)) for _ in range(3)]
+        for seconds in (1, 58):
+            gw.advance(seconds)
+            answers.append(await get(session, url, params(key)))
+        gw.advance(1)
+        answers.append(await get(session, url, params(key)))
+        assert [(a.status, a.text == "") for a in answers[2:5]] == [(429, True)] * 3
+        assert [a.status for a in (*answers[:2], answers[5])] == [200, 200, 200]
+        assert [call.outcome for call in gw.history()] == ["ok", "ok", *["23_bare"] * 3, "ok"]
+        assert gw.per_second_refusals() == {"dev1": 3} and gw.locks() == {"dev1": 1}
+        assert gw.usage() == {"dev1": {"areaBasedList2": 6}}
 
 
 # -- a spent daily quota with no body (doc: the 2025+ body is unknown) ------------------------------
@@ -442,6 +467,107 @@ async def test_one_key_can_answer_a_429_without_a_code_to_every_call(
         assert gw.gateway_faults() == {}
 
 
+@pytest.mark.parametrize(
+    ("as_json"), [pytest.param(True, id="json"), pytest.param(False, id="xml")]
+)
+async def test_one_key_can_answer_a_429_with_a_code_the_table_does_not_know(
+    session: aiohttp.ClientSession, as_json: bool
+) -> None:
+    """unknown_code_429: HTTP 429 with the 2025+ envelope and code 24, in either generation."""
+    key, keys = one_key(
+        kind=BehaviourKind.FLAKY,
+        failure_share=1.0,
+        faults=(OptInFault.UNKNOWN_CODE_429,),
+        retry_after_s=3,
+    )
+    config = GatewayConfig(keys=keys, generation=Generation.LEGACY)
+    async with GatewayServer(config) as gw:
+        query = params(key) if as_json else {**params(key), "_type": ""}
+        got = await get(session, gw.base_url + "/areaBasedList2", query)
+        assert (got.status, reason_code(got), got.headers["Retry-After"]) == (429, "24", "3")
+        assert [c.outcome for c in gw.history()] == ["unknown_code_429"]
+        assert gw.usage() == {"dev1": {"areaBasedList2": 1}}
+
+
+@pytest.mark.parametrize(
+    ("fault", "status", "text"),
+    [
+        pytest.param(OptInFault.BARE_401, 401, "", id="bare-401"),
+        pytest.param(OptInFault.BARE_403, 403, "", id="bare-403"),
+        pytest.param(OptInFault.TEXT_401, 401, "Unauthorized", id="unauthorized-text"),
+        pytest.param(OptInFault.TEXT_403, 403, "Forbidden", id="forbidden-text"),
+    ],
+)
+async def test_one_key_can_be_refused_with_a_401_or_403_without_a_code(
+    session: aiohttp.ClientSession, fault: OptInFault, status: int, text: str
+) -> None:
+    """A flaky key with failure_share 1 and a bare refusal: each of its calls; others work."""
+    refused, fine = hex_key(), hex_key()
+    keys = {
+        refused: KeyBehaviour(
+            "refused", kind=BehaviourKind.FLAKY, failure_share=1.0, faults=(fault,)
+        ),
+        fine: KeyBehaviour("fine"),
+    }
+    async with GatewayServer(GatewayConfig(keys=keys)) as gw:
+        url = gw.base_url + "/areaBasedList2"
+        answers = [await get(session, url, params(refused)) for _ in range(2)]
+        served = await get(session, url, params(fine))
+        assert {(a.status, a.text) for a in answers} == {(status, text)}
+        assert served.status == 200
+        assert [c.outcome for c in gw.history()] == [fault.value] * 2 + ["ok"]
+
+
+@pytest.mark.parametrize(
+    ("answer", "status", "text", "outcome"),
+    [
+        pytest.param(
+            WrongUrl.UNEXPECTED_ERRORS,
+            500,
+            "Unexpected errors",
+            "unknown_service",
+            id="unexpected-errors",
+        ),
+        pytest.param(
+            WrongUrl.API_NOT_FOUND, 404, "API not found", "unknown_operation", id="api-not-found"
+        ),
+        pytest.param(WrongUrl.HTTP_404, 404, "404 Not Found", "http_404", id="http-404"),
+    ],
+)
+async def test_wrong_url_answers_can_start_after_n_successful_calls(
+    session: aiohttp.ClientSession, answer: WrongUrl, status: int, text: str, outcome: str
+) -> None:
+    """wrong_url_after=2: two calls succeed, then every call gets the wrong-URL answer, before the
+    key check (no quota spent), whatever the key."""
+    key, keys = one_key()
+    config = GatewayConfig(keys=keys, wrong_url_after=2, wrong_url_answer=answer)
+    async with GatewayServer(config) as gw:
+        url = gw.base_url + "/areaBasedList2"
+        answers = [await get(session, url, params(k)) for k in (key, key, key, hex_key())]
+        assert [a.status for a in answers] == [200, 200, status, status]
+        assert all(text in a.text for a in answers[2:])
+        assert [c.outcome for c in gw.history()] == ["ok", "ok", outcome, outcome]
+        assert gw.usage() == {"dev1": {"areaBasedList2": 2}}
+
+
+async def test_wrong_url_answers_can_hit_only_some_operations(
+    session: aiohttp.ClientSession,
+) -> None:
+    """wrong_url_operations=[detailIntro2] after 1 success: the list works on, the detail fails
+    once anything succeeded (and from the start with wrong_url_after left out)."""
+    key, keys = one_key()
+    for after, first_detail in ((1, 200), (None, 500)):
+        config = GatewayConfig(
+            keys=keys, wrong_url_after=after, wrong_url_operations=("detailIntro2",)
+        )
+        async with GatewayServer(config) as gw:
+            detail = params(key, contentId="2000001", contentTypeId="39")
+            statuses = [(await get(session, gw.base_url + "/detailIntro2", detail)).status]
+            statuses += [(await get(session, gw.base_url + "/areaBasedList2", params(key))).status]
+            statuses += [(await get(session, gw.base_url + "/detailIntro2", detail)).status]
+            assert statuses == [first_detail, 200, 500]
+
+
 def test_opt_in_faults_stay_out_of_fault_and_of_a_flaky_keys_defaults() -> None:
     """The demo and benchmarks iterate Fault: an opt-in fault never reaches them unasked."""
     assert {f.value for f in OptInFault}.isdisjoint(f.value for f in Fault)
@@ -562,9 +688,18 @@ def test_new_options_load_from_json_and_default_to_the_old_behaviour() -> None:
         "per_second_limit": 25,
         "per_second_lock_s": 45,
         "bare_daily_429": True,
+        "bare_per_second_429": True,
+        "wrong_url_after": 3,
+        "wrong_url_operations": ["detailIntro2"],
+        "wrong_url_answer": "api_not_found",
         "keys": {
             hex_key(): {"label": "coded", "daily_limit": 5, "bare_daily_429": False},
             hex_key(): {"label": "limited", "behaviour": "flaky", "faults": ["text_429", "reset"]},
+            hex_key(): {
+                "label": "odd",
+                "behaviour": "flaky",
+                "faults": ["unknown_code_429", "bare_401", "bare_403", "text_401", "text_403"],
+            },
         },
         "drip_interval_s": 0.25,
         "huge_body_bytes": 1000,
@@ -578,9 +713,18 @@ def test_new_options_load_from_json_and_default_to_the_old_behaviour() -> None:
     config = GatewayConfig.from_json(raw)
     assert config.unknown_operation is UnknownOperation.API_NOT_FOUND
     assert (config.per_second_limit, config.per_second_lock_s) == (25, 45.0)
-    assert config.bare_daily_429 is True
+    assert config.bare_daily_429 is True and config.bare_per_second_429 is True
+    assert (config.wrong_url_after, config.wrong_url_operations) == (3, ("detailIntro2",))
+    assert config.wrong_url_answer is WrongUrl.API_NOT_FOUND
+    assert [k.faults for k in config.keys.values()][2] == (
+        OptInFault.UNKNOWN_CODE_429,
+        OptInFault.BARE_401,
+        OptInFault.BARE_403,
+        OptInFault.TEXT_401,
+        OptInFault.TEXT_403,
+    )
     assert (config.drip_interval_s, config.huge_body_bytes) == (0.25, 1000)
-    assert [k.bare_daily_429 for k in config.keys.values()] == [False, None]
+    assert [k.bare_daily_429 for k in config.keys.values()] == [False, None, None]
     assert [k.faults for k in config.keys.values()][1] == (OptInFault.TEXT_429, Fault.RESET)
     assert config.error_rate == ErrorRate(0.1, None, (Fault.HTTP_503, Fault.RESET), 9, 2)
     assert GatewayConfig.from_json({"error_rate": {"every": 4}}).error_rate == ErrorRate(every=4)
@@ -591,6 +735,9 @@ def test_new_options_load_from_json_and_default_to_the_old_behaviour() -> None:
     assert defaults.unknown_operation is UnknownOperation.CODE_12
     assert (defaults.per_second_limit, defaults.per_second_lock_s) == (None, 60.0)
     assert defaults.bare_daily_429 is False and KeyBehaviour("k").bare_daily_429 is None
+    assert defaults.bare_per_second_429 is False
+    assert (defaults.wrong_url_after, defaults.wrong_url_operations) == (None, ())
+    assert defaults.wrong_url_answer is WrongUrl.UNEXPECTED_ERRORS
     assert defaults.error_rate is None
     assert (defaults.drip_interval_s, defaults.huge_body_bytes) == (1.0, 200_000_000)
 
@@ -609,6 +756,9 @@ def test_new_options_load_from_json_and_default_to_the_old_behaviour() -> None:
         pytest.param({"error_rate": [0.1]}, id="not-an-object"),
         pytest.param({"drip_interval_s": -0.1}, id="negative-drip"),
         pytest.param({"huge_body_bytes": -1}, id="negative-size"),
+        pytest.param({"wrong_url_after": -1}, id="negative-wrong-url-after"),
+        pytest.param({"wrong_url_operations": "detailIntro2"}, id="operations-not-a-list"),
+        pytest.param({"wrong_url_answer": "teapot"}, id="unknown-wrong-url-answer"),
     ],
 )
 def test_bad_new_options_are_config_errors(raw: dict[str, object]) -> None:
