@@ -308,6 +308,7 @@ class TourClient:
         try:
             lease, grant = await self._lease(operation)
         except BaseException:
+            self._released.set()  # whoever waits for a key this worker held looks again
             self.observer.call_not_made()
             raise
         self.observer.call_leased(lease)
@@ -326,7 +327,10 @@ class TourClient:
                 if isinstance(admitted, Grant):
                     return choice, admitted
                 # The pool's view of that key now says why not, and it picks again; should the
-                # views keep disagreeing, this loop still waits a moment between rounds.
+                # views keep disagreeing, this loop still waits a moment between rounds. The
+                # lease ended without a call: a worker waiting for a call of that key to end
+                # (an unproven key carries one at a time) must look again, or it waits forever.
+                self._released.set()
                 refusals += 1
                 if refusals % (len(self.pool.keys) + 1) == 0:
                     await self.clock.sleep(REFUSED_ROUND_S)
