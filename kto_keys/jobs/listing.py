@@ -145,17 +145,19 @@ class Lister:
                 queue.put_nowait((listing, 1))
                 unplanned += 1
 
+        def all_queued() -> None:
+            """Every page is in the queue now: one stop sign a worker, behind the work."""
+            for _ in range(self.concurrency):
+                queue.put_nowait(None)
+
         def planned() -> None:
             nonlocal unplanned
             unplanned -= 1
             if unplanned == 0:
-                # Every page is in the queue now: one stop sign a worker, behind the work.
-                for _ in range(self.concurrency):
-                    queue.put_nowait(None)
+                all_queued()
 
         if unplanned == 0:
-            unplanned = 1
-            planned()
+            all_queued()
         await self._gather([self._worker(queue, planned) for _ in range(self.concurrency)])
 
     async def _worker(
