@@ -527,17 +527,24 @@ def clamp_state(state: KeyState, now: datetime, max_wait: timedelta = DEFAULT_MA
 
 def _within(state: KeyState, latest: datetime, now: datetime, max_wait: timedelta) -> bool:
     """True when clamp_state would change nothing."""
-    passed = (state.first_seen, state.last_success, state.deactivated_at)
-    if any(when is not None and when > latest for when in passed):
+    # Plain tests, no generators: 10,000 states are checked at every start-up.
+    if state.first_seen > latest:
         return False
+    for when in (state.last_success, state.deactivated_at):
+        if when is not None and when > latest:
+            return False
     if state.last_error is not None and state.last_error.at > latest:
         return False
-    longest = now + max_wait
-    if state.error_wait_until is not None and state.error_wait_until > longest:
+    if state.error_wait_until is not None and state.error_wait_until > now + max_wait:
         return False
     if state.pause_until is not None and state.pause_until > now + MAX_PAUSE:
         return False
-    return all(until <= longest for until in state.cooldowns.values())
+    if state.cooldowns:
+        longest = now + max_wait
+        for until in state.cooldowns.values():
+            if until > longest:
+                return False
+    return True
 
 
 def _passed(when: datetime, latest: datetime, now: datetime) -> datetime:
