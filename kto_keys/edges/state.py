@@ -17,6 +17,7 @@ from typing import Any
 
 from filelock import FileLock, Timeout
 
+from kto_keys.core import jsontext
 from kto_keys.core.clock import kst_day, parse_time
 from kto_keys.core.errors import CacheLockedError, FileAccessError
 from kto_keys.core.pool import (
@@ -225,7 +226,7 @@ class StateCache:
             code = errno.errorcode.get(error.errno) if error.errno is not None else None
             return {}, {}, self._set_aside("unreadable", error.strerror, may_move, code)
         try:
-            document = json.loads(text)
+            document = jsontext.loads(text)  # orjson: 2 MB for 10,000 keys at every start-up
             if not isinstance(document, dict) or document.get("schema") != SCHEMA_VERSION:
                 raise ValueError("unknown schema")
             keys = document["keys"]
