@@ -364,12 +364,14 @@ def _rank(slot: _Slot, operation: str) -> int:
 @dataclass(frozen=True, slots=True)
 class _Survey:
     """The one rule applied to some keys: the best ready key, the best key in an error wait,
-    when busy keys free up (None: at a release), and the verdict on the last key surveyed."""
+    when busy keys free up (None: at a release), the verdict on the last key surveyed, and the
+    calls the keys still in play for the operation today may make (see `pool_quota_left`)."""
 
     last: Reason
     ready: _Slot | None
     waiting: _Slot | None
     busy_until: list[datetime | None]
+    quota_left: int
 
 
 def _survey(slots: Sequence[_Slot], operation: str, now: datetime) -> _Survey:
@@ -384,7 +386,7 @@ def _survey(slots: Sequence[_Slot], operation: str, now: datetime) -> _Survey:
     """
     ready: _Slot | None = None
     waiting: _Slot | None = None
-    ready_rank = waiting_rank = 0
+    ready_rank = waiting_rank = quota_left = 0
     busy_until: list[datetime | None] = []
     verdict = ok = _OK  # a local name: this loop runs before every call, over every key
     for slot in slots:
@@ -408,6 +410,7 @@ def _survey(slots: Sequence[_Slot], operation: str, now: datetime) -> _Survey:
         if rank >= 0:
             verdict = _QUOTA_SPENT
             continue
+        quota_left -= rank  # a pause, a call in flight or an error wait takes none of it away
         if slot.wrong_url and operation in slot.wrong_url:
             verdict = _WRONG_URL
             continue
@@ -431,7 +434,7 @@ def _survey(slots: Sequence[_Slot], operation: str, now: datetime) -> _Survey:
             verdict = ok
             if rank < ready_rank:
                 ready, ready_rank = slot, rank
-    return _Survey(verdict, ready, waiting, busy_until)
+    return _Survey(verdict, ready, waiting, busy_until, quota_left)
 
 
 class _Line:
@@ -656,16 +659,11 @@ class KeyPool:
     def pool_quota_left(self, operation: str, now: datetime) -> int:
         """Calls the working keys may still make today for this operation.
 
-        A key cooling after code 22 for the operation adds nothing: the gateway said it is spent.
+        A key cooling after code 22 for the operation adds nothing: the gateway said it is spent;
+        nor does a standby key in reserve. The one rule sums it in a single pass over the keys.
         """
         self._roll_day(now)
-        # The one rule asked about each key directly: a plan of 10,000 keys is made at start-up.
-        return sum(
-            max(0, slot.limit - slot.state.usage.get(operation, 0))
-            for slot in self._slots
-            if slot.state.is_working(now)
-            and _survey((slot,), operation, now).last not in (_COOLING, _STANDBY)
-        )
+        return _survey(self._slots, operation, now).quota_left
 
     def availability(self, key: ServiceKey, operation: str, now: datetime) -> Availability:
         """Whether `key` may take a call for `operation` now, and if not, why and until when."""

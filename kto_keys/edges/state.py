@@ -17,6 +17,7 @@ from typing import Any
 
 from filelock import FileLock, Timeout
 
+from kto_keys.core import jsontext
 from kto_keys.core.clock import kst_day, parse_time
 from kto_keys.core.errors import CacheLockedError, FileAccessError
 from kto_keys.core.pool import (
@@ -225,7 +226,7 @@ class StateCache:
             code = errno.errorcode.get(error.errno) if error.errno is not None else None
             return {}, {}, self._set_aside("unreadable", error.strerror, may_move, code)
         try:
-            document = json.loads(text)
+            document = jsontext.loads(text)  # orjson: 2 MB for 10,000 keys at every start-up
             if not isinstance(document, dict) or document.get("schema") != SCHEMA_VERSION:
                 raise ValueError("unknown schema")
             keys = document["keys"]
@@ -527,17 +528,24 @@ def clamp_state(state: KeyState, now: datetime, max_wait: timedelta = DEFAULT_MA
 
 def _within(state: KeyState, latest: datetime, now: datetime, max_wait: timedelta) -> bool:
     """True when clamp_state would change nothing."""
-    passed = (state.first_seen, state.last_success, state.deactivated_at)
-    if any(when is not None and when > latest for when in passed):
+    # Plain tests, no generators: 10,000 states are checked at every start-up.
+    if state.first_seen > latest:
         return False
+    for when in (state.last_success, state.deactivated_at):
+        if when is not None and when > latest:
+            return False
     if state.last_error is not None and state.last_error.at > latest:
         return False
-    longest = now + max_wait
-    if state.error_wait_until is not None and state.error_wait_until > longest:
+    if state.error_wait_until is not None and state.error_wait_until > now + max_wait:
         return False
     if state.pause_until is not None and state.pause_until > now + MAX_PAUSE:
         return False
-    return all(until <= longest for until in state.cooldowns.values())
+    if state.cooldowns:
+        longest = now + max_wait
+        for until in state.cooldowns.values():
+            if until > longest:
+                return False
+    return True
 
 
 def _passed(when: datetime, latest: datetime, now: datetime) -> datetime:

@@ -479,6 +479,11 @@ def test_a_key_typed_into_a_number_setting_is_echoed_masked(make, lang):
         pytest.param("\n", id="newline"),
         pytest.param(";", id="semicolon"),
         pytest.param(" ,\n ; ", id="mixed"),
+        pytest.param("\t", id="tab"),
+        pytest.param("\r\n", id="crlf"),
+        pytest.param("\u00a0", id="no-break-space"),
+        pytest.param("\u3000", id="ideographic-space"),
+        pytest.param(",,", id="empty-entry"),
     ],
 )
 def test_keys_separated_by_spaces_newlines_or_semicolons_are_split(separator):

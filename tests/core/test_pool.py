@@ -331,6 +331,19 @@ def test_pool_quota_left_counts_working_keys_only(clock):
     assert pool.pool_quota_left(OP, clock.now()) == 6
 
 
+def test_pool_quota_left_counts_keys_kept_back_for_a_moment(clock):
+    """A pause of seconds, a call in flight or a wrong-URL answer holds a key back for a moment
+    and still counts its quota left; a spent key adds nothing."""
+    pool = with_usage(clock, [{}, {OP: 2}, {OP: 3}, {OP: 10}], daily_limit=10)
+    paused = call(pool, clock, coded("23")).key
+    busy = lease_of(pool, clock).key
+    wrong_url = call(pool, clock, Outcome(OutcomeKind.WRONG_URL, None, "", "HTTP 404", 404)).key
+    reasons = [pool.availability(key, OP, clock.now()).reason for key in pool.keys]
+    assert [paused, busy, wrong_url] == list(pool.keys[:3])
+    assert reasons == [Reason.PAUSED, Reason.BUSY, Reason.WRONG_URL, Reason.QUOTA_SPENT]
+    assert pool.pool_quota_left(OP, clock.now()) == 9 + 7 + 6 + 0
+
+
 # --- working -----------------------------------------------------------------------------------
 @pytest.mark.parametrize(
     "situation, working",

@@ -748,6 +748,41 @@ def test_error_waits_and_cool_downs_end_within_the_policys_longest_wait(cache_pa
     assert state.cooldowns == {OTHER: START + longest}
 
 
+AHEAD = START + timedelta(days=365)
+
+
+@pytest.mark.parametrize(
+    "field, written, cut",
+    [
+        pytest.param("first_seen", AHEAD, START, id="first-seen"),
+        pytest.param("last_success", AHEAD, START, id="last-success"),
+        pytest.param("deactivated_at", AHEAD, START, id="deactivated-at"),
+        pytest.param("error_wait_until", AHEAD, START + DEFAULT_MAX_WAIT, id="error-wait"),
+        pytest.param("pause_until", AHEAD, START + MAX_PAUSE, id="pause"),
+    ],
+)
+def test_one_time_too_far_ahead_is_cut_alone(cache_path, field, written, cut):
+    """Any one time beyond what load(now) allows is enough to cut it, and only it is changed."""
+    as_written = loaded_state(cache_path)
+    state = loaded_state(cache_path, **{field: json_time(written)})
+    assert getattr(state, field) == cut
+    assert dataclasses.replace(state, **{field: getattr(as_written, field)}) == as_written
+
+
+def test_one_cool_down_too_far_ahead_is_cut_alone(cache_path):
+    """A cool-down alone beyond load(now) + the longest wait is cut; the others stay."""
+    cooldowns = {OP: START.isoformat(), OTHER: AHEAD.isoformat()}
+    state = loaded_state(cache_path, cooldowns=json.dumps(cooldowns))
+    assert state.cooldowns == {OP: START, OTHER: START + DEFAULT_MAX_WAIT}
+
+
+def test_an_error_stamped_too_far_ahead_alone_is_read_as_now(cache_path):
+    """The last error's moment alone beyond load(now) + the skew is read as now."""
+    error = {"code": "22", "symbol": "X", "message": "", "at": AHEAD.isoformat()}
+    state = loaded_state(cache_path, last_error=json.dumps(error))
+    assert state.last_error is not None and state.last_error.at == START
+
+
 def test_moments_that_passed_but_lie_ahead_are_read_as_now(cache_path):
     """A deactivation, first sight, success or error stamped a year ahead counts from now."""
     ahead = json_time(START + timedelta(days=365))
