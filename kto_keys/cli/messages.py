@@ -735,6 +735,10 @@ CATALOG: dict[str, tuple[str, str]] = {
         "  전체 호출: {calls}회 (최소 {minimum}), 키 전환 {failovers}회",
         "  calls: {calls} (minimum {minimum}), failovers {failovers}",
     ),
+    "summary.more_keys": (
+        "    … 그 밖의 키 {count}개 (키마다 보려면 --json 또는 kto-keys history)",
+        "    … and {count} more keys (each of them: --json or kto-keys history)",
+    ),
     # --- the rotation log and the usage history ------------------------------------------------
     "log.kind.deactivated": ("자동 비활성화", "deactivated"),
     "log.kind.recovered": ("복구됨", "recovered"),

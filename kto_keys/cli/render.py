@@ -302,6 +302,11 @@ def suggestion(health: Health, m: Messages) -> str:
     return m("advice.recover")
 
 
+# The keys the summary names one a line: a pool of thousands spreads a night over hundreds of
+# keys, which would bury the rest of it (`--json` and `kto-keys history` give every key).
+SUMMARY_KEYS = 20
+
+
 def summary_lines(report: dict[str, Any], m: Messages) -> list[str]:
     """The end-of-run summary for people."""
     listing, details = report["listing"], report["details"]
@@ -350,9 +355,12 @@ def summary_lines(report: dict[str, Any], m: Messages) -> list[str]:
             failovers=report["failovers"],
         )
     )
-    for key, operations in report["calls"].items():
+    used = list(report["calls"].items())
+    for key, operations in used[:SUMMARY_KEYS]:
         usage = ", ".join(f"{op} {n}" for op, n in operations.items())
         lines.append(f"    {key}: {usage}")
+    if len(used) > SUMMARY_KEYS:
+        lines.append(m("summary.more_keys", count=len(used) - SUMMARY_KEYS))
     return lines
 
 

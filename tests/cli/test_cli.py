@@ -265,6 +265,19 @@ def test_collect_summary_json_and_exit_0(gateway: GatewayFactory) -> None:
     assert summary["total_calls"] == gw.total() == summary["minimum_calls"]
 
 
+def test_collect_summary_names_twenty_keys_and_counts_the_rest(gateway: GatewayFactory) -> None:
+    """A run spread over 25 keys: 20 key lines, then one line for the other 5."""
+    keys = [hex_key() for _ in range(25)]
+    gw = gateway({k: KeyBehaviour(f"k{i}") for i, k in enumerate(keys)}, sizes={"11": 30})
+    env = env_for(keys, gw.base_url)
+    code, _, err = invoke("collect", "--ldong", "11", env=env)
+    key_lines = [line for line in err.splitlines() if line.startswith("    #")]
+    assert code == 0 and len(key_lines) == 20
+    assert (
+        err.splitlines()[-1] == "    … and 5 more keys (each of them: --json or kto-keys history)"
+    )
+
+
 def test_collect_without_usable_keys_exits_4_naming_the_soonest(gateway: GatewayFactory) -> None:
     """Every key out: exit 4, the soonest key and time, a hint to recover, and no call."""
     keys = [hex_key(), hex_key()]
