@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 
@@ -375,6 +375,8 @@ class Dataset:
         self._lock = threading.RLock()
         self._mutations = _Mutations()
         self._ordered: tuple[Restaurant, ...] | None = None
+        # Selections made from the records as they are now (see `remembered`).
+        self._remembered: dict[Hashable, tuple[Restaurant, ...]] = {}
         self._generate()
 
     def _generate(self) -> None:
@@ -409,12 +411,28 @@ class Dataset:
     def records(self, *, include_hidden: bool = False) -> tuple[Restaurant, ...]:
         """Return all records in contentid order, hidden ones only when asked."""
         with self._lock:
-            if self._ordered is None:
-                self._ordered = tuple(
-                    sorted(self._records.values(), key=lambda r: int(r.contentid))
-                )
-            ordered = self._ordered
+            ordered = self._now_ordered()
         return ordered if include_hidden else tuple(r for r in ordered if not r.hidden)
+
+    def remembered(
+        self, key: Hashable, make: Callable[[], tuple[Restaurant, ...]]
+    ) -> tuple[Restaurant, ...]:
+        """`make()`, made once while the records stay as they are: a client paging through a
+        province asks for the same filtered, ordered records at every page, and scanning all of
+        them each time made this gateway, not the service it stands for, the slow part of a
+        benchmark (5 ms a call for 12,000 records; 16 calls at once wait for each other)."""
+        with self._lock:
+            self._now_ordered()
+            if key not in self._remembered:
+                self._remembered[key] = make()
+            return self._remembered[key]
+
+    def _now_ordered(self) -> tuple[Restaurant, ...]:
+        """The records in contentid order; what was remembered of older records is forgotten."""
+        if self._ordered is None:
+            self._ordered = tuple(sorted(self._records.values(), key=lambda r: int(r.contentid)))
+            self._remembered = {}
+        return self._ordered
 
     def record(self, contentid: str) -> Restaurant | None:
         """Return one record by contentid, hidden or not, or None."""

@@ -111,7 +111,7 @@ _NESTED_FILTERS: tuple[tuple[str, str, str], ...] = (
 _DAY = re.compile(r"\d{8}")
 
 
-def _selected(records: Sequence[Restaurant], params: Params) -> list[Restaurant]:
+def _selected(dataset: Dataset, params: Params, include_hidden: bool) -> tuple[Restaurant, ...]:
     """Filter and order records as `areaBasedList2` does; legacy filters miss records without codes."""
     wanted = [(field, params[name]) for name, field in _EQUAL_FILTERS if params.get(name)]
     wanted += [
@@ -122,21 +122,27 @@ def _selected(records: Sequence[Restaurant], params: Params) -> list[Restaurant]
     arrange = params.get("arrange") or "C"
     if arrange not in _ORDERS and arrange not in _WITH_IMAGE:
         raise _invalid("arrange")
-    chosen = [rec for rec in records if all(getattr(rec, f) == v for f, v in wanted)]
-    if arrange in _WITH_IMAGE:
-        chosen = [rec for rec in chosen if rec.firstimage]
-        arrange = _WITH_IMAGE[arrange]
-    key, newest_first = _ORDERS[arrange]
-    return sorted(chosen, key=key, reverse=newest_first)
+
+    def select() -> tuple[Restaurant, ...]:
+        records = dataset.records(include_hidden=include_hidden)
+        chosen = [rec for rec in records if all(getattr(rec, f) == v for f, v in wanted)]
+        order = arrange
+        if order in _WITH_IMAGE:
+            chosen = [rec for rec in chosen if rec.firstimage]
+            order = _WITH_IMAGE[order]
+        key, newest_first = _ORDERS[order]
+        return tuple(sorted(chosen, key=key, reverse=newest_first))
+
+    return dataset.remembered(("selected", include_hidden, tuple(wanted), arrange), select)
 
 
 def _area_based_list(params: Params, catalogue: Catalogue, as_json: bool) -> Answer:
-    records = _selected(catalogue.dataset.records(), params)
+    records = _selected(catalogue.dataset, params, include_hidden=False)
     return _paged(records, Restaurant.list_item, params, catalogue, as_json)
 
 
 def _area_based_sync_list(params: Params, catalogue: Catalogue, as_json: bool) -> Answer:
-    records = _selected(catalogue.dataset.records(include_hidden=True), params)
+    records: Sequence[Restaurant] = _selected(catalogue.dataset, params, include_hidden=True)
     day = params.get("modifiedtime")
     if day:
         if not _DAY.fullmatch(day):

@@ -776,6 +776,26 @@ async def test_inserted_records_join_their_province(session: aiohttp.ClientSessi
         assert set(added).isdisjoint(Dataset().contentids())
 
 
+async def test_a_list_asked_again_after_a_change_shows_the_change(
+    session: aiohttp.ClientSession,
+) -> None:
+    """The gateway keeps a province's ordered records between pages, never across a change."""
+    key, keys = one_key()
+    async with GatewayServer(GatewayConfig(keys=keys)) as gw:
+        url, ask = gw.base_url + "/areaBasedList2", params(key, lDongRegnCd="36", arrange="C")
+        assert (await get(session, url, ask)).body()["totalCount"] == 8
+        added = gw.insert("36", 4)
+        assert (await get(session, url, ask)).body()["totalCount"] == 12
+        hidden = gw.hide(2, province="36")
+        listed = await get(session, url, ask)
+        assert listed.body()["totalCount"] == 10
+        assert not {i["contentid"] for i in listed.items()} & set(hidden)
+        (changed,) = gw.dataset.modify(1, province="36")
+        newest = (await get(session, url, ask)).items()[0]
+        assert newest["contentid"] == changed and changed not in hidden
+        assert len(set(added)) == 4
+
+
 def test_mutations_are_deterministic() -> None:
     """The same sequence of mutations on the same seed touches the same records."""
     first, again = Dataset(3, {"11": 50}), Dataset(3, {"11": 50})
