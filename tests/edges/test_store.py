@@ -107,6 +107,26 @@ def test_older_file_is_migrated_and_keeps_its_records(db_path: Path) -> None:
         assert [todo.contentid for todo in store.detail_todo("images")] == ["1"]
 
 
+def test_a_new_file_takes_large_pages_and_an_older_file_keeps_its_own(db_path: Path) -> None:
+    """16 KB pages for a new database; a file made with 4 KB pages stays so, its rows intact."""
+    with Store(db_path):
+        pass
+    older = db_path.with_name("older.db")
+    with closing(sqlite3.connect(older)) as made:
+        made.execute("CREATE TABLE kept (x)")
+        made.execute("INSERT INTO kept VALUES (1)")
+        made.commit()
+    with Store(older) as store:
+        assert store.schema_version() == SCHEMA_VERSION
+    sizes = {}
+    for path in (db_path, older):
+        with closing(sqlite3.connect(path)) as reader:
+            sizes[path.name] = reader.execute("PRAGMA page_size").fetchone()[0]
+            if path == older:
+                assert reader.execute("SELECT x FROM kept").fetchall() == [(1,)]
+    assert sizes == {"kto.db": 16384, "older.db": 4096}
+
+
 def test_opening_an_up_to_date_file_writes_nothing(db_path: Path) -> None:
     """A second writer on a current file leaves its write-ahead log empty: no migration to write."""
     with Store(db_path):
