@@ -595,6 +595,15 @@ def test_success_answers_are_read_with_their_items(body, items, total):
         assert outcome.payload.items[0] == ITEM
 
 
+def test_a_success_with_a_broken_utf8_byte_is_read_with_the_byte_replaced():
+    """A body that is JSON but not valid UTF-8 keeps its items; the bad byte becomes U+FFFD."""
+    text = nested("0000", body={"items": {"item": [{**ITEM, "title": "식당X"}]}, "totalCount": 1})
+    body = text.encode("utf-8").replace(b"X", b"\xff")
+    outcome = classify(200, {}, body)
+    assert outcome.kind is S and outcome.payload.total_count == 1
+    assert outcome.payload.items[0]["title"] == "식당\ufffd"
+
+
 def test_xml_success_body_is_read():
     """The XML form of a success (no `_type`) gives its items as string dictionaries."""
     body = (
