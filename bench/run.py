@@ -81,7 +81,7 @@ Notes
   the pool's verdict and the record script (two round trips to a local Valkey); JSON = the
   pool's pick and verdict and the session's share (the cache written when due, ~once a
   second). Calls/s: 8 processes on one pool of 100 keys, each in such a loop for 3 s.
-- 8: `kto-keys collect` in a child process, 200 calls; CPU from wait4; least of 5 runs after
+- 8: `kto-keys collect` in a child process, 200 calls; CPU from wait4; least of 9 runs after
   one that writes the cache, the key counts taking turns."""
 
 
