@@ -22,7 +22,7 @@ from kto_keys.core.answers import Item
 from kto_keys.core.calls import CallRecord
 from kto_keys.core.clock import kst_day
 from kto_keys.edges.schema import MIGRATIONS, SCHEMA_VERSION, migrate
-from kto_keys.edges.store import Store
+from kto_keys.edges.store import WAIT_ROWS, Store
 
 NOW = datetime(2026, 11, 24, 1, 0, tzinfo=UTC)
 
@@ -483,6 +483,27 @@ def test_pages_saved_on_the_writer_thread_are_stored_exactly_as_saved_inline(tmp
     assert asyncio.run(threaded()) == counts
     assert [(c.new, c.updated) for c in counts] == [(2, 0), (1, 1)]
     assert rows_of(threaded_path) == rows_of(inline_path)
+
+
+def test_a_large_page_saved_from_the_event_loop_is_stored_when_the_call_returns(tmp_path):
+    """Pages of more than WAIT_ROWS records are stored at once: counted, committed, on disk."""
+    path = tmp_path / "large.db"
+    size = WAIT_ROWS + 100
+    first = [entry(str(n)) for n in range(1, size + 1)]
+    later = range(size // 2 + 1, size * 3 // 2 + 1)  # half of them known, half new
+    second = [entry(str(n), modifiedtime="20260101090000") for n in later]
+
+    async def save() -> list[Any]:
+        with Store(path) as store:
+            saved = [await store.save_page_async(1, "11", size, 1, size, first, NOW)]
+            assert count(path, "restaurants") == size  # committed before the call returned
+            saved.append(await store.save_page_async(1, "11", size, 2, size, second, NOW))
+            return saved
+
+    saved = asyncio.run(save())
+    assert [(page.new, page.updated) for page in saved] == [(size, 0), (size // 2, size // 2)]
+    assert count(path, "restaurants") == size * 3 // 2
+    assert count(path, "list_pages") == 2
 
 
 def test_a_record_counts_as_updated_when_its_modifiedtime_changed_not_its_text(
