@@ -107,6 +107,17 @@ def reason_code(got: Got) -> str | None:
     return ET.fromstring(got.text).findtext("cmmMsgHeader/returnReasonCode")
 
 
+async def through_a_lock(session: aiohttp.ClientSession, gw: GatewayServer, key: str) -> list[Got]:
+    """Six list calls of one key past a limit of 2 a second: three at once (the third trips the
+    60 s lock), then one 1 s and one 59 s later (still locked), and one at 60 s (free again)."""
+    url = gw.base_url + "/areaBasedList2"
+    answers = [await get(session, url, params(key)) for _ in range(3)]
+    for seconds in (1, 58, 1):
+        gw.advance(seconds)
+        answers.append(await get(session, url, params(key)))
+    return answers
+
+
 @pytest.mark.parametrize(
     ("generation", "refused_status"), [(Generation.LEGACY, 200), (Generation.MODERN, 429)]
 )
@@ -117,13 +128,7 @@ async def test_past_the_per_second_limit_a_key_answers_23_until_its_lock_ends(
     key, keys = one_key()
     config = GatewayConfig(keys=keys, generation=generation, per_second_limit=2)
     async with GatewayServer(config, clock=lambda: FROZEN) as gw:
-        url = gw.base_url + "/areaBasedList2"
-        answers = [await get(session, url, params(key)) for _ in range(3)]
-        for seconds in (1, 58):
-            gw.advance(seconds)
-            answers.append(await get(session, url, params(key)))
-        gw.advance(1)
-        answers.append(await get(session, url, params(key)))
+        answers = await through_a_lock(session, gw, key)
         assert [a.status for a in answers] == [200, 200, *[refused_status] * 3, 200]
         assert [reason_code(a) for a in answers[2:5]] == ["23", "23", "23"]
         assert gw.per_second_refusals() == {"dev1": 3} and gw.locks() == {"dev1": 1}
@@ -230,13 +235,7 @@ async def test_a_per_second_lock_can_answer_bare_429s_instead_of_23(
         keys=keys, generation=generation, per_second_limit=2, bare_per_second_429=True
     )
     async with GatewayServer(config, clock=lambda: FROZEN) as gw:
-        url = gw.base_url + "/areaBasedList2"
-        answers = [await get(session, url, params(key)) for _ in range(3)]
-        for seconds in (1, 58):
-            gw.advance(seconds)
-            answers.append(await get(session, url, params(key)))
-        gw.advance(1)
-        answers.append(await get(session, url, params(key)))
+        answers = await through_a_lock(session, gw, key)
         assert [(a.status, a.text == "") for a in answers[2:5]] == [(429, True)] * 3
         assert [a.status for a in (*answers[:2], answers[5])] == [200, 200, 200]
         assert [call.outcome for call in gw.history()] == ["ok", "ok", *["23_bare"] * 3, "ok"]
