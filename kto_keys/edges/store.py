@@ -277,17 +277,19 @@ class Store:
         now: datetime,
         day: date | None = None,
     ) -> PageSaved:
-        """`save_page` on the writer thread: for a page of up to WAIT_ROWS records the event
-        loop is free meanwhile; a larger page is stored before this returns.
+        """`save_page` on the writer thread, the event loop free meanwhile; a page of more than
+        WAIT_ROWS records is `save_page` itself, the loop waiting for it.
 
         The rows are built here, on the event loop: that part is Python alone and would hold
         the interpreter's lock in the writer thread, so that the loop waited for it in steps
         of the switch interval (5 ms) to read the next answers. The writer thread keeps the
         database's part, which lets go of that lock while SQLite works.
         """
+        if len(items) > WAIT_ROWS:
+            return self.save_page(
+                run_id, province, page_size, page_no, total_count, items, now, day
+            )
         page = _PageRows.of(run_id, province, page_size, page_no, total_count, items, now, day)
-        if len(page.rows) > WAIT_ROWS:
-            return self._serially(functools.partial(self._write_page, page))
         return await self._in_background(functools.partial(self._write_page, page))
 
     async def save_detail_async(
