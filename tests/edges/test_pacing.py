@@ -69,8 +69,9 @@ async def test_paced_keys_go_at_keys_times_the_pace_and_never_trip_the_lock(
     elapsed = await calls_at_once(tmp_path, keys, gateway.base_url, 27, "9", 16)
     assert gateway.locks() == {} and gateway.per_second_refusals() == {}
     assert gateway.total() == 27
-    # 14 calls of one key leave 1/9 s apart: 13/9 s at least; little more than that in all.
-    assert 13 / 9 - 0.05 <= elapsed < 13 / 9 + 0.6
+    # 14 calls of one key leave 1/9 s apart: 13/9 s at least. The upper bound only catches a
+    # pace far slower than asked (one call a second would take 13 s), not a loaded machine.
+    assert 13 / 9 - 0.05 <= elapsed < 2 * 13 / 9
 
 
 async def test_the_default_pace_stays_under_the_lowest_limit_measured(
