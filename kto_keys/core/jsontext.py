@@ -14,7 +14,8 @@ from typing import Any
 
 import orjson
 
-# The fallback writes the same shape as orjson: keys sorted, no spaces, UTF-8 left as it is.
+# The fallbacks write the same shape as orjson: no spaces, UTF-8 left as it is.
+_COMPACT = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
 _SORTED = json.JSONEncoder(ensure_ascii=False, sort_keys=True, separators=(",", ":"))
 
 
@@ -32,3 +33,11 @@ def dumps_sorted(value: Any) -> str:
         return orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode("utf-8")
     except TypeError:  # orjson.JSONEncodeError: an integer past 64 bits, a lone surrogate
         return _SORTED.encode(value)
+
+
+def dumps(value: Any) -> str:
+    """A value as compact JSON text, its keys in the order they are in."""
+    try:
+        return orjson.dumps(value).decode("utf-8")
+    except TypeError:  # orjson.JSONEncodeError: an integer past 64 bits, a lone surrogate
+        return _COMPACT.encode(value)

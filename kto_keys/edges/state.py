@@ -7,7 +7,6 @@ import contextlib
 import dataclasses
 import errno
 import functools
-import json
 import math
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -273,7 +272,7 @@ _TAIL = "\n}}\n"
 
 
 def _encode(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False)
+    return jsontext.dumps(value)
 
 
 def _fragments_of(text: str, keys: Mapping[str, Any]) -> dict[str, str]:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from kto_keys.core.jsontext import dumps_sorted, loads
+from kto_keys.core.jsontext import dumps, dumps_sorted, loads
 
 SAMPLES = Path(__file__).parents[1] / "samples"
 
@@ -57,3 +57,19 @@ def test_values_orjson_cannot_write_are_written_in_the_same_shape() -> None:
     assert (
         dumps_sorted({"b": 10**30, "a": "가"}) == '{"a":"가","b":1000000000000000000000000000000}'
     )
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        {"b": 1, "a": "한밭식당", "c": [1.5, None, True]},
+        {"message": "\ud800 from the gateway"},  # a lone surrogate: orjson refuses it
+        {"count": 10**30},  # past 64 bits: orjson refuses it
+    ],
+)
+def test_dumps_keeps_the_order_and_reads_back_whoever_wrote_it(value: dict[str, object]) -> None:
+    """The cache writes each key's state with `dumps`: compact, in the order given, Korean
+    kept, and what orjson cannot write still written (by the standard library)."""
+    text = dumps(value)
+    assert text == json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    assert json.loads(text) == value
