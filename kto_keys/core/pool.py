@@ -5,7 +5,7 @@ from __future__ import annotations
 import heapq
 import math
 from collections import deque
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, KeysView, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from enum import StrEnum
@@ -573,10 +573,18 @@ class KeyPool:
         """Every state, by fingerprint, to read (what the cache saves)."""
         return {slot.key.fingerprint: slot.state for slot in self._slots}
 
+    def fingerprints(self) -> KeysView[str]:
+        """Every key's fingerprint, as a view: nothing is copied (a save of 10,000 keys asks)."""
+        return self._slot_of.keys()
+
+    def states_of(self, fingerprints: Iterable[str]) -> dict[str, KeyState]:
+        """The states of those of these keys that are in the pool, by fingerprint, to read."""
+        slot_of = self._slot_of
+        return {fp: slot_of[fp].state for fp in fingerprints if fp in slot_of}
+
     def changed_states(self) -> dict[str, KeyState]:
         """The states changed since the cache last wrote them (see `mark_saved`)."""
-        slot_of = self._slot_of
-        return {fp: slot_of[fp].state for fp in self._changed if fp in slot_of}
+        return self.states_of(self._changed)
 
     def mark_saved(self, fingerprints: Iterable[str]) -> None:
         """These states are in the cache file as they are now."""

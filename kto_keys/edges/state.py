@@ -168,13 +168,9 @@ class StateCache:
         and adopting it back would change nothing: neither is done.
         """
         changed = pool.changed_states()
-        states = pool.states()
-        redo = (
-            changed.keys()
-            | (self._rewrite & states.keys())
-            | (states.keys() - self._baseline.keys())
-        )
-        ours = {fp: state_to_dict(states[fp]) for fp in redo}
+        known = pool.fingerprints()
+        redo = changed.keys() | (self._rewrite & known) | (known - self._baseline.keys())
+        ours = {fp: state_to_dict(state) for fp, state in pool.states_of(redo).items()}
         for fingerprint in ours:
             self._fragments.pop(fingerprint, None)
         merged = {**self._baseline, **ours}
@@ -435,16 +431,18 @@ def state_from_dict(data: Mapping[str, Any]) -> KeyState:
     first_seen = _moment(data["first_seen"], "first_seen")
     if first_seen is None:
         raise ValueError("first_seen missing")
+    counts = usage.get("ops") or {}
+    for count in counts.values():
+        _count(count, "usage", MAX_USAGE)
+    # Positional, in KeyState's order: 10,000 of them are read at every start-up.
     state = KeyState(
-        fingerprint=str(data["fingerprint"]),
-        first_seen=first_seen,
-        usage_day=_day(usage.get("day"), "usage"),
-        usage={
-            str(op): _count(count, "usage", MAX_USAGE)
-            for op, count in (usage.get("ops") or {}).items()
-        },
-        total_calls=_count(data.get("total_calls", 0), "total_calls", MAX_TOTAL),
-        total_successes=_count(data.get("total_successes", 0), "total_successes", MAX_TOTAL),
+        str(data["fingerprint"]),
+        first_seen,
+        _day(usage.get("day"), "usage"),
+        {str(op): count for op, count in counts.items()},
+        {},
+        _count(data.get("total_calls", 0), "total_calls", MAX_TOTAL),
+        _count(data.get("total_successes", 0), "total_successes", MAX_TOTAL),
         last_success=_moment(data.get("last_success"), "last_success"),
         latency_ms_avg=_latency(data.get("latency_ms_avg")),
     )
@@ -618,10 +616,14 @@ def _day(value: Any, field: str) -> date | None:
         return None
     if not isinstance(value, str):
         raise InvalidValue(field)
-    day = date.fromisoformat(value)
+    day = _parsed_day(value)
     if not EARLIEST.year <= day.year < LATEST.year:
         raise InvalidValue(field)
     return day
+
+
+# Remembered like _parsed_time: the usage days of a pool are mostly one or two.
+_parsed_day = functools.lru_cache(maxsize=64)(date.fromisoformat)
 
 
 _CAUSES = {str(cause): cause for cause in DeactivationCause}
