@@ -11,7 +11,7 @@ import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import AbstractContextManager, contextmanager, suppress
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -265,6 +265,15 @@ class Store:
                 future.set_result(value)
             else:
                 future.set_exception(failure)
+        with self._batch_lock:
+            idle = not self._batch
+        if idle:
+            # Nothing waits: the committed pages go into the database file now, while the event
+            # loop waits on the network, and not all at once when the run closes the database
+            # (11 ms at the end of a 105-page run). PASSIVE never waits for a reader; what it
+            # cannot do, the next checkpoint or the close does.
+            with suppress(sqlite3.Error):
+                self.db.execute("PRAGMA wal_checkpoint(PASSIVE)")
 
     async def save_page_async(
         self,

@@ -485,6 +485,25 @@ def test_pages_saved_on_the_writer_thread_are_stored_exactly_as_saved_inline(tmp
     assert rows_of(threaded_path) == rows_of(inline_path)
 
 
+def test_pages_saved_on_the_writer_thread_reach_the_database_file_before_it_closes(tmp_path):
+    """Once the writer is idle, its commits are copied from the write-ahead log into the
+    database file itself (not all at the close, on the run's last step): a copy of that file
+    alone, taken while the store is still open, holds every record."""
+    path, alone = tmp_path / "kto.db", tmp_path / "alone.db"
+    pages = [[entry(str(n)) for n in range(start, start + 10)] for start in (1, 11, 21)]
+
+    async def save() -> None:
+        with Store(path) as store:
+            for number, items in enumerate(pages, start=1):
+                await store.save_page_async(1, "11", 10, number, 30, items, NOW)
+            assert store.listed_today("11", kst_day(NOW)) == 30  # after the writer's turn
+            alone.write_bytes(path.read_bytes())  # the file without its -wal
+
+    asyncio.run(save())
+    assert count(alone, "restaurants") == 30
+    assert count(alone, "list_pages") == 3
+
+
 def test_a_large_page_saved_from_the_event_loop_is_stored_when_the_call_returns(tmp_path):
     """Pages of more than WAIT_ROWS records are stored at once: counted, committed, on disk."""
     path = tmp_path / "large.db"
