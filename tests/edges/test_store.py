@@ -22,7 +22,7 @@ from kto_keys.core.answers import Item
 from kto_keys.core.calls import CallRecord
 from kto_keys.core.clock import kst_day
 from kto_keys.edges.schema import MIGRATIONS, SCHEMA_VERSION, migrate
-from kto_keys.edges.store import WAIT_ROWS, Store
+from kto_keys.edges.store import CHECKPOINT_ROWS, WAIT_ROWS, Store
 
 NOW = datetime(2026, 11, 24, 1, 0, tzinfo=UTC)
 
@@ -486,21 +486,33 @@ def test_pages_saved_on_the_writer_thread_are_stored_exactly_as_saved_inline(tmp
 
 
 def test_pages_saved_on_the_writer_thread_reach_the_database_file_before_it_closes(tmp_path):
-    """Once the writer is idle, its commits are copied from the write-ahead log into the
-    database file itself (not all at the close, on the run's last step): a copy of that file
-    alone, taken while the store is still open, holds every record."""
+    """Once CHECKPOINT_ROWS rows were written, the idle writer copies its commits from the
+    write-ahead log into the database file itself (not all at the close, on the run's last
+    step); fewer rows wait for the next copy, not to sync the disk after every small page."""
     path, alone = tmp_path / "kto.db", tmp_path / "alone.db"
-    pages = [[entry(str(n)) for n in range(start, start + 10)] for start in (1, 11, 21)]
+    size = CHECKPOINT_ROWS
 
-    async def save() -> None:
+    def records_in_the_file_alone() -> int:
+        alone.unlink(missing_ok=True)
+        alone.write_bytes(path.read_bytes())  # without its -wal
+        try:
+            return count(alone, "restaurants")
+        except sqlite3.OperationalError:  # not even the tables yet: they are in the log too
+            return 0
+
+    async def save() -> tuple[int, int]:
         with Store(path) as store:
-            for number, items in enumerate(pages, start=1):
-                await store.save_page_async(1, "11", 10, number, 30, items, NOW)
-            assert store.listed_today("11", kst_day(NOW)) == 30  # after the writer's turn
-            alone.write_bytes(path.read_bytes())  # the file without its -wal
+            day = kst_day(NOW)
+            await store.save_page_async(1, "11", 10, 1, 2 * size, [entry("0")], NOW)
+            assert store.listed_today("11", day) == 1  # after the writer's turn
+            small = records_in_the_file_alone()
+            for number, start in ((2, 1), (3, 1 + size)):
+                page = [entry(str(n)) for n in range(start, start + size)]
+                await store.save_page_async(1, "11", size, number, 2 * size, page, NOW)
+            assert store.listed_today("11", day) == 2 * size + 1
+            return small, records_in_the_file_alone()
 
-    asyncio.run(save())
-    assert count(alone, "restaurants") == 30
+    assert asyncio.run(save()) == (0, 2 * size + 1)
     assert count(alone, "list_pages") == 3
 
 
