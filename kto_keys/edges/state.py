@@ -431,15 +431,15 @@ def state_from_dict(data: Mapping[str, Any]) -> KeyState:
     first_seen = _moment(data["first_seen"], "first_seen")
     if first_seen is None:
         raise ValueError("first_seen missing")
-    counts = usage.get("ops") or {}
-    for count in counts.values():
-        _count(count, "usage", MAX_USAGE)
     # Positional, in KeyState's order: 10,000 of them are read at every start-up.
     state = KeyState(
         str(data["fingerprint"]),
         first_seen,
         _day(usage.get("day"), "usage"),
-        {str(op): count for op, count in counts.items()},
+        {
+            str(op): _count(count, "usage", MAX_USAGE)
+            for op, count in (usage.get("ops") or {}).items()
+        },
         {},
         _count(data.get("total_calls", 0), "total_calls", MAX_TOTAL),
         _count(data.get("total_successes", 0), "total_successes", MAX_TOTAL),
