@@ -29,15 +29,16 @@ def loads(text: str | bytes) -> Any:
 
 def dumps_sorted(value: Any) -> str:
     """A value as compact JSON text with its keys sorted: equal values give equal text."""
-    try:
-        return orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode("utf-8")
-    except TypeError:  # orjson.JSONEncodeError: an integer past 64 bits, a lone surrogate
-        return _SORTED.encode(value)
+    return _dumps(value, orjson.OPT_SORT_KEYS, _SORTED)
 
 
 def dumps(value: Any) -> str:
     """A value as compact JSON text, its keys in the order they are in."""
+    return _dumps(value, None, _COMPACT)
+
+
+def _dumps(value: Any, option: int | None, fallback: json.JSONEncoder) -> str:
     try:
-        return orjson.dumps(value).decode("utf-8")
+        return orjson.dumps(value, option=option).decode("utf-8")
     except TypeError:  # orjson.JSONEncodeError: an integer past 64 bits, a lone surrogate
-        return _COMPACT.encode(value)
+        return fallback.encode(value)
